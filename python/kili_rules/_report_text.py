@@ -1,0 +1,112 @@
+"""Plain-text views of a report, for terminals and logs (``Report.to_text``, ``str(summary)``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kili_rules.report import Report, Summary
+
+# Label data comes from annotators: a category name or an id must not be able to move the cursor,
+# clear the screen or fake extra lines in a terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_MAX_CELL = 40
+
+
+def clean(value: object, limit: int | None = _MAX_CELL) -> str:
+    """A value as one printable line, cut to ``limit`` characters."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        text = f"{value:.4g}"
+    else:
+        text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int]) -> str:
+    """Columns padded to their widest cell; the last column is not padded."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    lines = []
+    for cells in (header, *rows):
+        parts = []
+        for i, cell in enumerate(cells):
+            if i == len(cells) - 1 and i not in right:
+                parts.append(cell)
+            elif i in right:
+                parts.append(cell.rjust(widths[i]))
+            else:
+                parts.append(cell.ljust(widths[i]))
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+def summary_table(summary: Summary) -> str:
+    if not summary:
+        return "no issues"
+    header = ("RULE", "KIND", "SEVERITY", "JOB", "CATEGORY", "ISSUES", "ASSETS")
+    rows = [
+        (
+            clean(r.rule),
+            clean(r.kind),
+            clean(r.severity),
+            clean(r.job),
+            clean(r.category),
+            str(r.issues),
+            str(r.assets),
+        )
+        for r in summary
+    ]
+    return table(header, rows, right=frozenset({5, 6}))
+
+
+def headline(report: Report) -> str:
+    """The verdict in one line, e.g. ``FAILED: 5 issues (4 errors, 1 warning) in 3 assets``."""
+    if not len(report):
+        return "OK: no issues"
+    verdict = "OK" if report.ok else "FAILED"
+    errors = f"{report.errors} error{'s' * (report.errors != 1)}"
+    warnings = f"{report.warnings} warning{'s' * (report.warnings != 1)}"
+    assets = report.assets_with_issues
+    return (
+        f"{verdict}: {len(report)} issue{'s' * (len(report) != 1)} ({errors}, {warnings}) "
+        f"in {assets} asset{'s' * (assets != 1)}"
+    )
+
+
+def render_text(report: Report, *, max_rows: int | None) -> str:
+    lines = [
+        f"kili-rules: checked {report.labels} labels in {report.assets} assets"
+        f" ({report.invalid} unreadable)",
+        headline(report),
+    ]
+    if report.fingerprint:
+        lines.append(f"rules fingerprint: {report.fingerprint[:16]}")
+    if not len(report):
+        return "\n".join(lines) + "\n"
+    lines += ["", "Issues by rule", summary_table(report.summary()), "", "Issues"]
+    with_frame = any(row.frame is not None for row in report)
+    header = ["ASSET", "RULE", "SEVERITY", "CATEGORY", "MID"]
+    header += ["FRAME"] if with_frame else []
+    header += ["VALUE", "LIMIT", "TEXT"]
+    shown = report[:max_rows] if max_rows is not None else report.rows
+    rows = []
+    for row in shown:
+        cells = [
+            clean(row.external_id or row.asset_id or row.source),
+            clean(row.rule),
+            clean(row.severity),
+            clean(row.category),
+            clean(row.mid),
+        ]
+        cells += [clean(row.frame)] if with_frame else []
+        cells += [clean(row.value), clean(row.limit), clean(row.text, limit=None)]
+        rows.append(cells)
+    lines.append(table(header, rows, right=frozenset()))
+    if len(shown) < len(report):
+        lines.append(f"... and {len(report) - len(shown)} more issues")
+    return "\n".join(lines) + "\n"

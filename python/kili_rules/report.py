@@ -1,0 +1,403 @@
+"""Batch reports: the rows a batch run found, and views of them (text, JSON, JUnit, HTML, pandas).
+
+A :class:`Report` is what ``RuleSet.validate_many`` and ``RuleSet.validate_export`` return. It holds
+one row per issue (an Issue plus the asset and label it belongs to) and the counts of what was
+read, so that "no rows" can be told apart from "nothing checked".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
+
+if TYPE_CHECKING:
+    import pandas  # type: ignore[import-untyped, unused-ignore]
+    from kili_rules._native import BatchResult, Row
+
+__all__ = [
+    "COLUMNS",
+    "FAIL_ON",
+    "Progress",
+    "Report",
+    "Summary",
+    "SummaryRow",
+    "progress_bar",
+    "row_to_dict",
+]
+
+#: Column order of every tabular view (JSON rows, JSON Lines, DataFrame, HTML, text).
+COLUMNS: tuple[str, ...] = (
+    "asset_id",
+    "external_id",
+    "label_id",
+    "rule",
+    "kind",
+    "severity",
+    "job",
+    "category",
+    "mid",
+    "frame",
+    "value",
+    "limit",
+    "text",
+    "source",
+)
+
+#: Accepted values of ``fail_on`` (``Report.exit_code``, ``kili-rules check --fail-on``).
+FAIL_ON: tuple[str, ...] = ("error", "warning", "never")
+
+FailOn = Literal["error", "warning", "never"]
+
+# Rows the native reader makes for labels it could not read. They always fail a run: a label that
+# cannot be read cannot be said to pass.
+INVALID_KIND = "invalid_label"
+
+
+def row_to_dict(row: Row) -> dict[str, Any]:
+    """One row as a plain dict with the keys of :data:`COLUMNS`, in that order."""
+    return {name: getattr(row, name) for name in COLUMNS}
+
+
+def asset_key(row: Row) -> str | None:
+    """What identifies the asset of a row: its id, else its external id, else its source file."""
+    return row.asset_id or row.external_id or row.source
+
+
+def _json_number(value: float | None) -> float | None:
+    # JSON has no NaN or infinity; a measure that is not finite is written as null.
+    if value is None or not math.isfinite(value):
+        return None
+    return value
+
+
+def _json_row(row: Row) -> dict[str, Any]:
+    data = row_to_dict(row)
+    data["value"] = _json_number(data["value"])
+    data["limit"] = _json_number(data["limit"])
+    return data
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """Issues of one rule (and one category of its job): how many, and in how many assets."""
+
+    rule: str
+    kind: str
+    severity: str
+    job: str | None
+    category: str | None
+    issues: int
+    assets: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "kind": self.kind,
+            "severity": self.severity,
+            "job": self.job,
+            "category": self.category,
+            "issues": self.issues,
+            "assets": self.assets,
+        }
+
+
+@dataclass(frozen=True)
+class Summary(Sequence[SummaryRow]):
+    """Per rule and category counts of a report, most frequent first. ``str()`` is a text table."""
+
+    rows: tuple[SummaryRow, ...]
+
+    @overload
+    def __getitem__(self, index: int) -> SummaryRow: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[SummaryRow]: ...
+    def __getitem__(self, index: int | slice) -> SummaryRow | Sequence[SummaryRow]:
+        return self.rows[index]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        return [row.to_dict() for row in self.rows]
+
+    def __str__(self) -> str:
+        from kili_rules._report_text import summary_table
+
+        return summary_table(self)
+
+    def _repr_html_(self) -> str:
+        from kili_rules._report_html import summary_table
+
+        return summary_table(self)
+
+
+def summarize(rows: Iterable[Row]) -> Summary:
+    """Group rows by (rule, kind, severity, job, category); count issues and distinct assets."""
+    issues: dict[tuple[str, str, str, str | None, str | None], int] = {}
+    assets: dict[tuple[str, str, str, str | None, str | None], set[str | None]] = {}
+    for row in rows:
+        key = (row.rule, row.kind, row.severity, row.job, row.category)
+        issues[key] = issues.get(key, 0) + 1
+        assets.setdefault(key, set()).add(asset_key(row))
+    ordered = sorted(issues, key=lambda k: (-issues[k], k[0], k[4] or "", k[3] or "", k[2]))
+    return Summary(
+        tuple(SummaryRow(*key, issues=issues[key], assets=len(assets[key])) for key in ordered)
+    )
+
+
+class Report(Sequence["Row"]):
+    """The result of a batch validation: one row per issue, plus what was read.
+
+    ``len(report)`` is the number of issues; iterate or index it for the :class:`Row` objects.
+    ``labels`` and ``assets`` count what was checked (clean ones included), ``invalid`` the
+    labels that could not be read (each also has a row of kind ``"invalid_label"``).
+    """
+
+    #: How many issue rows ``_repr_html_`` shows in a notebook (the summary is always complete).
+    html_max_rows: int = 50
+
+    def __init__(
+        self,
+        rows: Iterable[Row] = (),
+        *,
+        labels: int = 0,
+        assets: int = 0,
+        invalid: int = 0,
+        bytes_read: int = 0,
+        fingerprint: str | None = None,
+    ) -> None:
+        self._rows: list[Row] = list(rows)
+        self.labels = labels
+        self.assets = assets
+        self.invalid = invalid
+        self.bytes_read = bytes_read
+        #: sha256 of the rules that produced this report, when known (``RuleSet.fingerprint``).
+        self.fingerprint = fingerprint
+
+    @classmethod
+    def from_batch(cls, result: BatchResult, *, fingerprint: str | None = None) -> Report:
+        """Wrap what the native batch run returned."""
+        return cls(
+            result.rows,
+            labels=result.labels,
+            assets=result.assets,
+            invalid=result.invalid,
+            bytes_read=result.bytes_read,
+            fingerprint=fingerprint,
+        )
+
+    @classmethod
+    def concat(cls, reports: Iterable[Report]) -> Report:
+        """One report holding the rows and counts of several (e.g. several export files).
+
+        The fingerprint is kept when every report has the same one, else it is None.
+        """
+        reports = list(reports)
+        prints = {report.fingerprint for report in reports}
+        return cls(
+            (row for report in reports for row in report._rows),
+            labels=sum(report.labels for report in reports),
+            assets=sum(report.assets for report in reports),
+            invalid=sum(report.invalid for report in reports),
+            bytes_read=sum(report.bytes_read for report in reports),
+            fingerprint=prints.pop() if len(prints) == 1 else None,
+        )
+
+    def __add__(self, other: object) -> Report:
+        if not isinstance(other, Report):
+            return NotImplemented
+        return Report.concat([self, other])
+
+    # -- rows -------------------------------------------------------------------------------
+
+    @property
+    def rows(self) -> list[Row]:
+        """The issue rows (a copy)."""
+        return list(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+    def __getitem__(self, index: int | slice) -> Row | list[Row]:
+        return self._rows[index]
+
+    def __repr__(self) -> str:
+        return (
+            f"<Report {self.labels} labels in {self.assets} assets: {len(self)} issues "
+            f"({self.errors} error(s), {self.warnings} warning(s)), {self.invalid} invalid>"
+        )
+
+    # -- counts -----------------------------------------------------------------------------
+
+    @property
+    def errors(self) -> int:
+        """Number of issues of severity ``"error"``."""
+        return sum(1 for row in self._rows if row.severity == "error")
+
+    @property
+    def warnings(self) -> int:
+        """Number of issues of severity ``"warning"``."""
+        return sum(1 for row in self._rows if row.severity == "warning")
+
+    @property
+    def assets_with_issues(self) -> int:
+        """Number of distinct assets that have at least one issue."""
+        return len({asset_key(row) for row in self._rows})
+
+    @property
+    def ok(self) -> bool:
+        """True when no issue has severity error and every label could be read."""
+        return not self._fails("error")
+
+    def _fails(self, fail_on: str) -> bool:
+        if fail_on not in FAIL_ON:
+            raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
+        if fail_on == "never":
+            return False
+        failing = {"error"} if fail_on == "error" else {"error", "warning"}
+        return self.invalid > 0 or any(
+            row.severity in failing or row.kind == INVALID_KIND for row in self._rows
+        )
+
+    def exit_code(self, fail_on: FailOn | str = "error") -> int:
+        """Process exit code for CI: 1 when an issue at or above ``fail_on`` exists, else 0.
+
+        ``fail_on="error"`` fails on errors and unreadable labels, ``"warning"`` on warnings
+        too, ``"never"`` always returns 0.
+        """
+        return 1 if self._fails(fail_on) else 0
+
+    def summary(self) -> Summary:
+        """Issues and distinct assets per rule and category, most frequent first."""
+        return summarize(self._rows)
+
+    def totals(self) -> dict[str, Any]:
+        """The headline counts, as in the ``summary`` object of :meth:`to_json`."""
+        return {
+            "ok": self.ok,
+            "labels": self.labels,
+            "assets": self.assets,
+            "invalid": self.invalid,
+            "issues": len(self),
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "assets_with_issues": self.assets_with_issues,
+            "bytes_read": self.bytes_read,
+            "fingerprint": self.fingerprint,
+        }
+
+    # -- views ------------------------------------------------------------------------------
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """The rows as plain dicts (keys: :data:`COLUMNS`)."""
+        return [row_to_dict(row) for row in self._rows]
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """``{"summary": {totals..., "by_rule": [...]}, "rows": [...]}`` as a JSON string.
+
+        Non-finite measures (``inf``, ``nan``) are written as null.
+        """
+        summary = self.totals()
+        summary["by_rule"] = self.summary().to_dicts()
+        document = {"summary": summary, "rows": [_json_row(row) for row in self._rows]}
+        return json.dumps(document, indent=indent, ensure_ascii=False, allow_nan=False)
+
+    def to_jsonl(self) -> str:
+        """One JSON object per row and line (empty string when there is no row)."""
+        return "".join(
+            json.dumps(_json_row(row), ensure_ascii=False, allow_nan=False) + "\n"
+            for row in self._rows
+        )
+
+    def to_junit(self, *, group: Literal["asset", "rule"] = "asset") -> str:
+        """JUnit XML for CI: a test case per asset (label) with issues, or per rule.
+
+        Error rows (and unreadable labels) are ``<failure>``s; warnings go to
+        ``<system-out>`` of a passing test case. With ``group="asset"`` the labels without any
+        issue are one passing test case, so a clean run is never an empty suite.
+        """
+        from kili_rules._report_junit import render_junit
+
+        return render_junit(self, group=group)
+
+    def to_text(self, *, max_rows: int | None = None) -> str:
+        """Readable report for a terminal: totals, a per-rule summary, then the issues."""
+        from kili_rules._report_text import render_text
+
+        return render_text(self, max_rows=max_rows)
+
+    def __str__(self) -> str:
+        return self.to_text(max_rows=self.html_max_rows)
+
+    def to_html(self, *, title: str = "kili-rules report") -> str:
+        """A standalone HTML page: totals, per-rule counts and every issue (all escaped)."""
+        from kili_rules._report_html import render_page
+
+        return render_page(self, title=title)
+
+    def _repr_html_(self) -> str:
+        from kili_rules._report_html import render_fragment
+
+        return render_fragment(self, max_rows=self.html_max_rows)
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """The rows as a pandas DataFrame (columns :data:`COLUMNS`; ``frame`` is nullable Int64).
+
+        Needs pandas: ``pip install 'kili-rules[pandas]'``.
+        """
+        try:
+            import pandas  # type: ignore[import-untyped, unused-ignore]
+        except ImportError as error:
+            raise ImportError(
+                "Report.to_pandas() needs pandas; install it with: pip install 'kili-rules[pandas]'"
+            ) from error
+        frame = pandas.DataFrame.from_records(self.to_dicts(), columns=list(COLUMNS))
+        frame["frame"] = frame["frame"].astype("Int64")
+        frame["value"] = frame["value"].astype("float64")
+        frame["limit"] = frame["limit"].astype("float64")
+        return frame
+
+
+class Progress(Protocol):
+    """What :func:`progress_bar` yields: advance it by the number of items done."""
+
+    def update(self, n: int = 1) -> object: ...
+
+
+class _NoProgress:
+    def update(self, n: int = 1) -> None:
+        return None
+
+
+@contextmanager
+def progress_bar(
+    total: int | None, disable: bool = False, desc: str = "labels"
+) -> Iterator[Progress]:
+    """A progress bar on stderr (tqdm when installed), or an object whose ``update`` does nothing.
+
+    Install tqdm with ``pip install 'kili-rules[progress]'``.
+    """
+    if disable:
+        yield _NoProgress()
+        return
+    try:
+        from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
+    except ImportError:
+        yield _NoProgress()
+        return
+    bar = tqdm(total=total, desc=desc, unit="label", leave=False, dynamic_ncols=True)
+    try:
+        yield bar
+    finally:
+        bar.close()
