@@ -1,0 +1,63 @@
+"""A local, in-memory Kili GraphQL API for tests: ``KiliEmulator``.
+
+The emulator serves, on a loopback port, the subset of Kili's GraphQL API that the real
+``kili`` client (26.2.x) needs for the webhook workflow, with the client's init checks ON:
+``viewer``, ``apiKeys``, schema introspection (from a hand-written SDL), ``projects``,
+``assets``/``countAssets``, ``labels``/``countLabels``, ``issues``/``countIssues``,
+``appendManyLabels``, ``createIssues``, ``sendAssetsBackToQueue`` (and the pre-26.2.1
+``sendBackAssetsToQueue``), ``createWebhook``/``updateWebhook`` and
+``activatePluginOnProject``/``deactivatePluginOnProject``. Anything else is answered with a
+GraphQL error naming it. It needs only the standard library and graphql-core (a dependency of
+``kili``); the native ``kili_rules`` core is not imported.
+
+Webhooks: when ``appendManyLabels`` stores a DEFAULT (REVIEW) label on a project where a
+webhook is activated, the emulator POSTs the legacy ``onSubmit`` (``onReview``) event
+``{"eventType", "logPayload": {"runId", "projectId"}, "payload": {"label", "asset_id"}}`` to
+the webhook URL, with the registered header as ``Authorization``, from a background thread.
+Only loopback URLs are accepted.
+
+Public API (all methods are thread-safe)::
+
+    KiliEmulator(*, api_key=..., host="127.0.0.1", port=0, serve_version=True,
+                 delivery_timeout=10.0)       # context manager, or start() / stop()
+    emu.endpoint, emu.api_key, emu.url, emu.port
+    emu.kili_client(**kwargs)                 # a real kili.client.Kili bound to the emulator
+    emu.add_project(project_id=None, *, json_interface=None, input_type="IMAGE", title=...)
+    emu.add_asset(project_id, asset_id=None, *, external_id=None, resolution=None, ...) -> id
+    emu.add_label(asset_id, json_response, *, label_type="DEFAULT") -> id   (no webhook)
+    emu.project(id), emu.asset(id), emu.assets(project_id=None)          -> dicts
+    emu.labels(project_id=None, *, asset_id=None), emu.issues(project_id=None) -> dicts
+    emu.sent_back, emu.webhooks, emu.requests, emu.deliveries            -> lists
+    emu.wait_for_deliveries(n, timeout=5.0), emu.wait_until(predicate, timeout=5.0)
+    emu.reset()
+
+Schema caching: by default ``GET .../version`` answers a version derived from the SDL hash,
+so the SDK's schema cache (``~/.cache/kili/graphql/<host:port>_<version>.graphql``) can never
+hold a stale emulator schema. To keep the SDK from writing under HOME at all, pass
+``graphql_client_params={"enable_schema_caching": False}`` to ``Kili`` (or set HOME to a
+temporary directory in tests).
+
+Example (the webhook tutorial's Step 5, locally)::
+
+    from kili_rules.testing import KiliEmulator
+
+    with KiliEmulator() as emu:
+        project_id = emu.add_project(json_interface=json_interface)
+        asset_id = emu.add_asset(project_id, external_id="car_1", resolution=(1280, 720))
+        kili = emu.kili_client(graphql_client_params={"enable_schema_caching": False})
+        # a webhook server on loopback, e.g. kili_rules.webhook.create_app(...) under uvicorn
+        kili.create_webhook(webhook_url="http://127.0.0.1:8000/", plugin_name="rules",
+                            header="secret")
+        kili.activate_plugin_on_project(plugin_name="rules", project_id=project_id)
+        kili.append_labels(json_response_array=[json_response], asset_id_array=[asset_id],
+                           label_type="DEFAULT")
+        emu.wait_for_deliveries(1)
+        emu.wait_until(lambda: len(emu.issues(project_id)) == 2)
+        print(emu.issues(project_id), emu.sent_back, emu.asset(asset_id)["status"])
+"""
+
+from .delivery import Delivery
+from .emulator import KiliEmulator
+from .state import EmulatorError
+
+__all__ = ["Delivery", "EmulatorError", "KiliEmulator"]

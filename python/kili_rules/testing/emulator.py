@@ -1,0 +1,354 @@
+"""``KiliEmulator``: the public face of the emulator (server lifecycle, seeding, inspection)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import threading
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+from .delivery import Delivery, Dispatcher
+from .resolvers import build_root
+from .schema import SCHEMA_VERSION, SDL
+from .server import EmulatorHTTPServer, GraphQLService
+from .state import EmulatorError, EmulatorState, Issue, Label, Webhook
+
+GRAPHQL_PATH = "/api/label/v2/graphql"
+VERSION_PATH = "/api/label/v2/version"
+DEFAULT_API_KEY = "kili-rules-emulator-key"
+
+
+class KiliEmulator:
+    """An in-memory Kili GraphQL API on a loopback port; see the package docstring."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        serve_version: bool = True,
+        delivery_timeout: float = 10.0,
+    ) -> None:
+        """Configure (not start) an emulator.
+
+        Args:
+            api_key: the only key accepted (``Authorization: X-API-Key: <key>``).
+            host: a loopback address to bind; anything else is refused.
+            port: 0 for an ephemeral port.
+            serve_version: answer ``GET .../version`` with a hash of the SDL, which lets the
+                SDK cache the schema safely; False answers 404 (the SDK then introspects
+                once per client and caches nothing).
+            delivery_timeout: seconds allowed to each webhook POST.
+        """
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ValueError(f"KiliEmulator binds loopback addresses only, not {host!r}")
+        if delivery_timeout <= 0:
+            raise ValueError("delivery_timeout must be positive")
+        self._api_key = api_key
+        self._host = host
+        self._port = port
+        self._serve_version = serve_version
+        self._state = EmulatorState()
+        self._deliveries: list[Delivery] = []
+        self._dispatcher = Dispatcher(self._record_delivery, delivery_timeout)
+        self._server: EmulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> KiliEmulator:
+        """Bind the port and serve from a background thread. Returns self."""
+        if self._server is not None:
+            return self
+        root = build_root(self._state, self._api_key, self._dispatcher.submit)
+        service = GraphQLService(SDL, root, self._state, self._api_key)
+        server = EmulatorHTTPServer(
+            (self._host, self._port),
+            service,
+            GRAPHQL_PATH,
+            VERSION_PATH,
+            SCHEMA_VERSION if self._serve_version else None,
+        )
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name="kili-emulator-http",
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and delivering (idempotent). Queued webhook events are dropped."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(5.0)
+            self._thread = None
+        self._dispatcher.close()
+
+    def __enter__(self) -> KiliEmulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _running(self) -> EmulatorHTTPServer:
+        if self._server is None:
+            raise RuntimeError("the KiliEmulator is not started: use start() or a with block")
+        return self._server
+
+    @property
+    def port(self) -> int:
+        return int(self._running().server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:PORT``."""
+        host = self._host if ":" not in self._host else f"[{self._host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def endpoint(self) -> str:
+        """The GraphQL URL to pass as ``Kili(api_endpoint=...)``."""
+        return self.url + GRAPHQL_PATH
+
+    @property
+    def api_key(self) -> str:
+        return self._api_key
+
+    def kili_client(self, **kwargs: Any) -> Any:
+        """A real ``kili.client.Kili`` bound to this emulator (tqdm off unless overridden).
+
+        Keyword arguments are passed to ``Kili``. Init checks run unless the environment sets
+        ``KILI_SDK_SKIP_CHECKS``.
+        """
+        # imported lazily: kili is an optional dependency (and ships no type information)
+        from kili.client import Kili  # type: ignore[import-untyped]
+
+        params: dict[str, Any] = {
+            "api_key": self._api_key,
+            "api_endpoint": self.endpoint,
+            "disable_tqdm": True,
+        }
+        params.update(kwargs)
+        return Kili(**params)
+
+    # ---- seeding -------------------------------------------------------------------------
+
+    def add_project(
+        self,
+        project_id: str | None = None,
+        *,
+        json_interface: Mapping[str, Any] | None = None,
+        input_type: str = "IMAGE",
+        title: str = "Emulated project",
+        description: str = "",
+    ) -> str:
+        """Create a project; returns its id (``project-N`` unless given)."""
+        return self._state.add_project(project_id, title, description, input_type, json_interface)
+
+    def add_asset(
+        self,
+        project_id: str,
+        asset_id: str | None = None,
+        *,
+        external_id: str | None = None,
+        resolution: tuple[int, int] | None = None,
+        content: str = "",
+        status: str = "TODO",
+        json_metadata: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Create an asset; returns its id (``asset-N`` unless given).
+
+        ``resolution`` is ``(width, height)``; ``external_id`` defaults to the id.
+        """
+        return self._state.add_asset(
+            project_id, asset_id, external_id, content, resolution, status, json_metadata
+        )
+
+    def add_label(
+        self,
+        asset_id: str,
+        json_response: Mapping[str, Any],
+        *,
+        label_type: str = "DEFAULT",
+        author_id: str | None = None,
+    ) -> str:
+        """Store a label directly (no webhook fires); returns its id. Updates asset status."""
+        item = {
+            "assetID": asset_id,
+            "authorID": author_id,
+            "jsonResponse": json.dumps(json_response),
+        }
+        created, _events = self._state.append_labels(
+            {"labelType": label_type, "labelsData": [item]}, {}
+        )
+        return created[0].id
+
+    def reset(self) -> None:
+        """Forget all data and logs; the server keeps running on the same port."""
+        with self._state.lock:
+            self._state.reset()
+            self._deliveries.clear()
+
+    # ---- inspection ----------------------------------------------------------------------
+
+    def project(self, project_id: str) -> dict[str, Any]:
+        with self._state.lock:
+            p = self._state.project(project_id)
+            return {
+                "id": p.id,
+                "title": p.title,
+                "description": p.description,
+                "inputType": p.input_type,
+                "jsonInterface": json.loads(json.dumps(p.json_interface)),
+            }
+
+    def asset(self, asset_id: str) -> dict[str, Any]:
+        """``{id, projectId, externalId, status, content, resolution, labelIds}``."""
+        with self._state.lock:
+            a = self._state.asset(asset_id)
+            return {
+                "id": a.id,
+                "projectId": a.project_id,
+                "externalId": a.external_id,
+                "status": a.status,
+                "content": a.content,
+                "resolution": a.resolution,
+                "labelIds": list(a.label_ids),
+            }
+
+    def assets(self, project_id: str | None = None) -> list[dict[str, Any]]:
+        with self._state.lock:
+            return [
+                self.asset(a.id)
+                for a in self._state.assets.values()
+                if project_id is None or a.project_id == project_id
+            ]
+
+    def labels(
+        self, project_id: str | None = None, *, asset_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Labels in creation order; ``jsonResponse`` is a dict (a copy)."""
+        with self._state.lock:
+            return [
+                _label_dict(lb)
+                for lb in self._state.labels.values()
+                if (project_id is None or lb.project_id == project_id)
+                and (asset_id is None or lb.asset_id == asset_id)
+            ]
+
+    def issues(self, project_id: str | None = None) -> list[dict[str, Any]]:
+        """Issues in creation order: ``{id, labelId, objectMid, text, type, status, assetId,
+        projectId, createdAt}``."""
+        with self._state.lock:
+            return [
+                _issue_dict(i)
+                for i in self._state.issues.values()
+                if project_id is None or i.project_id == project_id
+            ]
+
+    @property
+    def sent_back(self) -> list[str]:
+        """Asset ids of every send-back-to-queue call, in call order (repeats kept)."""
+        with self._state.lock:
+            return list(self._state.sent_back)
+
+    @property
+    def webhooks(self) -> list[dict[str, Any]]:
+        """``{name, url, header, handlerTypes, eventMatcher, projects}`` per webhook."""
+        with self._state.lock:
+            return [_webhook_dict(w) for w in self._state.webhooks.values()]
+
+    @property
+    def requests(self) -> list[str]:
+        """Root field of every GraphQL request received, in order (e.g. ``"countLabels"``)."""
+        with self._state.lock:
+            return list(self._state.requests)
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """Webhook POSTs made so far, in order."""
+        with self._state.lock:
+            return list(self._deliveries)
+
+    def _record_delivery(self, delivery: Delivery) -> None:
+        with self._state.changed:
+            self._deliveries.append(delivery)
+            self._state.changed.notify_all()
+
+    def wait_until(
+        self, predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition"
+    ) -> None:
+        """Wait until ``predicate()`` holds (re-checked on every state change).
+
+        Raises TimeoutError naming ``what`` after ``timeout`` seconds.
+        """
+        if not self._state.wait_until(predicate, timeout):
+            raise TimeoutError(f"KiliEmulator: {what} not reached within {timeout} s")
+
+    def wait_for_deliveries(self, n: int, timeout: float = 5.0) -> list[Delivery]:
+        """Wait until at least ``n`` webhook POSTs completed; returns all deliveries."""
+        self.wait_until(
+            lambda: len(self._deliveries) >= n,
+            timeout,
+            f"{n} webhook deliveries (have {len(self._deliveries)})",
+        )
+        return self.deliveries
+
+
+def _label_dict(label: Label) -> dict[str, Any]:
+    return {
+        "id": label.id,
+        "assetId": label.asset_id,
+        "projectId": label.project_id,
+        "labelType": label.label_type,
+        "jsonResponse": json.loads(json.dumps(label.json_response)),
+        "authorId": label.author_id,
+        "createdAt": label.created_at,
+        "isSentBackToQueue": label.is_sent_back_to_queue,
+    }
+
+
+def _issue_dict(issue: Issue) -> dict[str, Any]:
+    return {
+        "id": issue.id,
+        "labelId": issue.label_id,
+        "objectMid": issue.object_mid,
+        "text": issue.text,
+        "type": issue.type,
+        "status": issue.status,
+        "assetId": issue.asset_id,
+        "projectId": issue.project_id,
+        "createdAt": issue.created_at,
+    }
+
+
+def _webhook_dict(hook: Webhook) -> dict[str, Any]:
+    return {
+        "name": hook.name,
+        "url": hook.url,
+        "header": hook.header,
+        "handlerTypes": list(hook.handler_types),
+        "eventMatcher": list(hook.event_matcher) if hook.event_matcher is not None else None,
+        "projects": list(hook.projects),
+    }
+
+
+__all__ = ["Delivery", "EmulatorError", "KiliEmulator"]

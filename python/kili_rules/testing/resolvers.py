@@ -1,0 +1,263 @@
+"""Root resolvers: GraphQL arguments in, views of :mod:`.state` records out.
+
+graphql-core's default resolver reads dict keys and calls callables it finds there, so views
+are dicts whose nested objects (an asset's labels, a label's asset) are built lazily.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from graphql import GraphQLResolveInfo
+
+from .state import (
+    MAX_PAGE_SIZE,
+    VIEWER_EMAIL,
+    VIEWER_ID,
+    Asset,
+    EmulatorError,
+    EmulatorState,
+    Issue,
+    Label,
+    PendingEvent,
+    Project,
+    Where,
+    count_annotations,
+)
+
+T = TypeVar("T")
+View = dict[str, Any]
+Resolver = Callable[..., Any]
+
+API_KEY_EXPIRY = "2099-12-31T23:59:59.000Z"
+
+
+def page(items: Sequence[T], first: object, skip: object) -> list[T]:
+    """Kili's first/skip pagination, with the same bounds as its ``PageSize``."""
+    if not isinstance(first, int) or isinstance(first, bool) or not 0 <= first <= MAX_PAGE_SIZE:
+        raise EmulatorError(
+            f"`first` must be an integer between 0 and {MAX_PAGE_SIZE}, got {first!r}"
+        )
+    if not isinstance(skip, int) or skip < 0:
+        raise EmulatorError(f"`skip` must be a non-negative integer, got {skip!r}")
+    return list(items[skip : skip + first])
+
+
+def user_view(user_id: str) -> View:
+    email = VIEWER_EMAIL if user_id == VIEWER_ID else f"{user_id}@example.com"
+    return {"id": user_id, "email": email, "firstname": "Emulator", "lastname": user_id}
+
+
+class Views:
+    """Builds the dicts graphql-core resolves fields from."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+
+    def project(self, project: Project) -> View:
+        with self.state.lock:
+            count = sum(1 for a in self.state.assets.values() if a.project_id == project.id)
+        return {
+            "id": project.id,
+            "title": project.title,
+            "description": project.description,
+            "inputType": project.input_type,
+            "jsonInterface": json.dumps(project.json_interface),
+            "steps": [],
+            "workflowVersion": "V1",
+            "createdAt": project.created_at,
+            "numberOfAssets": count,
+        }
+
+    def asset(self, asset: Asset) -> View:
+        state = self.state
+        resolution = (
+            {"width": asset.resolution[0], "height": asset.resolution[1]}
+            if asset.resolution
+            else None
+        )
+
+        def labels(_info: GraphQLResolveInfo) -> list[View]:
+            return [self.label(lb) for lb in state.asset_labels(asset)]
+
+        def latest_label(_info: GraphQLResolveInfo) -> View | None:
+            latest = state.latest_label(asset)
+            return self.label(latest) if latest else None
+
+        def latest_labels(_info: GraphQLResolveInfo) -> list[View]:
+            return [self.label(lb) for lb in state.latest_labels(asset)]
+
+        return {
+            "id": asset.id,
+            "externalId": asset.external_id,
+            "content": asset.content,
+            "jsonContent": "",
+            "jsonMetadata": json.dumps(asset.json_metadata),
+            "status": asset.status,
+            "skipped": False,
+            "isHoneypot": False,
+            "priority": 0,
+            "createdAt": asset.created_at,
+            "updatedAt": asset.updated_at,
+            "resolution": resolution,
+            "project": {"id": asset.project_id},
+            "labels": labels,
+            "latestLabel": latest_label,
+            "latestLabels": latest_labels,
+        }
+
+    def label(self, label: Label) -> View:
+        def label_of(_info: GraphQLResolveInfo) -> View:
+            return self.asset(self.state.asset(label.asset_id))
+
+        with self.state.lock:
+            latest_of_author = self.state.latest_labels(self.state.asset(label.asset_id))
+        total_annotations, _ = count_annotations(label.json_response)
+        return {
+            "id": label.id,
+            "assetId": label.asset_id,
+            "labelOf": label_of,
+            "labelType": label.label_type,
+            "jsonResponse": json.dumps(label.json_response),
+            "jsonResponseUrl": None,
+            "author": user_view(label.author_id),
+            "authorId": label.author_id,
+            "createdAt": label.created_at,
+            "updatedAt": label.created_at,
+            "secondsToLabel": label.seconds_to_label,
+            "modelName": label.model_name,
+            "clientVersion": label.client_version,
+            "isLatestLabelForUser": label in latest_of_author,
+            "isSentBackToQueue": label.is_sent_back_to_queue,
+            "numberOfAnnotations": total_annotations,
+            "version": 0,
+        }
+
+    def issue(self, issue: Issue) -> View:
+        comments = (
+            [
+                {
+                    "id": f"{issue.id}-comment-1",
+                    "text": issue.text,
+                    "createdAt": issue.created_at,
+                    "authorId": VIEWER_ID,
+                }
+            ]
+            if issue.text is not None
+            else []
+        )
+        return {
+            "id": issue.id,
+            "issueNumber": issue.number,
+            "type": issue.type,
+            "status": issue.status,
+            "objectMid": issue.object_mid,
+            "assetId": issue.asset_id,
+            "projectId": issue.project_id,
+            "createdAt": issue.created_at,
+            "updatedAt": issue.created_at,
+            "hasBeenSeen": False,
+            "author": user_view(VIEWER_ID),
+            "comments": comments,
+        }
+
+
+def build_root(
+    state: EmulatorState, api_key: str, deliver: Callable[[list[PendingEvent]], None]
+) -> dict[str, Resolver]:
+    """The root value: one callable per Query/Mutation field of the SDL."""
+    views = Views(state)
+
+    def viewer(_info: GraphQLResolveInfo) -> View:
+        return user_view(VIEWER_ID)
+
+    def api_keys(
+        _info: GraphQLResolveInfo, where: Where, first: object, skip: object
+    ) -> list[View]:
+        keys = []
+        if where.get("key", api_key) == api_key:
+            keys.append(
+                {
+                    "id": "emulator-api-key",
+                    "key": api_key,
+                    "name": "kili-rules emulator",
+                    "expiryDate": API_KEY_EXPIRY,
+                    "createdAt": "2024-01-01T00:00:00.000Z",
+                }
+            )
+        return page(keys, first, skip)
+
+    def projects(
+        _info: GraphQLResolveInfo, where: Where, first: object, skip: object
+    ) -> list[View]:
+        return [views.project(p) for p in page(state.find_projects(where), first, skip)]
+
+    def count_projects(_info: GraphQLResolveInfo, where: Where) -> int:
+        return len(state.find_projects(where))
+
+    def assets(_info: GraphQLResolveInfo, where: Where, first: object, skip: object) -> list[View]:
+        return [views.asset(a) for a in page(state.find_assets(where), first, skip)]
+
+    def count_assets(_info: GraphQLResolveInfo, where: Where) -> int:
+        return len(state.find_assets(where))
+
+    def labels(_info: GraphQLResolveInfo, where: Where, first: object, skip: object) -> list[View]:
+        return [views.label(lb) for lb in page(state.find_labels(where), first, skip)]
+
+    def count_labels(_info: GraphQLResolveInfo, where: Where) -> int:
+        return len(state.find_labels(where))
+
+    def issues(_info: GraphQLResolveInfo, where: Where, first: object, skip: object) -> list[View]:
+        return [views.issue(i) for i in page(state.find_issues(where), first, skip)]
+
+    def count_issues(_info: GraphQLResolveInfo, where: Where) -> int:
+        return len(state.find_issues(where))
+
+    def append_many_labels(_info: GraphQLResolveInfo, data: Where, where: Where) -> list[View]:
+        created, events = state.append_labels(data, where)
+        deliver(events)
+        return [views.label(lb) for lb in created]
+
+    def create_issues(_info: GraphQLResolveInfo, issues: list[Where], where: Where) -> list[View]:
+        return [views.issue(i) for i in state.create_issues(issues, where)]
+
+    def send_assets_back_to_queue(_info: GraphQLResolveInfo, where: Where) -> View:
+        return state.send_back_to_queue(where)
+
+    def send_back_assets_to_queue(_info: GraphQLResolveInfo, where: Where) -> View:
+        return {"id": state.send_back_to_queue_legacy(where)}
+
+    def create_webhook(_info: GraphQLResolveInfo, data: Where) -> str:
+        return state.upsert_webhook(data, create=True)
+
+    def update_webhook(_info: GraphQLResolveInfo, data: Where) -> str:
+        return state.upsert_webhook(data, create=False)
+
+    def activate(_info: GraphQLResolveInfo, where: Where) -> str:
+        return state.set_activation(where["pluginName"], where["projectId"], active=True)
+
+    def deactivate(_info: GraphQLResolveInfo, where: Where) -> str:
+        return state.set_activation(where["pluginName"], where["projectId"], active=False)
+
+    return {
+        "viewer": viewer,
+        "apiKeys": api_keys,
+        "projects": projects,
+        "countProjects": count_projects,
+        "assets": assets,
+        "countAssets": count_assets,
+        "labels": labels,
+        "countLabels": count_labels,
+        "issues": issues,
+        "countIssues": count_issues,
+        "appendManyLabels": append_many_labels,
+        "createIssues": create_issues,
+        "sendAssetsBackToQueue": send_assets_back_to_queue,
+        "sendBackAssetsToQueue": send_back_assets_to_queue,
+        "createWebhook": create_webhook,
+        "updateWebhook": update_webhook,
+        "activatePluginOnProject": activate,
+        "deactivatePluginOnProject": deactivate,
+    }

@@ -1,0 +1,267 @@
+"""GraphQL SDL served by the emulator.
+
+Hand-written to fit the documents the ``kili`` SDK (26.2.x) sends, not a copy of Kili's real
+schema. Filters (``*Where`` inputs) declare only the keys the emulator honours, so a filter it
+does not implement is refused by graphql-core with an error naming the field, instead of being
+silently ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+SDL = """
+"Page size of list queries (an Int between 0 and 500)."
+scalar PageSize
+
+enum AssetStatus { TODO ONGOING LABELED TO_REVIEW REVIEWED }
+enum LabelType { AUTOSAVE DEFAULT INFERENCE PREDICTION REVIEW }
+enum IssueType { ISSUE QUESTION }
+enum IssueStatus { CANCELLED OPEN SOLVED }
+enum PluginHandlerType { onSubmit onReview onCustomInterfaceClick onSendBackToQueue }
+
+type User {
+  id: ID!
+  email: String!
+  firstname: String
+  lastname: String
+}
+
+type ApiKey {
+  id: ID!
+  key: String!
+  name: String!
+  expiryDate: String!
+  createdAt: String!
+}
+
+type ProjectStep {
+  id: ID!
+  name: String!
+}
+
+type Project {
+  id: ID!
+  title: String!
+  description: String!
+  inputType: String!
+  "A JSON string, as Kili returns it."
+  jsonInterface: String!
+  steps: [ProjectStep!]!
+  workflowVersion: String!
+  createdAt: String!
+  numberOfAssets: Int!
+}
+
+type Resolution {
+  width: Int!
+  height: Int!
+}
+
+type Label {
+  id: ID!
+  assetId: ID!
+  labelOf: Asset!
+  labelType: LabelType!
+  "A JSON string, as Kili returns it."
+  jsonResponse: String!
+  "Always null: the emulator serves jsonResponse inline."
+  jsonResponseUrl: String
+  author: User!
+  authorId: ID!
+  createdAt: String!
+  updatedAt: String!
+  secondsToLabel: Float
+  modelName: String
+  clientVersion: Int
+  isLatestLabelForUser: Boolean!
+  isSentBackToQueue: Boolean!
+  numberOfAnnotations: Int!
+  version: Int!
+}
+
+type AssetProject {
+  id: ID!
+}
+
+type Asset {
+  id: ID!
+  externalId: String!
+  content: String!
+  "A JSON string."
+  jsonContent: String!
+  "A JSON string."
+  jsonMetadata: String!
+  status: AssetStatus!
+  skipped: Boolean!
+  isHoneypot: Boolean!
+  priority: Int!
+  createdAt: String!
+  updatedAt: String!
+  resolution: Resolution
+  project: AssetProject!
+  labels: [Label!]!
+  "The latest DEFAULT or REVIEW label."
+  latestLabel: Label
+  "The latest DEFAULT or REVIEW label of each author."
+  latestLabels: [Label!]!
+}
+
+type Comment {
+  id: ID!
+  text: String!
+  createdAt: String!
+  authorId: ID!
+}
+
+type Issue {
+  id: ID!
+  issueNumber: Int!
+  type: IssueType!
+  status: IssueStatus!
+  objectMid: String
+  assetId: ID!
+  projectId: ID!
+  createdAt: String!
+  updatedAt: String!
+  hasBeenSeen: Boolean!
+  author: User!
+  comments: [Comment!]!
+}
+
+type AssetOutcome {
+  assetId: ID!
+  externalId: String
+}
+
+type AssetFailure {
+  assetId: ID!
+  externalId: String
+  details: String!
+}
+
+type AssetActionOutcome {
+  succeeded: [AssetOutcome!]!
+  declined: [AssetOutcome!]!
+  failed: [AssetFailure!]!
+}
+
+type ProjectRef {
+  id: ID!
+}
+
+input ApiKeyWhere {
+  key: String
+}
+
+input ProjectWhere {
+  id: ID
+}
+
+input AssetLabelWhere {
+  typeIn: [LabelType!]
+}
+
+input AssetIssueWhere {
+  type: IssueType
+  status: IssueStatus
+}
+
+input AssetWhere {
+  id: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  project: ProjectWhere
+  externalIdIn: [String!]
+  externalIdStrictlyIn: [String!]
+  statusIn: [AssetStatus!]
+  skipped: Boolean
+  label: AssetLabelWhere
+  issue: AssetIssueWhere
+}
+
+input LabelWhere {
+  id: ID
+  idIn: [ID!]
+  project: ProjectWhere
+  asset: AssetWhere
+  typeIn: [LabelType!]
+}
+
+input IssueWhere {
+  id: ID
+  project: ProjectWhere
+  asset: AssetWhere
+  assetIn: [ID!]
+  status: IssueStatus
+  type: IssueType
+}
+
+input IssueToCreate {
+  labelID: ID
+  assetId: ID
+  objectMid: String
+  type: IssueType!
+  text: String
+}
+
+input AppendLabelData {
+  assetID: ID!
+  authorID: ID
+  clientVersion: Int
+  "A JSON string."
+  jsonResponse: String!
+  modelName: String
+  referencedLabelId: ID
+  secondsToLabel: Float
+}
+
+input AppendManyLabelsData {
+  labelType: LabelType!
+  overwrite: Boolean
+  labelsData: [AppendLabelData!]!
+}
+
+input WebhookData {
+  pluginName: String!
+  webhookUrl: String!
+  header: String
+  handlerTypes: [PluginHandlerType!]
+  eventMatcher: [String!]
+}
+
+input PluginProjectWhere {
+  pluginName: String!
+  projectId: ID!
+}
+
+type Query {
+  viewer: User!
+  apiKeys(where: ApiKeyWhere!, first: PageSize!, skip: Int!): [ApiKey!]!
+  projects(where: ProjectWhere!, first: PageSize!, skip: Int!): [Project!]!
+  countProjects(where: ProjectWhere!): Int!
+  assets(where: AssetWhere!, first: PageSize!, skip: Int!): [Asset!]!
+  countAssets(where: AssetWhere!): Int!
+  labels(where: LabelWhere!, first: PageSize!, skip: Int!): [Label!]!
+  countLabels(where: LabelWhere!): Int!
+  issues(where: IssueWhere!, first: PageSize!, skip: Int!): [Issue!]!
+  countIssues(where: IssueWhere!): Int!
+}
+
+type Mutation {
+  appendManyLabels(data: AppendManyLabelsData!, where: AssetWhere!): [Label!]!
+  createIssues(issues: [IssueToCreate!]!, where: AssetWhere!): [Issue!]!
+  "kili >= 26.2.1"
+  sendAssetsBackToQueue(where: AssetWhere!): AssetActionOutcome!
+  "kili <= 26.2.0"
+  sendBackAssetsToQueue(where: AssetWhere!): ProjectRef!
+  createWebhook(data: WebhookData!): String!
+  updateWebhook(data: WebhookData!): String!
+  activatePluginOnProject(where: PluginProjectWhere!): String!
+  deactivatePluginOnProject(where: PluginProjectWhere!): String!
+}
+"""
+
+# Served at /version: the SDK names its schema cache file after it, so a changed SDL never
+# meets a stale cached copy.
+SCHEMA_VERSION = "kili-rules-emulator-" + hashlib.sha256(SDL.encode()).hexdigest()[:16]
