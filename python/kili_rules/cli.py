@@ -166,12 +166,6 @@ def _missing_extra(error: ImportError, extra: str, command: str) -> UsageError:
 def cmd_serve(args: argparse.Namespace) -> int:
     _load_rules(args.rules)  # fail here, with exit code 2, rather than in the server
     secret = _env(args.secret_env, "webhook secret", required=True)
-    if secret is None:
-        print(
-            f"{PROG}: warning: no --secret-env; the receiver accepts requests without an "
-            "Authorization header",
-            file=sys.stderr,
-        )
     api_key = _env(args.api_key_env, "Kili API key", required=False)
     if not args.dry_run and api_key is None:
         raise UsageError(
@@ -182,6 +176,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from kili_rules.webhook import serve
     except ImportError as error:
         raise _missing_extra(error, "server", "serve") from error
+    if secret is None:
+        print(
+            f"{PROG}: warning: no --secret-env; the receiver accepts requests without an "
+            "Authorization header",
+            file=sys.stderr,
+        )
     serve(
         args.rules,
         host=args.host,
