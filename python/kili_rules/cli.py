@@ -47,7 +47,7 @@ def _version() -> str:
 def _load_rules(path: str) -> Any:
     from kili_rules import RuleSet
 
-    if not Path(path).is_file():
+    if not Path(path).exists():
         raise UsageError(f"rules file not found: {path}")
     return RuleSet.from_file(path)
 
