@@ -1,0 +1,310 @@
+"""RulesPlugin and register_webhook against a recording fake of the Kili client."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("kili")
+
+from _fake_kili import FakeKili
+from kili.exceptions import GraphQLError  # type: ignore[import-untyped]
+from kili_rules import RuleSet
+from kili_rules.plugin import INVALID_LABEL_PREFIX, RulesPlugin, register_webhook
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "tests" / "data" / "seed"
+RULES_PATH = ROOT / "examples" / "webhook" / "rules.toml"
+PROJECT = "project-1"
+ASSET = "asset-1"
+COUNT_TEXT = "There are too many BBox (3) - Only 1 BBox of Object A accepted"
+BIG_MID = "20221124161451411-13314"
+
+
+def seed(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((SEED / name).read_text())
+    return data
+
+
+def event_label(name: str) -> dict[str, Any]:
+    label: dict[str, Any] = seed(name)["payload"]["label"]
+    return label
+
+
+class PluginHandler(RulesPlugin):
+    rules = RuleSet.from_file(RULES_PATH)
+
+
+@pytest.fixture
+def logger() -> logging.Logger:
+    return logging.getLogger("kili_rules.tests.plugin")
+
+
+def test_three_boxes_one_create_issues_call_then_one_send_back(logger: logging.Logger) -> None:
+    kili = FakeKili()
+    label = event_label("webhook_event_three_boxes.json")
+    decision = PluginHandler(kili, PROJECT, logger).on_submit(label, ASSET)
+
+    assert [name for name, _ in kili.calls] == ["create_issues", "send_back_to_queue"]
+    assert kili.named("create_issues") == [
+        {
+            "project_id": PROJECT,
+            "label_id_array": [label["id"], label["id"]],
+            "text_array": [COUNT_TEXT, "BBox too large"],
+            "object_mid_array": [None, BIG_MID],
+        }
+    ]
+    assert kili.named("send_back_to_queue") == [{"asset_ids": [ASSET]}]
+    assert decision.sent_back and decision.wrote and decision.error is None
+    assert decision.texts == (COUNT_TEXT, "BBox too large")
+    assert decision.mids == (None, BIG_MID)
+    assert [issue.kind for issue in decision.issues] == ["count", "area"]
+
+
+def test_one_box_gives_one_issue_and_a_bounce(logger: logging.Logger) -> None:
+    kili = FakeKili()
+    label = event_label("webhook_event_one_box.json")
+    plugin = PluginHandler(kili, PROJECT, logger)
+    decision = plugin.on_review(label, ASSET)
+
+    assert kili.named("create_issues") == [
+        {
+            "project_id": PROJECT,
+            "label_id_array": [label["id"]],
+            "text_array": ["BBox too large"],
+            "object_mid_array": [BIG_MID],
+        }
+    ]
+    assert kili.named("send_back_to_queue") == [{"asset_ids": [ASSET]}]
+    assert decision.handler == "on_review" and plugin.last_decision == decision
+
+
+def test_clean_label_writes_nothing(logger: logging.Logger) -> None:
+    kili = FakeKili()
+    label = event_label("webhook_event_one_box.json")
+    box = label["jsonResponse"]["JOB_0"]["annotations"][0]["boundingPoly"][0]
+    box["normalizedVertices"] = [
+        {"x": 0.1, "y": 0.2},
+        {"x": 0.1, "y": 0.1},
+        {"x": 0.2, "y": 0.1},
+        {"x": 0.2, "y": 0.2},
+    ]
+    decision = PluginHandler(kili, PROJECT, logger).on_submit(label, ASSET)
+    assert kili.calls == []
+    assert decision.issues == () and not decision.sent_back and decision.error is None
+
+
+def test_warning_rules_create_issues_without_bounce(logger: logging.Logger) -> None:
+    warn = RuleSet.from_dict(
+        {
+            "rule": [
+                {
+                    "kind": "count",
+                    "job": "JOB_0",
+                    "category": "OBJECT_A",
+                    "max": 1,
+                    "severity": "warning",
+                    "message": "{count} boxes",
+                }
+            ]
+        }
+    )
+    kili = FakeKili()
+    label = event_label("webhook_event_three_boxes.json")
+    decision = RulesPlugin(kili, PROJECT, logger, rules=warn).on_submit(label, ASSET)
+    assert kili.named("create_issues") == [
+        {
+            "project_id": PROJECT,
+            "label_id_array": [label["id"]],
+            "text_array": ["3 boxes"],
+            "object_mid_array": [None],
+        }
+    ]
+    assert kili.named("send_back_to_queue") == []
+    assert decision.wrote and not decision.sent_back
+
+
+@pytest.mark.parametrize("missing", ["absent", None, "", "{}", {}])
+def test_missing_json_response_is_fetched_by_label_id(
+    missing: object, logger: logging.Logger
+) -> None:
+    label = event_label("webhook_event_three_boxes.json")
+    stored = label["jsonResponse"]
+    if missing == "absent":
+        del label["jsonResponse"]
+    else:
+        label["jsonResponse"] = missing
+    kili = FakeKili({label["id"]: stored})
+    decision = PluginHandler(kili, PROJECT, logger).on_submit(label, ASSET)
+
+    fetches = kili.named("labels")
+    assert len(fetches) == 1
+    assert fetches[0]["label_id"] == label["id"]
+    assert fetches[0]["project_id"] == PROJECT
+    assert "asset_id" not in fetches[0]
+    assert "jsonResponse" in fetches[0]["fields"]
+    assert decision.fetched
+    assert decision.texts == (COUNT_TEXT, "BBox too large")
+    assert kili.named("send_back_to_queue") == [{"asset_ids": [ASSET]}]
+
+
+def test_fetched_json_response_may_be_a_string(logger: logging.Logger) -> None:
+    stored = json.dumps(seed("json_response_one_box.json"))
+    kili = FakeKili({"label-x": stored})
+    decision = PluginHandler(kili, PROJECT, logger).on_submit({"id": "label-x"}, ASSET)
+    assert decision.texts == ("BBox too large",) and decision.mids == (BIG_MID,)
+
+
+def test_label_not_found_is_reported_without_writes(logger: logging.Logger) -> None:
+    kili = FakeKili()
+    decision = PluginHandler(kili, PROJECT, logger).on_submit({"id": "ghost"}, ASSET)
+    assert kili.writes == []
+    assert decision.invalid is not None and "ghost" in decision.invalid
+    assert not decision.sent_back
+
+
+@pytest.mark.parametrize(
+    "json_response",
+    [
+        "{not json",
+        {"JOB_0": {"annotations": "not a list"}},
+        {"JOB_0": {"annotations": [{"boundingPoly": "oops", "mid": "m1"}]}},
+    ],
+)
+def test_malformed_label_becomes_one_issue_and_a_bounce(
+    json_response: object, logger: logging.Logger
+) -> None:
+    kili = FakeKili()
+    label = {"id": "label-bad", "jsonResponse": json_response}
+    decision = PluginHandler(kili, PROJECT, logger).on_submit(label, ASSET)
+
+    assert decision.invalid
+    calls = kili.named("create_issues")
+    assert len(calls) == 1
+    assert calls[0]["label_id_array"] == ["label-bad"]
+    assert calls[0]["object_mid_array"] == [None]
+    (text,) = calls[0]["text_array"]
+    assert text.startswith(INVALID_LABEL_PREFIX) and decision.invalid in text
+    assert kili.named("send_back_to_queue") == [{"asset_ids": [ASSET]}]
+
+
+@pytest.mark.parametrize("label", [None, ["a", "list"], {"jsonResponse": None}])
+def test_label_without_id_is_logged_only(label: object, logger: logging.Logger) -> None:
+    kili = FakeKili()
+    decision = PluginHandler(kili, PROJECT, logger).on_submit(label, ASSET)  # type: ignore[arg-type]
+    assert kili.calls == []
+    assert decision.invalid and decision.label_id is None
+
+
+def test_dry_run_writes_nothing(logger: logging.Logger, caplog: pytest.LogCaptureFixture) -> None:
+    class DryHandler(PluginHandler):
+        dry_run = True
+
+    label = event_label("webhook_event_three_boxes.json")
+    for plugin in (
+        DryHandler(FakeKili(), PROJECT, logger),
+        PluginHandler(FakeKili(), PROJECT, logger, dry_run=True),
+    ):
+        with caplog.at_level(logging.INFO, logger=logger.name):
+            decision = plugin.on_submit(copy.deepcopy(label), ASSET)
+        assert plugin.kili.calls == []
+        assert decision.dry_run and decision.sent_back and not decision.wrote
+        assert decision.texts == (COUNT_TEXT, "BBox too large")
+        assert "would create 2 issue(s)" in caplog.text
+
+
+def test_api_failure_is_reported_not_raised(logger: logging.Logger) -> None:
+    kili = FakeKili()
+    kili.fail["create_issues"] = GraphQLError("boom")
+    decision = PluginHandler(kili, PROJECT, logger).on_submit(
+        event_label("webhook_event_three_boxes.json"), ASSET
+    )
+    assert decision.error and "boom" in decision.error
+    assert decision.retryable and not decision.sent_back
+    assert kili.named("send_back_to_queue") == []
+
+
+def test_send_back_failure_after_issues_is_not_retryable(logger: logging.Logger) -> None:
+    kili = FakeKili()
+    kili.fail["send_back_to_queue"] = GraphQLError("down")
+    decision = PluginHandler(kili, PROJECT, logger).on_submit(
+        event_label("webhook_event_three_boxes.json"), ASSET
+    )
+    assert decision.error and decision.wrote and not decision.retryable
+
+
+def test_issues_are_logged_through_self_logger(
+    logger: logging.Logger, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        PluginHandler(FakeKili(), PROJECT, logger).on_submit(
+            event_label("webhook_event_one_box.json"), ASSET
+        )
+    assert "BBox too large" in caplog.text and "sent back" in caplog.text
+
+
+def test_rules_path_is_loaded_once(logger: logging.Logger) -> None:
+    class ByPath(RulesPlugin):
+        rules = str(RULES_PATH)
+
+    first = ByPath(FakeKili(), PROJECT, logger)
+    second = ByPath(FakeKili(), PROJECT, logger)
+    assert isinstance(first.rules, RuleSet)
+    assert first.rules is second.rules
+    assert first.rules.fingerprint == RuleSet.from_file(RULES_PATH).fingerprint
+
+
+def test_missing_or_wrong_rules_fail_at_construction() -> None:
+    with pytest.raises(TypeError, match="no rules"):
+        RulesPlugin(FakeKili(), PROJECT)
+    with pytest.raises(TypeError, match="must be a RuleSet"):
+        RulesPlugin(FakeKili(), PROJECT, rules=42)  # type: ignore[arg-type]
+
+
+def test_register_webhook_creates_then_activates() -> None:
+    kili = FakeKili()
+    summary = register_webhook(
+        kili, project_id=PROJECT, url="https://x.example/", name="rules", header="s"
+    )
+    assert [name for name, _ in kili.calls] == ["create_webhook", "activate_plugin_on_project"]
+    assert kili.named("create_webhook")[0] == {
+        "webhook_url": "https://x.example/",
+        "plugin_name": "rules",
+        "header": "s",
+        "verbose": False,
+    }
+    assert kili.named("activate_plugin_on_project") == [
+        {"plugin_name": "rules", "project_id": PROJECT}
+    ]
+    assert "created" in summary and PROJECT in summary
+
+
+def test_register_webhook_updates_an_existing_one_and_tolerates_activation() -> None:
+    kili = FakeKili()
+    kili.fail["create_webhook"] = GraphQLError('an entity Plugin already exists with value "r"')
+    kili.fail["activate_plugin_on_project"] = GraphQLError(
+        'an entity Project already exists with value "p"'
+    )
+    summary = register_webhook(kili, project_id=PROJECT, url="https://y.example/", name="r")
+    assert kili.named("update_webhook") == [
+        {
+            "new_webhook_url": "https://y.example/",
+            "plugin_name": "r",
+            "new_header": None,
+            "verbose": False,
+        }
+    ]
+    assert "updated" in summary and "already active" in summary
+
+
+def test_register_webhook_other_errors_propagate() -> None:
+    kili = FakeKili()
+    kili.fail["create_webhook"] = GraphQLError("permission denied")
+    with pytest.raises(GraphQLError, match="permission denied"):
+        register_webhook(kili, project_id=PROJECT, url="https://z.example/", name="r")
+    assert kili.named("update_webhook") == []

@@ -1,0 +1,426 @@
+"""The webhook app (kili_rules.webhook.create_app) through httpx's ASGI transport.
+
+A recording fake stands in for the Kili client; tests/test_webhook_e2e.py covers the real
+client and real HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("kili")
+
+import httpx
+from _fake_kili import FakeKili
+from fastapi import FastAPI
+from kili_rules import RuleSet
+from kili_rules.webhook import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "tests" / "data" / "seed"
+RULES = RuleSet.from_file(ROOT / "examples" / "webhook" / "rules.toml")
+SECRET = "s3cret-header"
+AUTH = {"Authorization": SECRET}
+COUNT_TEXT = "There are too many BBox (3) - Only 1 BBox of Object A accepted"
+BIG_MID = "20221124161451411-13314"
+
+
+def seed(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((SEED / name).read_text())
+    return data
+
+
+def three_boxes(label_id: str = "label-three-boxes") -> dict[str, Any]:
+    body = seed("webhook_event_three_boxes.json")
+    body["payload"]["label"]["id"] = label_id
+    return body
+
+
+def send(
+    app: FastAPI,
+    content: bytes | AsyncIterator[bytes] | None = None,
+    *,
+    body: object = None,
+    headers: dict[str, str] | None = None,
+    method: str = "POST",
+    path: str = "/",
+    raise_app_exceptions: bool = True,
+) -> httpx.Response:
+    """One request through the ASGI app (no network)."""
+    if body is not None:
+        content = json.dumps(body).encode()
+
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.request(method, path, content=content, headers=headers)
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def kili() -> FakeKili:
+    return FakeKili()
+
+
+@pytest.fixture
+def make_app(kili: FakeKili) -> Iterator[Any]:
+    apps: list[FastAPI] = []
+
+    def make(**options: Any) -> FastAPI:
+        options.setdefault("secret", SECRET)
+        options.setdefault("kili", kili)
+        app = create_app(RULES, **options)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        if kili.gate is not None:
+            kili.gate.set()
+        app.state.worker.stop(timeout=5)
+
+
+def drained(app: FastAPI) -> None:
+    assert app.state.worker.join(10), "the worker did not drain in 10 s"
+
+
+def test_accepts_processes_and_reports_the_tutorial_label(
+    make_app: Any, kili: FakeKili, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app()
+    with caplog.at_level(logging.INFO, logger="kili_rules.webhook"):
+        response = send(app, body=three_boxes(), headers=AUTH)
+        assert response.status_code == 202
+        assert response.json()["status"] == "accepted"
+        assert response.json()["event"] == "onSubmit"
+        assert response.json()["label_id"] == "label-three-boxes"
+        drained(app)
+    assert kili.named("create_issues") == [
+        {
+            "project_id": "clfcblkni05pq0jrq8wgib142",
+            "label_id_array": ["label-three-boxes", "label-three-boxes"],
+            "text_array": [COUNT_TEXT, "BBox too large"],
+            "object_mid_array": [None, BIG_MID],
+        }
+    ]
+    assert kili.named("send_back_to_queue") == [{"asset_ids": ["asset-car-1"]}]
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "kili_rules.webhook"]
+    decisions = [line for line in lines if line.get("msg") == "kili-rules decision"]
+    assert len(decisions) == 1
+    line = decisions[0]
+    assert line["label_id"] == "label-three-boxes" and line["asset_id"] == "asset-car-1"
+    assert line["issues"] == 2 and line["sent_back"] is True
+    assert isinstance(line["duration_ms"], float)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [None, {"Authorization": "wrong"}, {"Authorization": ""}, {"Authorization": SECRET + " "}],
+)
+def test_wrong_or_missing_header_is_401_and_nothing_processed(
+    make_app: Any, kili: FakeKili, headers: dict[str, str] | None
+) -> None:
+    app = make_app()
+    response = send(app, body=three_boxes(), headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+    assert app.state.worker.snapshot()["accepted"] == 0
+    drained(app)
+    assert kili.calls == []
+
+
+def test_401_comes_before_reading_the_body(make_app: Any) -> None:
+    app = make_app(max_body_bytes=10)
+    response = send(app, b"x" * 1000, headers={"Authorization": "nope"})
+    assert response.status_code == 401
+
+
+def test_several_secrets_during_rotation(make_app: Any, kili: FakeKili) -> None:
+    app = make_app(secret=["old-secret", "new-secret"])
+    assert send(app, body=three_boxes("a"), headers={"Authorization": "old-secret"}).is_success
+    assert send(app, body=three_boxes("b"), headers={"Authorization": "new-secret"}).is_success
+    assert send(app, body=three_boxes("c"), headers={"Authorization": "other"}).status_code == 401
+    drained(app)
+    assert len(kili.named("create_issues")) == 2
+
+
+def test_no_secret_warns_that_the_endpoint_is_open(
+    make_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="kili_rules.webhook"):
+        app = make_app(secret=None)
+    assert "UNAUTHENTICATED" in caplog.text
+    assert send(app, body=three_boxes()).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "error"),
+    [
+        (b"{", 400, "invalid_json"),
+        (b"", 400, "invalid_json"),
+        (b"\xff\xfe{}", 400, "invalid_json"),
+        (b"[" * 100_000, 400, "invalid_json"),
+        (b"[1, 2]", 422, "invalid_payload"),
+        (b'"onSubmit"', 422, "invalid_payload"),
+        (b"null", 422, "invalid_payload"),
+        (b'{"hello": "world"}', 422, "invalid_payload"),
+    ],
+)
+def test_malformed_bodies_are_4xx_json(
+    make_app: Any, kili: FakeKili, content: bytes, status: int, error: str
+) -> None:
+    app = make_app()
+    response = send(app, content, headers=AUTH)
+    assert response.status_code == status
+    assert response.json()["error"] == error
+    assert response.json()["detail"]
+    assert kili.calls == []
+
+
+def _mutate(body: dict[str, Any], path: str, value: object) -> dict[str, Any]:
+    *parents, last = path.split(".")
+    node = body
+    for part in parents:
+        node = node[part]
+    if value is KeyError:
+        del node[last]
+    else:
+        node[last] = value
+    return body
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        ("eventType", 5, "eventType"),
+        ("logPayload", "p", "logPayload"),
+        ("logPayload.projectId", 123, "logPayload.projectId"),
+        ("logPayload.projectId", KeyError, "logPayload.projectId"),
+        ("payload", [], "payload"),
+        ("payload.asset_id", ["a"], "payload.asset_id"),
+        ("payload.asset_id", KeyError, "payload.asset_id"),
+        ("payload.label", "x", "payload.label"),
+        ("payload.label.id", KeyError, "payload.label.id"),
+        ("payload.label.id", 7, "payload.label.id"),
+        ("payload.label.id", "", "payload.label.id"),
+        ("payload.label.jsonResponse", [1, 2], "payload.label.jsonResponse"),
+    ],
+)
+def test_wrong_types_are_422_naming_the_field(
+    make_app: Any, kili: FakeKili, path: str, value: object, named: str
+) -> None:
+    app = make_app()
+    response = send(app, body=_mutate(three_boxes(), path, value), headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_payload"
+    assert named in response.json()["detail"]
+    drained(app)
+    assert kili.calls == []
+
+
+def test_oversized_declared_body_is_413(make_app: Any, kili: FakeKili) -> None:
+    app = make_app(max_body_bytes=1000)
+    response = send(app, body={"eventType": "onSubmit", "pad": "x" * 2000}, headers=AUTH)
+    assert response.status_code == 413
+    assert response.json()["error"] == "payload_too_large"
+
+
+def test_oversized_chunked_body_is_413(make_app: Any) -> None:
+    app = make_app(max_body_bytes=1000)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(50):
+            yield b" " * 100
+
+    response = send(app, chunks(), headers=AUTH)
+    assert response.status_code == 413
+
+
+def test_lying_content_length_is_413(make_app: Any) -> None:
+    app = make_app(max_body_bytes=1000)
+    headers = {**AUTH, "Content-Length": "10"}
+    response = send(app, b" " * 5000, headers=headers)
+    assert response.status_code == 413
+    assert send(app, b"x", headers={**AUTH, "Content-Length": "abc"}).status_code == 400
+
+
+def test_body_at_the_limit_is_read(make_app: Any) -> None:
+    body = json.dumps(three_boxes()).encode()
+    app = make_app(max_body_bytes=len(body))
+    assert send(app, body, headers=AUTH).status_code == 202
+    app_small = make_app(max_body_bytes=len(body) - 1)
+    assert send(app_small, body, headers=AUTH).status_code == 413
+
+
+def test_redelivery_after_processing_is_a_duplicate(make_app: Any, kili: FakeKili) -> None:
+    app = make_app()
+    assert send(app, body=three_boxes(), headers=AUTH).status_code == 202
+    drained(app)
+    again = send(app, body=three_boxes(), headers=AUTH)
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    drained(app)
+    assert len(kili.named("create_issues")) == 1
+    assert len(kili.named("send_back_to_queue")) == 1
+
+
+def test_redelivery_while_in_flight_is_a_duplicate(make_app: Any, kili: FakeKili) -> None:
+    app = make_app()
+    kili.gate = threading.Event()
+    assert send(app, body=three_boxes(), headers=AUTH).status_code == 202
+    assert kili.entered.wait(10)
+    assert send(app, body=three_boxes(), headers=AUTH).json()["status"] == "duplicate"
+    kili.gate.set()
+    drained(app)
+    assert len(kili.named("create_issues")) == 1
+    assert len(kili.named("send_back_to_queue")) == 1
+
+
+def test_failed_processing_can_be_redelivered(make_app: Any, kili: FakeKili) -> None:
+    from kili.exceptions import GraphQLError  # type: ignore[import-untyped]
+
+    app = make_app()
+    kili.fail["create_issues"] = GraphQLError("temporarily down")
+    assert send(app, body=three_boxes(), headers=AUTH).status_code == 202
+    drained(app)
+    assert app.state.worker.snapshot()["failed"] == 1
+    del kili.fail["create_issues"]
+    assert send(app, body=three_boxes(), headers=AUTH).json()["status"] == "accepted"
+    drained(app)
+    assert len(kili.named("create_issues")) == 2  # the failed attempt and the retry
+    assert len(kili.named("send_back_to_queue")) == 1
+
+
+def test_queue_full_is_503_with_retry_after_and_nothing_lost(make_app: Any, kili: FakeKili) -> None:
+    app = make_app(queue_size=2)
+    kili.gate = threading.Event()
+    assert send(app, body=three_boxes("l0"), headers=AUTH).status_code == 202
+    assert kili.entered.wait(10)  # l0 is in the worker, the queue is empty
+    assert send(app, body=three_boxes("l1"), headers=AUTH).status_code == 202
+    assert send(app, body=three_boxes("l2"), headers=AUTH).status_code == 202
+    full = send(app, body=three_boxes("l3"), headers=AUTH)
+    assert full.status_code == 503
+    assert full.headers["Retry-After"].isdigit()
+    assert full.json()["error"] == "busy"
+    assert send(app, path="/healthz", method="GET").json()["queue_depth"] == 2
+    kili.gate.set()
+    drained(app)
+    # the refused event was not remembered: its redelivery is accepted
+    assert send(app, body=three_boxes("l3"), headers=AUTH).status_code == 202
+    drained(app)
+    labels = [call["label_id_array"][0] for call in kili.named("create_issues")]
+    assert sorted(labels) == ["l0", "l1", "l2", "l3"]
+
+
+def test_healthz_reports_queue_and_counts(make_app: Any) -> None:
+    app = make_app()
+    send(app, body=three_boxes(), headers=AUTH)
+    send(app, body=three_boxes(), headers={"Authorization": "bad"})
+    drained(app)
+    send(app, body=three_boxes(), headers=AUTH)
+    health = send(app, path="/healthz", method="GET")
+    assert health.status_code == 200
+    data = health.json()
+    assert data["status"] == "ok" and data["queue_depth"] == 0
+    assert data["processed"] == 1 and data["duplicates"] == 1 and data["rejected"] == 1
+    assert data["rules_fingerprint"] == RULES.fingerprint and data["workers"] >= 1
+
+
+def test_event_envelope_fetches_the_label_by_id(make_app: Any, kili: FakeKili) -> None:
+    kili.stored["label-9"] = seed("json_response_one_box.json")
+    app = make_app()
+    body = {
+        "event": "label.workflow.created.default",
+        "organizationId": "org",
+        "projectId": "project-9",
+        "userId": "u",
+        "payload": {"assetId": "asset-9", "labelId": "label-9", "externalId": None},
+    }
+    response = send(app, body=body, headers=AUTH)
+    assert response.status_code == 202 and response.json()["event"] == body["event"]
+    drained(app)
+    assert [call["label_id"] for call in kili.named("labels")] == ["label-9"]
+    assert kili.named("create_issues") == [
+        {
+            "project_id": "project-9",
+            "label_id_array": ["label-9"],
+            "text_array": ["BBox too large"],
+            "object_mid_array": [BIG_MID],
+        }
+    ]
+    assert kili.named("send_back_to_queue") == [{"asset_ids": ["asset-9"]}]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"event": "asset.skipped", "projectId": "p", "payload": {"assetId": "a"}},
+        {"event": "project.updated", "payload": {}},
+        {"eventType": "onSendBackToQueue", "logPayload": {"projectId": "p"}, "payload": {}},
+    ],
+)
+def test_unknown_events_are_ignored(make_app: Any, kili: FakeKili, body: object) -> None:
+    app = make_app()
+    response = send(app, body=body, headers=AUTH)
+    assert response.status_code == 202 and response.json()["status"] == "ignored"
+    drained(app)
+    assert kili.calls == []
+
+
+def test_event_envelope_with_bad_payload_is_422(make_app: Any) -> None:
+    app = make_app()
+    body = {"event": "label.workflow.created.default", "projectId": "p", "payload": {}}
+    response = send(app, body=body, headers=AUTH)
+    assert response.status_code == 422 and "payload.labelId" in response.json()["detail"]
+
+
+def test_dry_run_app_writes_nothing(make_app: Any, kili: FakeKili) -> None:
+    app = make_app(dry_run=True)
+    assert send(app, body=three_boxes(), headers=AUTH).status_code == 202
+    drained(app)
+    assert kili.writes == []
+
+
+def test_missing_api_key_is_logged_not_fatal(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("KILI_API_KEY", raising=False)
+    app = make_app(kili=None)
+    with caplog.at_level(logging.ERROR, logger="kili_rules.webhook"):
+        assert send(app, body=three_boxes(), headers=AUTH).status_code == 202
+        drained(app)
+    assert "no Kili API key" in caplog.text
+    assert send(app, path="/healthz", method="GET").json()["failed"] == 1
+
+
+def test_unexpected_error_is_a_json_500(make_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app()
+
+    def explode(job: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(app.state.worker, "submit", explode)
+    response = send(app, body=three_boxes(), headers=AUTH, raise_app_exceptions=False)
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "internal_error",
+        "detail": "unexpected server error (logged)",
+    }
+    monkeypatch.undo()
+    assert send(app, path="/healthz", method="GET").status_code == 200
+
+
+def test_unknown_route_and_method_are_json(make_app: Any) -> None:
+    app = make_app()
+    assert send(app, path="/nope", method="GET").json()["error"] == "not_found"
+    response = send(app, method="GET")
+    assert response.status_code == 405 and response.json()["error"] == "method_not_allowed"
