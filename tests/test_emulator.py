@@ -528,3 +528,61 @@ def test_refuses_non_loopback_bind_and_use_before_start() -> None:
         KiliEmulator(host="0.0.0.0")
     with pytest.raises(RuntimeError, match="not started"):
         _ = KiliEmulator().endpoint
+
+
+@pytest.mark.e2e
+def test_webhook_honours_handler_types(
+    kili: Any, emu: KiliEmulator, project: str, receiver: Receiver
+) -> None:
+    asset = emu.add_asset(project)
+    kili.create_webhook(webhook_url=receiver.url, plugin_name="rv", handler_types=["onReview"])
+    kili.activate_plugin_on_project(plugin_name="rv", project_id=project)
+    kili.append_labels(json_response_array=[ONE_BOX], asset_id_array=[asset])  # onSubmit: none
+    kili.append_labels(json_response_array=[ONE_BOX], asset_id_array=[asset], label_type="REVIEW")
+    [delivery] = emu.wait_for_deliveries(1)
+    assert delivery.event_type == "onReview"
+    assert "Authorization" not in receiver.received[0][0]  # no header registered
+
+
+def test_concurrent_mutations_are_thread_safe(emu: KiliEmulator, project: str) -> None:
+    asset = emu.add_asset(project)
+    label = emu.add_label(asset, ONE_BOX)
+    query = (
+        "mutation($issues: [IssueToCreate!]!, $where: AssetWhere!)"
+        "{ data: createIssues(issues:$issues, where:$where){ id } }"
+    )
+    variables = {
+        "issues": [{"labelID": label, "type": "ISSUE", "text": "t"}] * 5,
+        "where": {"project": {"id": project}},
+    }
+    results: list[tuple[int, dict[str, Any]]] = []
+
+    def worker() -> None:
+        for _ in range(4):
+            results.append(post_graphql(emu, query, variables))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert all(status == 200 and "errors" not in body for status, body in results)
+    ids = [issue["id"] for _, body in results for issue in body["data"]["data"]]
+    assert len(ids) == 160 == len(set(ids)) == len(emu.issues(project))
+
+
+def test_internal_error_is_reported_not_fatal(
+    emu: KiliEmulator, project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(where: object) -> list[object]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(emu._state, "find_assets", broken)
+    status, body = post_graphql(
+        emu, "query($w: AssetWhere!){ data: countAssets(where:$w) }", {"w": {}}
+    )
+    assert status == 200 and body["data"] is None
+    assert body["errors"][0]["message"] == "internal emulator error (RuntimeError): boom"
+    monkeypatch.undo()
+    count = post_graphql(emu, "query($w: AssetWhere!){ data: countAssets(where:$w) }", {"w": {}})
+    assert count == (200, {"data": {"data": 0}})

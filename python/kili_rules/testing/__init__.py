@@ -37,23 +37,31 @@ hold a stale emulator schema. To keep the SDK from writing under HOME at all, pa
 ``graphql_client_params={"enable_schema_caching": False}`` to ``Kili`` (or set HOME to a
 temporary directory in tests).
 
-Example (the webhook tutorial's Step 5, locally)::
+Example: the webhook tutorial's Step 5, all on loopback (``json_interface`` and
+``three_boxes`` are the tutorial's; the rules are ``examples/rules.toml``)::
 
+    import threading, time
+    import uvicorn
     from kili_rules.testing import KiliEmulator
+    from kili_rules.webhook import create_app
 
     with KiliEmulator() as emu:
         project_id = emu.add_project(json_interface=json_interface)
-        asset_id = emu.add_asset(project_id, external_id="car_1", resolution=(1280, 720))
-        kili = emu.kili_client(graphql_client_params={"enable_schema_caching": False})
-        # a webhook server on loopback, e.g. kili_rules.webhook.create_app(...) under uvicorn
-        kili.create_webhook(webhook_url="http://127.0.0.1:8000/", plugin_name="rules",
-                            header="secret")
+        asset_id = emu.add_asset(project_id, external_id="car_1")
+        kili = emu.kili_client()          # the real client, init checks on
+        app = create_app("examples/rules.toml", secret="custom header", kili=kili)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=8765))
+        threading.Thread(target=server.run, daemon=True).start()
+        while not server.started:
+            time.sleep(0.05)
+        kili.create_webhook(webhook_url="http://127.0.0.1:8765/", plugin_name="rules",
+                            header="custom header")
         kili.activate_plugin_on_project(plugin_name="rules", project_id=project_id)
-        kili.append_labels(json_response_array=[json_response], asset_id_array=[asset_id],
-                           label_type="DEFAULT")
-        emu.wait_for_deliveries(1)
-        emu.wait_until(lambda: len(emu.issues(project_id)) == 2)
-        print(emu.issues(project_id), emu.sent_back, emu.asset(asset_id)["status"])
+        kili.append_labels(json_response_array=[three_boxes], asset_id_array=[asset_id])
+        emu.wait_until(lambda: emu.sent_back == [asset_id], timeout=10)
+        print(emu.issues(project_id))            # the count issue and "BBox too large"
+        print(emu.asset(asset_id)["status"])     # ONGOING: sent back to the queue
+        server.should_exit = True
 """
 
 from .delivery import Delivery

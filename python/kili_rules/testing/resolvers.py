@@ -69,6 +69,12 @@ class Views:
             "workflowVersion": "V1",
             "createdAt": project.created_at,
             "numberOfAssets": count,
+            "consensusTotCoverage": 0,
+            "minConsensusSize": 1,
+            "reviewCoverage": 0,
+            "roles": [
+                {"id": f"{project.id}-role-1", "role": "ADMIN", "user": user_view(VIEWER_ID)}
+            ],
         }
 
     def asset(self, asset: Asset) -> View:

@@ -40,6 +40,12 @@ type ProjectStep {
   name: String!
 }
 
+type ProjectRole {
+  id: ID!
+  role: String!
+  user: User!
+}
+
 type Project {
   id: ID!
   title: String!
@@ -51,6 +57,11 @@ type Project {
   workflowVersion: String!
   createdAt: String!
   numberOfAssets: Int!
+  consensusTotCoverage: Int
+  minConsensusSize: Int!
+  reviewCoverage: Int!
+  "The emulator's single user, as ADMIN."
+  roles: [ProjectRole!]!
 }
 
 type Resolution {

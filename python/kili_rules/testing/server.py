@@ -135,6 +135,7 @@ class GraphQLService:
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default 5 drops bursts of connections (1 s SYN retries)
 
     def __init__(
         self,
