@@ -1,1 +1,17 @@
+//! kili-rules native core: the Kili label model, rule kinds and batch validation.
+//! Nothing below `python/` knows about Python; `cargo test` covers the core alone.
+
+pub mod batch;
+pub mod config;
+pub mod error;
+pub mod export;
 pub mod geometry;
+pub mod label;
+pub mod lint;
+pub mod rules;
+pub mod ruleset;
+pub mod schema;
+pub mod template;
+
+#[cfg(feature = "python")]
+mod python;

@@ -1,0 +1,38 @@
+"""kili-rules: declarative validation rules for Kili Technology labels, run by a native core.
+
+>>> from kili_rules import RuleSet
+>>> rules = RuleSet.from_file("examples/rules.toml")          # doctest: +SKIP
+>>> issues = rules.validate(label)                            # doctest: +SKIP
+"""
+
+from kili_rules._native import BatchResult, Issue, LabelError, Row, RulesError, __version__
+from kili_rules.rules import Area, Box, Count, InsideImage, Overlap, Required, Rule, ValidPolygon
+from kili_rules.ruleset import RuleSet
+
+__all__ = [
+    "Area",
+    "BatchResult",
+    "Box",
+    "Count",
+    "InsideImage",
+    "Issue",
+    "LabelError",
+    "Overlap",
+    "Report",
+    "Required",
+    "Row",
+    "Rule",
+    "RuleSet",
+    "RulesError",
+    "ValidPolygon",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> object:
+    # Report lives in report.py, which imports optional extras lazily; load it on first use.
+    if name == "Report":
+        from kili_rules.report import Report
+
+        return Report
+    raise AttributeError(f"module 'kili_rules' has no attribute {name!r}")

@@ -1,0 +1,95 @@
+"""Rules as Python objects. Each one is the same as a `[[rule]]` table of a rules file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Literal
+
+Severity = Literal["error", "warning"]
+Unit = Literal["normalized", "pixels"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Fields common to every kind. Use a subclass: Count, Area, Box, ..."""
+
+    kind: ClassVar[str] = ""
+    job: str
+    category: str | None = None
+    severity: Severity = "error"
+    message: str | None = None
+    id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rule as a rules-file table (unset fields left out)."""
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None and not (f.name == "severity" and value == "error"):
+                out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True)
+class Count(Rule):
+    """Number of objects (one per mid) or answers of job(.category), per label or video frame."""
+
+    kind: ClassVar[str] = "count"
+    min: int | None = None
+    max: int | None = None
+
+
+@dataclass(frozen=True)
+class Area(Rule):
+    """Object area (outer ring minus holes, parts sharing a mid added up)."""
+
+    kind: ClassVar[str] = "area"
+    min: float | None = None
+    max: float | None = None
+    unit: Unit | None = None
+
+
+@dataclass(frozen=True)
+class Box(Rule):
+    """Bounding-rectangle width, height and aspect ratio (width / height)."""
+
+    kind: ClassVar[str] = "box"
+    min_width: float | None = None
+    max_width: float | None = None
+    min_height: float | None = None
+    max_height: float | None = None
+    min_aspect: float | None = None
+    max_aspect: float | None = None
+    unit: Unit | None = None
+
+
+@dataclass(frozen=True)
+class InsideImage(Rule):
+    """Every vertex within [0, 1], give or take `tolerance`."""
+
+    kind: ClassVar[str] = "inside_image"
+    tolerance: float | None = None
+
+
+@dataclass(frozen=True)
+class ValidPolygon(Rule):
+    """>= 3 distinct vertices, non-zero area, no self-intersection, holes inside."""
+
+    kind: ClassVar[str] = "valid_polygon"
+
+
+@dataclass(frozen=True)
+class Overlap(Rule):
+    """IoU of two objects of the scope at most `max_iou` (duplicates)."""
+
+    kind: ClassVar[str] = "overlap"
+    max_iou: float | None = None
+    same_category: bool | None = None
+
+
+@dataclass(frozen=True)
+class Required(Rule):
+    """The job has an answer; with `child`, every object of the scope answers that child job."""
+
+    kind: ClassVar[str] = "required"
+    child: str | None = None

@@ -1,0 +1,210 @@
+"""RuleSet: the public face of the native engine."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kili_rules._native import Engine, Issue, RulesError
+from kili_rules.rules import Rule
+
+if TYPE_CHECKING:
+    from kili_rules.report import Report
+
+PathLike = str | os.PathLike[str]
+
+
+class RuleSet:
+    """A compiled set of rules. Build it from a file, a dict or rule objects."""
+
+    __slots__ = ("_engine", "_fingerprint")
+
+    def __init__(self, rules: Iterable[Rule | Mapping[str, Any]] = ()) -> None:
+        items: list[dict[str, Any]] = []
+        for i, r in enumerate(rules, start=1):
+            if isinstance(r, Rule):
+                items.append(r.to_dict())
+            elif isinstance(r, Mapping):
+                items.append(dict(r))
+            else:
+                raise RulesError(f"rule {i}: expected a Rule or a dict, got {type(r).__name__}")
+        self._set(Engine.from_dict({"rule": items}))
+
+    def _set(self, engine: Engine) -> None:
+        self._engine = engine
+        self._fingerprint = hashlib.sha256(engine.config_json().encode()).hexdigest()
+
+    @classmethod
+    def _wrap(cls, engine: Engine) -> RuleSet:
+        rs = cls.__new__(cls)
+        rs._set(engine)
+        return rs
+
+    # -- constructors ---------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any]) -> RuleSet:
+        """From the structure of a rules file: ``{"rule": [{"kind": ..., ...}, ...]}``."""
+        if not isinstance(config, Mapping):
+            raise RulesError(f"rules: expected a mapping with a 'rule' list, got {type(config).__name__}")
+        return cls._wrap(Engine.from_dict(dict(config)))
+
+    @classmethod
+    def from_toml(cls, text: str) -> RuleSet:
+        return cls._wrap(Engine.from_toml(text))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> RuleSet:
+        return cls._wrap(Engine.from_json(text))
+
+    @classmethod
+    def from_yaml(cls, text: str) -> RuleSet:
+        """YAML needs the ``yaml`` extra (PyYAML)."""
+        try:
+            import yaml
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("YAML rules need PyYAML: pip install 'kili-rules[yaml]'") from e
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise RulesError(f"rules file: YAML: {e}") from None
+        if not isinstance(data, Mapping):
+            raise RulesError("rules file: expected a mapping with a 'rule' list")
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_file(cls, path: PathLike) -> RuleSet:
+        """From a ``.toml``, ``.json``, ``.yaml`` or ``.yml`` file."""
+        p = Path(path)
+        suffix = p.suffix.lower()
+        if suffix not in (".toml", ".json", ".yaml", ".yml"):
+            raise RulesError(f"{p}: unknown rules file type {suffix!r} (use .toml, .json or .yaml)")
+        try:
+            data = p.read_bytes()
+        except OSError as e:
+            raise RulesError(f"{p}: cannot read the rules file: {e.strerror or e}") from None
+        try:
+            if suffix == ".json":
+                return cls.from_json(data)
+            text = data.decode("utf-8")
+            return cls.from_toml(text) if suffix == ".toml" else cls.from_yaml(text)
+        except UnicodeDecodeError:
+            raise RulesError(f"{p}: the rules file is not UTF-8 text") from None
+        except RulesError as e:
+            raise RulesError(f"{p}: {e}") from None
+
+    # -- introspection --------------------------------------------------------------------
+
+    @property
+    def rules(self) -> list[dict[str, Any]]:
+        """The rules as normalized dicts (ids filled in)."""
+        return self._engine.rules()
+
+    @property
+    def fingerprint(self) -> str:
+        """A stable sha256 of the normalized rules (used to deduplicate webhook events)."""
+        return self._fingerprint
+
+    @staticmethod
+    def json_schema() -> dict[str, Any]:
+        """The JSON Schema of the rules file format."""
+        import json
+
+        schema: dict[str, Any] = json.loads(Engine.json_schema())
+        return schema
+
+    def lint(self, json_interface: Mapping[str, Any] | str) -> list[str]:
+        """Rules that name unknown jobs or categories, or put geometry on non-geometry jobs."""
+        return self._engine.lint(json_interface)
+
+    def __len__(self) -> int:
+        return len(self._engine.rules())
+
+    def __repr__(self) -> str:
+        ids = ", ".join(r.get("id", "?") for r in self.rules)
+        return f"RuleSet([{ids}])"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RuleSet) and other.fingerprint == self.fingerprint
+
+    def __hash__(self) -> int:
+        return hash(self._fingerprint)
+
+    def __reduce__(self) -> tuple[Callable[[str], RuleSet], tuple[str]]:
+        return (RuleSet.from_json, (self._engine.config_json(),))
+
+    # -- validation -----------------------------------------------------------------------
+
+    def validate(
+        self,
+        label: object,
+        *,
+        resolution: tuple[float, float] | None = None,
+        page_resolutions: Mapping[int, tuple[float, float]] | None = None,
+    ) -> list[Issue]:
+        """Issues of one label: a Kili label dict, a bare jsonResponse, or JSON str/bytes.
+
+        Raises ``LabelError`` (a ``ValueError``) naming the JSON path when the label is
+        malformed. ``resolution`` is the asset's (width, height), needed by pixel rules.
+        """
+        pages = dict(page_resolutions) if page_resolutions is not None else None
+        return self._engine.validate(label, resolution, pages)
+
+    @staticmethod
+    def has_errors(issues: Iterable[Issue]) -> bool:
+        """Whether any issue has severity "error" (the asset goes back to the queue)."""
+        return any(i.severity == "error" for i in issues)
+
+    def validate_many(
+        self,
+        items: Iterable[object],
+        *,
+        threads: int | None = None,
+        progress: bool | None = None,
+    ) -> Report:
+        """Validate many assets or labels in parallel; a malformed one becomes a row.
+
+        Items: asset records (``latestLabel``, ``latestLabels`` or ``labels``: every label is
+        checked and keeps its id), label dicts, bare jsonResponses, or JSON str/bytes.
+        ``threads``: worker threads (default: one per core). ``progress``: show a progress bar
+        (tqdm, when installed); default on for more than 10,000 items.
+        """
+        from kili_rules.report import Report, progress_bar
+
+        seq = items if isinstance(items, Sequence) else list(items)
+        show = progress if progress is not None else len(seq) > 10_000
+        if not show:
+            return Report.from_batch(self._engine.validate_many(seq, threads))
+        with progress_bar(len(seq), disable=False, desc="Validating") as bar:
+            state = {"done": 0}
+
+            def tick(done: int, total: int | None) -> None:
+                bar.update(done - state["done"])
+                state["done"] = done
+
+            return Report.from_batch(self._engine.validate_many(seq, threads, tick))
+
+    def validate_export(
+        self,
+        path: PathLike,
+        *,
+        threads: int | None = None,
+        progress: bool = False,
+    ) -> Report:
+        """Validate a Kili export: a zip (``labels/*.json`` or ``data.json``), its unzipped
+        folder, a JSON list file or JSON Lines. Streams; parses and checks in parallel."""
+        from kili_rules.report import Report, progress_bar
+
+        if not progress:
+            return Report.from_batch(self._engine.validate_export(os.fspath(path), threads))
+        with progress_bar(None, disable=False, desc=f"Validating {Path(path).name}") as bar:
+            state = {"done": 0}
+
+            def tick(done: int, total: int) -> None:
+                bar.update(done - state["done"])
+                state["done"] = done
+
+            return Report.from_batch(self._engine.validate_export(os.fspath(path), threads, tick))

@@ -1,0 +1,414 @@
+//! Kili export readers: the zip `kili.export_labels(fmt="kili")` writes (`labels/*.json` or
+//! `data.json`), the same unzipped, a JSON list file, JSON Lines.
+//!
+//! Everything streams in chunks of bounded size: the main thread reads a chunk (raw
+//! compressed zip members, or complete JSON documents), rayon inflates, parses and checks it,
+//! and the next chunk is read. Peak memory is a few chunks, whatever the export's size.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::batch::{check_bytes, invalid_row, BatchOut};
+use crate::error::LabelError;
+use crate::ruleset::RuleSet;
+
+/// Bytes read before a chunk is handed to the workers.
+const CHUNK_BYTES: usize = 16 << 20;
+/// Largest JSON document (inflated zip member, list element or line) accepted.
+const MAX_DOC_BYTES: u64 = 1 << 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{path}: {reason}")]
+    Unreadable { path: String, reason: String },
+}
+
+fn unreadable(path: &Path, reason: impl ToString) -> ExportError {
+    ExportError::Unreadable { path: path.display().to_string(), reason: reason.to_string() }
+}
+
+/// Progress: (units done, units total); units are files or bytes depending on the source.
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
+pub fn validate_export(rs: &RuleSet, path: &Path, progress: Progress) -> Result<BatchOut, ExportError> {
+    let meta = std::fs::metadata(path).map_err(|e| unreadable(path, e))?;
+    if meta.is_dir() {
+        return validate_folder(rs, path, progress);
+    }
+    let mut head = [0u8; 4];
+    let n = File::open(path).and_then(|mut f| f.read(&mut head)).map_err(|e| unreadable(path, e))?;
+    if head.get(..n).is_some_and(|h| h.starts_with(b"PK")) {
+        return validate_zip(rs, path, progress);
+    }
+    validate_json_file(rs, path, meta.len(), progress)
+}
+
+// ---------------------------------------------------------------------------------------------
+// zip
+
+struct RawMember {
+    name: String,
+    data: Result<(zip::CompressionMethod, Vec<u8>, u64), String>,
+}
+
+fn is_label_file(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".json") && !lower.ends_with("/") && !lower.rsplit('/').next().is_some_and(|f| f.starts_with('.'))
+}
+
+fn validate_zip(rs: &RuleSet, path: &Path, progress: Progress) -> Result<BatchOut, ExportError> {
+    let file = File::open(path).map_err(|e| unreadable(path, e))?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| unreadable(path, format!("not a readable zip: {e}")))?;
+    let names: Vec<(usize, String)> = (0..zip.len())
+        .filter_map(|i| zip.name_for_index(i).map(|n| (i, n.to_owned())))
+        .filter(|(_, n)| is_label_file(n))
+        .collect();
+    let total = names.len() as u64;
+    let mut out = BatchOut::default();
+    let mut done = 0u64;
+    let mut i = 0;
+    while i < names.len() {
+        // Read raw (still compressed) members up to the chunk size.
+        let mut chunk: Vec<RawMember> = Vec::new();
+        let mut size = 0usize;
+        while let Some((idx, name)) = names.get(i) {
+            if size >= CHUNK_BYTES && !chunk.is_empty() {
+                break;
+            }
+            i += 1;
+            let data = read_raw(&mut zip, *idx);
+            size += data.as_ref().map_or(0, |d| d.1.len());
+            chunk.push(RawMember { name: name.clone(), data });
+        }
+        let parts: Vec<BatchOut> = chunk.par_iter().map(|m| check_member(rs, m)).collect();
+        for p in parts {
+            out.extend(p);
+        }
+        done += chunk.len() as u64;
+        progress(done, total);
+    }
+    Ok(out)
+}
+
+fn read_raw<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>, idx: usize) -> Result<(zip::CompressionMethod, Vec<u8>, u64), String> {
+    let mut f = zip.by_index_raw(idx).map_err(|e| format!("corrupt zip member: {e}"))?;
+    let method = f.compression();
+    let declared = f.size();
+    let mut buf = Vec::with_capacity(usize::try_from(f.compressed_size()).unwrap_or(0).min(64 << 20));
+    f.read_to_end(&mut buf).map_err(|e| format!("corrupt zip member: {e}"))?;
+    Ok((method, buf, declared))
+}
+
+fn inflate(method: zip::CompressionMethod, raw: &[u8], declared: u64) -> Result<Vec<u8>, String> {
+    if declared > MAX_DOC_BYTES {
+        return Err(format!("member too large ({declared} bytes inflated)"));
+    }
+    let cap = usize::try_from(declared).unwrap_or(0).min(256 << 20);
+    match method {
+        zip::CompressionMethod::Stored => Ok(raw.to_vec()),
+        zip::CompressionMethod::Deflated => {
+            let mut out = Vec::with_capacity(cap);
+            // Bounded read: a zip bomb that lies about its size stops at the limit.
+            flate2::read::DeflateDecoder::new(raw)
+                .take(MAX_DOC_BYTES + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| format!("corrupt zip member: {e}"))?;
+            if out.len() as u64 > MAX_DOC_BYTES {
+                return Err("member too large when inflated".into());
+            }
+            Ok(out)
+        }
+        other => Err(format!("unsupported zip compression {other:?}")),
+    }
+}
+
+fn check_member(rs: &RuleSet, m: &RawMember) -> BatchOut {
+    let bytes = m.data.clone().and_then(|(method, raw, declared)| inflate(method, &raw, declared));
+    match bytes {
+        Ok(b) => check_file_bytes(rs, &b, &m.name),
+        Err(reason) => invalid(&m.name, reason),
+    }
+}
+
+fn invalid(source: &str, reason: String) -> BatchOut {
+    let e = LabelError::new("", reason);
+    BatchOut { invalid: 1, rows: vec![invalid_row(Some(source), None, None, None, &e)], ..BatchOut::default() }
+}
+
+/// A label file: one asset record, or (`data.json`) a list of them.
+fn check_file_bytes(rs: &RuleSet, b: &[u8], source: &str) -> BatchOut {
+    let first = b.iter().find(|c| !c.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        let mut out = BatchOut::default();
+        let mut docs = Vec::new();
+        let res = split_array(b, |d| {
+            docs.push(d.to_vec());
+            Ok(())
+        });
+        if let Err(e) = res {
+            return invalid(source, e);
+        }
+        for (k, d) in docs.iter().enumerate() {
+            out.extend(check_bytes(rs, d, Some(&format!("{source}[{k}]"))));
+        }
+        out.bytes_read = b.len() as u64;
+        return out;
+    }
+    check_bytes(rs, b, Some(source))
+}
+
+// ---------------------------------------------------------------------------------------------
+// folders
+
+fn validate_folder(rs: &RuleSet, root: &Path, progress: Progress) -> Result<BatchOut, ExportError> {
+    let mut files = Vec::new();
+    collect_json(root, &mut files, 0).map_err(|e| unreadable(root, e))?;
+    files.sort();
+    let total = files.len() as u64;
+    let mut out = BatchOut::default();
+    let mut done = 0u64;
+    for chunk in files.chunks(256) {
+        let parts: Vec<BatchOut> = chunk
+            .par_iter()
+            .map(|p| {
+                let name = p.strip_prefix(root).unwrap_or(p).display().to_string();
+                match read_bounded(p) {
+                    Ok(b) => check_file_bytes(rs, &b, &name),
+                    Err(e) => invalid(&name, e),
+                }
+            })
+            .collect();
+        for p in parts {
+            out.extend(p);
+        }
+        done += chunk.len() as u64;
+        progress(done, total);
+    }
+    Ok(out)
+}
+
+fn read_bounded(p: &Path) -> Result<Vec<u8>, String> {
+    let f = File::open(p).map_err(|e| e.to_string())?;
+    let mut b = Vec::new();
+    f.take(MAX_DOC_BYTES + 1).read_to_end(&mut b).map_err(|e| e.to_string())?;
+    if b.len() as u64 > MAX_DOC_BYTES {
+        return Err("file too large".into());
+    }
+    Ok(b)
+}
+
+fn collect_json(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> std::io::Result<()> {
+    if depth > 32 {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let ty = entry.file_type()?;
+        let p = entry.path();
+        if ty.is_dir() {
+            collect_json(&p, out, depth + 1)?;
+        } else if ty.is_file() && is_label_file(&p.to_string_lossy()) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON list files and JSON Lines, streamed
+
+fn validate_json_file(rs: &RuleSet, path: &Path, total: u64, progress: Progress) -> Result<BatchOut, ExportError> {
+    let file = File::open(path).map_err(|e| unreadable(path, e))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let first = loop {
+        let buf = reader.fill_buf().map_err(|e| unreadable(path, e))?;
+        let Some(&c) = buf.first() else { break None };
+        if c.is_ascii_whitespace() {
+            reader.consume(1);
+        } else {
+            break Some(c);
+        }
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut out = BatchOut::default();
+    let mut chunk: Vec<(Vec<u8>, Option<String>)> = Vec::new();
+    let mut chunk_size = 0usize;
+    let mut count = 0usize;
+    let mut consumed = 0u64;
+    let flush = |chunk: &mut Vec<(Vec<u8>, Option<String>)>, out: &mut BatchOut, consumed: u64| {
+        out.extend(crate::batch::check_many_bytes(rs, chunk));
+        chunk.clear();
+        progress(consumed, total);
+    };
+    match first {
+        None => return Err(unreadable(path, "empty file")),
+        Some(b'[') => {
+            let res = stream_array(&mut reader, |doc, pos| {
+                chunk_size += doc.len();
+                chunk.push((doc, Some(format!("{name}[{count}]"))));
+                count += 1;
+                if chunk_size >= CHUNK_BYTES {
+                    flush(&mut chunk, &mut out, pos);
+                    chunk_size = 0;
+                }
+            });
+            if let Err(e) = res {
+                // What was read so far is kept; the rest of the file is reported.
+                flush(&mut chunk, &mut out, total);
+                out.extend(invalid(&format!("{name}[{count}]"), e));
+                return Ok(out);
+            }
+        }
+        Some(_) => {
+            // JSON Lines (or a single JSON object).
+            let mut line = Vec::new();
+            let mut lineno = 0usize;
+            loop {
+                line.clear();
+                let n = (&mut reader).take(MAX_DOC_BYTES + 1).read_until(b'\n', &mut line).map_err(|e| unreadable(path, e))?;
+                if n == 0 {
+                    break;
+                }
+                lineno += 1;
+                consumed += n as u64;
+                if line.len() as u64 > MAX_DOC_BYTES {
+                    out.extend(invalid(&format!("{name}:{lineno}"), "line too long".into()));
+                    break;
+                }
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                chunk_size += line.len();
+                chunk.push((line.clone(), Some(format!("{name}:{lineno}"))));
+                if chunk_size >= CHUNK_BYTES {
+                    flush(&mut chunk, &mut out, consumed);
+                    chunk_size = 0;
+                }
+            }
+        }
+    }
+    flush(&mut chunk, &mut out, total);
+    Ok(out)
+}
+
+/// Split a top-level JSON array held in memory into its elements.
+fn split_array(b: &[u8], mut f: impl FnMut(&[u8]) -> Result<(), String>) -> Result<(), String> {
+    let mut reader = b;
+    let mut err = None;
+    stream_array(&mut reader, |doc, _| {
+        if err.is_none() {
+            if let Err(e) = f(&doc) {
+                err = Some(e);
+            }
+        }
+    })?;
+    err.map_or(Ok(()), Err)
+}
+
+/// Stream the elements of a top-level JSON array: a byte scanner that tracks strings and
+/// nesting, so no element needs the whole file in memory. Elements are validated later by
+/// the real parser; this only finds their bounds. `f` gets each element and the bytes
+/// consumed so far.
+fn stream_array<R: BufRead>(r: &mut R, mut f: impl FnMut(Vec<u8>, u64)) -> Result<(), String> {
+    let mut pos = 0u64;
+    let mut started = false;
+    let mut depth = 0usize;
+    let mut in_str = false;
+    let mut esc = false;
+    let mut cur: Vec<u8> = Vec::new();
+    let mut ended = false;
+    loop {
+        let buf = r.fill_buf().map_err(|e| e.to_string())?;
+        if buf.is_empty() {
+            break;
+        }
+        let len = buf.len();
+        for &c in buf {
+            pos += 1;
+            if ended {
+                if !c.is_ascii_whitespace() {
+                    return Err("data after the end of the JSON list".into());
+                }
+                continue;
+            }
+            if !started {
+                if c == b'[' {
+                    started = true;
+                } else if !c.is_ascii_whitespace() {
+                    return Err("expected a JSON list".into());
+                }
+                continue;
+            }
+            if in_str {
+                cur.push(c);
+                if esc {
+                    esc = false;
+                } else if c == b'\\' {
+                    esc = true;
+                } else if c == b'"' {
+                    in_str = false;
+                }
+                continue;
+            }
+            match c {
+                b'"' => {
+                    in_str = true;
+                    cur.push(c);
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    cur.push(c);
+                }
+                b'}' | b']' if depth > 0 => {
+                    depth -= 1;
+                    cur.push(c);
+                }
+                b']' => {
+                    if cur.iter().any(|c| !c.is_ascii_whitespace()) {
+                        f(std::mem::take(&mut cur), pos);
+                    }
+                    ended = true;
+                }
+                b',' if depth == 0 => {
+                    if cur.iter().all(u8::is_ascii_whitespace) {
+                        return Err("empty element in the JSON list".into());
+                    }
+                    f(std::mem::take(&mut cur), pos);
+                }
+                _ => {
+                    cur.push(c);
+                    if cur.len() as u64 > MAX_DOC_BYTES {
+                        return Err("list element too large".into());
+                    }
+                }
+            }
+        }
+        r.consume(len);
+    }
+    if !ended {
+        return Err(if started { "the JSON list is not closed (truncated file?)".into() } else { "empty file".into() });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_arrays() {
+        let mut got = Vec::new();
+        split_array(br#" [ {"a": "],[\"x"}, [1,2], 3 ] "#, |d| {
+            got.push(String::from_utf8_lossy(d).trim().to_owned());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, vec![r#"{"a": "],[\"x"}"#, "[1,2]", "3"]);
+        assert!(split_array(b"[1, 2", |_| Ok(())).is_err());
+        assert!(split_array(b"[1,,2]", |_| Ok(())).is_err());
+        assert!(split_array(b"[1] x", |_| Ok(())).is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! The label model: what the rules look at, independent of where the label came from.
+//!
+//! A jsonResponse is flattened into objects (annotations of object, NER, relation and pose
+//! jobs, wherever they are nested) and answers (classification categories, transcription
+//! texts, other job payloads). Video frames are flattened too: every entry keeps its frame.
+
+/// A point in label coordinates (normalized for images; degrees for lat/lon geospatial).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pt {
+    pub x: f64,
+    pub y: f64,
+}
+
+/// A ring of vertices as Kili stores it: open (the first vertex is not repeated).
+pub type Ring = Vec<Pt>;
+
+/// One polygon part: `rings[0]` is the outer contour, the rest are its holes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Part {
+    pub rings: Vec<Ring>,
+    /// PDF page number (from `pageNumberArray`), 1-based.
+    pub page: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Geometry {
+    /// No geometry (NER, relations, or geometry not read because no rule needs it).
+    #[default]
+    None,
+    Point(Pt),
+    Line(Vec<Pt>),
+    /// Rectangles, polygons and semantic masks: one or more parts.
+    Parts(Vec<Part>),
+}
+
+/// The drawing tool of an annotation (`type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Rectangle,
+    Polygon,
+    Semantic,
+    Marker,
+    Polyline,
+    Vector,
+    Pose,
+    Other,
+}
+
+impl Tool {
+    pub fn parse(s: &str) -> Tool {
+        match s {
+            "rectangle" => Tool::Rectangle,
+            "polygon" => Tool::Polygon,
+            "semantic" => Tool::Semantic,
+            "marker" | "point" => Tool::Marker,
+            "polyline" => Tool::Polyline,
+            "vector" => Tool::Vector,
+            "pose" => Tool::Pose,
+            _ => Tool::Other,
+        }
+    }
+}
+
+/// One annotation (object, entity, relation, pose point group).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Object {
+    pub job: String,
+    /// The first category's name (a category key of the interface).
+    pub category: Option<String>,
+    pub mid: Option<String>,
+    pub tool: Option<Tool>,
+    pub geometry: Geometry,
+    pub frame: Option<u32>,
+    /// Child jobs answered under this object (`children`), by name.
+    pub children: Vec<String>,
+}
+
+/// One answer of a classification (one per chosen category) or another non-object job.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Answer {
+    pub job: String,
+    /// The category chosen; None for transcriptions and other payloads.
+    pub category: Option<String>,
+    pub frame: Option<u32>,
+    /// Child jobs answered under this category.
+    pub children: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Label {
+    pub objects: Vec<Object>,
+    pub answers: Vec<Answer>,
+    /// Frames present in a video label, in the order read; empty for other labels.
+    pub frames: Vec<u32>,
+}
+
+impl Label {
+    pub fn is_video(&self) -> bool {
+        !self.frames.is_empty()
+    }
+}
+
+/// Keys at the top of a jsonResponse that are not jobs (the SDK skips them too).
+pub fn is_ignored_job(name: &str) -> bool {
+    matches!(
+        name,
+        "ROTATION_JOB" | "ANNOTATION_JOB_COUNTER" | "ANNOTATION_NAMES_JOB"
+    )
+}
+
+/// A video jsonResponse is keyed by frame indices written as decimal strings.
+pub fn frame_index(key: &str) -> Option<u32> {
+    if key.is_empty() || key.len() > 9 || !key.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    key.parse().ok()
+}
+
+/// What the compiled rules need from a label; a reader skips the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOpts {
+    pub geometry: bool,
+}
+
+impl Default for ReadOpts {
+    fn default() -> Self {
+        ReadOpts { geometry: true }
+    }
+}
+
+/// Pixel sizes that pixel-unit rules need: the asset's resolution, or per PDF page.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Resolution {
+    pub size: Option<(f64, f64)>,
+    pub pages: Vec<(u32, f64, f64)>,
+}
+
+impl Resolution {
+    pub fn for_page(&self, page: Option<u32>) -> Option<(f64, f64)> {
+        if let Some(p) = page {
+            if let Some(&(_, w, h)) = self.pages.iter().find(|(n, _, _)| *n == p) {
+                return Some((w, h));
+            }
+        }
+        self.size
+    }
+}

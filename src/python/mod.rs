@@ -1,0 +1,258 @@
+//! PyO3 bindings: conversions, GIL release, error mapping. No rule logic lives here.
+
+mod reader;
+mod types;
+
+use std::path::PathBuf;
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use crate::batch::{check_many_documents, with_threads, BatchOut};
+use crate::config::{parse_json, parse_toml, rules_from_value, RuleConfig};
+use crate::error::{LabelError as CoreLabelError, RulesError as CoreRulesError};
+use crate::export::{validate_export, ExportError};
+use crate::label::Resolution;
+use crate::ruleset::RuleSet;
+use reader::{read_document, read_pending, Pending};
+use types::{BatchResult, Issue, Row};
+
+create_exception!(kili_rules._native, LabelError, PyValueError, "A label (jsonResponse) is malformed; the message names the JSON path and the reason.");
+create_exception!(kili_rules._native, RulesError, PyValueError, "A rules file or rule object is invalid; the message names the rule and the field.");
+
+fn label_err(e: CoreLabelError) -> PyErr {
+    LabelError::new_err(e.to_string())
+}
+
+fn rules_err(e: CoreRulesError) -> PyErr {
+    RulesError::new_err(e.to_string())
+}
+
+fn thread_err(e: String) -> PyErr {
+    PyValueError::new_err(e)
+}
+
+/// A compiled rule set.
+#[pyclass(frozen, module = "kili_rules._native")]
+struct Engine {
+    rs: RuleSet,
+}
+
+impl Engine {
+    fn build(configs: Vec<RuleConfig>) -> PyResult<Engine> {
+        RuleSet::compile(configs).map(|rs| Engine { rs }).map_err(rules_err)
+    }
+
+    fn resolution(
+        doc_res: &Resolution,
+        resolution: Option<(f64, f64)>,
+        pages: Option<Vec<(u32, (f64, f64))>>,
+    ) -> PyResult<Resolution> {
+        let mut res = doc_res.clone();
+        if let Some((w, h)) = resolution {
+            if !(w.is_finite() && h.is_finite() && w > 0.0 && h > 0.0) {
+                return Err(PyValueError::new_err(format!("resolution must be positive (width, height), got ({w}, {h})")));
+            }
+            res.size = Some((w, h));
+        }
+        if let Some(p) = pages {
+            res.pages = p.into_iter().map(|(n, (w, h))| (n, w, h)).collect();
+        }
+        Ok(res)
+    }
+
+    fn batch(&self, py: Python<'_>, pending: Vec<Pending>, threads: Option<usize>) -> PyResult<BatchOut> {
+        let rs = &self.rs;
+        py
+            .detach(|| {
+                with_threads(threads, || {
+                    use rayon::prelude::*;
+                    let docs: Vec<_> = pending.into_par_iter().map(|p| p.resolve(rs.opts)).collect();
+                    check_many_documents(rs, docs)
+                })
+            })
+            .map_err(thread_err)
+    }
+}
+
+#[pymethods]
+impl Engine {
+    #[staticmethod]
+    fn from_dict(config: &Bound<'_, PyAny>) -> PyResult<Engine> {
+        let value: serde_json::Value = pythonize::depythonize(config)
+            .map_err(|e| RulesError::new_err(format!("rules: not a rules mapping: {e}")))?;
+        Engine::build(rules_from_value(value).map_err(rules_err)?)
+    }
+
+    #[staticmethod]
+    fn from_toml(text: &str) -> PyResult<Engine> {
+        Engine::build(parse_toml(text).map_err(rules_err)?)
+    }
+
+    #[staticmethod]
+    fn from_json(text: &Bound<'_, PyAny>) -> PyResult<Engine> {
+        let bytes: Vec<u8> = if let Ok(s) = text.cast::<PyString>() {
+            s.to_str()?.as_bytes().to_vec()
+        } else if let Ok(b) = text.cast::<PyBytes>() {
+            b.as_bytes().to_vec()
+        } else {
+            return Err(RulesError::new_err("rules file: JSON rules must be str or bytes"));
+        };
+        Engine::build(parse_json(&bytes).map_err(rules_err)?)
+    }
+
+    #[staticmethod]
+    fn json_schema() -> String {
+        crate::schema::json_schema().to_string()
+    }
+
+    /// The rules as normalized JSON (ids filled in): what pickles and fingerprints use.
+    fn config_json(&self) -> String {
+        serde_json::json!({ "rule": self.rs.configs }).to_string()
+    }
+
+    fn rules<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        self.rs
+            .configs
+            .iter()
+            .map(|c| pythonize::pythonize(py, c).map_err(|e| PyValueError::new_err(e.to_string())))
+            .collect()
+    }
+
+    #[pyo3(signature = (label, resolution=None, page_resolutions=None))]
+    fn validate(
+        &self,
+        label: &Bound<'_, PyAny>,
+        resolution: Option<(f64, f64)>,
+        page_resolutions: Option<Vec<(u32, (f64, f64))>>,
+    ) -> PyResult<Vec<Issue>> {
+        let doc = read_document(label, self.rs.opts).map_err(label_err)?;
+        let res = Engine::resolution(&doc.resolution, resolution, page_resolutions)?;
+        let mut issues = Vec::new();
+        for pl in &doc.labels {
+            // Small labels: releasing the GIL would cost more than the check.
+            issues.extend(self.rs.check(&pl.label, &res).map_err(label_err)?);
+        }
+        Ok(issues.into_iter().map(Issue::from).collect())
+    }
+
+    /// Items are read under the GIL in chunks; each chunk is then parsed (JSON text) and
+    /// checked on all cores with the GIL released.
+    #[pyo3(signature = (items, threads=None, progress=None))]
+    fn validate_many(
+        &self,
+        py: Python<'_>,
+        items: &Bound<'_, PyAny>,
+        threads: Option<usize>,
+        progress: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<BatchResult> {
+        const CHUNK: usize = 4096;
+        let total = items.len().ok();
+        let mut out = BatchOut::default();
+        let mut pending = Vec::with_capacity(total.unwrap_or(CHUNK).min(CHUNK));
+        let mut done = 0usize;
+        let mut flush = |pending: &mut Vec<Pending>, out: &mut BatchOut| -> PyResult<()> {
+            let n = pending.len();
+            let mut part = self.batch(py, std::mem::take(pending), threads)?;
+            // Row sources name the item's position in the whole input, not in the chunk.
+            for r in &mut part.rows {
+                if let Some(src) = r.source.as_mut() {
+                    if let Some(i) = src.strip_prefix("item ").and_then(|i| i.parse::<usize>().ok()) {
+                        *src = format!("item {}", i + done);
+                    }
+                }
+            }
+            out.extend(part);
+            done += n;
+            if let Some(cb) = &progress {
+                cb.call1((done, total))?;
+            }
+            Ok(())
+        };
+        for it in items.try_iter()? {
+            pending.push(read_pending(&it?, self.rs.opts));
+            if pending.len() >= CHUNK {
+                flush(&mut pending, &mut out)?;
+            }
+        }
+        if !pending.is_empty() || out.labels + out.invalid == 0 {
+            flush(&mut pending, &mut out)?;
+        }
+        BatchResult::from_core(py, out)
+    }
+
+    #[pyo3(signature = (docs, threads=None))]
+    fn validate_json_many(&self, py: Python<'_>, docs: &Bound<'_, PyAny>, threads: Option<usize>) -> PyResult<BatchResult> {
+        self.validate_many(py, docs, threads, None)
+    }
+
+    #[pyo3(signature = (path, threads=None, progress=None))]
+    fn validate_export(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        threads: Option<usize>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<BatchResult> {
+        let rs = &self.rs;
+        let report = |done: u64, total: u64| {
+            if let Some(cb) = &progress {
+                Python::attach(|py| {
+                    if let Err(e) = cb.call1(py, (done, total)) {
+                        e.write_unraisable(py, None);
+                    }
+                });
+            }
+        };
+        let out = py
+            .detach(|| with_threads(threads, || validate_export(rs, &path, &report)))
+            .map_err(thread_err)?
+            .map_err(|e| match e {
+                ExportError::Unreadable { .. } => PyOSError::new_err(e.to_string()),
+            })?;
+        BatchResult::from_core(py, out)
+    }
+
+    /// Problems of the rules against a project's jsonInterface, as readable lines.
+    fn lint(&self, json_interface: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+        let value: serde_json::Value = if let Ok(s) = json_interface.cast::<PyString>() {
+            serde_json::from_str(s.to_str()?).map_err(|e| PyValueError::new_err(format!("jsonInterface: {e}")))?
+        } else {
+            pythonize::depythonize(json_interface).map_err(|e| PyValueError::new_err(format!("jsonInterface: {e}")))?
+        };
+        Ok(crate::lint::lint(&self.rs, &value))
+    }
+}
+
+/// The model a reader builds, as debug text: tests check that both readers agree.
+#[pyfunction]
+fn _read_model(py: Python<'_>, label: &Bound<'_, PyAny>, via_json: bool) -> PyResult<String> {
+    let opts = crate::label::ReadOpts::default();
+    let doc = if via_json {
+        let b: Vec<u8> = if let Ok(s) = label.cast::<PyString>() {
+            s.to_str()?.as_bytes().to_vec()
+        } else {
+            label.cast::<PyBytes>()?.as_bytes().to_vec()
+        };
+        py.detach(|| crate::label::json::parse_document(&b, opts))
+    } else {
+        read_document(label, opts)
+    }
+    .map_err(label_err)?;
+    Ok(format!("{:?}", (doc.id, doc.external_id, doc.resolution, doc.labels)))
+}
+
+#[pymodule(gil_used = false)]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("LabelError", m.py().get_type::<LabelError>())?;
+    m.add("RulesError", m.py().get_type::<RulesError>())?;
+    m.add_class::<Engine>()?;
+    m.add_class::<Issue>()?;
+    m.add_class::<Row>()?;
+    m.add_class::<BatchResult>()?;
+    m.add_function(wrap_pyfunction!(_read_model, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! Python classes for results: Issue, Row, BatchResult.
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::batch::{BatchOut, Row as CoreRow};
+use crate::rules::Issue as CoreIssue;
+
+macro_rules! issue_fields {
+    ($($extra:ident),*) => {
+        fn fill_dict<'py>(&self, d: &Bound<'py, PyDict>) -> PyResult<()> {
+            $(d.set_item(stringify!($extra), &self.$extra)?;)*
+            d.set_item("rule", &self.rule)?;
+            d.set_item("kind", &self.kind)?;
+            d.set_item("severity", &self.severity)?;
+            d.set_item("text", &self.text)?;
+            d.set_item("mid", &self.mid)?;
+            d.set_item("job", &self.job)?;
+            d.set_item("category", &self.category)?;
+            d.set_item("frame", self.frame)?;
+            d.set_item("value", self.value)?;
+            d.set_item("limit", self.limit)?;
+            Ok(())
+        }
+    };
+}
+
+/// One rule violation found in one label.
+#[pyclass(frozen, get_all, eq, hash, module = "kili_rules._native")]
+#[derive(Clone, PartialEq)]
+pub struct Issue {
+    pub rule: String,
+    pub kind: String,
+    pub severity: String,
+    pub text: String,
+    pub mid: Option<String>,
+    pub job: Option<String>,
+    pub category: Option<String>,
+    pub frame: Option<u32>,
+    pub value: Option<f64>,
+    pub limit: Option<f64>,
+}
+
+// Floats do not hash; issues hash by their identity fields and text.
+impl std::hash::Hash for Issue {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (&self.rule, &self.kind, &self.text, &self.mid, &self.job, &self.category, self.frame).hash(h);
+        self.value.map(f64::to_bits).hash(h);
+        self.limit.map(f64::to_bits).hash(h);
+    }
+}
+
+impl Issue {
+    issue_fields!();
+}
+
+impl From<CoreIssue> for Issue {
+    fn from(i: CoreIssue) -> Self {
+        Issue {
+            rule: i.rule,
+            kind: i.kind.to_owned(),
+            severity: i.severity.as_str().to_owned(),
+            text: i.text,
+            mid: i.mid,
+            job: i.job,
+            category: i.category,
+            frame: i.frame,
+            value: i.value,
+            limit: i.limit,
+        }
+    }
+}
+
+#[pymethods]
+impl Issue {
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        self.fill_dict(&d)?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Issue(rule={:?}, severity={:?}, mid={}, text={:?})",
+            self.rule,
+            self.severity,
+            self.mid.as_ref().map_or("None".into(), |m| format!("{m:?}")),
+            self.text
+        )
+    }
+}
+
+/// One row of a batch report: an Issue plus the asset and label it belongs to.
+#[pyclass(frozen, get_all, eq, hash, module = "kili_rules._native")]
+#[derive(Clone, PartialEq)]
+pub struct Row {
+    pub asset_id: Option<String>,
+    pub external_id: Option<String>,
+    pub label_id: Option<String>,
+    pub source: Option<String>,
+    pub rule: String,
+    pub kind: String,
+    pub severity: String,
+    pub text: String,
+    pub mid: Option<String>,
+    pub job: Option<String>,
+    pub category: Option<String>,
+    pub frame: Option<u32>,
+    pub value: Option<f64>,
+    pub limit: Option<f64>,
+}
+
+impl std::hash::Hash for Row {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (&self.asset_id, &self.label_id, &self.rule, &self.text, &self.mid, self.frame).hash(h);
+    }
+}
+
+impl Row {
+    issue_fields!(asset_id, external_id, label_id, source);
+}
+
+impl From<CoreRow> for Row {
+    fn from(r: CoreRow) -> Self {
+        let i = Issue::from(r.issue);
+        Row {
+            asset_id: r.asset_id,
+            external_id: r.external_id,
+            label_id: r.label_id,
+            source: r.source,
+            rule: i.rule,
+            kind: i.kind,
+            severity: i.severity,
+            text: i.text,
+            mid: i.mid,
+            job: i.job,
+            category: i.category,
+            frame: i.frame,
+            value: i.value,
+            limit: i.limit,
+        }
+    }
+}
+
+#[pymethods]
+impl Row {
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        self.fill_dict(&d)?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Row(asset_id={:?}, label_id={:?}, rule={:?}, mid={:?}, text={:?})",
+            self.asset_id, self.label_id, self.rule, self.mid, self.text
+        )
+    }
+}
+
+/// What a batch run returns: the rows and the counts.
+#[pyclass(frozen, module = "kili_rules._native")]
+pub struct BatchResult {
+    rows: Vec<Py<Row>>,
+    #[pyo3(get)]
+    labels: usize,
+    #[pyo3(get)]
+    assets: usize,
+    #[pyo3(get)]
+    invalid: usize,
+    #[pyo3(get)]
+    bytes_read: u64,
+}
+
+impl BatchResult {
+    pub fn from_core(py: Python<'_>, out: BatchOut) -> PyResult<BatchResult> {
+        let rows = out.rows.into_iter().map(|r| Py::new(py, Row::from(r))).collect::<PyResult<Vec<_>>>()?;
+        Ok(BatchResult { rows, labels: out.labels, assets: out.assets, invalid: out.invalid, bytes_read: out.bytes_read })
+    }
+}
+
+#[pymethods]
+impl BatchResult {
+    #[getter]
+    fn rows(&self, py: Python<'_>) -> Vec<Py<Row>> {
+        self.rows.iter().map(|r| r.clone_ref(py)).collect()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("BatchResult(rows={}, labels={}, assets={}, invalid={})", self.rows.len(), self.labels, self.assets, self.invalid)
+    }
+}

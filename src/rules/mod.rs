@@ -1,0 +1,153 @@
+//! Rule kinds, one file per family; each turns a label into issues.
+
+mod count;
+mod geometry_rules;
+mod overlap;
+mod required;
+
+use std::collections::HashMap;
+
+use crate::label::{Geometry, Label, Object, Part, Resolution};
+use crate::ruleset::{Rule, Spec};
+use crate::template::Vars;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// One rule violation in one label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issue {
+    pub rule: String,
+    pub kind: &'static str,
+    pub severity: Severity,
+    pub text: String,
+    pub mid: Option<String>,
+    pub job: Option<String>,
+    pub category: Option<String>,
+    pub frame: Option<u32>,
+    pub value: Option<f64>,
+    pub limit: Option<f64>,
+}
+
+/// Run one rule on a label, appending its issues.
+pub fn check(rule: &Rule, label: &Label, res: &Resolution, out: &mut Vec<Issue>) {
+    match &rule.spec {
+        Spec::Count { min, max } => count::check(rule, label, *min, *max, out),
+        Spec::Area { min, max, unit } => geometry_rules::area(rule, label, res, *min, *max, *unit, out),
+        Spec::Box { bounds, unit } => geometry_rules::bbox(rule, label, res, bounds, *unit, out),
+        Spec::InsideImage { tolerance } => geometry_rules::inside_image(rule, label, *tolerance, out),
+        Spec::ValidPolygon => geometry_rules::valid_polygon(rule, label, out),
+        Spec::Overlap { max_iou, same_category } => overlap::check(rule, label, *max_iou, *same_category, out),
+        Spec::Required { child } => required::check(rule, label, child.as_deref(), out),
+    }
+}
+
+/// The message used when a rule sets none.
+pub fn default_message(spec: &Spec, has_category: bool) -> String {
+    let range = |min: &Option<f64>, max: &Option<f64>| match (min, max) {
+        (Some(_), Some(_)) => "between {min} and {max}",
+        (Some(_), None) => "at least {min}",
+        _ => "at most {max}",
+    };
+    match spec {
+        Spec::Count { min, max } if has_category => {
+            format!("{{count}} {{category}} in {{job}}: expected {}", range(min, max))
+        }
+        Spec::Count { min, max } => format!("{{count}} answers in {{job}}: expected {}", range(min, max)),
+        Spec::Area { min, max, .. } => {
+            format!("Object {{mid}} ({{category}}) has area {{value}}: expected {}", range(min, max))
+        }
+        Spec::Box { .. } => "Object {mid} ({category}) has {measure} {value}, limit {limit}".into(),
+        Spec::InsideImage { .. } => "Object {mid} ({category}) has a vertex outside the image ({value})".into(),
+        Spec::ValidPolygon => "Object {mid} ({category}) is not a valid polygon: {reason}".into(),
+        Spec::Overlap { .. } => "Object {mid} ({category}) overlaps {other} (IoU {value} > {max})".into(),
+        Spec::Required { child: Some(_) } => "Object {mid} ({category}) has no answer for {child}".into(),
+        Spec::Required { child: None } => "Job {job} has no answer".into(),
+    }
+}
+
+/// The objects a rule looks at: its job (wherever nested), and its category if it has one.
+pub(crate) fn in_scope<'a>(rule: &'a Rule, label: &'a Label) -> impl Iterator<Item = &'a Object> + 'a {
+    label
+        .objects
+        .iter()
+        .filter(move |o| o.job == rule.job && (rule.category.is_none() || o.category == rule.category))
+}
+
+/// One object: the annotations sharing a mid in one frame (their parts add up).
+pub(crate) struct Group<'a> {
+    pub frame: Option<u32>,
+    pub mid: Option<&'a str>,
+    pub category: Option<&'a str>,
+    pub parts: Vec<&'a Part>,
+    pub objects: Vec<&'a Object>,
+}
+
+/// Group objects by (frame, mid), in order of first appearance. Objects without a mid stand
+/// alone.
+pub(crate) fn group_by_mid<'a>(objs: impl Iterator<Item = &'a Object>) -> Vec<Group<'a>> {
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    let mut index: HashMap<(Option<u32>, &'a str), usize> = HashMap::new();
+    for o in objs {
+        let slot = match o.mid.as_deref() {
+            Some(m) => index.get(&(o.frame, m)).copied(),
+            None => None,
+        };
+        let g = match slot {
+            Some(i) => match groups.get_mut(i) {
+                Some(g) => g,
+                None => continue,
+            },
+            None => {
+                if let Some(m) = o.mid.as_deref() {
+                    index.insert((o.frame, m), groups.len());
+                }
+                groups.push(Group {
+                    frame: o.frame,
+                    mid: o.mid.as_deref(),
+                    category: o.category.as_deref(),
+                    parts: Vec::new(),
+                    objects: Vec::new(),
+                });
+                match groups.last_mut() {
+                    Some(g) => g,
+                    None => continue,
+                }
+            }
+        };
+        if let Geometry::Parts(ps) = &o.geometry {
+            g.parts.extend(ps.iter());
+        }
+        g.objects.push(o);
+    }
+    groups
+}
+
+/// Build an issue for a rule, rendering its message.
+pub(crate) fn issue(rule: &Rule, vars: Vars, value: Option<f64>, limit: Option<f64>) -> Issue {
+    let vars = Vars { job: vars.job.or(Some(&rule.job)), rule: Some(&rule.id), value: vars.value.or(value), limit: vars.limit.or(limit), ..vars };
+    Issue {
+        rule: rule.id.clone(),
+        kind: rule.kind,
+        severity: rule.severity,
+        text: rule.message.render(&vars),
+        mid: vars.mid.map(str::to_owned),
+        job: Some(rule.job.clone()),
+        category: vars.category.map(str::to_owned).or_else(|| rule.category.clone()),
+        frame: vars.frame,
+        value,
+        limit,
+    }
+}
