@@ -67,7 +67,8 @@ def render_junit(report: Report, *, group: Literal["asset", "rule"]) -> str:
 
     groups: dict[tuple[str | None, ...], list[Row]] = {}
     for row in report:
-        key: tuple[str | None, ...] = (asset_key(row), row.label_id) if group == "asset" else (row.rule,)
+        key: tuple[str | None, ...]
+        key = (asset_key(row), row.label_id) if group == "asset" else (row.rule,)
         groups.setdefault(key, []).append(row)
 
     failures = 0

@@ -20,7 +20,7 @@ def clean(value: object, limit: int | None = _MAX_CELL) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        text = f"{value:.4g}"
+        text = f"{value:.6g}"
     else:
         text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
     if limit is not None and len(text) > limit:

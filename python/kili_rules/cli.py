@@ -92,7 +92,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     for path in args.paths:
         if not os.path.exists(path):
             raise UsageError(f"no such file or folder: {path}")
-    progress = False if args.no_progress else None
+    # A bar only where a person watches: not in CI logs, not when stderr is a file.
+    progress = not args.no_progress and sys.stderr.isatty()
     reports = [
         rules.validate_export(path, threads=args.threads, progress=progress) for path in args.paths
     ]
@@ -199,6 +200,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     header = _env(args.header_env, "webhook secret", required=True)
     try:
         from kili.client import Kili  # type: ignore[import-untyped, unused-ignore]
+
         from kili_rules.plugin import register_webhook
     except ImportError as error:
         raise _missing_extra(error, "plugin", "register") from error

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 if TYPE_CHECKING:
     import pandas  # type: ignore[import-untyped, unused-ignore]
+
     from kili_rules._native import BatchResult, Row
 
 __all__ = [
