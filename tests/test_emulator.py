@@ -122,11 +122,24 @@ def post_graphql(
 
 
 @pytest.mark.e2e
-def test_real_client_init_with_checks_on(kili: Any, emu: KiliEmulator, tmp_path: Path) -> None:
+def test_real_client_init_with_checks_on(kili: Any, emu: KiliEmulator) -> None:
     # viewer (raw POST), introspection, apiKeys: the checks the SDK runs when not skipped
     assert emu.requests == ["viewer", "__schema", "apiKeys"]
-    cached = list((tmp_path / ".cache" / "kili" / "graphql").glob("*.graphql"))
-    assert len(cached) == 1 and "kili-rules-emulator-" in cached[0].name
+
+
+@pytest.mark.e2e
+def test_schema_cache_is_keyed_by_sdl_hash(
+    emu: KiliEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("KILI_SDK_SKIP_CHECKS", raising=False)
+    cache = tmp_path / "schema-cache"
+    params = {"enable_schema_caching": True, "graphql_schema_cache_dir": str(cache)}
+    emu.kili_client(graphql_client_params=params)
+    [cached] = cache.glob("*.graphql")
+    assert cached.name.startswith(f"127.0.0.1:{emu.port}_kili-rules-emulator-")
+    kili = emu.kili_client(graphql_client_params=params)  # a second client reads the cache
+    assert emu.requests == ["viewer", "__schema", "apiKeys", "viewer", "apiKeys"]
+    assert kili.count_assets(project_id=emu.add_project()) == 0
 
 
 @pytest.mark.e2e
@@ -141,16 +154,14 @@ def test_wrong_api_key_fails_fast(
 
 
 @pytest.mark.e2e
-def test_client_without_schema_cache_or_version(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_client_when_version_is_not_served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("KILI_SDK_SKIP_CHECKS", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     with KiliEmulator(serve_version=False) as emu:
         pid = emu.add_project()
-        kili = emu.kili_client(graphql_client_params={"enable_schema_caching": False})
+        kili = emu.kili_client()
         assert kili.count_assets(project_id=pid) == 0
-    assert not (tmp_path / ".cache").exists()
+        assert emu.requests == ["viewer", "__schema", "apiKeys", "countAssets"]
 
 
 # ---- labels --------------------------------------------------------------------------------

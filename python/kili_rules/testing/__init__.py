@@ -31,11 +31,13 @@ Public API (all methods are thread-safe)::
     emu.wait_for_deliveries(n, timeout=5.0), emu.wait_until(predicate, timeout=5.0)
     emu.reset()
 
-Schema caching: by default ``GET .../version`` answers a version derived from the SDL hash,
-so the SDK's schema cache (``~/.cache/kili/graphql/<host:port>_<version>.graphql``) can never
-hold a stale emulator schema. To keep the SDK from writing under HOME at all, pass
-``graphql_client_params={"enable_schema_caching": False}`` to ``Kili`` (or set HOME to a
-temporary directory in tests).
+Schema caching: ``GET .../version`` answers a version derived from the SDL hash (unless
+``serve_version=False``), so a schema the SDK caches (``<cache dir>/<host:port>_<version>.graphql``)
+can never be a stale emulator schema. ``emu.kili_client()`` turns the SDK's cache off by
+default: the SDK fixes its cache directory (``~/.cache/kili/graphql``) when ``kili`` is first
+imported, so setting HOME in a test is not enough to keep it out of the user's cache. With
+your own ``Kili(...)``, pass ``graphql_client_params={"enable_schema_caching": False}`` (or a
+``graphql_schema_cache_dir`` in a temporary directory).
 
 Example: the webhook tutorial's Step 5, all on loopback (``json_interface`` and
 ``three_boxes`` are the tutorial's; the rules are ``examples/rules.toml``)::

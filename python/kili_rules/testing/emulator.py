@@ -133,10 +133,13 @@ class KiliEmulator:
         return self._api_key
 
     def kili_client(self, **kwargs: Any) -> Any:
-        """A real ``kili.client.Kili`` bound to this emulator (tqdm off unless overridden).
+        """A real ``kili.client.Kili`` bound to this emulator.
 
-        Keyword arguments are passed to ``Kili``. Init checks run unless the environment sets
-        ``KILI_SDK_SKIP_CHECKS``.
+        Keyword arguments are passed to ``Kili``. Defaults: ``disable_tqdm=True`` and
+        ``graphql_client_params={"enable_schema_caching": False}``, because the SDK fixes its
+        cache directory (``~/.cache/kili/graphql``) when ``kili`` is first imported, so setting
+        HOME in a test does not keep it out of the user's cache. Init checks run unless the
+        environment sets ``KILI_SDK_SKIP_CHECKS``.
         """
         # imported lazily: kili is an optional dependency (and ships no type information)
         from kili.client import Kili  # type: ignore[import-untyped]
@@ -145,6 +148,7 @@ class KiliEmulator:
             "api_key": self._api_key,
             "api_endpoint": self.endpoint,
             "disable_tqdm": True,
+            "graphql_client_params": {"enable_schema_caching": False},
         }
         params.update(kwargs)
         return Kili(**params)
