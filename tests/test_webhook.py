@@ -402,6 +402,17 @@ def test_missing_api_key_is_logged_not_fatal(
     assert send(app, path="/healthz", method="GET").json()["failed"] == 1
 
 
+def test_dry_run_without_api_key_needs_no_client(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KILI_API_KEY", raising=False)
+    app = make_app(kili=None, dry_run=True)
+    assert send(app, body=three_boxes(), headers=AUTH).status_code == 202
+    drained(app)
+    health = send(app, path="/healthz", method="GET").json()
+    assert health["processed"] == 1 and health["failed"] == 0
+
+
 def test_unexpected_error_is_a_json_500(make_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     app = make_app()
 

@@ -178,6 +178,20 @@ def test_tutorial_one_box_label(emu: KiliEmulator, client: Any, server: Any) -> 
     assert emu.sent_back.count(asset_id) == 1
 
 
+def test_review_label_goes_through_on_review(emu: KiliEmulator, client: Any, server: Any) -> None:
+    app, url = server
+    project_id, asset_id, _ = hook(emu, client, url, SECRET)
+    before = len(emu.deliveries)
+    client.append_labels(
+        json_response_array=[ONE_BOX], asset_id_array=[asset_id], label_type="REVIEW"
+    )
+    delivery = emu.wait_for_deliveries(before + 1, timeout=20)[-1]
+    assert delivery.event_type == "onReview" and delivery.status_code == 202
+    drained(app)
+    assert [i["text"] for i in emu.issues(project_id)] == ["BBox too large"]
+    assert emu.sent_back.count(asset_id) == 1
+
+
 @pytest.mark.parametrize("header", ["not-the-secret", None])
 def test_wrong_or_missing_header_creates_nothing(
     emu: KiliEmulator, client: Any, server: Any, header: str | None

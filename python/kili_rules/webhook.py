@@ -44,26 +44,33 @@ plugin_logger = logging.getLogger("kili_rules.plugin")
 RETRY_AFTER_SECONDS = 5
 
 
-class _KiliClient:
-    """The Kili client, built on first use from the endpoint and key (or the one given)."""
+class _LazyKili:
+    """Stands in for the Kili client and builds it on first use, from the endpoint and key.
 
-    def __init__(self, kili: Any, api_endpoint: str | None, api_key: str | None) -> None:
-        self._kili = kili
+    A dry run on labels that carry their jsonResponse never touches the API, so it never
+    builds a client (and needs no key).
+    """
+
+    def __init__(self, api_endpoint: str | None, api_key: str | None) -> None:
         self._endpoint = api_endpoint
         self._key = api_key
+        self._client: Any = None
         self._lock = threading.Lock()
 
     def get(self) -> Any:
         with self._lock:
-            if self._kili is None:
+            if self._client is None:
                 from kili.client import Kili  # type: ignore[import-untyped]
 
                 key = self._key or os.environ.get("KILI_API_KEY")
                 if not key:
                     # Kili() would prompt on a terminal from a worker thread: refuse instead.
                     raise RuntimeError("no Kili API key: pass api_key or set KILI_API_KEY")
-                self._kili = Kili(api_key=key, api_endpoint=self._endpoint, disable_tqdm=True)
-            return self._kili
+                self._client = Kili(api_key=key, api_endpoint=self._endpoint, disable_tqdm=True)
+            return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
 
 
 def _secrets(secret: str | Sequence[str] | None) -> list[bytes]:
@@ -136,7 +143,7 @@ def create_app(
     secrets = _secrets(secret)
     if max_body_bytes < 1:
         raise ValueError("max_body_bytes must be at least 1")
-    client = _KiliClient(kili, api_endpoint, api_key)
+    client: Any = kili if kili is not None else _LazyKili(api_endpoint, api_key)
     if not secrets:
         logger.warning(
             "kili-rules webhook: no secret configured, the endpoint is UNAUTHENTICATED "
@@ -153,12 +160,12 @@ def create_app(
         }
         try:
             plugin = RulesPlugin(
-                client.get(), job.project_id, plugin_logger, rules=ruleset, dry_run=dry_run
+                client, job.project_id, plugin_logger, rules=ruleset, dry_run=dry_run
             )
             decision = plugin.check_label(job.label, job.asset_id, handler=job.handler)
             record.update(decision.to_dict())
             done = not decision.retryable
-        except Exception as exc:  # e.g. the client could not be built: retry on redelivery
+        except Exception as exc:  # RulesPlugin catches its own errors: this is a last guard
             record.update(
                 project_id=job.project_id,
                 label_id=job.label_id,
