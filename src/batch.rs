@@ -42,7 +42,13 @@ impl BatchOut {
 pub const INVALID_KIND: &str = "invalid_label";
 
 /// The row that stands for an input that could not be read or checked.
-pub fn invalid_row(source: Option<&str>, asset_id: Option<String>, external_id: Option<String>, label_id: Option<String>, err: &LabelError) -> Row {
+pub fn invalid_row(
+    source: Option<&str>,
+    asset_id: Option<String>,
+    external_id: Option<String>,
+    label_id: Option<String>,
+    err: &LabelError,
+) -> Row {
     let text = match source {
         Some(s) if !s.is_empty() => format!("{s}: {err}"),
         _ => err.to_string(),
@@ -69,7 +75,10 @@ pub fn invalid_row(source: Option<&str>, asset_id: Option<String>, external_id: 
 
 /// Check every label of a parsed document.
 pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> BatchOut {
-    let mut out = BatchOut { assets: usize::from(!doc.is_label && !doc.is_response), ..BatchOut::default() };
+    let mut out = BatchOut {
+        assets: usize::from(!doc.is_label && !doc.is_response),
+        ..BatchOut::default()
+    };
     let asset_id = if doc.is_label { None } else { doc.id.clone() };
     for pl in doc.labels {
         out.labels += 1;
@@ -83,7 +92,13 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
             })),
             Err(e) => {
                 out.invalid += 1;
-                out.rows.push(invalid_row(source, asset_id.clone(), doc.external_id.clone(), pl.id.clone(), &e));
+                out.rows.push(invalid_row(
+                    source,
+                    asset_id.clone(),
+                    doc.external_id.clone(),
+                    pl.id.clone(),
+                    &e,
+                ));
             }
         }
     }
@@ -94,14 +109,21 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
 pub fn check_bytes(rs: &RuleSet, bytes: &[u8], source: Option<&str>) -> BatchOut {
     let mut out = match parse_document(bytes, rs.opts) {
         Ok(doc) => check_document(rs, doc, source),
-        Err(e) => BatchOut { invalid: 1, rows: vec![invalid_row(source, None, None, None, &e)], ..BatchOut::default() },
+        Err(e) => BatchOut {
+            invalid: 1,
+            rows: vec![invalid_row(source, None, None, None, &e)],
+            ..BatchOut::default()
+        },
     };
     out.bytes_read = bytes.len() as u64;
     out
 }
 
 /// Run `f` on a pool of `threads` threads (None: rayon's global pool, one per core).
-pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, String> {
+pub fn with_threads<T: Send>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> T + Send,
+) -> Result<T, String> {
     match threads {
         None | Some(0) => Ok(f()),
         Some(n) => rayon::ThreadPoolBuilder::new()
@@ -113,8 +135,14 @@ pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Sen
 }
 
 /// Check many JSON documents in parallel; rows keep the input order.
-pub fn check_many_bytes<S: AsRef<[u8]> + Sync>(rs: &RuleSet, docs: &[(S, Option<String>)]) -> BatchOut {
-    let parts: Vec<BatchOut> = docs.par_iter().map(|(b, src)| check_bytes(rs, b.as_ref(), src.as_deref())).collect();
+pub fn check_many_bytes<S: AsRef<[u8]> + Sync>(
+    rs: &RuleSet,
+    docs: &[(S, Option<String>)],
+) -> BatchOut {
+    let parts: Vec<BatchOut> = docs
+        .par_iter()
+        .map(|(b, src)| check_bytes(rs, b.as_ref(), src.as_deref()))
+        .collect();
     let mut out = BatchOut::default();
     for p in parts {
         out.extend(p);
@@ -131,7 +159,11 @@ pub fn check_many_documents(rs: &RuleSet, docs: Vec<Result<Document, LabelError>
             Ok(doc) => check_document(rs, doc, None),
             Err(e) => {
                 let src = format!("item {i}");
-                BatchOut { invalid: 1, rows: vec![invalid_row(Some(&src), None, None, None, &e)], ..BatchOut::default() }
+                BatchOut {
+                    invalid: 1,
+                    rows: vec![invalid_row(Some(&src), None, None, None, &e)],
+                    ..BatchOut::default()
+                }
             }
         })
         .collect();

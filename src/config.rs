@@ -56,7 +56,15 @@ pub fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "count" => &["min", "max"],
         "area" => &["min", "max", "unit"],
-        "box" => &["min_width", "max_width", "min_height", "max_height", "min_aspect", "max_aspect", "unit"],
+        "box" => &[
+            "min_width",
+            "max_width",
+            "min_height",
+            "max_height",
+            "min_aspect",
+            "max_aspect",
+            "unit",
+        ],
         "inside_image" => &["tolerance"],
         "valid_polygon" => &[],
         "overlap" => &["max_iou", "same_category"],
@@ -65,16 +73,28 @@ pub fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-pub const KINDS: &[&str] = &["count", "area", "box", "inside_image", "valid_polygon", "overlap", "required"];
+pub const KINDS: &[&str] = &[
+    "count",
+    "area",
+    "box",
+    "inside_image",
+    "valid_polygon",
+    "overlap",
+    "required",
+];
 
 /// Split a rules document (`{"rule": [...]}`) into its rules, parsing each one.
 pub fn rules_from_value(doc: serde_json::Value) -> Result<Vec<RuleConfig>, RulesError> {
     let serde_json::Value::Object(mut top) = doc else {
-        return Err(RulesError::File("expected a table/object with a `rule` list".into()));
+        return Err(RulesError::File(
+            "expected a table/object with a `rule` list".into(),
+        ));
     };
     let rules = top.remove("rule").or_else(|| top.remove("rules"));
     if let Some(extra) = top.keys().next() {
-        return Err(RulesError::File(format!("unknown top-level key `{extra}` (expected `rule`)")));
+        return Err(RulesError::File(format!(
+            "unknown top-level key `{extra}` (expected `rule`)"
+        )));
     }
     let list = match rules {
         None => return Ok(Vec::new()),
@@ -87,7 +107,12 @@ pub fn rules_from_value(doc: serde_json::Value) -> Result<Vec<RuleConfig>, Rules
             let id = v.get("id").and_then(|x| x.as_str()).map(str::to_owned);
             serde_path_to_error::deserialize::<_, RuleConfig>(v).map_err(|e| {
                 let path = e.path().to_string();
-                field_error(i, id, (path != ".").then_some(path), &e.into_inner().to_string())
+                field_error(
+                    i,
+                    id,
+                    (path != ".").then_some(path),
+                    &e.into_inner().to_string(),
+                )
             })
         })
         .collect()
@@ -97,16 +122,23 @@ pub fn rules_from_value(doc: serde_json::Value) -> Result<Vec<RuleConfig>, Rules
 fn field_error(index: usize, id: Option<String>, path: Option<String>, msg: &str) -> RulesError {
     let named = msg.starts_with("unknown field") || msg.starts_with("missing field");
     let field = path.or_else(|| msg.split('`').nth(1).filter(|_| named).map(str::to_owned));
-    RulesError::Rule { index: index + 1, id, field, reason: msg.to_owned() }
+    RulesError::Rule {
+        index: index + 1,
+        id,
+        field,
+        reason: msg.to_owned(),
+    }
 }
 
 pub fn parse_toml(text: &str) -> Result<Vec<RuleConfig>, RulesError> {
-    let v: serde_json::Value = toml::from_str(text).map_err(|e| RulesError::File(format!("TOML: {e}")))?;
+    let v: serde_json::Value =
+        toml::from_str(text).map_err(|e| RulesError::File(format!("TOML: {e}")))?;
     rules_from_value(v)
 }
 
 pub fn parse_json(text: &[u8]) -> Result<Vec<RuleConfig>, RulesError> {
-    let v: serde_json::Value = serde_json::from_slice(text).map_err(|e| RulesError::File(format!("JSON: {e}")))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(text).map_err(|e| RulesError::File(format!("JSON: {e}")))?;
     rules_from_value(v)
 }
 
@@ -133,7 +165,8 @@ mod tests {
 
     #[test]
     fn wrong_type() {
-        let e = parse_json(br#"{"rule": [{"kind": "count", "job": "J", "max": "one"}]}"#).unwrap_err();
+        let e =
+            parse_json(br#"{"rule": [{"kind": "count", "job": "J", "max": "one"}]}"#).unwrap_err();
         assert!(e.to_string().contains("rule 1: max:"), "{e}");
     }
 }

@@ -11,7 +11,10 @@ pub struct LabelError {
 
 impl LabelError {
     pub fn new(path: &str, reason: impl Into<String>) -> Self {
-        LabelError { path: path.to_owned(), reason: reason.into() }
+        LabelError {
+            path: path.to_owned(),
+            reason: reason.into(),
+        }
     }
 
     /// From a serde_json error and the path `serde_path_to_error` tracked.
@@ -22,7 +25,10 @@ impl LabelError {
             reason = "malformed JSON".to_owned();
         }
         let path = if path == "." { String::new() } else { path };
-        LabelError { path, reason: shorten(reason) }
+        LabelError {
+            path,
+            reason: shorten(reason),
+        }
     }
 }
 
@@ -56,5 +62,10 @@ pub enum RulesError {
     #[error("rules file: {0}")]
     File(String),
     #[error("rule {index}{id}: {field}: {reason}", id = id.as_ref().map(|i| format!(" ('{i}')")).unwrap_or_default(), field = field.as_deref().unwrap_or("rule"))]
-    Rule { index: usize, id: Option<String>, field: Option<String>, reason: String },
+    Rule {
+        index: usize,
+        id: Option<String>,
+        field: Option<String>,
+        reason: String,
+    },
 }

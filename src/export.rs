@@ -27,19 +27,28 @@ pub enum ExportError {
 }
 
 fn unreadable(path: &Path, reason: impl ToString) -> ExportError {
-    ExportError::Unreadable { path: path.display().to_string(), reason: reason.to_string() }
+    ExportError::Unreadable {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 /// Progress: (units done, units total); units are files or bytes depending on the source.
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
-pub fn validate_export(rs: &RuleSet, path: &Path, progress: Progress) -> Result<BatchOut, ExportError> {
+pub fn validate_export(
+    rs: &RuleSet,
+    path: &Path,
+    progress: Progress,
+) -> Result<BatchOut, ExportError> {
     let meta = std::fs::metadata(path).map_err(|e| unreadable(path, e))?;
     if meta.is_dir() {
         return validate_folder(rs, path, progress);
     }
     let mut head = [0u8; 4];
-    let n = File::open(path).and_then(|mut f| f.read(&mut head)).map_err(|e| unreadable(path, e))?;
+    let n = File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(|e| unreadable(path, e))?;
     if head.get(..n).is_some_and(|h| h.starts_with(b"PK")) {
         return validate_zip(rs, path, progress);
     }
@@ -56,12 +65,15 @@ struct RawMember {
 
 fn is_label_file(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    lower.ends_with(".json") && !lower.ends_with("/") && !lower.rsplit('/').next().is_some_and(|f| f.starts_with('.'))
+    lower.ends_with(".json")
+        && !lower.ends_with("/")
+        && !lower.rsplit('/').next().is_some_and(|f| f.starts_with('.'))
 }
 
 fn validate_zip(rs: &RuleSet, path: &Path, progress: Progress) -> Result<BatchOut, ExportError> {
     let file = File::open(path).map_err(|e| unreadable(path, e))?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| unreadable(path, format!("not a readable zip: {e}")))?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file))
+        .map_err(|e| unreadable(path, format!("not a readable zip: {e}")))?;
     let names: Vec<(usize, String)> = (0..zip.len())
         .filter_map(|i| zip.name_for_index(i).map(|n| (i, n.to_owned())))
         .filter(|(_, n)| is_label_file(n))
@@ -81,7 +93,10 @@ fn validate_zip(rs: &RuleSet, path: &Path, progress: Progress) -> Result<BatchOu
             i += 1;
             let data = read_raw(&mut zip, *idx);
             size += data.as_ref().map_or(0, |d| d.1.len());
-            chunk.push(RawMember { name: name.clone(), data });
+            chunk.push(RawMember {
+                name: name.clone(),
+                data,
+            });
         }
         let parts: Vec<BatchOut> = chunk.par_iter().map(|m| check_member(rs, m)).collect();
         for p in parts {
@@ -93,12 +108,22 @@ fn validate_zip(rs: &RuleSet, path: &Path, progress: Progress) -> Result<BatchOu
     Ok(out)
 }
 
-fn read_raw<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>, idx: usize) -> Result<(zip::CompressionMethod, Vec<u8>, u64), String> {
-    let mut f = zip.by_index_raw(idx).map_err(|e| format!("corrupt zip member: {e}"))?;
+fn read_raw<R: Read + std::io::Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    idx: usize,
+) -> Result<(zip::CompressionMethod, Vec<u8>, u64), String> {
+    let mut f = zip
+        .by_index_raw(idx)
+        .map_err(|e| format!("corrupt zip member: {e}"))?;
     let method = f.compression();
     let declared = f.size();
-    let mut buf = Vec::with_capacity(usize::try_from(f.compressed_size()).unwrap_or(0).min(64 << 20));
-    f.read_to_end(&mut buf).map_err(|e| format!("corrupt zip member: {e}"))?;
+    let mut buf = Vec::with_capacity(
+        usize::try_from(f.compressed_size())
+            .unwrap_or(0)
+            .min(64 << 20),
+    );
+    f.read_to_end(&mut buf)
+        .map_err(|e| format!("corrupt zip member: {e}"))?;
     Ok((method, buf, declared))
 }
 
@@ -126,7 +151,10 @@ fn inflate(method: zip::CompressionMethod, raw: &[u8], declared: u64) -> Result<
 }
 
 fn check_member(rs: &RuleSet, m: &RawMember) -> BatchOut {
-    let bytes = m.data.clone().and_then(|(method, raw, declared)| inflate(method, &raw, declared));
+    let bytes = m
+        .data
+        .clone()
+        .and_then(|(method, raw, declared)| inflate(method, &raw, declared));
     match bytes {
         Ok(b) => check_file_bytes(rs, &b, &m.name),
         Err(reason) => invalid(&m.name, reason),
@@ -135,7 +163,11 @@ fn check_member(rs: &RuleSet, m: &RawMember) -> BatchOut {
 
 fn invalid(source: &str, reason: String) -> BatchOut {
     let e = LabelError::new("", reason);
-    BatchOut { invalid: 1, rows: vec![invalid_row(Some(source), None, None, None, &e)], ..BatchOut::default() }
+    BatchOut {
+        invalid: 1,
+        rows: vec![invalid_row(Some(source), None, None, None, &e)],
+        ..BatchOut::default()
+    }
 }
 
 /// A label file: one asset record, or (`data.json`) a list of them.
@@ -193,7 +225,9 @@ fn validate_folder(rs: &RuleSet, root: &Path, progress: Progress) -> Result<Batc
 fn read_bounded(p: &Path) -> Result<Vec<u8>, String> {
     let f = File::open(p).map_err(|e| e.to_string())?;
     let mut b = Vec::new();
-    f.take(MAX_DOC_BYTES + 1).read_to_end(&mut b).map_err(|e| e.to_string())?;
+    f.take(MAX_DOC_BYTES + 1)
+        .read_to_end(&mut b)
+        .map_err(|e| e.to_string())?;
     if b.len() as u64 > MAX_DOC_BYTES {
         return Err("file too large".into());
     }
@@ -220,7 +254,12 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> std::io::Re
 // ---------------------------------------------------------------------------------------------
 // JSON list files and JSON Lines, streamed
 
-fn validate_json_file(rs: &RuleSet, path: &Path, total: u64, progress: Progress) -> Result<BatchOut, ExportError> {
+fn validate_json_file(
+    rs: &RuleSet,
+    path: &Path,
+    total: u64,
+    progress: Progress,
+) -> Result<BatchOut, ExportError> {
     let file = File::open(path).map_err(|e| unreadable(path, e))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let first = loop {
@@ -232,7 +271,10 @@ fn validate_json_file(rs: &RuleSet, path: &Path, total: u64, progress: Progress)
             break Some(c);
         }
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut out = BatchOut::default();
     let mut chunk: Vec<(Vec<u8>, Option<String>)> = Vec::new();
     let mut chunk_size = 0usize;
@@ -268,7 +310,10 @@ fn validate_json_file(rs: &RuleSet, path: &Path, total: u64, progress: Progress)
             let mut lineno = 0usize;
             loop {
                 line.clear();
-                let n = (&mut reader).take(MAX_DOC_BYTES + 1).read_until(b'\n', &mut line).map_err(|e| unreadable(path, e))?;
+                let n = (&mut reader)
+                    .take(MAX_DOC_BYTES + 1)
+                    .read_until(b'\n', &mut line)
+                    .map_err(|e| unreadable(path, e))?;
                 if n == 0 {
                     break;
                 }
@@ -389,7 +434,11 @@ fn stream_array<R: BufRead>(r: &mut R, mut f: impl FnMut(Vec<u8>, u64)) -> Resul
         r.consume(len);
     }
     if !ended {
-        return Err(if started { "the JSON list is not closed (truncated file?)".into() } else { "empty file".into() });
+        return Err(if started {
+            "the JSON list is not closed (truncated file?)".into()
+        } else {
+            "empty file".into()
+        });
     }
     Ok(())
 }

@@ -26,7 +26,9 @@ pub fn ring_area(ring: &[Pt]) -> f64 {
 /// Kili's area of one part: outer ring minus holes.
 pub fn part_area(part: &Part) -> f64 {
     let mut rings = part.rings.iter();
-    let Some(outer) = rings.next() else { return 0.0 };
+    let Some(outer) = rings.next() else {
+        return 0.0;
+    };
     ring_area(outer) - rings.map(|r| ring_area(r)).sum::<f64>()
 }
 
@@ -52,7 +54,9 @@ pub fn parts_bounds(parts: &[&Part]) -> Option<(f64, f64, f64, f64)> {
 /// The rectangle `(xmin, ymin, xmax, ymax)` when `parts` is one axis-aligned 4-vertex ring.
 fn as_axis_rect(parts: &[&Part]) -> Option<(f64, f64, f64, f64)> {
     let [part] = parts else { return None };
-    let [ring] = part.rings.as_slice() else { return None };
+    let [ring] = part.rings.as_slice() else {
+        return None;
+    };
     if ring.len() != 4 {
         return None;
     }
@@ -66,7 +70,10 @@ fn as_axis_rect(parts: &[&Part]) -> Option<(f64, f64, f64, f64)> {
 fn to_polygon(part: &Part) -> Polygon<f64> {
     let ls = |r: &Vec<Pt>| LineString::new(r.iter().map(|p| Coord { x: p.x, y: p.y }).collect());
     let mut rings = part.rings.iter();
-    let outer = rings.next().map(ls).unwrap_or_else(|| LineString::new(Vec::new()));
+    let outer = rings
+        .next()
+        .map(ls)
+        .unwrap_or_else(|| LineString::new(Vec::new()));
     Polygon::new(outer, rings.map(ls).collect())
 }
 
@@ -111,21 +118,49 @@ pub enum Invalid {
 
 impl std::fmt::Display for Invalid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let name = |r: &usize| if *r == 0 { "outer ring".to_owned() } else { format!("hole {r}") };
+        let name = |r: &usize| {
+            if *r == 0 {
+                "outer ring".to_owned()
+            } else {
+                format!("hole {r}")
+            }
+        };
         match self {
             Invalid::NonFinite { ring } => write!(f, "{} has a non-finite coordinate", name(ring)),
-            Invalid::TooFewPoints { ring } => write!(f, "{} has fewer than 3 distinct vertices", name(ring)),
-            Invalid::ZeroArea { ring } => write!(f, "{} has zero area (collinear vertices)", name(ring)),
+            Invalid::TooFewPoints { ring } => {
+                write!(f, "{} has fewer than 3 distinct vertices", name(ring))
+            }
+            Invalid::ZeroArea { ring } => {
+                write!(f, "{} has zero area (collinear vertices)", name(ring))
+            }
             Invalid::SelfIntersection { ring, at } => {
-                write!(f, "{} intersects itself at ({}, {})", name(ring), at.0, at.1)
+                write!(
+                    f,
+                    "{} intersects itself at ({}, {})",
+                    name(ring),
+                    at.0,
+                    at.1
+                )
             }
             Invalid::RingsIntersect { a, b, at } => {
-                write!(f, "{} and {} intersect at ({}, {})", name(a), name(b), at.0, at.1)
+                write!(
+                    f,
+                    "{} and {} intersect at ({}, {})",
+                    name(a),
+                    name(b),
+                    at.0,
+                    at.1
+                )
             }
-            Invalid::HoleOutside { ring } => write!(f, "{} is not inside the outer ring", name(ring)),
+            Invalid::HoleOutside { ring } => {
+                write!(f, "{} is not inside the outer ring", name(ring))
+            }
             Invalid::NestedHoles { a, b } => write!(f, "{} lies inside {}", name(a), name(b)),
             Invalid::TooComplex { segments } => {
-                write!(f, "too complex to check ({segments} segments with too many overlapping pairs)")
+                write!(
+                    f,
+                    "too complex to check ({segments} segments with too many overlapping pairs)"
+                )
             }
         }
     }
@@ -177,7 +212,9 @@ pub fn validate_part(part: &Part) -> Result<(), Invalid> {
             return Err(Invalid::TooFewPoints { ring: i });
         }
         let area = ring_area(&d);
-        let scale = bounds(&d).map(|b| (b.2 - b.0).max(b.3 - b.1)).unwrap_or(0.0);
+        let scale = bounds(&d)
+            .map(|b| (b.2 - b.0).max(b.3 - b.1))
+            .unwrap_or(0.0);
         if !(area > 1e-12 * scale * scale) {
             return Err(Invalid::ZeroArea { ring: i });
         }
@@ -188,7 +225,9 @@ pub fn validate_part(part: &Part) -> Result<(), Invalid> {
     }
     check_crossings(&rings)?;
     // Rings do not cross, so one vertex tells whether a hole is inside another ring.
-    let Some((outer, holes)) = rings.split_first() else { return Ok(()) };
+    let Some((outer, holes)) = rings.split_first() else {
+        return Ok(());
+    };
     for (i, h) in holes.iter().enumerate() {
         if let Some(p) = h.first() {
             if !point_in_ring(*p, outer) {
@@ -216,7 +255,9 @@ fn check_crossings(rings: &[Vec<Pt>]) -> Result<(), Invalid> {
     for (ri, r) in rings.iter().enumerate() {
         let n = r.len();
         for (i, a) in r.iter().enumerate() {
-            let Some(b) = r.get((i + 1) % n) else { continue };
+            let Some(b) = r.get((i + 1) % n) else {
+                continue;
+            };
             segs.push(Seg {
                 ring: ri,
                 idx: i,
@@ -230,7 +271,9 @@ fn check_crossings(rings: &[Vec<Pt>]) -> Result<(), Invalid> {
     }
     segs.sort_by(|a, b| a.xmin.total_cmp(&b.xmin));
     let ring_len = |r: usize| rings.get(r).map_or(0, Vec::len);
-    let budget = PAIR_BUDGET_PER_SEGMENT.saturating_mul(segs.len()).max(1_000_000);
+    let budget = PAIR_BUDGET_PER_SEGMENT
+        .saturating_mul(segs.len())
+        .max(1_000_000);
     let mut pairs = 0usize;
     for (i, s) in segs.iter().enumerate() {
         for t in segs.iter().skip(i + 1) {
@@ -239,12 +282,16 @@ fn check_crossings(rings: &[Vec<Pt>]) -> Result<(), Invalid> {
             }
             pairs += 1;
             if pairs > budget {
-                return Err(Invalid::TooComplex { segments: segs.len() });
+                return Err(Invalid::TooComplex {
+                    segments: segs.len(),
+                });
             }
             if t.ymin > s.ymax || s.ymin > t.ymax {
                 continue;
             }
-            let Some(hit) = line_intersection(s.line, t.line) else { continue };
+            let Some(hit) = line_intersection(s.line, t.line) else {
+                continue;
+            };
             if s.ring == t.ring {
                 let n = ring_len(s.ring);
                 let adjacent = (s.idx + 1) % n == t.idx || (t.idx + 1) % n == s.idx;
@@ -254,10 +301,21 @@ fn check_crossings(rings: &[Vec<Pt>]) -> Result<(), Invalid> {
                         continue;
                     }
                 }
-                return Err(Invalid::SelfIntersection { ring: s.ring, at: hit_point(&hit) });
+                return Err(Invalid::SelfIntersection {
+                    ring: s.ring,
+                    at: hit_point(&hit),
+                });
             }
-            let (a, b) = if s.ring < t.ring { (s.ring, t.ring) } else { (t.ring, s.ring) };
-            return Err(Invalid::RingsIntersect { a, b, at: hit_point(&hit) });
+            let (a, b) = if s.ring < t.ring {
+                (s.ring, t.ring)
+            } else {
+                (t.ring, s.ring)
+            };
+            return Err(Invalid::RingsIntersect {
+                a,
+                b,
+                at: hit_point(&hit),
+            });
         }
     }
     Ok(())
@@ -266,7 +324,9 @@ fn check_crossings(rings: &[Vec<Pt>]) -> Result<(), Invalid> {
 fn hit_point(hit: &LineIntersection<f64>) -> (f64, f64) {
     match hit {
         LineIntersection::SinglePoint { intersection, .. } => (intersection.x, intersection.y),
-        LineIntersection::Collinear { intersection } => (intersection.start.x, intersection.start.y),
+        LineIntersection::Collinear { intersection } => {
+            (intersection.start.x, intersection.start.y)
+        }
     }
 }
 
@@ -295,14 +355,20 @@ mod tests {
     }
 
     fn part(rings: &[&[(f64, f64)]]) -> Part {
-        Part { rings: rings.iter().map(|r| ring(r)).collect(), page: None }
+        Part {
+            rings: rings.iter().map(|r| ring(r)).collect(),
+            page: None,
+        }
     }
 
     const SQUARE: &[(f64, f64)] = &[(0., 0.), (1., 0.), (1., 1.), (0., 1.)];
 
     #[test]
     fn area_with_hole() {
-        let p = part(&[SQUARE, &[(0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75)]]);
+        let p = part(&[
+            SQUARE,
+            &[(0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75)],
+        ]);
         assert!((part_area(&p) - 0.75).abs() < 1e-15);
         assert_eq!(validate_part(&p), Ok(()));
     }
@@ -316,7 +382,10 @@ mod tests {
     #[test]
     fn bow_tie_is_invalid() {
         let p = part(&[&[(0., 0.), (1., 1.), (1., 0.), (0., 1.)]]);
-        assert!(matches!(validate_part(&p), Err(Invalid::SelfIntersection { .. })));
+        assert!(matches!(
+            validate_part(&p),
+            Err(Invalid::SelfIntersection { .. })
+        ));
     }
 
     #[test]
@@ -331,7 +400,10 @@ mod tests {
     fn too_few_points() {
         let p = part(&[&[(0., 0.), (1., 0.), (1., 0.), (0., 0.)]]);
         assert_eq!(validate_part(&p), Err(Invalid::TooFewPoints { ring: 0 }));
-        assert_eq!(validate_part(&Part::default()), Err(Invalid::TooFewPoints { ring: 0 }));
+        assert_eq!(
+            validate_part(&Part::default()),
+            Err(Invalid::TooFewPoints { ring: 0 })
+        );
     }
 
     #[test]
@@ -345,7 +417,10 @@ mod tests {
         let p = part(&[SQUARE, &[(2., 2.), (3., 2.), (3., 3.)]]);
         assert_eq!(validate_part(&p), Err(Invalid::HoleOutside { ring: 1 }));
         let p = part(&[SQUARE, &[(0.5, 0.5), (1.5, 0.5), (1.5, 0.8)]]);
-        assert!(matches!(validate_part(&p), Err(Invalid::RingsIntersect { a: 0, b: 1, .. })));
+        assert!(matches!(
+            validate_part(&p),
+            Err(Invalid::RingsIntersect { a: 0, b: 1, .. })
+        ));
     }
 
     #[test]
@@ -355,7 +430,10 @@ mod tests {
             &[(0.1, 0.1), (0.9, 0.1), (0.9, 0.9), (0.1, 0.9)],
             &[(0.4, 0.4), (0.6, 0.4), (0.6, 0.6), (0.4, 0.6)],
         ]);
-        assert!(matches!(validate_part(&p), Err(Invalid::NestedHoles { .. })));
+        assert!(matches!(
+            validate_part(&p),
+            Err(Invalid::NestedHoles { .. })
+        ));
     }
 
     #[test]

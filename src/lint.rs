@@ -19,14 +19,26 @@ pub fn lint(rs: &RuleSet, interface: &Value) -> Vec<String> {
         let who = format!("rule '{}' ({})", rule.id, rule.kind);
         let Some(job) = jobs.get(&rule.job) else {
             let known: Vec<&str> = jobs.keys().map(String::as_str).collect();
-            out.push(format!("{who}: unknown job '{}' (jobs: {})", rule.job, known.join(", ")));
+            out.push(format!(
+                "{who}: unknown job '{}' (jobs: {})",
+                rule.job,
+                known.join(", ")
+            ));
             continue;
         };
-        let cats = job.pointer("/content/categories").and_then(Value::as_object);
+        let cats = job
+            .pointer("/content/categories")
+            .and_then(Value::as_object);
         if let Some(cat) = &rule.category {
             if !cats.is_some_and(|c| c.contains_key(cat)) {
-                let known: Vec<&str> = cats.map(|c| c.keys().map(String::as_str).collect()).unwrap_or_default();
-                out.push(format!("{who}: job '{}' has no category '{cat}' (categories: {})", rule.job, known.join(", ")));
+                let known: Vec<&str> = cats
+                    .map(|c| c.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                out.push(format!(
+                    "{who}: job '{}' has no category '{cat}' (categories: {})",
+                    rule.job,
+                    known.join(", ")
+                ));
             }
         }
         let ml = job.get("mlTask").and_then(Value::as_str).unwrap_or("");
@@ -35,13 +47,19 @@ pub fn lint(rs: &RuleSet, interface: &Value) -> Vec<String> {
             .and_then(Value::as_array)
             .map(|t| t.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        let polygonal = tools.iter().any(|t| matches!(*t, "rectangle" | "polygon" | "semantic"));
+        let polygonal = tools
+            .iter()
+            .any(|t| matches!(*t, "rectangle" | "polygon" | "semantic"));
         match &rule.spec {
             Spec::Area { .. } | Spec::Box { .. } | Spec::ValidPolygon | Spec::Overlap { .. } => {
                 if ml != "OBJECT_DETECTION" {
                     out.push(format!("{who}: a geometry rule on job '{}', whose mlTask is '{ml}', not OBJECT_DETECTION", rule.job));
                 } else if !polygonal {
-                    out.push(format!("{who}: job '{}' draws no rectangles, polygons or masks (tools: {})", rule.job, tools.join(", ")));
+                    out.push(format!(
+                        "{who}: job '{}' draws no rectangles, polygons or masks (tools: {})",
+                        rule.job,
+                        tools.join(", ")
+                    ));
                 }
             }
             Spec::InsideImage { .. } if ml != "OBJECT_DETECTION" => {
@@ -57,7 +75,9 @@ pub fn lint(rs: &RuleSet, interface: &Value) -> Vec<String> {
                         .and_then(Value::as_array)
                         .is_some_and(|c| c.iter().any(|x| x.as_str() == Some(child)));
                     if !listed {
-                        out.push(format!("{who}: category '{cat}' does not list '{child}' among its children"));
+                        out.push(format!(
+                            "{who}: category '{cat}' does not list '{child}' among its children"
+                        ));
                     }
                 }
             }

@@ -17,13 +17,30 @@ pub enum Unit {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Spec {
-    Count { min: Option<f64>, max: Option<f64> },
-    Area { min: Option<f64>, max: Option<f64>, unit: Unit },
-    Box { bounds: BoxBounds, unit: Unit },
-    InsideImage { tolerance: f64 },
+    Count {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    Area {
+        min: Option<f64>,
+        max: Option<f64>,
+        unit: Unit,
+    },
+    Box {
+        bounds: BoxBounds,
+        unit: Unit,
+    },
+    InsideImage {
+        tolerance: f64,
+    },
     ValidPolygon,
-    Overlap { max_iou: f64, same_category: bool },
-    Required { child: Option<String> },
+    Overlap {
+        max_iou: f64,
+        same_category: bool,
+    },
+    Required {
+        child: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -53,7 +70,16 @@ impl Rule {
     }
 
     pub fn needs_pixels(&self) -> bool {
-        matches!(self.spec, Spec::Area { unit: Unit::Pixels, .. } | Spec::Box { unit: Unit::Pixels, .. })
+        matches!(
+            self.spec,
+            Spec::Area {
+                unit: Unit::Pixels,
+                ..
+            } | Spec::Box {
+                unit: Unit::Pixels,
+                ..
+            }
+        )
     }
 }
 
@@ -71,15 +97,26 @@ impl RuleSet {
         for (i, cfg) in configs.iter_mut().enumerate() {
             let rule = compile_rule(i, cfg)?;
             if seen_ids.contains(&rule.id) {
-                return Err(err(i, cfg, Some("id"), format!("duplicate rule id '{}'", rule.id)));
+                return Err(err(
+                    i,
+                    cfg,
+                    Some("id"),
+                    format!("duplicate rule id '{}'", rule.id),
+                ));
             }
             seen_ids.push(rule.id.clone());
             // The normalized config carries the id, so that pickles and fingerprints are stable.
             cfg.id = Some(rule.id.clone());
             rules.push(rule);
         }
-        let opts = ReadOpts { geometry: rules.iter().any(Rule::needs_geometry) };
-        Ok(RuleSet { configs, rules, opts })
+        let opts = ReadOpts {
+            geometry: rules.iter().any(Rule::needs_geometry),
+        };
+        Ok(RuleSet {
+            configs,
+            rules,
+            opts,
+        })
     }
 
     pub fn needs_pixels(&self) -> bool {
@@ -93,7 +130,10 @@ impl RuleSet {
             if let Some(r) = self.rules.iter().find(|r| r.needs_pixels()) {
                 return Err(LabelError::new(
                     "resolution",
-                    format!("rule '{}' measures pixels and needs the asset resolution (width, height)", r.id),
+                    format!(
+                        "rule '{}' measures pixels and needs the asset resolution (width, height)",
+                        r.id
+                    ),
                 ));
             }
         }
@@ -101,11 +141,16 @@ impl RuleSet {
         for rule in &self.rules {
             // Geometry code is ours and geo's; a bug there must not take the process down
             // (a PanicException escapes `except Exception` in Python).
-            let run = catch_unwind(AssertUnwindSafe(|| rules::check(rule, label, res, &mut out)));
+            let run = catch_unwind(AssertUnwindSafe(|| {
+                rules::check(rule, label, res, &mut out)
+            }));
             if run.is_err() {
                 return Err(LabelError::new(
                     "",
-                    format!("internal error while checking rule '{}' (please report this label)", rule.id),
+                    format!(
+                        "internal error while checking rule '{}' (please report this label)",
+                        rule.id
+                    ),
                 ));
             }
         }
@@ -114,17 +159,35 @@ impl RuleSet {
 }
 
 fn err(i: usize, cfg: &RuleConfig, field: Option<&str>, reason: String) -> RulesError {
-    RulesError::Rule { index: i + 1, id: cfg.id.clone(), field: field.map(str::to_owned), reason }
+    RulesError::Rule {
+        index: i + 1,
+        id: cfg.id.clone(),
+        field: field.map(str::to_owned),
+        reason,
+    }
 }
 
 fn compile_rule(i: usize, cfg: &RuleConfig) -> Result<Rule, RulesError> {
     let Some(kind) = KINDS.iter().copied().find(|k| *k == cfg.kind) else {
-        return Err(err(i, cfg, Some("kind"), format!("unknown kind '{}' (known: {})", cfg.kind, KINDS.join(", "))));
+        return Err(err(
+            i,
+            cfg,
+            Some("kind"),
+            format!("unknown kind '{}' (known: {})", cfg.kind, KINDS.join(", ")),
+        ));
     };
     let allowed = kind_fields(kind).unwrap_or(&[]);
     for (name, set) in set_fields(cfg) {
         if set && !allowed.contains(&name) && !COMMON_FIELDS.contains(&name) {
-            return Err(err(i, cfg, Some(name), format!("not a field of kind '{kind}' (it takes: {})", allowed.join(", "))));
+            return Err(err(
+                i,
+                cfg,
+                Some(name),
+                format!(
+                    "not a field of kind '{kind}' (it takes: {})",
+                    allowed.join(", ")
+                ),
+            ));
         }
     }
     if cfg.job.trim().is_empty() {
@@ -133,23 +196,47 @@ fn compile_rule(i: usize, cfg: &RuleConfig) -> Result<Rule, RulesError> {
     let severity = match cfg.severity.as_deref() {
         None | Some("error") => Severity::Error,
         Some("warning") => Severity::Warning,
-        Some(other) => return Err(err(i, cfg, Some("severity"), format!("'{other}' is not 'error' or 'warning'"))),
+        Some(other) => {
+            return Err(err(
+                i,
+                cfg,
+                Some("severity"),
+                format!("'{other}' is not 'error' or 'warning'"),
+            ))
+        }
     };
     let unit = match cfg.unit.as_deref() {
         None | Some("normalized") => Unit::Normalized,
         Some("pixels") => Unit::Pixels,
-        Some(other) => return Err(err(i, cfg, Some("unit"), format!("'{other}' is not 'normalized' or 'pixels'"))),
+        Some(other) => {
+            return Err(err(
+                i,
+                cfg,
+                Some("unit"),
+                format!("'{other}' is not 'normalized' or 'pixels'"),
+            ))
+        }
     };
     for (name, v) in number_fields(cfg) {
         if let Some(v) = v {
             if !v.is_finite() || v < 0.0 {
-                return Err(err(i, cfg, Some(name), format!("must be a finite number >= 0, got {v}")));
+                return Err(err(
+                    i,
+                    cfg,
+                    Some(name),
+                    format!("must be a finite number >= 0, got {v}"),
+                ));
             }
         }
     }
     let ordered = |lo: Option<f64>, hi: Option<f64>, name: &str| -> Result<(), RulesError> {
         match (lo, hi) {
-            (Some(a), Some(b)) if a > b => Err(err(i, cfg, Some(name), format!("min ({a}) is above max ({b})"))),
+            (Some(a), Some(b)) if a > b => Err(err(
+                i,
+                cfg,
+                Some(name),
+                format!("min ({a}) is above max ({b})"),
+            )),
             _ => Ok(()),
         }
     };
@@ -158,16 +245,28 @@ fn compile_rule(i: usize, cfg: &RuleConfig) -> Result<Rule, RulesError> {
             ordered(cfg.min, cfg.max, "min")?;
             for (name, v) in [("min", cfg.min), ("max", cfg.max)] {
                 if v.is_some_and(|v| v.fract() != 0.0) {
-                    return Err(err(i, cfg, Some(name), "a count bound must be a whole number".into()));
+                    return Err(err(
+                        i,
+                        cfg,
+                        Some(name),
+                        "a count bound must be a whole number".into(),
+                    ));
                 }
             }
             need_one(i, cfg, &[("min", cfg.min), ("max", cfg.max)])?;
-            Spec::Count { min: cfg.min, max: cfg.max }
+            Spec::Count {
+                min: cfg.min,
+                max: cfg.max,
+            }
         }
         "area" => {
             ordered(cfg.min, cfg.max, "min")?;
             need_one(i, cfg, &[("min", cfg.min), ("max", cfg.max)])?;
-            Spec::Area { min: cfg.min, max: cfg.max, unit }
+            Spec::Area {
+                min: cfg.min,
+                max: cfg.max,
+                unit,
+            }
         }
         "box" => {
             let b = BoxBounds {
@@ -195,31 +294,62 @@ fn compile_rule(i: usize, cfg: &RuleConfig) -> Result<Rule, RulesError> {
             )?;
             Spec::Box { bounds: b, unit }
         }
-        "inside_image" => Spec::InsideImage { tolerance: cfg.tolerance.unwrap_or(1e-6) },
+        "inside_image" => Spec::InsideImage {
+            tolerance: cfg.tolerance.unwrap_or(1e-6),
+        },
         "valid_polygon" => Spec::ValidPolygon,
         "overlap" => {
             let max_iou = cfg.max_iou.unwrap_or(0.9);
             if max_iou > 1.0 {
-                return Err(err(i, cfg, Some("max_iou"), "must be between 0 and 1".into()));
+                return Err(err(
+                    i,
+                    cfg,
+                    Some("max_iou"),
+                    "must be between 0 and 1".into(),
+                ));
             }
-            Spec::Overlap { max_iou, same_category: cfg.same_category.unwrap_or(true) }
+            Spec::Overlap {
+                max_iou,
+                same_category: cfg.same_category.unwrap_or(true),
+            }
         }
-        "required" => Spec::Required { child: cfg.child.clone() },
+        "required" => Spec::Required {
+            child: cfg.child.clone(),
+        },
         _ => return Err(err(i, cfg, Some("kind"), format!("unknown kind '{kind}'"))),
     };
-    let text = cfg.message.clone().unwrap_or_else(|| rules::default_message(&spec, cfg.category.is_some()));
+    let text = cfg
+        .message
+        .clone()
+        .unwrap_or_else(|| rules::default_message(&spec, cfg.category.is_some()));
     let message = Template::parse(&text).map_err(|e| err(i, cfg, Some("message"), e))?;
-    let id = cfg.id.clone().unwrap_or_else(|| format!("{kind}-{}", i + 1));
+    let id = cfg
+        .id
+        .clone()
+        .unwrap_or_else(|| format!("{kind}-{}", i + 1));
     if id.trim().is_empty() {
         return Err(err(i, cfg, Some("id"), "must not be empty".into()));
     }
-    Ok(Rule { id, kind, job: cfg.job.clone(), category: cfg.category.clone(), severity, message, spec })
+    Ok(Rule {
+        id,
+        kind,
+        job: cfg.job.clone(),
+        category: cfg.category.clone(),
+        severity,
+        message,
+        spec,
+    })
 }
 
 fn need_one(i: usize, cfg: &RuleConfig, fields: &[(&str, Option<f64>)]) -> Result<(), RulesError> {
     if fields.iter().all(|(_, v)| v.is_none()) {
         let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
-        return Err(err(i, cfg, None, format!("set at least one of {}", names.join(", "))));
+        return Err(err(
+            i,
+            cfg,
+            None,
+            format!("set at least one of {}", names.join(", ")),
+        ));
     }
     Ok(())
 }
@@ -240,7 +370,10 @@ fn number_fields(c: &RuleConfig) -> [(&'static str, Option<f64>); 10] {
 }
 
 fn set_fields(c: &RuleConfig) -> Vec<(&'static str, bool)> {
-    let mut v: Vec<(&'static str, bool)> = number_fields(c).iter().map(|(n, x)| (*n, x.is_some())).collect();
+    let mut v: Vec<(&'static str, bool)> = number_fields(c)
+        .iter()
+        .map(|(n, x)| (*n, x.is_some()))
+        .collect();
     v.push(("unit", c.unit.is_some()));
     v.push(("same_category", c.same_category.is_some()));
     v.push(("child", c.child.is_some()));
@@ -258,8 +391,13 @@ mod tests {
 
     #[test]
     fn field_of_another_kind_is_named() {
-        let e = compile("[[rule]]\nkind = \"count\"\njob = \"J\"\nmax = 1\nunit = \"pixels\"\n").unwrap_err();
-        assert!(e.to_string().contains("rule 1: unit: not a field of kind 'count'"), "{e}");
+        let e = compile("[[rule]]\nkind = \"count\"\njob = \"J\"\nmax = 1\nunit = \"pixels\"\n")
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("rule 1: unit: not a field of kind 'count'"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -269,8 +407,14 @@ mod tests {
         assert!(compile("[[rule]]\nkind = \"count\"\njob = \"J\"\nmax = 1.5\n").is_err());
         assert!(compile("[[rule]]\nkind = \"count\"\njob = \"J\"\nmax = -1\n").is_err());
         assert!(compile("[[rule]]\nkind = \"nope\"\njob = \"J\"\n").is_err());
-        assert!(compile("[[rule]]\nkind = \"count\"\njob = \"J\"\nmax = 1\nmessage = \"{bad}\"\n").is_err());
-        assert!(compile("[[rule]]\nkind = \"count\"\njob = \"J\"\nmax = 1\nseverity = \"fatal\"\n").is_err());
+        assert!(
+            compile("[[rule]]\nkind = \"count\"\njob = \"J\"\nmax = 1\nmessage = \"{bad}\"\n")
+                .is_err()
+        );
+        assert!(compile(
+            "[[rule]]\nkind = \"count\"\njob = \"J\"\nmax = 1\nseverity = \"fatal\"\n"
+        )
+        .is_err());
     }
 
     #[test]

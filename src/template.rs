@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 pub const PLACEHOLDERS: &[&str] = &[
-    "count", "value", "min", "max", "limit", "job", "category", "mid", "frame", "reason", "measure",
-    "child", "other", "rule",
+    "count", "value", "min", "max", "limit", "job", "category", "mid", "frame", "reason",
+    "measure", "child", "other", "rule",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -140,9 +140,17 @@ mod tests {
 
     #[test]
     fn renders_tutorial_message() {
-        let t = Template::parse("There are too many BBox ({count}) - Only 1 BBox of Object A accepted").unwrap();
-        let v = Vars { count: Some(3.0), ..Vars::default() };
-        assert_eq!(t.render(&v), "There are too many BBox (3) - Only 1 BBox of Object A accepted");
+        let t =
+            Template::parse("There are too many BBox ({count}) - Only 1 BBox of Object A accepted")
+                .unwrap();
+        let v = Vars {
+            count: Some(3.0),
+            ..Vars::default()
+        };
+        assert_eq!(
+            t.render(&v),
+            "There are too many BBox (3) - Only 1 BBox of Object A accepted"
+        );
     }
 
     #[test]
@@ -151,6 +159,12 @@ mod tests {
         assert!(Template::parse("{count").is_err());
         assert!(Template::parse("a } b").is_err());
         let t = Template::parse("{{literal}} {value}").unwrap();
-        assert_eq!(t.render(&Vars { value: Some(0.35510000000000003), ..Vars::default() }), "{literal} 0.3551");
+        assert_eq!(
+            t.render(&Vars {
+                value: Some(0.35510000000000003),
+                ..Vars::default()
+            }),
+            "{literal} 0.3551"
+        );
     }
 }

@@ -8,13 +8,14 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::value::RawValue;
 
 use super::doc::{Document, ParsedLabel};
 use super::model::{
-    frame_index, is_ignored_job, Answer, Geometry, Label, Object, Part, Pt, ReadOpts,
-    Ring, Tool,
+    frame_index, is_ignored_job, Answer, Geometry, Label, Object, Part, Pt, ReadOpts, Ring, Tool,
 };
 use crate::error::LabelError;
 
@@ -22,7 +23,9 @@ use crate::error::LabelError;
 /// jsonResponse.
 pub fn parse_document(bytes: &[u8], opts: ReadOpts) -> Result<Document, LabelError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = DocSeed { opts }.deserialize(&mut de).and_then(|d| de.end().map(|_| d));
+    let parsed = DocSeed { opts }
+        .deserialize(&mut de)
+        .and_then(|d| de.end().map(|_| d));
     match parsed {
         Ok(mut doc) => match doc.error.take() {
             Some(e) => Err(e),
@@ -33,17 +36,29 @@ pub fn parse_document(bytes: &[u8], opts: ReadOpts) -> Result<Document, LabelErr
 }
 
 /// Parse a jsonResponse given as a JSON string (as the Kili API returns it).
-pub fn parse_json_response(text: &str, frame: Option<u32>, opts: ReadOpts) -> Result<Label, LabelError> {
+pub fn parse_json_response(
+    text: &str,
+    frame: Option<u32>,
+    opts: ReadOpts,
+) -> Result<Label, LabelError> {
     let mut label = Label::default();
     let mut de = serde_json::Deserializer::from_str(text);
-    let seed = ResponseSeed { label: &mut label, frame, opts };
+    let seed = ResponseSeed {
+        label: &mut label,
+        frame,
+        opts,
+    };
     match seed.deserialize(&mut de).and_then(|_| de.end()) {
         Ok(()) => Ok(label),
         Err(_) => {
             let mut label = Label::default();
             let mut de = serde_json::Deserializer::from_str(text);
             let mut track = serde_path_to_error::Track::new();
-            let seed = ResponseSeed { label: &mut label, frame, opts };
+            let seed = ResponseSeed {
+                label: &mut label,
+                frame,
+                opts,
+            };
             let res = seed
                 .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track))
                 .and_then(|_| de.end());
@@ -117,6 +132,15 @@ impl<'de> de::Deserialize<'de> for LooseId {
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
                 Ok(LooseId(Some(v.to_string())))
+            }
+            // serde_json reads integers beyond u64 as floats; the Python reader formats such
+            // ints the same way, so both readers agree.
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                if v.is_finite() && v.fract() == 0.0 && v.abs() >= 9.2e18 {
+                    Ok(LooseId(Some(format!("{v}"))))
+                } else {
+                    Err(E::invalid_type(de::Unexpected::Float(v), &self))
+                }
             }
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
                 Ok(LooseId(None))
@@ -237,14 +261,14 @@ impl<'de> de::Deserialize<'de> for Vertices {
                     match item {
                         PtOrRing::Pt(p) if nested.is_empty() => flat.push(p),
                         PtOrRing::Ring(r) if flat.is_empty() => nested.push(r),
-                        _ => {
-                            return Err(de::Error::custom(
-                                "mixes vertices and lists of vertices",
-                            ))
-                        }
+                        _ => return Err(de::Error::custom("mixes vertices and lists of vertices")),
                     }
                 }
-                Ok(if nested.is_empty() { Vertices::Flat(flat) } else { Vertices::Nested(nested) })
+                Ok(if nested.is_empty() {
+                    Vertices::Flat(flat)
+                } else {
+                    Vertices::Nested(nested)
+                })
             }
         }
         d.deserialize_seq(V)
@@ -345,17 +369,26 @@ impl BoundingPoly {
             match elem {
                 PolyElem::Ring(RingObj(Some(Vertices::Flat(r)))) => {
                     if page.is_some() {
-                        parts.push(Part { rings: vec![r], page });
+                        parts.push(Part {
+                            rings: vec![r],
+                            page,
+                        });
                     } else {
                         flat.rings.push(r);
                     }
                 }
                 PolyElem::Ring(RingObj(Some(Vertices::Nested(rs)))) => {
-                    parts.extend(rs.into_iter().map(|r| Part { rings: vec![r], page }));
+                    parts.extend(rs.into_iter().map(|r| Part {
+                        rings: vec![r],
+                        page,
+                    }));
                 }
                 PolyElem::Ring(RingObj(None)) => {}
                 PolyElem::Part(rings) => {
-                    let mut part = Part { rings: Vec::new(), page };
+                    let mut part = Part {
+                        rings: Vec::new(),
+                        page,
+                    };
                     for r in rings {
                         match r.0 {
                             Some(Vertices::Flat(r)) => part.rings.push(r),
@@ -418,7 +451,12 @@ fn response_entry<'de, A: MapAccess<'de>>(
     opts: ReadOpts,
     map: &mut A,
 ) -> Result<(), A::Error> {
-    map.next_value_seed(EntrySeed { label, name, frame, opts })
+    map.next_value_seed(EntrySeed {
+        label,
+        name,
+        frame,
+        opts,
+    })
 }
 
 /// A job's payload. Returns whether the job holds an answer.
@@ -445,34 +483,63 @@ impl<'de> Visitor<'de> for JobSeed<'_, '_> {
         Ok(false)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let JobSeed { label, job, frame, opts } = self;
+        let JobSeed {
+            label,
+            job,
+            frame,
+            opts,
+        } = self;
         let mut answered = false;
         let first_answer = label.answers.len();
         let mut job_children: Vec<String> = Vec::new();
         while let Some(k) = map.next_key::<Key>()? {
             match k.0.as_ref() {
                 "annotations" => {
-                    let n = map.next_value_seed(AnnotationsSeed { label: &mut *label, job, frame, opts })?;
+                    let n = map.next_value_seed(AnnotationsSeed {
+                        label: &mut *label,
+                        job,
+                        frame,
+                        opts,
+                    })?;
                     answered |= n > 0;
                 }
                 "categories" => {
-                    let n = map.next_value_seed(CategoriesSeed { label: &mut *label, job, frame, opts })?;
+                    let n = map.next_value_seed(CategoriesSeed {
+                        label: &mut *label,
+                        job,
+                        frame,
+                        opts,
+                    })?;
                     answered |= n > 0;
                 }
                 "children" => {
-                    job_children = map.next_value_seed(ChildrenSeed { label: &mut *label, frame, opts })?;
+                    job_children = map.next_value_seed(ChildrenSeed {
+                        label: &mut *label,
+                        frame,
+                        opts,
+                    })?;
                 }
                 "text" => {
                     let t = map.next_value::<Option<Cow<str>>>()?;
                     if t.is_some_and(|t| !t.is_empty()) {
-                        label.answers.push(Answer { job: job.to_owned(), category: None, frame, children: Vec::new() });
+                        label.answers.push(Answer {
+                            job: job.to_owned(),
+                            category: None,
+                            frame,
+                            children: Vec::new(),
+                        });
                         answered = true;
                     }
                 }
                 "choice" | "orders" | "fileId" => {
                     let v = map.next_value::<Option<IgnoredAny>>()?;
                     if v.is_some() {
-                        label.answers.push(Answer { job: job.to_owned(), category: None, frame, children: Vec::new() });
+                        label.answers.push(Answer {
+                            job: job.to_owned(),
+                            category: None,
+                            frame,
+                            children: Vec::new(),
+                        });
                         answered = true;
                     }
                 }
@@ -483,7 +550,12 @@ impl<'de> Visitor<'de> for JobSeed<'_, '_> {
         }
         // Legacy form: children at job level belong to the job's categories.
         if !job_children.is_empty() {
-            for a in label.answers.iter_mut().skip(first_answer).filter(|a| a.job == job) {
+            for a in label
+                .answers
+                .iter_mut()
+                .skip(first_answer)
+                .filter(|a| a.job == job)
+            {
                 a.children.extend(job_children.iter().cloned());
             }
         }
@@ -516,7 +588,9 @@ impl<'de> Visitor<'de> for ChildrenSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
         // `"children": []` is seen in some exports: only an empty list is meaningful.
         if seq.next_element::<IgnoredAny>()?.is_some() {
-            return Err(de::Error::custom("expected an object keyed by child job name"));
+            return Err(de::Error::custom(
+                "expected an object keyed by child job name",
+            ));
         }
         Ok(Vec::new())
     }
@@ -528,7 +602,12 @@ impl<'de> Visitor<'de> for ChildrenSeed<'_> {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
-            let yes = map.next_value_seed(JobSeed { label: &mut *self.label, job: name, frame: self.frame, opts: self.opts })?;
+            let yes = map.next_value_seed(JobSeed {
+                label: &mut *self.label,
+                job: name,
+                frame: self.frame,
+                opts: self.opts,
+            })?;
             if yes {
                 answered.push(name.to_owned());
             }
@@ -562,10 +641,17 @@ impl<'de> Visitor<'de> for CategoriesSeed<'_, '_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
         let mut n = 0;
-        while let Some((name, children)) =
-            seq.next_element_seed(CategorySeed { label: &mut *self.label, frame: self.frame, opts: self.opts })?
-        {
-            self.label.answers.push(Answer { job: self.job.to_owned(), category: name, frame: self.frame, children });
+        while let Some((name, children)) = seq.next_element_seed(CategorySeed {
+            label: &mut *self.label,
+            frame: self.frame,
+            opts: self.opts,
+        })? {
+            self.label.answers.push(Answer {
+                job: self.job.to_owned(),
+                category: name,
+                frame: self.frame,
+                children,
+            });
             n += 1;
         }
         Ok(n)
@@ -598,7 +684,11 @@ impl<'de> Visitor<'de> for CategorySeed<'_> {
             match k.0.as_ref() {
                 "name" => name = map.next_value::<LooseId>()?.0,
                 "children" => {
-                    children = map.next_value_seed(ChildrenSeed { label: &mut *self.label, frame: self.frame, opts: self.opts })?;
+                    children = map.next_value_seed(ChildrenSeed {
+                        label: &mut *self.label,
+                        frame: self.frame,
+                        opts: self.opts,
+                    })?;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -634,9 +724,12 @@ impl<'de> Visitor<'de> for AnnotationsSeed<'_, '_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
         let mut n = 0;
-        while let Some(obj) =
-            seq.next_element_seed(AnnotationSeed { label: &mut *self.label, job: self.job, frame: self.frame, opts: self.opts })?
-        {
+        while let Some(obj) = seq.next_element_seed(AnnotationSeed {
+            label: &mut *self.label,
+            job: self.job,
+            frame: self.frame,
+            opts: self.opts,
+        })? {
             self.label.objects.push(obj);
             n += 1;
         }
@@ -664,8 +757,17 @@ impl<'de> Visitor<'de> for AnnotationSeed<'_, '_> {
         f.write_str("an annotation object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Object, A::Error> {
-        let AnnotationSeed { label, job, frame, opts } = self;
-        let mut obj = Object { job: job.to_owned(), frame, ..Object::default() };
+        let AnnotationSeed {
+            label,
+            job,
+            frame,
+            opts,
+        } = self;
+        let mut obj = Object {
+            job: job.to_owned(),
+            frame,
+            ..Object::default()
+        };
         let mut parts: Option<Vec<Part>> = None;
         let mut point = None;
         let mut line: Option<Ring> = None;
@@ -673,19 +775,33 @@ impl<'de> Visitor<'de> for AnnotationSeed<'_, '_> {
         while let Some(k) = map.next_key::<Key>()? {
             match k.0.as_ref() {
                 "mid" => obj.mid = map.next_value::<LooseId>()?.0,
-                "type" => obj.tool = map.next_value::<Option<Cow<str>>>()?.map(|t| Tool::parse(&t)),
+                "type" => {
+                    obj.tool = map
+                        .next_value::<Option<Cow<str>>>()?
+                        .map(|t| Tool::parse(&t))
+                }
                 "categories" => {
-                    let cats = map.next_value_seed(AnnotationCategoriesSeed { label: &mut *label, frame, opts })?;
+                    let cats = map.next_value_seed(AnnotationCategoriesSeed {
+                        label: &mut *label,
+                        frame,
+                        opts,
+                    })?;
                     obj.category = cats.0;
                     obj.children.extend(cats.1);
                 }
                 "children" => {
-                    let c = map.next_value_seed(ChildrenSeed { label: &mut *label, frame, opts })?;
+                    let c = map.next_value_seed(ChildrenSeed {
+                        label: &mut *label,
+                        frame,
+                        opts,
+                    })?;
                     obj.children.extend(c);
                 }
                 "boundingPoly" if opts.geometry => {
                     let bp = map.next_value::<BoundingPoly>()?;
-                    parts.get_or_insert_with(Vec::new).extend(bp.into_parts(&[]));
+                    parts
+                        .get_or_insert_with(Vec::new)
+                        .extend(bp.into_parts(&[]));
                 }
                 "annotations" if opts.geometry => {
                     let p = map.next_value::<PdfLayers>()?;
@@ -694,7 +810,11 @@ impl<'de> Visitor<'de> for AnnotationSeed<'_, '_> {
                 "point" if opts.geometry => point = map.next_value::<Option<Pt>>()?,
                 "polyline" if opts.geometry => line = map.next_value::<Option<Vec<Pt>>>()?,
                 "points" => {
-                    let p = map.next_value_seed(PosePointsSeed { label: &mut *label, frame, opts })?;
+                    let p = map.next_value_seed(PosePointsSeed {
+                        label: &mut *label,
+                        frame,
+                        opts,
+                    })?;
                     obj.children.extend(p.1);
                     if opts.geometry {
                         pose = Some(p.0);
@@ -712,7 +832,12 @@ impl<'de> Visitor<'de> for AnnotationSeed<'_, '_> {
 
 /// When an annotation carries several geometry keys (a rectangle with `"polyline": []`),
 /// the most specific non-empty one wins.
-pub(crate) fn pick_geometry(parts: Option<Vec<Part>>, point: Option<Pt>, line: Option<Ring>, pose: Option<Ring>) -> Geometry {
+pub(crate) fn pick_geometry(
+    parts: Option<Vec<Part>>,
+    point: Option<Pt>,
+    line: Option<Ring>,
+    pose: Option<Ring>,
+) -> Geometry {
     match (parts, point, line, pose) {
         (Some(p), _, _, _) if !p.is_empty() => Geometry::Parts(p),
         (_, Some(pt), _, _) => Geometry::Point(pt),
@@ -747,9 +872,11 @@ impl<'de> Visitor<'de> for AnnotationCategoriesSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut first = None;
         let mut children = Vec::new();
-        while let Some((name, c)) =
-            seq.next_element_seed(CategorySeed { label: &mut *self.label, frame: self.frame, opts: self.opts })?
-        {
+        while let Some((name, c)) = seq.next_element_seed(CategorySeed {
+            label: &mut *self.label,
+            frame: self.frame,
+            opts: self.opts,
+        })? {
             if first.is_none() {
                 first = name;
             }
@@ -784,9 +911,11 @@ impl<'de> Visitor<'de> for PosePointsSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut pts = Vec::new();
         let mut children = Vec::new();
-        while let Some((p, c)) =
-            seq.next_element_seed(PosePointSeed { label: &mut *self.label, frame: self.frame, opts: self.opts })?
-        {
+        while let Some((p, c)) = seq.next_element_seed(PosePointSeed {
+            label: &mut *self.label,
+            frame: self.frame,
+            opts: self.opts,
+        })? {
             pts.extend(p);
             children.extend(c);
         }
@@ -819,7 +948,11 @@ impl<'de> Visitor<'de> for PosePointSeed<'_> {
             match k.0.as_ref() {
                 "point" if self.opts.geometry => pt = map.next_value::<Option<Pt>>()?,
                 "children" => {
-                    children = map.next_value_seed(ChildrenSeed { label: &mut *self.label, frame: self.frame, opts: self.opts })?;
+                    children = map.next_value_seed(ChildrenSeed {
+                        label: &mut *self.label,
+                        frame: self.frame,
+                        opts: self.opts,
+                    })?;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -871,7 +1004,9 @@ impl<'de> de::Deserialize<'de> for PdfLayer {
                 let mut bp = None;
                 while let Some(k) = map.next_key::<Key>()? {
                     match k.0.as_ref() {
-                        "pageNumberArray" => pages = map.next_value::<Option<Vec<u32>>>()?.unwrap_or_default(),
+                        "pageNumberArray" => {
+                            pages = map.next_value::<Option<Vec<u32>>>()?.unwrap_or_default()
+                        }
                         "boundingPoly" => bp = Some(map.next_value::<BoundingPoly>()?),
                         _ => {
                             map.next_value::<IgnoredAny>()?;
@@ -940,10 +1075,19 @@ impl<'de> Visitor<'de> for DocSeed {
                 }
                 "id" => doc.id = map.next_value::<LooseId>()?.0,
                 "externalId" => doc.external_id = map.next_value::<LooseId>()?.0,
-                "resolution" => doc.resolution.size = map.next_value::<Option<Size>>()?.map(|s| (s.width, s.height)),
+                "resolution" => {
+                    doc.resolution.size = map
+                        .next_value::<Option<Size>>()?
+                        .map(|s| (s.width, s.height))
+                }
                 "pageResolutions" => {
-                    let pages = map.next_value::<Option<Vec<PageSize>>>()?.unwrap_or_default();
-                    doc.resolution.pages = pages.into_iter().map(|p| (p.page_number, p.width, p.height)).collect();
+                    let pages = map
+                        .next_value::<Option<Vec<PageSize>>>()?
+                        .unwrap_or_default();
+                    doc.resolution.pages = pages
+                        .into_iter()
+                        .map(|p| (p.page_number, p.width, p.height))
+                        .collect();
                 }
                 _ => {
                     let raw = map.next_value::<&'de RawValue>()?;
@@ -954,7 +1098,13 @@ impl<'de> Visitor<'de> for DocSeed {
         if let Some(label) = response {
             // A label dict: its `id` is the label id.
             doc.is_label = true;
-            doc.labels.insert(0, ParsedLabel { id: doc.id.take(), label });
+            doc.labels.insert(
+                0,
+                ParsedLabel {
+                    id: doc.id.take(),
+                    label,
+                },
+            );
         } else if !is_labelish {
             // A bare jsonResponse: every key we skipped is a job (or a frame).
             doc.is_response = true;
@@ -977,7 +1127,13 @@ impl<'de> Visitor<'de> for DocSeed {
 fn parse_entry(label: &mut Label, name: &str, raw: &str, opts: ReadOpts) -> Result<(), LabelError> {
     let fast = {
         let mut de = serde_json::Deserializer::from_str(raw);
-        EntrySeed { label: &mut *label, name, frame: None, opts }.deserialize(&mut de)
+        EntrySeed {
+            label: &mut *label,
+            name,
+            frame: None,
+            opts,
+        }
+        .deserialize(&mut de)
     };
     if fast.is_ok() {
         return Ok(());
@@ -985,10 +1141,19 @@ fn parse_entry(label: &mut Label, name: &str, raw: &str, opts: ReadOpts) -> Resu
     let mut scratch = Label::default();
     let mut de = serde_json::Deserializer::from_str(raw);
     let mut track = serde_path_to_error::Track::new();
-    let res = EntrySeed { label: &mut scratch, name, frame: None, opts }
-        .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track));
+    let res = EntrySeed {
+        label: &mut scratch,
+        name,
+        frame: None,
+        opts,
+    }
+    .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track));
     let inner = track.path().to_string();
-    let path = if inner.is_empty() || inner == "." { name.to_owned() } else { format!("{name}.{inner}") };
+    let path = if inner.is_empty() || inner == "." {
+        name.to_owned()
+    } else {
+        format!("{name}.{inner}")
+    };
     match res {
         Ok(()) => Err(LabelError::new(&path, "could not be read")),
         Err(e) => Err(LabelError::from_json(path, &e)),
@@ -1006,20 +1171,42 @@ struct EntrySeed<'a, 'n> {
 impl<'de> DeserializeSeed<'de> for EntrySeed<'_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        let EntrySeed { label, name, frame, opts } = self;
+        let EntrySeed {
+            label,
+            name,
+            frame,
+            opts,
+        } = self;
         if is_ignored_job(name) {
             return IgnoredAny::deserialize(d).map(|_| ());
         }
         if frame.is_none() {
             if let Some(n) = frame_index(name) {
                 label.frames.push(n);
-                return ResponseSeed { label, frame: Some(n), opts }.deserialize(d);
+                return ResponseSeed {
+                    label,
+                    frame: Some(n),
+                    opts,
+                }
+                .deserialize(d);
             }
             if name == "assetLevel" {
-                return ResponseSeed { label, frame: None, opts }.deserialize(d);
+                return ResponseSeed {
+                    label,
+                    frame: None,
+                    opts,
+                }
+                .deserialize(d);
             }
         }
-        JobSeed { label, job: name, frame, opts }.deserialize(d).map(|_| ())
+        JobSeed {
+            label,
+            job: name,
+            frame,
+            opts,
+        }
+        .deserialize(d)
+        .map(|_| ())
     }
 }
 
@@ -1061,11 +1248,17 @@ impl<'de> Visitor<'de> for ResponseField {
         if v.trim().is_empty() {
             return Ok(Label::default());
         }
-        parse_json_response(v, None, self.opts).map_err(|e| E::custom(format!("in the jsonResponse string: {e}")))
+        parse_json_response(v, None, self.opts)
+            .map_err(|e| E::custom(format!("in the jsonResponse string: {e}")))
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Label, A::Error> {
         let mut label = Label::default();
-        ResponseSeed { label: &mut label, frame: None, opts: self.opts }.visit_map(map)?;
+        ResponseSeed {
+            label: &mut label,
+            frame: None,
+            opts: self.opts,
+        }
+        .visit_map(map)?;
         Ok(label)
     }
 }

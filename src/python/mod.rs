@@ -19,8 +19,18 @@ use crate::ruleset::RuleSet;
 use reader::{read_document, read_pending, Pending};
 use types::{BatchResult, Issue, Row};
 
-create_exception!(kili_rules._native, LabelError, PyValueError, "A label (jsonResponse) is malformed; the message names the JSON path and the reason.");
-create_exception!(kili_rules._native, RulesError, PyValueError, "A rules file or rule object is invalid; the message names the rule and the field.");
+create_exception!(
+    kili_rules._native,
+    LabelError,
+    PyValueError,
+    "A label (jsonResponse) is malformed; the message names the JSON path and the reason."
+);
+create_exception!(
+    kili_rules._native,
+    RulesError,
+    PyValueError,
+    "A rules file or rule object is invalid; the message names the rule and the field."
+);
 
 fn label_err(e: CoreLabelError) -> PyErr {
     LabelError::new_err(e.to_string())
@@ -42,7 +52,9 @@ struct Engine {
 
 impl Engine {
     fn build(configs: Vec<RuleConfig>) -> PyResult<Engine> {
-        RuleSet::compile(configs).map(|rs| Engine { rs }).map_err(rules_err)
+        RuleSet::compile(configs)
+            .map(|rs| Engine { rs })
+            .map_err(rules_err)
     }
 
     fn resolution(
@@ -53,7 +65,9 @@ impl Engine {
         let mut res = doc_res.clone();
         if let Some((w, h)) = resolution {
             if !(w.is_finite() && h.is_finite() && w > 0.0 && h > 0.0) {
-                return Err(PyValueError::new_err(format!("resolution must be positive (width, height), got ({w}, {h})")));
+                return Err(PyValueError::new_err(format!(
+                    "resolution must be positive (width, height), got ({w}, {h})"
+                )));
             }
             res.size = Some((w, h));
         }
@@ -63,17 +77,24 @@ impl Engine {
         Ok(res)
     }
 
-    fn batch(&self, py: Python<'_>, pending: Vec<Pending>, threads: Option<usize>) -> PyResult<BatchOut> {
+    fn batch(
+        &self,
+        py: Python<'_>,
+        pending: Vec<Pending>,
+        threads: Option<usize>,
+    ) -> PyResult<BatchOut> {
         let rs = &self.rs;
-        py
-            .detach(|| {
-                with_threads(threads, || {
-                    use rayon::prelude::*;
-                    let docs: Vec<_> = pending.into_par_iter().map(|p| p.resolve(rs.opts)).collect();
-                    check_many_documents(rs, docs)
-                })
+        py.detach(|| {
+            with_threads(threads, || {
+                use rayon::prelude::*;
+                let docs: Vec<_> = pending
+                    .into_par_iter()
+                    .map(|p| p.resolve(rs.opts))
+                    .collect();
+                check_many_documents(rs, docs)
             })
-            .map_err(thread_err)
+        })
+        .map_err(thread_err)
     }
 }
 
@@ -98,7 +119,9 @@ impl Engine {
         } else if let Ok(b) = text.cast::<PyBytes>() {
             b.as_bytes().to_vec()
         } else {
-            return Err(RulesError::new_err("rules file: JSON rules must be str or bytes"));
+            return Err(RulesError::new_err(
+                "rules file: JSON rules must be str or bytes",
+            ));
         };
         Engine::build(parse_json(&bytes).map_err(rules_err)?)
     }
@@ -159,7 +182,10 @@ impl Engine {
             // Row sources name the item's position in the whole input, not in the chunk.
             for r in &mut part.rows {
                 if let Some(src) = r.source.as_mut() {
-                    if let Some(i) = src.strip_prefix("item ").and_then(|i| i.parse::<usize>().ok()) {
+                    if let Some(i) = src
+                        .strip_prefix("item ")
+                        .and_then(|i| i.parse::<usize>().ok())
+                    {
                         *src = format!("item {}", i + done);
                     }
                 }
@@ -184,7 +210,12 @@ impl Engine {
     }
 
     #[pyo3(signature = (docs, threads=None))]
-    fn validate_json_many(&self, py: Python<'_>, docs: &Bound<'_, PyAny>, threads: Option<usize>) -> PyResult<BatchResult> {
+    fn validate_json_many(
+        &self,
+        py: Python<'_>,
+        docs: &Bound<'_, PyAny>,
+        threads: Option<usize>,
+    ) -> PyResult<BatchResult> {
         self.validate_many(py, docs, threads, None)
     }
 
@@ -218,9 +249,11 @@ impl Engine {
     /// Problems of the rules against a project's jsonInterface, as readable lines.
     fn lint(&self, json_interface: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
         let value: serde_json::Value = if let Ok(s) = json_interface.cast::<PyString>() {
-            serde_json::from_str(s.to_str()?).map_err(|e| PyValueError::new_err(format!("jsonInterface: {e}")))?
+            serde_json::from_str(s.to_str()?)
+                .map_err(|e| PyValueError::new_err(format!("jsonInterface: {e}")))?
         } else {
-            pythonize::depythonize(json_interface).map_err(|e| PyValueError::new_err(format!("jsonInterface: {e}")))?
+            pythonize::depythonize(json_interface)
+                .map_err(|e| PyValueError::new_err(format!("jsonInterface: {e}")))?
         };
         Ok(crate::lint::lint(&self.rs, &value))
     }
@@ -241,7 +274,10 @@ fn _read_model(py: Python<'_>, label: &Bound<'_, PyAny>, via_json: bool) -> PyRe
         read_document(label, opts)
     }
     .map_err(label_err)?;
-    Ok(format!("{:?}", (doc.id, doc.external_id, doc.resolution, doc.labels)))
+    Ok(format!(
+        "{:?}",
+        (doc.id, doc.external_id, doc.resolution, doc.labels)
+    ))
 }
 
 #[pymodule(gil_used = false)]

@@ -7,13 +7,15 @@
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
+};
 
 use crate::error::LabelError;
 use crate::label::json::{parse_document, parse_json_response, pick_geometry};
 use crate::label::{
-    frame_index, is_ignored_job, Answer, Document, Label, Object, Part, ParsedLabel, Pt, ReadOpts, Resolution, Ring,
-    Tool,
+    frame_index, is_ignored_job, Answer, Document, Label, Object, ParsedLabel, Part, Pt, ReadOpts,
+    Resolution, Ring, Tool,
 };
 
 /// Children nest jobs in objects in jobs...; real labels go a few levels deep.
@@ -32,7 +34,10 @@ struct PErr {
 type R<T> = Result<T, PErr>;
 
 fn fail<T>(reason: impl Into<String>) -> R<T> {
-    Err(PErr { segs: Vec::new(), reason: reason.into() })
+    Err(PErr {
+        segs: Vec::new(),
+        reason: reason.into(),
+    })
 }
 
 trait At<T> {
@@ -74,11 +79,15 @@ impl PErr {
 }
 
 fn type_name(v: &Bound<'_, PyAny>) -> String {
-    v.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
+    v.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
 }
 
 fn as_dict<'a, 'py>(v: &'a Bound<'py, PyAny>, what: &str) -> R<&'a Bound<'py, PyDict>> {
-    v.cast::<PyDict>().or_else(|_| fail(format!("expected {what} (a dict), got {}", type_name(v))))
+    v.cast::<PyDict>()
+        .or_else(|_| fail(format!("expected {what} (a dict), got {}", type_name(v))))
 }
 
 fn as_list<'a, 'py>(v: &'a Bound<'py, PyAny>, what: &str) -> R<Vec<Bound<'py, PyAny>>> {
@@ -93,7 +102,10 @@ fn as_list<'a, 'py>(v: &'a Bound<'py, PyAny>, what: &str) -> R<Vec<Bound<'py, Py
 
 fn key_str(k: &Bound<'_, PyAny>) -> R<String> {
     match k.cast::<PyString>() {
-        Ok(s) => s.to_str().map(str::to_owned).or_else(|_| fail("a key is not valid UTF-8")),
+        Ok(s) => s
+            .to_str()
+            .map(str::to_owned)
+            .or_else(|_| fail("a key is not valid UTF-8")),
         Err(_) => fail(format!("expected string keys, got a {} key", type_name(k))),
     }
 }
@@ -117,12 +129,28 @@ fn loose_id(v: &Bound<'_, PyAny>) -> R<Option<String>> {
         return Ok(None);
     }
     if let Ok(s) = v.cast::<PyString>() {
-        return s.to_str().map(|s| Some(s.to_owned())).or_else(|_| fail("not valid UTF-8"));
+        return s
+            .to_str()
+            .map(|s| Some(s.to_owned()))
+            .or_else(|_| fail("not valid UTF-8"));
     }
     if v.is_instance_of::<PyInt>() && !v.is_instance_of::<PyBool>() {
-        return Ok(Some(v.str().map(|s| s.to_string()).unwrap_or_default()));
+        if let Ok(i) = v.extract::<i64>() {
+            return Ok(Some(i.to_string()));
+        }
+        if let Ok(u) = v.extract::<u64>() {
+            return Ok(Some(u.to_string()));
+        }
+        // Beyond 64 bits: as the JSON reader sees it (a float), so both readers agree.
+        return match v.extract::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Some(format!("{f}"))),
+            _ => fail("integer id out of range"),
+        };
     }
-    fail(format!("expected a string, an integer or null, got {}", type_name(v)))
+    fail(format!(
+        "expected a string, an integer or null, got {}",
+        type_name(v)
+    ))
 }
 
 fn opt_str(v: &Bound<'_, PyAny>) -> R<Option<String>> {
@@ -130,7 +158,10 @@ fn opt_str(v: &Bound<'_, PyAny>) -> R<Option<String>> {
         return Ok(None);
     }
     match v.cast::<PyString>() {
-        Ok(s) => s.to_str().map(|s| Some(s.to_owned())).or_else(|_| fail("not valid UTF-8")),
+        Ok(s) => s
+            .to_str()
+            .map(|s| Some(s.to_owned()))
+            .or_else(|_| fail("not valid UTF-8")),
         Err(_) => fail(format!("expected a string, got {}", type_name(v))),
     }
 }
@@ -141,7 +172,10 @@ fn pt(v: &Bound<'_, PyAny>) -> R<Pt> {
     let x = d.get_item(intern!(py, "x")).ok().flatten();
     let y = d.get_item(intern!(py, "y")).ok().flatten();
     match (x, y) {
-        (Some(x), Some(y)) => Ok(Pt { x: num(&x).key("x")?, y: num(&y).key("y")? }),
+        (Some(x), Some(y)) => Ok(Pt {
+            x: num(&x).key("x")?,
+            y: num(&y).key("y")?,
+        }),
         (None, _) => fail("missing field `x`"),
         (_, None) => fail("missing field `y`"),
     }
@@ -149,28 +183,49 @@ fn pt(v: &Bound<'_, PyAny>) -> R<Pt> {
 
 fn ring(v: &Bound<'_, PyAny>) -> R<Ring> {
     let items = as_list(v, "a list of vertices")?;
-    items.iter().enumerate().map(|(i, p)| pt(p).index(i)).collect()
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, p)| pt(p).index(i))
+        .collect()
 }
 
 /// `normalizedVertices`: flat vertices, or (PDF) a list of rings.
 fn vertices(v: &Bound<'_, PyAny>) -> R<Vec<Ring>> {
     let items = as_list(v, "a list of vertices")?;
-    let nested = items.first().is_some_and(|f| f.is_instance_of::<PyList>() || f.is_instance_of::<PyTuple>());
+    let nested = items
+        .first()
+        .is_some_and(|f| f.is_instance_of::<PyList>() || f.is_instance_of::<PyTuple>());
     if nested {
-        items.iter().enumerate().map(|(i, r)| ring(r).index(i)).collect()
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ring(r).index(i))
+            .collect()
     } else {
-        Ok(vec![items.iter().enumerate().map(|(i, p)| pt(p).index(i)).collect::<R<Ring>>()?])
+        Ok(vec![items
+            .iter()
+            .enumerate()
+            .map(|(i, p)| pt(p).index(i))
+            .collect::<R<Ring>>()?])
     }
 }
 
 /// `{normalizedVertices}` → (rings, whether they were nested).
 fn ring_obj(v: &Bound<'_, PyAny>) -> R<(Vec<Ring>, bool)> {
     let d = as_dict(v, "an object with normalizedVertices")?;
-    match d.get_item(intern!(v.py(), "normalizedVertices")).ok().flatten() {
+    match d
+        .get_item(intern!(v.py(), "normalizedVertices"))
+        .ok()
+        .flatten()
+    {
         Some(nv) => {
             let nested = as_list(&nv, "a list of vertices")
                 .ok()
-                .and_then(|l| l.first().map(|f| f.is_instance_of::<PyList>() || f.is_instance_of::<PyTuple>()))
+                .and_then(|l| {
+                    l.first()
+                        .map(|f| f.is_instance_of::<PyList>() || f.is_instance_of::<PyTuple>())
+                })
                 .unwrap_or(false);
             Ok((vertices(&nv).key("normalizedVertices")?, nested))
         }
@@ -189,8 +244,15 @@ fn bounding_poly(v: &Bound<'_, PyAny>, pages: &[u32]) -> R<Vec<Part>> {
     for (i, e) in items.iter().enumerate() {
         let page = pages.get(i).copied();
         if e.is_instance_of::<PyList>() || e.is_instance_of::<PyTuple>() {
-            let mut part = Part { rings: Vec::new(), page };
-            for (j, r) in as_list(e, "a list of ring objects").index(i)?.iter().enumerate() {
+            let mut part = Part {
+                rings: Vec::new(),
+                page,
+            };
+            for (j, r) in as_list(e, "a list of ring objects")
+                .index(i)?
+                .iter()
+                .enumerate()
+            {
                 let (rs, _) = ring_obj(r).index(j).index(i)?;
                 part.rings.extend(rs);
             }
@@ -200,9 +262,15 @@ fn bounding_poly(v: &Bound<'_, PyAny>, pages: &[u32]) -> R<Vec<Part>> {
         } else {
             let (rs, nested) = ring_obj(e).index(i)?;
             if nested {
-                parts.extend(rs.into_iter().map(|r| Part { rings: vec![r], page }));
+                parts.extend(rs.into_iter().map(|r| Part {
+                    rings: vec![r],
+                    page,
+                }));
             } else if page.is_some() {
-                parts.extend(rs.into_iter().map(|r| Part { rings: vec![r], page }));
+                parts.extend(rs.into_iter().map(|r| Part {
+                    rings: vec![r],
+                    page,
+                }));
             } else {
                 flat.rings.extend(rs);
             }
@@ -220,14 +288,23 @@ fn pdf_layers(v: &Bound<'_, PyAny>) -> R<Vec<Part>> {
     }
     let py = v.py();
     let mut parts = Vec::new();
-    for (i, layer) in as_list(v, "a list of PDF annotation layers")?.iter().enumerate() {
+    for (i, layer) in as_list(v, "a list of PDF annotation layers")?
+        .iter()
+        .enumerate()
+    {
         let d = as_dict(layer, "a PDF annotation layer").index(i)?;
         let mut pages: Vec<u32> = match d.get_item(intern!(py, "pageNumberArray")).ok().flatten() {
-            Some(p) if !p.is_none() => p.extract().or_else(|_| fail("expected a list of page numbers")).key("pageNumberArray").index(i)?,
+            Some(p) if !p.is_none() => p
+                .extract()
+                .or_else(|_| fail("expected a list of page numbers"))
+                .key("pageNumberArray")
+                .index(i)?,
             _ => Vec::new(),
         };
         if let Some(bp) = d.get_item(intern!(py, "boundingPoly")).ok().flatten() {
-            let n = as_list(&bp, "a list (boundingPoly)").map(|l| l.len()).unwrap_or(0);
+            let n = as_list(&bp, "a list (boundingPoly)")
+                .map(|l| l.len())
+                .unwrap_or(0);
             if pages.is_empty() {
                 pages = vec![1; n];
             }
@@ -243,7 +320,13 @@ struct Reader {
 
 impl Reader {
     /// A whole jsonResponse into `label`.
-    fn response(&self, v: &Bound<'_, PyAny>, label: &mut Label, frame: Option<u32>, depth: usize) -> R<()> {
+    fn response(
+        &self,
+        v: &Bound<'_, PyAny>,
+        label: &mut Label,
+        frame: Option<u32>,
+        depth: usize,
+    ) -> R<()> {
         if v.is_none() {
             return Ok(());
         }
@@ -255,7 +338,14 @@ impl Reader {
         Ok(())
     }
 
-    fn entry(&self, name: &str, v: &Bound<'_, PyAny>, label: &mut Label, frame: Option<u32>, depth: usize) -> R<()> {
+    fn entry(
+        &self,
+        name: &str,
+        v: &Bound<'_, PyAny>,
+        label: &mut Label,
+        frame: Option<u32>,
+        depth: usize,
+    ) -> R<()> {
         if is_ignored_job(name) {
             return Ok(());
         }
@@ -272,7 +362,14 @@ impl Reader {
     }
 
     /// A job's payload; returns whether it holds an answer.
-    fn job(&self, job: &str, v: &Bound<'_, PyAny>, label: &mut Label, frame: Option<u32>, depth: usize) -> R<bool> {
+    fn job(
+        &self,
+        job: &str,
+        v: &Bound<'_, PyAny>,
+        label: &mut Label,
+        frame: Option<u32>,
+        depth: usize,
+    ) -> R<bool> {
         if depth > MAX_DEPTH {
             return fail(format!("children nested deeper than {MAX_DEPTH} levels"));
         }
@@ -292,7 +389,10 @@ impl Reader {
                     }
                     let items = as_list(&val, "a list of annotations").key(&key)?;
                     for (i, a) in items.iter().enumerate() {
-                        let obj = self.annotation(job, a, label, frame, depth).index(i).key(&key)?;
+                        let obj = self
+                            .annotation(job, a, label, frame, depth)
+                            .index(i)
+                            .key(&key)?;
                         label.objects.push(obj);
                         answered = true;
                     }
@@ -303,21 +403,37 @@ impl Reader {
                     }
                     let items = as_list(&val, "a list of categories").key(&key)?;
                     for (i, c) in items.iter().enumerate() {
-                        let (name, children) = self.category(c, label, frame, depth).index(i).key(&key)?;
-                        label.answers.push(Answer { job: job.to_owned(), category: name, frame, children });
+                        let (name, children) =
+                            self.category(c, label, frame, depth).index(i).key(&key)?;
+                        label.answers.push(Answer {
+                            job: job.to_owned(),
+                            category: name,
+                            frame,
+                            children,
+                        });
                         answered = true;
                     }
                 }
                 "children" => job_children = self.children(&val, label, frame, depth).key(&key)?,
                 "text" => {
                     if opt_str(&val).key(&key)?.is_some_and(|t| !t.is_empty()) {
-                        label.answers.push(Answer { job: job.to_owned(), category: None, frame, children: Vec::new() });
+                        label.answers.push(Answer {
+                            job: job.to_owned(),
+                            category: None,
+                            frame,
+                            children: Vec::new(),
+                        });
                         answered = true;
                     }
                 }
                 "choice" | "orders" | "fileId" => {
                     if !val.is_none() {
-                        label.answers.push(Answer { job: job.to_owned(), category: None, frame, children: Vec::new() });
+                        label.answers.push(Answer {
+                            job: job.to_owned(),
+                            category: None,
+                            frame,
+                            children: Vec::new(),
+                        });
                         answered = true;
                     }
                 }
@@ -325,14 +441,25 @@ impl Reader {
             }
         }
         if !job_children.is_empty() {
-            for a in label.answers.iter_mut().skip(first_answer).filter(|a| a.job == job) {
+            for a in label
+                .answers
+                .iter_mut()
+                .skip(first_answer)
+                .filter(|a| a.job == job)
+            {
                 a.children.extend(job_children.iter().cloned());
             }
         }
         Ok(answered)
     }
 
-    fn children(&self, v: &Bound<'_, PyAny>, label: &mut Label, frame: Option<u32>, depth: usize) -> R<Vec<String>> {
+    fn children(
+        &self,
+        v: &Bound<'_, PyAny>,
+        label: &mut Label,
+        frame: Option<u32>,
+        depth: usize,
+    ) -> R<Vec<String>> {
         if v.is_none() {
             return Ok(Vec::new());
         }
@@ -356,7 +483,13 @@ impl Reader {
         Ok(answered)
     }
 
-    fn category(&self, v: &Bound<'_, PyAny>, label: &mut Label, frame: Option<u32>, depth: usize) -> R<(Option<String>, Vec<String>)> {
+    fn category(
+        &self,
+        v: &Bound<'_, PyAny>,
+        label: &mut Label,
+        frame: Option<u32>,
+        depth: usize,
+    ) -> R<(Option<String>, Vec<String>)> {
         let d = as_dict(v, "a category object {name: ...}")?;
         let py = v.py();
         let name = match d.get_item(intern!(py, "name")).ok().flatten() {
@@ -370,9 +503,20 @@ impl Reader {
         Ok((name, children))
     }
 
-    fn annotation(&self, job: &str, v: &Bound<'_, PyAny>, label: &mut Label, frame: Option<u32>, depth: usize) -> R<Object> {
+    fn annotation(
+        &self,
+        job: &str,
+        v: &Bound<'_, PyAny>,
+        label: &mut Label,
+        frame: Option<u32>,
+        depth: usize,
+    ) -> R<Object> {
         let d = as_dict(v, "an annotation object")?;
-        let mut obj = Object { job: job.to_owned(), frame, ..Object::default() };
+        let mut obj = Object {
+            job: job.to_owned(),
+            frame,
+            ..Object::default()
+        };
         let (mut parts, mut point, mut line, mut pose) = (None::<Vec<Part>>, None, None, None);
         for (k, val) in d.iter() {
             let key = key_str(&k)?;
@@ -384,8 +528,13 @@ impl Reader {
                     if val.is_none() {
                         continue;
                     }
-                    for (i, c) in as_list(&val, "a list of categories").key(&key)?.iter().enumerate() {
-                        let (name, children) = self.category(c, label, frame, depth).index(i).key(&key)?;
+                    for (i, c) in as_list(&val, "a list of categories")
+                        .key(&key)?
+                        .iter()
+                        .enumerate()
+                    {
+                        let (name, children) =
+                            self.category(c, label, frame, depth).index(i).key(&key)?;
                         if obj.category.is_none() {
                             obj.category = name;
                         }
@@ -396,16 +545,36 @@ impl Reader {
                     let c = self.children(&val, label, frame, depth).key(&key)?;
                     obj.children.extend(c);
                 }
-                "boundingPoly" if geo => parts.get_or_insert_with(Vec::new).extend(bounding_poly(&val, &[]).key(&key)?),
-                "annotations" if geo => parts.get_or_insert_with(Vec::new).extend(pdf_layers(&val).key(&key)?),
-                "point" if geo => point = if val.is_none() { None } else { Some(pt(&val).key(&key)?) },
-                "polyline" if geo => line = if val.is_none() { None } else { Some(ring(&val).key(&key)?) },
+                "boundingPoly" if geo => parts
+                    .get_or_insert_with(Vec::new)
+                    .extend(bounding_poly(&val, &[]).key(&key)?),
+                "annotations" if geo => parts
+                    .get_or_insert_with(Vec::new)
+                    .extend(pdf_layers(&val).key(&key)?),
+                "point" if geo => {
+                    point = if val.is_none() {
+                        None
+                    } else {
+                        Some(pt(&val).key(&key)?)
+                    }
+                }
+                "polyline" if geo => {
+                    line = if val.is_none() {
+                        None
+                    } else {
+                        Some(ring(&val).key(&key)?)
+                    }
+                }
                 "points" => {
                     if val.is_none() {
                         continue;
                     }
                     let mut pts = Vec::new();
-                    for (i, p) in as_list(&val, "a list of pose points").key(&key)?.iter().enumerate() {
+                    for (i, p) in as_list(&val, "a list of pose points")
+                        .key(&key)?
+                        .iter()
+                        .enumerate()
+                    {
                         let pd = as_dict(p, "a pose point object").index(i).key(&key)?;
                         if geo {
                             if let Some(xy) = pd.get_item(intern!(v.py(), "point")).ok().flatten() {
@@ -415,7 +584,12 @@ impl Reader {
                             }
                         }
                         if let Some(c) = pd.get_item(intern!(v.py(), "children")).ok().flatten() {
-                            obj.children.extend(self.children(&c, label, frame, depth).key("children").index(i).key(&key)?);
+                            obj.children.extend(
+                                self.children(&c, label, frame, depth)
+                                    .key("children")
+                                    .index(i)
+                                    .key(&key)?,
+                            );
                         }
                     }
                     if geo {
@@ -453,7 +627,11 @@ fn page_sizes(v: &Bound<'_, PyAny>) -> R<Vec<(u32, f64, f64)>> {
     for (i, p) in as_list(v, "a list of page resolutions")?.iter().enumerate() {
         let d = as_dict(p, "a page resolution").index(i)?;
         let n: u32 = match d.get_item(intern!(py, "pageNumber")).ok().flatten() {
-            Some(n) => n.extract().or_else(|_| fail("expected a page number")).key("pageNumber").index(i)?,
+            Some(n) => n
+                .extract()
+                .or_else(|_| fail("expected a page number"))
+                .key("pageNumber")
+                .index(i)?,
             None => return fail("missing field `pageNumber`").index(i),
         };
         if let Some((w, h)) = size(p).index(i)? {
@@ -492,22 +670,22 @@ pub fn read_pending(v: &Bound<'_, PyAny>, opts: ReadOpts) -> Pending {
     if let Ok(b) = v.cast::<PyByteArray>() {
         return Pending::Json(b.to_vec());
     }
-    Pending::Doc(read_document(v, opts))
+    if v.is_instance_of::<PyDict>() {
+        return Pending::Doc(read_dict_document(v, opts).map_err(|e| e.into_label_error("")));
+    }
+    Pending::Doc(Err(LabelError::new(
+        "",
+        format!(
+            "expected a label dict, a jsonResponse dict, or JSON str/bytes; got {}",
+            type_name(v)
+        ),
+    )))
 }
 
 /// Read one input object: a label dict, an asset record or a bare jsonResponse (dict), or
 /// JSON text of one of them.
 pub fn read_document(v: &Bound<'_, PyAny>, opts: ReadOpts) -> Result<Document, LabelError> {
-    if !v.is_instance_of::<PyDict>() {
-        return match read_pending(v, opts) {
-            Pending::Json(b) => parse_document(&b, opts),
-            Pending::Doc(_) => Err(LabelError::new(
-                "",
-                format!("expected a label dict, a jsonResponse dict, or JSON str/bytes; got {}", type_name(v)),
-            )),
-        };
-    }
-    read_dict_document(v, opts).map_err(|e| e.into_label_error(""))
+    read_pending(v, opts).resolve(opts)
 }
 
 fn read_dict_document<'py>(v: &Bound<'py, PyAny>, opts: ReadOpts) -> R<Document> {
@@ -531,7 +709,10 @@ fn read_dict_document<'py>(v: &Bound<'py, PyAny>, opts: ReadOpts) -> R<Document>
     if let Some(jr) = get(intern!(py, "jsonResponse")) {
         doc.is_label = true;
         let label = response_value(&reader, &jr).key("jsonResponse")?;
-        doc.labels.push(ParsedLabel { id: doc.id.take(), label });
+        doc.labels.push(ParsedLabel {
+            id: doc.id.take(),
+            label,
+        });
         return Ok(doc);
     }
     let mut labelish = false;
@@ -548,7 +729,11 @@ fn read_dict_document<'py>(v: &Bound<'py, PyAny>, opts: ReadOpts) -> R<Document>
                 continue;
             }
             let name = key.to_str().unwrap_or("labels").to_owned();
-            for (i, l) in as_list(&ls, "a list of labels").key(&name)?.iter().enumerate() {
+            for (i, l) in as_list(&ls, "a list of labels")
+                .key(&name)?
+                .iter()
+                .enumerate()
+            {
                 if !l.is_none() {
                     doc.labels.push(label_obj(&reader, l).index(i).key(&name)?);
                 }
@@ -586,7 +771,9 @@ fn label_obj(reader: &Reader, v: &Bound<'_, PyAny>) -> R<ParsedLabel> {
 /// `jsonResponse`: a dict, a JSON string (as the API returns it), or None / "".
 fn response_value(reader: &Reader, v: &Bound<'_, PyAny>) -> R<Label> {
     if let Ok(s) = v.cast::<PyString>() {
-        let text = s.to_str().or_else(|_| fail("the jsonResponse string is not valid UTF-8"))?;
+        let text = s
+            .to_str()
+            .or_else(|_| fail("the jsonResponse string is not valid UTF-8"))?;
         if text.trim().is_empty() {
             return Ok(Label::default());
         }

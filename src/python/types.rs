@@ -44,7 +44,16 @@ pub struct Issue {
 // Floats do not hash; issues hash by their identity fields and text.
 impl std::hash::Hash for Issue {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        (&self.rule, &self.kind, &self.text, &self.mid, &self.job, &self.category, self.frame).hash(h);
+        (
+            &self.rule,
+            &self.kind,
+            &self.text,
+            &self.mid,
+            &self.job,
+            &self.category,
+            self.frame,
+        )
+            .hash(h);
         self.value.map(f64::to_bits).hash(h);
         self.limit.map(f64::to_bits).hash(h);
     }
@@ -84,7 +93,9 @@ impl Issue {
             "Issue(rule={:?}, severity={:?}, mid={}, text={:?})",
             self.rule,
             self.severity,
-            self.mid.as_ref().map_or("None".into(), |m| format!("{m:?}")),
+            self.mid
+                .as_ref()
+                .map_or("None".into(), |m| format!("{m:?}")),
             self.text
         )
     }
@@ -112,7 +123,15 @@ pub struct Row {
 
 impl std::hash::Hash for Row {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        (&self.asset_id, &self.label_id, &self.rule, &self.text, &self.mid, self.frame).hash(h);
+        (
+            &self.asset_id,
+            &self.label_id,
+            &self.rule,
+            &self.text,
+            &self.mid,
+            self.frame,
+        )
+            .hash(h);
     }
 }
 
@@ -174,8 +193,18 @@ pub struct BatchResult {
 
 impl BatchResult {
     pub fn from_core(py: Python<'_>, out: BatchOut) -> PyResult<BatchResult> {
-        let rows = out.rows.into_iter().map(|r| Py::new(py, Row::from(r))).collect::<PyResult<Vec<_>>>()?;
-        Ok(BatchResult { rows, labels: out.labels, assets: out.assets, invalid: out.invalid, bytes_read: out.bytes_read })
+        let rows = out
+            .rows
+            .into_iter()
+            .map(|r| Py::new(py, Row::from(r)))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(BatchResult {
+            rows,
+            labels: out.labels,
+            assets: out.assets,
+            invalid: out.invalid,
+            bytes_read: out.bytes_read,
+        })
     }
 }
 
@@ -187,6 +216,12 @@ impl BatchResult {
     }
 
     fn __repr__(&self) -> String {
-        format!("BatchResult(rows={}, labels={}, assets={}, invalid={})", self.rows.len(), self.labels, self.assets, self.invalid)
+        format!(
+            "BatchResult(rows={}, labels={}, assets={}, invalid={})",
+            self.rows.len(),
+            self.labels,
+            self.assets,
+            self.invalid
+        )
     }
 }

@@ -7,7 +7,11 @@ use crate::ruleset::{BoxBounds, Rule, Unit};
 use crate::template::Vars;
 
 /// Pixel scale of a group: all its parts must sit on pages of known size (or the asset's).
-fn scale(res: &Resolution, unit: Unit, pages: impl Iterator<Item = Option<u32>>) -> Option<(f64, f64)> {
+fn scale(
+    res: &Resolution,
+    unit: Unit,
+    pages: impl Iterator<Item = Option<u32>>,
+) -> Option<(f64, f64)> {
     match unit {
         Unit::Normalized => Some((1.0, 1.0)),
         Unit::Pixels => {
@@ -21,7 +25,15 @@ fn scale(res: &Resolution, unit: Unit, pages: impl Iterator<Item = Option<u32>>)
     }
 }
 
-pub fn area(rule: &Rule, label: &Label, res: &Resolution, min: Option<f64>, max: Option<f64>, unit: Unit, out: &mut Vec<Issue>) {
+pub fn area(
+    rule: &Rule,
+    label: &Label,
+    res: &Resolution,
+    min: Option<f64>,
+    max: Option<f64>,
+    unit: Unit,
+    out: &mut Vec<Issue>,
+) {
     for g in group_by_mid(in_scope(rule, label)) {
         if g.parts.is_empty() {
             continue;
@@ -43,16 +55,34 @@ pub fn area(rule: &Rule, label: &Label, res: &Resolution, min: Option<f64>, max:
             _ => None,
         };
         if let Some(limit) = limit {
-            let vars = Vars { mid: g.mid, category: g.category, frame: g.frame, min, max, ..Vars::default() };
+            let vars = Vars {
+                mid: g.mid,
+                category: g.category,
+                frame: g.frame,
+                min,
+                max,
+                ..Vars::default()
+            };
             out.push(issue(rule, vars, Some(total), Some(limit)));
         }
     }
 }
 
-pub fn bbox(rule: &Rule, label: &Label, res: &Resolution, b: &BoxBounds, unit: Unit, out: &mut Vec<Issue>) {
+pub fn bbox(
+    rule: &Rule,
+    label: &Label,
+    res: &Resolution,
+    b: &BoxBounds,
+    unit: Unit,
+    out: &mut Vec<Issue>,
+) {
     for g in group_by_mid(in_scope(rule, label)) {
-        let Some((x0, y0, x1, y1)) = parts_bounds(&g.parts) else { continue };
-        let Some((sw, sh)) = scale(res, unit, g.parts.iter().map(|p| p.page)) else { continue };
+        let Some((x0, y0, x1, y1)) = parts_bounds(&g.parts) else {
+            continue;
+        };
+        let Some((sw, sh)) = scale(res, unit, g.parts.iter().map(|p| p.page)) else {
+            continue;
+        };
         let (w, h) = ((x1 - x0) * sw, (y1 - y0) * sh);
         let aspect = if h > 0.0 { w / h } else { f64::INFINITY };
         let checks = [
@@ -69,8 +99,20 @@ pub fn bbox(rule: &Rule, label: &Label, res: &Resolution, b: &BoxBounds, unit: U
             bad.then_some((*name, *v, bound, *is_min))
         });
         if let Some((measure, v, bound, is_min)) = broken {
-            let (min, max) = if is_min { (Some(bound), None) } else { (None, Some(bound)) };
-            let vars = Vars { mid: g.mid, category: g.category, frame: g.frame, measure: Some(measure), min, max, ..Vars::default() };
+            let (min, max) = if is_min {
+                (Some(bound), None)
+            } else {
+                (None, Some(bound))
+            };
+            let vars = Vars {
+                mid: g.mid,
+                category: g.category,
+                frame: g.frame,
+                measure: Some(measure),
+                min,
+                max,
+                ..Vars::default()
+            };
             out.push(issue(rule, vars, Some(v), Some(bound)));
         }
     }
@@ -92,12 +134,22 @@ pub fn inside_image(rule: &Rule, label: &Label, tol: f64, out: &mut Vec<Issue>) 
             match &o.geometry {
                 Geometry::Point(p) => visit(p),
                 Geometry::Line(l) => l.iter().for_each(&mut visit),
-                Geometry::Parts(ps) => ps.iter().flat_map(|p| p.rings.iter().flatten()).for_each(&mut visit),
+                Geometry::Parts(ps) => ps
+                    .iter()
+                    .flat_map(|p| p.rings.iter().flatten())
+                    .for_each(&mut visit),
                 Geometry::None => {}
             }
         }
         if let Some((value, edge)) = worst {
-            let vars = Vars { mid: g.mid, category: g.category, frame: g.frame, min: Some(0.0), max: Some(1.0), ..Vars::default() };
+            let vars = Vars {
+                mid: g.mid,
+                category: g.category,
+                frame: g.frame,
+                min: Some(0.0),
+                max: Some(1.0),
+                ..Vars::default()
+            };
             out.push(issue(rule, vars, Some(value), Some(edge)));
         }
     }
@@ -105,10 +157,24 @@ pub fn inside_image(rule: &Rule, label: &Label, tol: f64, out: &mut Vec<Issue>) 
 
 pub fn valid_polygon(rule: &Rule, label: &Label, out: &mut Vec<Issue>) {
     for g in group_by_mid(in_scope(rule, label)) {
-        let problem = g.parts.iter().enumerate().find_map(|(i, p)| validate_part(p).err().map(|e| (i, e)));
+        let problem = g
+            .parts
+            .iter()
+            .enumerate()
+            .find_map(|(i, p)| validate_part(p).err().map(|e| (i, e)));
         if let Some((i, why)) = problem {
-            let reason = if g.parts.len() > 1 { format!("part {}: {why}", i + 1) } else { why.to_string() };
-            let vars = Vars { mid: g.mid, category: g.category, frame: g.frame, reason: Some(&reason), ..Vars::default() };
+            let reason = if g.parts.len() > 1 {
+                format!("part {}: {why}", i + 1)
+            } else {
+                why.to_string()
+            };
+            let vars = Vars {
+                mid: g.mid,
+                category: g.category,
+                frame: g.frame,
+                reason: Some(&reason),
+                ..Vars::default()
+            };
             out.push(issue(rule, vars, None, None));
         }
     }

@@ -45,11 +45,18 @@ pub struct Issue {
 pub fn check(rule: &Rule, label: &Label, res: &Resolution, out: &mut Vec<Issue>) {
     match &rule.spec {
         Spec::Count { min, max } => count::check(rule, label, *min, *max, out),
-        Spec::Area { min, max, unit } => geometry_rules::area(rule, label, res, *min, *max, *unit, out),
+        Spec::Area { min, max, unit } => {
+            geometry_rules::area(rule, label, res, *min, *max, *unit, out)
+        }
         Spec::Box { bounds, unit } => geometry_rules::bbox(rule, label, res, bounds, *unit, out),
-        Spec::InsideImage { tolerance } => geometry_rules::inside_image(rule, label, *tolerance, out),
+        Spec::InsideImage { tolerance } => {
+            geometry_rules::inside_image(rule, label, *tolerance, out)
+        }
         Spec::ValidPolygon => geometry_rules::valid_polygon(rule, label, out),
-        Spec::Overlap { max_iou, same_category } => overlap::check(rule, label, *max_iou, *same_category, out),
+        Spec::Overlap {
+            max_iou,
+            same_category,
+        } => overlap::check(rule, label, *max_iou, *same_category, out),
         Spec::Required { child } => required::check(rule, label, child.as_deref(), out),
     }
 }
@@ -63,27 +70,37 @@ pub fn default_message(spec: &Spec, has_category: bool) -> String {
     };
     match spec {
         Spec::Count { min, max } if has_category => {
-            format!("{{count}} {{category}} in {{job}}: expected {}", range(min, max))
+            format!(
+                "{{count}} {{category}} in {{job}}: expected {}",
+                range(min, max)
+            )
         }
-        Spec::Count { min, max } => format!("{{count}} answers in {{job}}: expected {}", range(min, max)),
+        Spec::Count { min, max } => {
+            format!("{{count}} answers in {{job}}: expected {}", range(min, max))
+        }
         Spec::Area { min, max, .. } => {
-            format!("Object {{mid}} ({{category}}) has area {{value}}: expected {}", range(min, max))
+            format!(
+                "Object {{mid}} has area {{value}}: expected {}",
+                range(min, max)
+            )
         }
-        Spec::Box { .. } => "Object {mid} ({category}) has {measure} {value}, limit {limit}".into(),
-        Spec::InsideImage { .. } => "Object {mid} ({category}) has a vertex outside the image ({value})".into(),
-        Spec::ValidPolygon => "Object {mid} ({category}) is not a valid polygon: {reason}".into(),
-        Spec::Overlap { .. } => "Object {mid} ({category}) overlaps {other} (IoU {value} > {max})".into(),
-        Spec::Required { child: Some(_) } => "Object {mid} ({category}) has no answer for {child}".into(),
+        Spec::Box { .. } => "Object {mid} has {measure} {value}, limit {limit}".into(),
+        Spec::InsideImage { .. } => "Object {mid} has a vertex outside the image ({value})".into(),
+        Spec::ValidPolygon => "Object {mid} is not a valid polygon: {reason}".into(),
+        Spec::Overlap { .. } => "Object {mid} overlaps {other} (IoU {value} > {max})".into(),
+        Spec::Required { child: Some(_) } => "Object {mid} has no answer for {child}".into(),
         Spec::Required { child: None } => "Job {job} has no answer".into(),
     }
 }
 
 /// The objects a rule looks at: its job (wherever nested), and its category if it has one.
-pub(crate) fn in_scope<'a>(rule: &'a Rule, label: &'a Label) -> impl Iterator<Item = &'a Object> + 'a {
-    label
-        .objects
-        .iter()
-        .filter(move |o| o.job == rule.job && (rule.category.is_none() || o.category == rule.category))
+pub(crate) fn in_scope<'a>(
+    rule: &'a Rule,
+    label: &'a Label,
+) -> impl Iterator<Item = &'a Object> + 'a {
+    label.objects.iter().filter(move |o| {
+        o.job == rule.job && (rule.category.is_none() || o.category == rule.category)
+    })
 }
 
 /// One object: the annotations sharing a mid in one frame (their parts add up).
@@ -137,7 +154,13 @@ pub(crate) fn group_by_mid<'a>(objs: impl Iterator<Item = &'a Object>) -> Vec<Gr
 
 /// Build an issue for a rule, rendering its message.
 pub(crate) fn issue(rule: &Rule, vars: Vars, value: Option<f64>, limit: Option<f64>) -> Issue {
-    let vars = Vars { job: vars.job.or(Some(&rule.job)), rule: Some(&rule.id), value: vars.value.or(value), limit: vars.limit.or(limit), ..vars };
+    let vars = Vars {
+        job: vars.job.or(Some(&rule.job)),
+        rule: Some(&rule.id),
+        value: vars.value.or(value),
+        limit: vars.limit.or(limit),
+        ..vars
+    };
     Issue {
         rule: rule.id.clone(),
         kind: rule.kind,
@@ -145,7 +168,10 @@ pub(crate) fn issue(rule: &Rule, vars: Vars, value: Option<f64>, limit: Option<f
         text: rule.message.render(&vars),
         mid: vars.mid.map(str::to_owned),
         job: Some(rule.job.clone()),
-        category: vars.category.map(str::to_owned).or_else(|| rule.category.clone()),
+        category: vars
+            .category
+            .map(str::to_owned)
+            .or_else(|| rule.category.clone()),
         frame: vars.frame,
         value,
         limit,

@@ -15,7 +15,8 @@ pub fn check(rule: &Rule, label: &Label, max_iou: f64, same_category: bool, out:
         .collect();
     for (j, (later, bl)) in groups.iter().enumerate() {
         for (earlier, be) in groups.iter().take(j) {
-            if earlier.frame != later.frame || (same_category && earlier.category != later.category) {
+            if earlier.frame != later.frame || (same_category && earlier.category != later.category)
+            {
                 continue;
             }
             if !bounds_overlap(*be, *bl) {

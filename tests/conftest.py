@@ -1,0 +1,25 @@
+"""Shared test helpers: fixture paths and loaders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+SEED = DATA / "seed"
+KILI_SDK = DATA / "kili-sdk"
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def load(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+@pytest.fixture()
+def tutorial_rules() -> Any:
+    from kili_rules import RuleSet
+
+    return RuleSet.from_file(EXAMPLES / "rules.toml")
