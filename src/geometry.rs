@@ -215,7 +215,7 @@ pub fn validate_part(part: &Part) -> Result<(), Invalid> {
         let scale = bounds(&d)
             .map(|b| (b.2 - b.0).max(b.3 - b.1))
             .unwrap_or(0.0);
-        if !(area > 1e-12 * scale * scale) {
+        if area.is_nan() || area <= 1e-12 * scale * scale {
             return Err(Invalid::ZeroArea { ring: i });
         }
         rings.push(d);
@@ -236,7 +236,7 @@ pub fn validate_part(part: &Part) -> Result<(), Invalid> {
         }
     }
     if holes.len() > 1 {
-        let hb: Vec<_> = holes.iter().map(|h| bounds(h)).collect();
+        let hb: Vec<_> = holes.iter().map(|h| bounds(h.iter())).collect();
         for (i, h) in holes.iter().enumerate() {
             let Some(p) = h.first() else { continue };
             for (j, other) in holes.iter().enumerate() {

@@ -161,7 +161,7 @@ mod tests {
         let t = Template::parse("{{literal}} {value}").unwrap();
         assert_eq!(
             t.render(&Vars {
-                value: Some(0.35510000000000003),
+                value: Some(0.67 * 0.53),
                 ..Vars::default()
             }),
             "{literal} 0.3551"

@@ -90,7 +90,7 @@ fn as_dict<'a, 'py>(v: &'a Bound<'py, PyAny>, what: &str) -> R<&'a Bound<'py, Py
         .or_else(|_| fail(format!("expected {what} (a dict), got {}", type_name(v))))
 }
 
-fn as_list<'a, 'py>(v: &'a Bound<'py, PyAny>, what: &str) -> R<Vec<Bound<'py, PyAny>>> {
+fn as_list<'py>(v: &Bound<'py, PyAny>, what: &str) -> R<Vec<Bound<'py, PyAny>>> {
     if let Ok(l) = v.cast::<PyList>() {
         return Ok(l.iter().collect());
     }
@@ -416,7 +416,8 @@ impl Reader {
                 }
                 "children" => job_children = self.children(&val, label, frame, depth).key(&key)?,
                 "text" => {
-                    if opt_str(&val).key(&key)?.is_some_and(|t| !t.is_empty()) {
+                    let has_text = opt_str(&val).key(&key)?.is_some_and(|t| !t.is_empty());
+                    if has_text {
                         label.answers.push(Answer {
                             job: job.to_owned(),
                             category: None,
@@ -427,7 +428,8 @@ impl Reader {
                     }
                 }
                 "choice" | "orders" | "fileId" => {
-                    if !val.is_none() {
+                    let present = !val.is_none();
+                    if present {
                         label.answers.push(Answer {
                             job: job.to_owned(),
                             category: None,
