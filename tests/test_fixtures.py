@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from conftest import KILI_SDK, SEED, load
-
 from kili_rules import RuleSet
 from kili_rules._native import _read_model
 
-FILES = sorted(KILI_SDK.glob("*.json")) + [
+FILES = [
+    *sorted(KILI_SDK.glob("*.json")),
     SEED / "json_response_three_boxes.json",
     SEED / "json_response_one_box.json",
 ]
@@ -32,7 +32,10 @@ EVERYTHING = RuleSet.from_dict(
                 "LINE_DETECTION_JOB",
             ]
         ]
-        + [{"kind": "valid_polygon", "job": "SEGMENTATION_JOB"}, {"kind": "inside_image", "job": "JOB_0"}]
+        + [
+            {"kind": "valid_polygon", "job": "SEGMENTATION_JOB"},
+            {"kind": "inside_image", "job": "JOB_0"},
+        ]
     }
 )
 
@@ -89,9 +92,11 @@ def test_semantic_parts_share_a_mid() -> None:
 def test_pdf_pixel_area_uses_page_resolutions() -> None:
     assets = load(KILI_SDK / "pdf_project_assets.json")
     norm = RuleSet.from_dict({"rule": [{"kind": "area", "job": "OBJECT_DETECTION_JOB", "max": 0}]})
-    pix = RuleSet.from_dict({"rule": [{"kind": "area", "job": "OBJECT_DETECTION_JOB", "max": 0, "unit": "pixels"}]})
+    pix = RuleSet.from_dict(
+        {"rule": [{"kind": "area", "job": "OBJECT_DETECTION_JOB", "max": 0, "unit": "pixels"}]}
+    )
     a, b = norm.validate(assets[0]), pix.validate(assets[0])
     assert len(a) == len(b) > 0
     pages = {p["pageNumber"]: p for p in assets[0]["pageResolutions"]}
-    ratios = {round(y.value / x.value) for x, y in zip(a, b)}  # type: ignore[operator]
+    ratios = {round(y.value / x.value) for x, y in zip(a, b, strict=True)}  # type: ignore[operator]
     assert ratios <= {round(p["width"] * p["height"]) for p in pages.values()}

@@ -8,7 +8,6 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from kili_rules import LabelError, RuleSet
 
 RULES = RuleSet.from_dict(
@@ -27,7 +26,9 @@ RULES = RuleSet.from_dict(
 
 
 def box(vertices: object) -> dict[str, object]:
-    return {"JOB_0": {"annotations": [{"mid": "a", "boundingPoly": [{"normalizedVertices": vertices}]}]}}
+    return {
+        "JOB_0": {"annotations": [{"mid": "a", "boundingPoly": [{"normalizedVertices": vertices}]}]}
+    }
 
 
 def check_both(label: object, path_part: str) -> None:
@@ -39,7 +40,15 @@ def check_both(label: object, path_part: str) -> None:
 
 
 def test_string_where_a_number_goes() -> None:
-    label = {"JOB_0": {"annotations": [{}, {}, {"boundingPoly": [{"normalizedVertices": [{"x": 0, "y": 0}, {"x": "1", "y": 0}]}]}]}}
+    label = {
+        "JOB_0": {
+            "annotations": [
+                {},
+                {},
+                {"boundingPoly": [{"normalizedVertices": [{"x": 0, "y": 0}, {"x": "1", "y": 0}]}]},
+            ]
+        }
+    }
     check_both(label, "JOB_0.annotations[2].boundingPoly[0].normalizedVertices[1].x")
 
 
@@ -68,7 +77,12 @@ def test_missing_keys_and_wrong_containers() -> None:
 
 
 def test_empty_and_degenerate_rings_are_issues_not_errors() -> None:
-    for ring in ([], [{"x": 0, "y": 0}], [{"x": 0, "y": 0}] * 5, [{"x": 0, "y": 0}, {"x": 1, "y": 0}, {"x": 2, "y": 0}]):
+    for ring in (
+        [],
+        [{"x": 0, "y": 0}],
+        [{"x": 0, "y": 0}] * 5,
+        [{"x": 0, "y": 0}, {"x": 1, "y": 0}, {"x": 2, "y": 0}],
+    ):
         issues = RULES.validate(box(ring))
         assert any(i.kind == "valid_polygon" for i in issues), ring
 
@@ -127,7 +141,36 @@ def test_garbage_in_a_batch_becomes_rows() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(["JOB_0", "annotations", "boundingPoly", "normalizedVertices", "x", "y", "mid", "categories", "name", "children", "point", "polyline", "text", "0", "assetLevel", "jsonResponse", "latestLabel", "labels", "annotationsX"]), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "JOB_0",
+                    "annotations",
+                    "boundingPoly",
+                    "normalizedVertices",
+                    "x",
+                    "y",
+                    "mid",
+                    "categories",
+                    "name",
+                    "children",
+                    "point",
+                    "polyline",
+                    "text",
+                    "0",
+                    "assetLevel",
+                    "jsonResponse",
+                    "latestLabel",
+                    "labels",
+                    "annotationsX",
+                ]
+            ),
+            children,
+            max_size=5,
+        )
+    ),
     max_leaves=30,
 )
 

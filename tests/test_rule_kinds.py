@@ -5,13 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from kili_rules import Box, InsideImage, LabelError, Overlap, Required, RuleSet
 
 
-def rect(mid: str, x0: float, y0: float, x1: float, y1: float, cat: str = "A", **extra: Any) -> dict[str, Any]:
+def rect(
+    mid: str, x0: float, y0: float, x1: float, y1: float, cat: str = "A", **extra: Any
+) -> dict[str, Any]:
     verts = [{"x": x0, "y": y1}, {"x": x0, "y": y0}, {"x": x1, "y": y0}, {"x": x1, "y": y1}]
-    return {"mid": mid, "type": "rectangle", "categories": [{"name": cat}], "boundingPoly": [{"normalizedVertices": verts}], **extra}
+    return {
+        "mid": mid,
+        "type": "rectangle",
+        "categories": [{"name": cat}],
+        "boundingPoly": [{"normalizedVertices": verts}],
+        **extra,
+    }
 
 
 def label(*anns: dict[str, Any]) -> dict[str, Any]:
@@ -28,7 +35,12 @@ def test_box_bounds_and_pixels() -> None:
     assert wide.value == pytest.approx(150) and wide.limit == 100
     with pytest.raises(LabelError, match="resolution"):
         px.validate(label(rect("a", 0, 0, 0.5, 0.1)))
-    assert px.validate({"resolution": {"width": 300, "height": 50}, "latestLabel": {"jsonResponse": label(rect("a", 0, 0, 0.5, 0.1))}})
+    assert px.validate(
+        {
+            "resolution": {"width": 300, "height": 50},
+            "latestLabel": {"jsonResponse": label(rect("a", 0, 0, 0.5, 0.1))},
+        }
+    )
 
 
 def test_inside_image_with_tolerance() -> None:
@@ -36,16 +48,29 @@ def test_inside_image_with_tolerance() -> None:
     assert rs.validate(label(rect("a", -0.005, 0, 1.005, 1))) == []
     (i,) = rs.validate(label(rect("a", -0.2, 0, 1.05, 1)))
     assert i.value == pytest.approx(-0.2) and i.limit == 0
-    (p,) = rs.validate({"J": {"annotations": [{"mid": "p", "type": "marker", "point": {"x": 1.5, "y": 0.5}}]}})
+    (p,) = rs.validate(
+        {"J": {"annotations": [{"mid": "p", "type": "marker", "point": {"x": 1.5, "y": 0.5}}]}}
+    )
     assert p.mid == "p" and p.limit == 1
 
 
 def test_overlap_same_category_and_frames() -> None:
     rs = RuleSet([Overlap(job="J", max_iou=0.5)])
-    a, dup, other = rect("a", 0, 0, 0.5, 0.5), rect("b", 0.01, 0.01, 0.5, 0.5), rect("c", 0, 0, 0.5, 0.5, cat="B")
+    a, dup, other = (
+        rect("a", 0, 0, 0.5, 0.5),
+        rect("b", 0.01, 0.01, 0.5, 0.5),
+        rect("c", 0, 0, 0.5, 0.5, cat="B"),
+    )
     (i,) = rs.validate(label(a, dup, other))
     assert i.mid == "b" and i.value > 0.9 and "overlaps a" in i.text
-    assert len(RuleSet([Overlap(job="J", max_iou=0.5, same_category=False)]).validate(label(a, dup, other))) == 3
+    assert (
+        len(
+            RuleSet([Overlap(job="J", max_iou=0.5, same_category=False)]).validate(
+                label(a, dup, other)
+            )
+        )
+        == 3
+    )
     video = {"0": label(a), "1": label(dup)}
     assert rs.validate(video) == []
 
@@ -53,17 +78,40 @@ def test_overlap_same_category_and_frames() -> None:
 def test_required_job_and_child() -> None:
     rs = RuleSet([Required(job="J", category="A", child="T"), Required(job="CLS")])
     child = {"T": {"text": "hello"}}
-    issues = rs.validate(label(rect("a", 0, 0, 0.1, 0.1, children=child), rect("b", 0, 0, 0.1, 0.1), rect("c", 0, 0, 0.1, 0.1, cat="B")))
+    issues = rs.validate(
+        label(
+            rect("a", 0, 0, 0.1, 0.1, children=child),
+            rect("b", 0, 0, 0.1, 0.1),
+            rect("c", 0, 0, 0.1, 0.1, cat="B"),
+        )
+    )
     assert [(i.rule, i.mid) for i in issues] == [("required-1", "b"), ("required-2", None)]
     assert "Job CLS has no answer" in issues[1].text
 
 
 def test_count_min_on_classification_and_nested_jobs() -> None:
-    rs = RuleSet.from_dict({"rule": [
-        {"kind": "count", "job": "CLS", "min": 1, "max": 1, "id": "one-answer"},
-        {"kind": "count", "job": "NESTED", "category": "X", "max": 0, "severity": "warning"},
-    ]})
-    resp = {"CLS": {"categories": [{"name": "A", "children": {"NESTED": {"categories": [{"name": "X"}]}}}, {"name": "B"}]}}
+    rs = RuleSet.from_dict(
+        {
+            "rule": [
+                {"kind": "count", "job": "CLS", "min": 1, "max": 1, "id": "one-answer"},
+                {
+                    "kind": "count",
+                    "job": "NESTED",
+                    "category": "X",
+                    "max": 0,
+                    "severity": "warning",
+                },
+            ]
+        }
+    )
+    resp = {
+        "CLS": {
+            "categories": [
+                {"name": "A", "children": {"NESTED": {"categories": [{"name": "X"}]}}},
+                {"name": "B"},
+            ]
+        }
+    }
     one, nested = rs.validate(resp)
     assert (one.rule, one.value, one.limit) == ("one-answer", 2, 1)
     assert nested.severity == "warning" and nested.category == "X"
@@ -74,13 +122,24 @@ def test_count_min_on_classification_and_nested_jobs() -> None:
 
 def test_ignored_keys_rotation_and_extra_keys() -> None:
     rs = RuleSet.from_dict({"rule": [{"kind": "count", "job": "J", "max": 0}]})
-    resp = {"ROTATION_JOB": {"rotation": 90}, "ANNOTATION_JOB_COUNTER": {"J": {"A": 3}}, "J": {"annotations": [rect("a", 0, 0, 1, 1, jobName="J", extra=[1])]}}
+    resp = {
+        "ROTATION_JOB": {"rotation": 90},
+        "ANNOTATION_JOB_COUNTER": {"J": {"A": 3}},
+        "J": {"annotations": [rect("a", 0, 0, 1, 1, jobName="J", extra=[1])]},
+    }
     (i,) = rs.validate(resp)
     assert i.value == 1
 
 
 def test_default_messages_are_readable() -> None:
-    rs = RuleSet.from_dict({"rule": [{"kind": "count", "job": "J", "category": "A", "max": 0}, {"kind": "area", "job": "J", "max": 0.1}]})
+    rs = RuleSet.from_dict(
+        {
+            "rule": [
+                {"kind": "count", "job": "J", "category": "A", "max": 0},
+                {"kind": "area", "job": "J", "max": 0.1},
+            ]
+        }
+    )
     c, a = rs.validate(label(rect("a", 0, 0, 0.5, 0.5)))
     assert c.text == "1 A in J: expected at most 0"
     assert a.text == "Object a has area 0.25: expected at most 0.1"

@@ -7,8 +7,7 @@ import pickle
 
 import pytest
 from conftest import SEED, load
-
-from kili_rules import Count, RuleSet, RulesError, ValidPolygon
+from kili_rules import Count, RulesError, RuleSet, ValidPolygon
 
 
 def test_pickle_round_trip(tutorial_rules: RuleSet) -> None:
@@ -29,14 +28,18 @@ def test_fingerprint_changes_with_rules(tutorial_rules: RuleSet) -> None:
     ("toml", "needle"),
     [
         ('[[rule]]\nkind = "count"\njob = "J"\nmaxx = 1\n', "rule 1: maxx"),
-        ('[[rule]]\nkind = "count"\njob = "J"\nmax = 1\n[[rule]]\nid = "b"\nkind = "area"\njob = "J"\nmax = "big"\n', "rule 2 ('b'): max"),
+        (
+            '[[rule]]\nkind = "count"\njob = "J"\nmax = 1\n'
+            '[[rule]]\nid = "b"\nkind = "area"\njob = "J"\nmax = "big"\n',
+            "rule 2 ('b'): max",
+        ),
         ('[[rule]]\nkind = "circle"\njob = "J"\n', "rule 1: kind: unknown kind 'circle'"),
         ('[[rule]]\nkind = "count"\njob = "J"\nmax = 1\nunit = "pixels"\n', "rule 1: unit"),
         ('[[rule]]\nkind = "area"\njob = "J"\nmin = 2\nmax = 1\n', "rule 1: min"),
         ('[[rule]]\nkind = "count"\njob = "J"\nmax = 1\nmessage = "{nope}"\n', "rule 1: message"),
         ('[[rule]]\nkind = "count"\nmax = 1\n', "rule 1: job"),
         ("[[rule]\n", "TOML"),
-        ('rules_typo = 1\n', "unknown top-level key"),
+        ("rules_typo = 1\n", "unknown top-level key"),
     ],
 )
 def test_bad_rules_name_rule_and_field(toml: str, needle: str) -> None:
@@ -49,7 +52,7 @@ def test_bad_rules_name_rule_and_field(toml: str, needle: str) -> None:
 def test_bad_rules_file_names_the_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     p = tmp_path / "bad.toml"
     p.write_text('[[rule]]\nkind = "count"\njob = "J"\nmaxx = 1\n')
-    with pytest.raises(RulesError, match="bad.toml: rule 1: maxx"):
+    with pytest.raises(RulesError, match=r"bad\.toml: rule 1: maxx"):
         RuleSet.from_file(p)
     with pytest.raises(RulesError, match="unknown rules file type"):
         RuleSet.from_file(tmp_path / "rules.txt")
@@ -81,7 +84,10 @@ def test_lint_against_the_tutorial_interface(tutorial_rules: RuleSet) -> None:
             ValidPolygon(job="CLASSIF"),
         ]
     )
-    iface["jobs"]["CLASSIF"] = {"mlTask": "CLASSIFICATION", "content": {"categories": {}, "input": "radio"}}
+    iface["jobs"]["CLASSIF"] = {
+        "mlTask": "CLASSIFICATION",
+        "content": {"categories": {}, "input": "radio"},
+    }
     problems = bad.lint(iface)
     assert len(problems) == 3, problems
     assert "unknown job 'JOB_9'" in problems[0]

@@ -6,7 +6,6 @@ import json
 
 import pytest
 from conftest import EXAMPLES, SEED, load
-
 from kili_rules import Area, Count, Issue, RuleSet
 
 TOO_MANY = "There are too many BBox (3) - Only 1 BBox of Object A accepted"
@@ -38,7 +37,10 @@ def test_three_boxes_from_every_input_form(tutorial_rules: RuleSet) -> None:
 
 def test_one_box_still_too_large(tutorial_rules: RuleSet) -> None:
     # The tutorial says this label passes; under its own 0.33 rule it does not (seed README).
-    for form in (load(SEED / "json_response_one_box.json"), load(SEED / "webhook_event_one_box.json")["payload"]["label"]):
+    for form in (
+        load(SEED / "json_response_one_box.json"),
+        load(SEED / "webhook_event_one_box.json")["payload"]["label"],
+    ):
         issues = tutorial_rules.validate(form)
         assert [(i.text, i.mid) for i in issues] == [("BBox too large", BIG_MID)]
 

@@ -5,9 +5,14 @@
 >>> issues = rules.validate(label)                            # doctest: +SKIP
 """
 
+from typing import TYPE_CHECKING
+
 from kili_rules._native import BatchResult, Issue, LabelError, Row, RulesError, __version__
 from kili_rules.rules import Area, Box, Count, InsideImage, Overlap, Required, Rule, ValidPolygon
 from kili_rules.ruleset import RuleSet
+
+if TYPE_CHECKING:
+    from kili_rules.report import Report
 
 __all__ = [
     "Area",

@@ -49,7 +49,9 @@ class RuleSet:
     def from_dict(cls, config: Mapping[str, Any]) -> RuleSet:
         """From the structure of a rules file: ``{"rule": [{"kind": ..., ...}, ...]}``."""
         if not isinstance(config, Mapping):
-            raise RulesError(f"rules: expected a mapping with a 'rule' list, got {type(config).__name__}")
+            raise RulesError(
+                f"rules: expected a mapping with a 'rule' list, got {type(config).__name__}"
+            )
         return cls._wrap(Engine.from_dict(dict(config)))
 
     @classmethod
@@ -177,7 +179,9 @@ class RuleSet:
         seq = items if isinstance(items, Sequence) else list(items)
         show = progress if progress is not None else len(seq) > 10_000
         if not show:
-            return Report.from_batch(self._engine.validate_many(seq, threads))
+            return Report.from_batch(
+                self._engine.validate_many(seq, threads), fingerprint=self.fingerprint
+            )
         with progress_bar(len(seq), disable=False, desc="Validating") as bar:
             state = {"done": 0}
 
@@ -185,7 +189,9 @@ class RuleSet:
                 bar.update(done - state["done"])
                 state["done"] = done
 
-            return Report.from_batch(self._engine.validate_many(seq, threads, tick))
+            return Report.from_batch(
+                self._engine.validate_many(seq, threads, tick), fingerprint=self.fingerprint
+            )
 
     def validate_export(
         self,
@@ -199,7 +205,9 @@ class RuleSet:
         from kili_rules.report import Report, progress_bar
 
         if not progress:
-            return Report.from_batch(self._engine.validate_export(os.fspath(path), threads))
+            return Report.from_batch(
+                self._engine.validate_export(os.fspath(path), threads), fingerprint=self.fingerprint
+            )
         with progress_bar(None, disable=False, desc=f"Validating {Path(path).name}") as bar:
             state = {"done": 0}
 
@@ -207,4 +215,7 @@ class RuleSet:
                 bar.update(done - state["done"])
                 state["done"] = done
 
-            return Report.from_batch(self._engine.validate_export(os.fspath(path), threads, tick))
+            return Report.from_batch(
+                self._engine.validate_export(os.fspath(path), threads, tick),
+                fingerprint=self.fingerprint,
+            )
