@@ -41,6 +41,21 @@ impl BatchOut {
 
 pub const INVALID_KIND: &str = "invalid_label";
 
+/// The ids of an input that could not be read, as far as they can be told: nothing is lost.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Ids {
+    pub asset_id: Option<String>,
+    pub external_id: Option<String>,
+    pub label_id: Option<String>,
+}
+
+/// An input that could not be read, with whatever ids it still shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failed {
+    pub err: LabelError,
+    pub ids: Ids,
+}
+
 /// The row that stands for an input that could not be read or checked.
 pub fn invalid_row(
     source: Option<&str>,
@@ -151,17 +166,25 @@ pub fn check_many_bytes<S: AsRef<[u8]> + Sync>(
 }
 
 /// Check many parsed documents in parallel; rows keep the input order.
-pub fn check_many_documents(rs: &RuleSet, docs: Vec<Result<Document, LabelError>>) -> BatchOut {
+pub fn check_many_documents(rs: &RuleSet, docs: Vec<Result<Document, Failed>>) -> BatchOut {
     let parts: Vec<BatchOut> = docs
         .into_par_iter()
         .enumerate()
         .map(|(i, d)| match d {
             Ok(doc) => check_document(rs, doc, None),
-            Err(e) => {
+            Err(f) => {
                 let src = format!("item {i}");
+                let ids = f.ids;
+                let row = invalid_row(
+                    Some(&src),
+                    ids.asset_id,
+                    ids.external_id,
+                    ids.label_id,
+                    &f.err,
+                );
                 BatchOut {
                     invalid: 1,
-                    rows: vec![invalid_row(Some(&src), None, None, None, &e)],
+                    rows: vec![row],
                     ..BatchOut::default()
                 }
             }

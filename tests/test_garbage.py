@@ -185,3 +185,14 @@ def test_fuzz_never_panics(value: object) -> None:
             pass
         except ValueError:
             pass
+
+
+def test_unreadable_labels_keep_their_ids() -> None:
+    asset = {"id": "asset-1", "externalId": "img.jpg", "latestLabel": {"jsonResponse": "{broken"}}
+    label = {"id": "label-1", "jsonResponse": {"JOB_0": []}}
+    for items in ([asset, label], [json.dumps(asset), json.dumps(label).encode()]):
+        rows = list(RULES.validate_many(items))
+        assert [(r.kind, r.asset_id, r.external_id, r.label_id) for r in rows] == [
+            ("invalid_label", "asset-1", "img.jpg", None),
+            ("invalid_label", None, None, "label-1"),
+        ]

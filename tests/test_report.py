@@ -153,7 +153,6 @@ def test_unreadable_label_is_a_row_and_fails(rules: RuleSet) -> None:
     assert suite is not None and suite.get("failures") == "1"
 
 
-@pytest.mark.xfail(strict=True, reason="native core: invalid_label rows drop the asset's id")
 def test_unreadable_label_keeps_its_asset_id(rules: RuleSet) -> None:
     report = rules.validate_many([asset("bad", "{this is not json")], progress=False)
     (row,) = report.rows

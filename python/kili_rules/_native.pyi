@@ -4,6 +4,16 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, final
 
 __version__: str
+__all__ = [
+    "BatchResult",
+    "Engine",
+    "Issue",
+    "LabelError",
+    "Row",
+    "RulesError",
+    "__version__",
+    "_read_model",
+]
 
 class LabelError(ValueError):
     """A label (jsonResponse) is malformed; the message names the JSON path and the reason."""
@@ -36,7 +46,7 @@ class Issue:
     @property
     def limit(self) -> float | None: ...
     def to_dict(self) -> dict[str, Any]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -72,7 +82,7 @@ class Row:
     @property
     def limit(self) -> float | None: ...
     def to_dict(self) -> dict[str, Any]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final

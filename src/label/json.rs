@@ -70,6 +70,36 @@ pub fn parse_json_response(
     }
 }
 
+/// The ids of a document that could not be read as a label, when its JSON is still sound.
+pub fn peek_ids(bytes: &[u8]) -> crate::batch::Ids {
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        id: Option<LooseId>,
+        #[serde(rename = "externalId")]
+        external_id: Option<LooseId>,
+        #[serde(rename = "jsonResponse")]
+        json_response: Option<IgnoredAny>,
+    }
+    let Ok(p) = serde_json::from_slice::<Peek>(bytes) else {
+        return crate::batch::Ids::default();
+    };
+    let id = p.id.and_then(|i| i.0);
+    let external_id = p.external_id.and_then(|i| i.0);
+    if p.json_response.is_some() {
+        crate::batch::Ids {
+            label_id: id,
+            external_id,
+            asset_id: None,
+        }
+    } else {
+        crate::batch::Ids {
+            asset_id: id,
+            external_id,
+            label_id: None,
+        }
+    }
+}
+
 fn locate_error(bytes: &[u8], opts: ReadOpts) -> LabelError {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let mut track = serde_path_to_error::Track::new();

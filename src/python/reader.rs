@@ -11,8 +11,9 @@ use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
 };
 
+use crate::batch::{Failed, Ids};
 use crate::error::LabelError;
-use crate::label::json::{parse_document, parse_json_response, pick_geometry};
+use crate::label::json::{parse_document, parse_json_response, peek_ids, pick_geometry};
 use crate::label::{
     frame_index, is_ignored_job, Answer, Document, Label, Object, ParsedLabel, Part, Pt, ReadOpts,
     Resolution, Ring, Tool,
@@ -646,15 +647,54 @@ fn page_sizes(v: &Bound<'_, PyAny>) -> R<Vec<(u32, f64, f64)>> {
 /// An input item before parsing: Python dicts are read under the GIL; JSON text is copied
 /// and parsed later, in parallel and without the GIL.
 pub enum Pending {
-    Doc(Result<Document, LabelError>),
+    Doc(Result<Document, Failed>),
     Json(Vec<u8>),
 }
 
 impl Pending {
-    pub fn resolve(self, opts: ReadOpts) -> Result<Document, LabelError> {
+    pub fn resolve(self, opts: ReadOpts) -> Result<Document, Failed> {
         match self {
             Pending::Doc(d) => d,
-            Pending::Json(b) => parse_document(&b, opts),
+            Pending::Json(b) => parse_document(&b, opts).map_err(|err| Failed {
+                err,
+                ids: peek_ids(&b),
+            }),
+        }
+    }
+}
+
+fn failed(err: LabelError) -> Failed {
+    Failed {
+        err,
+        ids: Ids::default(),
+    }
+}
+
+/// The ids an unreadable dict still shows (its `id` is the label's when it has `jsonResponse`).
+fn dict_ids(v: &Bound<'_, PyAny>) -> Ids {
+    let py = v.py();
+    let Ok(d) = v.cast::<PyDict>() else {
+        return Ids::default();
+    };
+    let get = |k: &Bound<'_, PyString>| {
+        d.get_item(k)
+            .ok()
+            .flatten()
+            .and_then(|x| loose_id(&x).ok().flatten())
+    };
+    let id = get(intern!(py, "id"));
+    let external_id = get(intern!(py, "externalId"));
+    if d.contains(intern!(py, "jsonResponse")).unwrap_or(false) {
+        Ids {
+            label_id: id,
+            external_id,
+            asset_id: None,
+        }
+    } else {
+        Ids {
+            asset_id: id,
+            external_id,
+            label_id: None,
         }
     }
 }
@@ -663,7 +703,10 @@ pub fn read_pending(v: &Bound<'_, PyAny>, opts: ReadOpts) -> Pending {
     if let Ok(s) = v.cast::<PyString>() {
         return match s.to_str() {
             Ok(s) => Pending::Json(s.as_bytes().to_vec()),
-            Err(_) => Pending::Doc(Err(LabelError::new("", "the string is not valid UTF-8"))),
+            Err(_) => Pending::Doc(Err(failed(LabelError::new(
+                "",
+                "the string is not valid UTF-8",
+            )))),
         };
     }
     if let Ok(b) = v.cast::<PyBytes>() {
@@ -673,21 +716,24 @@ pub fn read_pending(v: &Bound<'_, PyAny>, opts: ReadOpts) -> Pending {
         return Pending::Json(b.to_vec());
     }
     if v.is_instance_of::<PyDict>() {
-        return Pending::Doc(read_dict_document(v, opts).map_err(|e| e.into_label_error("")));
+        return Pending::Doc(read_dict_document(v, opts).map_err(|e| Failed {
+            err: e.into_label_error(""),
+            ids: dict_ids(v),
+        }));
     }
-    Pending::Doc(Err(LabelError::new(
+    Pending::Doc(Err(failed(LabelError::new(
         "",
         format!(
             "expected a label dict, a jsonResponse dict, or JSON str/bytes; got {}",
             type_name(v)
         ),
-    )))
+    ))))
 }
 
 /// Read one input object: a label dict, an asset record or a bare jsonResponse (dict), or
 /// JSON text of one of them.
 pub fn read_document(v: &Bound<'_, PyAny>, opts: ReadOpts) -> Result<Document, LabelError> {
-    read_pending(v, opts).resolve(opts)
+    read_pending(v, opts).resolve(opts).map_err(|f| f.err)
 }
 
 fn read_dict_document<'py>(v: &Bound<'py, PyAny>, opts: ReadOpts) -> R<Document> {
