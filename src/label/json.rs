@@ -552,24 +552,14 @@ impl<'de> Visitor<'de> for JobSeed<'_, '_> {
                 "text" => {
                     let t = map.next_value::<Option<Cow<str>>>()?;
                     if t.is_some_and(|t| !t.is_empty()) {
-                        label.answers.push(Answer {
-                            job: job.to_owned(),
-                            category: None,
-                            frame,
-                            children: Vec::new(),
-                        });
+                        label.answers.push(Answer::plain(job, frame));
                         answered = true;
                     }
                 }
                 "choice" | "orders" | "fileId" => {
                     let v = map.next_value::<Option<IgnoredAny>>()?;
                     if v.is_some() {
-                        label.answers.push(Answer {
-                            job: job.to_owned(),
-                            category: None,
-                            frame,
-                            children: Vec::new(),
-                        });
+                        label.answers.push(Answer::plain(job, frame));
                         answered = true;
                     }
                 }

@@ -86,6 +86,18 @@ pub struct Answer {
     pub children: Vec<String>,
 }
 
+impl Answer {
+    /// An answer with no category (transcription text, comparison, ranking, file).
+    pub fn plain(job: &str, frame: Option<u32>) -> Answer {
+        Answer {
+            job: job.to_owned(),
+            category: None,
+            frame,
+            children: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Label {
     pub objects: Vec<Object>,

@@ -416,27 +416,15 @@ impl Reader {
                     }
                 }
                 "children" => job_children = self.children(&val, label, frame, depth).key(&key)?,
-                "text" => {
-                    let has_text = opt_str(&val).key(&key)?.is_some_and(|t| !t.is_empty());
-                    if has_text {
-                        label.answers.push(Answer {
-                            job: job.to_owned(),
-                            category: None,
-                            frame,
-                            children: Vec::new(),
-                        });
-                        answered = true;
-                    }
-                }
-                "choice" | "orders" | "fileId" => {
-                    let present = !val.is_none();
+                "text" | "choice" | "orders" | "fileId" => {
+                    // A non-empty transcription, or a comparison / ranking / file payload.
+                    let present = if key == "text" {
+                        opt_str(&val).key(&key)?.is_some_and(|t| !t.is_empty())
+                    } else {
+                        !val.is_none()
+                    };
                     if present {
-                        label.answers.push(Answer {
-                            job: job.to_owned(),
-                            category: None,
-                            frame,
-                            children: Vec::new(),
-                        });
+                        label.answers.push(Answer::plain(job, frame));
                         answered = true;
                     }
                 }
