@@ -124,11 +124,15 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
 pub fn check_bytes(rs: &RuleSet, bytes: &[u8], source: Option<&str>) -> BatchOut {
     let mut out = match parse_document(bytes, rs.opts) {
         Ok(doc) => check_document(rs, doc, source),
-        Err(e) => BatchOut {
-            invalid: 1,
-            rows: vec![invalid_row(source, None, None, None, &e)],
-            ..BatchOut::default()
-        },
+        Err(e) => {
+            let ids = crate::label::json::peek_ids(bytes);
+            let row = invalid_row(source, ids.asset_id, ids.external_id, ids.label_id, &e);
+            BatchOut {
+                invalid: 1,
+                rows: vec![row],
+                ..BatchOut::default()
+            }
+        }
     };
     out.bytes_read = bytes.len() as u64;
     out

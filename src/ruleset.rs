@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::config::{kind_fields, RuleConfig, COMMON_FIELDS, KINDS};
 use crate::error::{LabelError, RulesError};
 use crate::label::{Label, ReadOpts, Resolution};
-use crate::rules::{self, Issue, Severity};
+use crate::rules::{self, Issue, MissingResolution, Severity};
 use crate::template::Template;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,20 +123,9 @@ impl RuleSet {
         self.rules.iter().any(Rule::needs_pixels)
     }
 
-    /// Run every rule on one label. A pixel-unit rule without a resolution is an error of the
-    /// label's input, not a violation.
+    /// Run every rule on one label. A pixel-unit rule that meets an object of an asset of
+    /// unknown size is an error of the label's input, not a violation.
     pub fn check(&self, label: &Label, res: &Resolution) -> Result<Vec<Issue>, LabelError> {
-        if res.size.is_none() && res.pages.is_empty() {
-            if let Some(r) = self.rules.iter().find(|r| r.needs_pixels()) {
-                return Err(LabelError::new(
-                    "resolution",
-                    format!(
-                        "rule '{}' measures pixels and needs the asset resolution (width, height)",
-                        r.id
-                    ),
-                ));
-            }
-        }
         let mut out = Vec::new();
         for rule in &self.rules {
             // Geometry code is ours and geo's; a bug there must not take the process down
@@ -144,14 +133,26 @@ impl RuleSet {
             let run = catch_unwind(AssertUnwindSafe(|| {
                 rules::check(rule, label, res, &mut out)
             }));
-            if run.is_err() {
-                return Err(LabelError::new(
-                    "",
-                    format!(
-                        "internal error while checking rule '{}' (please report this label)",
+            match run {
+                Ok(Ok(())) => {}
+                Ok(Err(MissingResolution)) => {
+                    return Err(LabelError::new(
+                        "resolution",
+                        format!(
+                        "rule '{}' measures pixels and needs the asset resolution (width, height)",
                         rule.id
                     ),
-                ));
+                    ))
+                }
+                Err(_) => {
+                    return Err(LabelError::new(
+                        "",
+                        format!(
+                            "internal error while checking rule '{}' (please report this label)",
+                            rule.id
+                        ),
+                    ))
+                }
             }
         }
         Ok(out)

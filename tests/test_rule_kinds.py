@@ -141,5 +141,5 @@ def test_default_messages_are_readable() -> None:
         }
     )
     c, a = rs.validate(label(rect("a", 0, 0, 0.5, 0.5)))
-    assert c.text == "1 A in J: expected at most 0"
+    assert c.text == "J has 1 A: expected at most 0"
     assert a.text == "Object a has area 0.25: expected at most 0.1"

@@ -25,6 +25,12 @@ macro_rules! issue_fields {
     };
 }
 
+/// An optional string as Python would show it.
+fn py_opt(v: &Option<String>) -> String {
+    v.as_ref()
+        .map_or_else(|| "None".to_owned(), |s| format!("{s:?}"))
+}
+
 /// One rule violation found in one label.
 #[pyclass(frozen, get_all, eq, hash, module = "kili_rules._native")]
 #[derive(Clone, PartialEq)]
@@ -93,9 +99,7 @@ impl Issue {
             "Issue(rule={:?}, severity={:?}, mid={}, text={:?})",
             self.rule,
             self.severity,
-            self.mid
-                .as_ref()
-                .map_or("None".into(), |m| format!("{m:?}")),
+            py_opt(&self.mid),
             self.text
         )
     }
@@ -171,8 +175,12 @@ impl Row {
 
     fn __repr__(&self) -> String {
         format!(
-            "Row(asset_id={:?}, label_id={:?}, rule={:?}, mid={:?}, text={:?})",
-            self.asset_id, self.label_id, self.rule, self.mid, self.text
+            "Row(asset_id={}, label_id={}, rule={:?}, mid={}, text={:?})",
+            py_opt(&self.asset_id),
+            py_opt(&self.label_id),
+            self.rule,
+            py_opt(&self.mid),
+            self.text
         )
     }
 }

@@ -6,6 +6,10 @@ use crate::label::{Geometry, Label, Pt, Resolution};
 use crate::ruleset::{BoxBounds, Rule, Unit};
 use crate::template::Vars;
 
+/// A pixel-unit rule met an object whose asset (or PDF page) has no known size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissingResolution;
+
 /// Pixel scale of a group: all its parts must sit on pages of known size (or the asset's).
 fn scale(
     res: &Resolution,
@@ -33,7 +37,7 @@ pub fn area(
     max: Option<f64>,
     unit: Unit,
     out: &mut Vec<Issue>,
-) {
+) -> Result<(), MissingResolution> {
     for g in group_by_mid(in_scope(rule, label)) {
         if g.parts.is_empty() {
             continue;
@@ -42,10 +46,7 @@ pub fn area(
         for p in &g.parts {
             let (w, h) = match unit {
                 Unit::Normalized => (1.0, 1.0),
-                Unit::Pixels => match res.for_page(p.page) {
-                    Some(s) => s,
-                    None => continue,
-                },
+                Unit::Pixels => res.for_page(p.page).ok_or(MissingResolution)?,
             };
             total += part_area(p) * w * h;
         }
@@ -66,6 +67,7 @@ pub fn area(
             out.push(issue(rule, vars, Some(total), Some(limit)));
         }
     }
+    Ok(())
 }
 
 pub fn bbox(
@@ -75,14 +77,12 @@ pub fn bbox(
     b: &BoxBounds,
     unit: Unit,
     out: &mut Vec<Issue>,
-) {
+) -> Result<(), MissingResolution> {
     for g in group_by_mid(in_scope(rule, label)) {
         let Some((x0, y0, x1, y1)) = parts_bounds(&g.parts) else {
             continue;
         };
-        let Some((sw, sh)) = scale(res, unit, g.parts.iter().map(|p| p.page)) else {
-            continue;
-        };
+        let (sw, sh) = scale(res, unit, g.parts.iter().map(|p| p.page)).ok_or(MissingResolution)?;
         let (w, h) = ((x1 - x0) * sw, (y1 - y0) * sh);
         let aspect = if h > 0.0 { w / h } else { f64::INFINITY };
         let checks = [
@@ -116,6 +116,7 @@ pub fn bbox(
             out.push(issue(rule, vars, Some(v), Some(bound)));
         }
     }
+    Ok(())
 }
 
 pub fn inside_image(rule: &Rule, label: &Label, tol: f64, out: &mut Vec<Issue>) {

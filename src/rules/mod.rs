@@ -9,6 +9,8 @@ use std::collections::HashMap;
 
 use crate::label::{Geometry, Label, Object, Part, Resolution};
 use crate::ruleset::{Rule, Spec};
+pub use geometry_rules::MissingResolution;
+
 use crate::template::Vars;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,13 +44,20 @@ pub struct Issue {
 }
 
 /// Run one rule on a label, appending its issues.
-pub fn check(rule: &Rule, label: &Label, res: &Resolution, out: &mut Vec<Issue>) {
+pub fn check(
+    rule: &Rule,
+    label: &Label,
+    res: &Resolution,
+    out: &mut Vec<Issue>,
+) -> Result<(), geometry_rules::MissingResolution> {
     match &rule.spec {
         Spec::Count { min, max } => count::check(rule, label, *min, *max, out),
         Spec::Area { min, max, unit } => {
-            geometry_rules::area(rule, label, res, *min, *max, *unit, out)
+            return geometry_rules::area(rule, label, res, *min, *max, *unit, out)
         }
-        Spec::Box { bounds, unit } => geometry_rules::bbox(rule, label, res, bounds, *unit, out),
+        Spec::Box { bounds, unit } => {
+            return geometry_rules::bbox(rule, label, res, bounds, *unit, out)
+        }
         Spec::InsideImage { tolerance } => {
             geometry_rules::inside_image(rule, label, *tolerance, out)
         }
@@ -59,6 +68,7 @@ pub fn check(rule: &Rule, label: &Label, res: &Resolution, out: &mut Vec<Issue>)
         } => overlap::check(rule, label, *max_iou, *same_category, out),
         Spec::Required { child } => required::check(rule, label, child.as_deref(), out),
     }
+    Ok(())
 }
 
 /// The message used when a rule sets none.
@@ -71,12 +81,15 @@ pub fn default_message(spec: &Spec, has_category: bool) -> String {
     match spec {
         Spec::Count { min, max } if has_category => {
             format!(
-                "{{count}} {{category}} in {{job}}: expected {}",
+                "{{job}} has {{count}} {{category}}: expected {}",
                 range(min, max)
             )
         }
         Spec::Count { min, max } => {
-            format!("{{count}} answers in {{job}}: expected {}", range(min, max))
+            format!(
+                "{{job}} has {{count}} objects or answers: expected {}",
+                range(min, max)
+            )
         }
         Spec::Area { min, max, .. } => {
             format!(
