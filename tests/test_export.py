@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from conftest import KILI_SDK, load
-
 from kili_rules import RuleSet
 
 RULES = RuleSet.from_dict(
@@ -27,7 +26,12 @@ RULES = RuleSet.from_dict(
 
 def assets() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for name in ("image_project_assets_for_coco.json", "video_project_assets.json", "pdf_project_assets.json", "geotiff_image_project_assets.json"):
+    for name in (
+        "image_project_assets_for_coco.json",
+        "video_project_assets.json",
+        "pdf_project_assets.json",
+        "geotiff_image_project_assets.json",
+    ):
         out.extend(load(KILI_SDK / name))
     for i, a in enumerate(out):
         a["externalId"] = f"asset {i}"  # unique, with a space as real ones have
@@ -89,7 +93,10 @@ def test_bad_members_become_rows_and_the_run_goes_on(tmp_path: Path) -> None:
             z.writestr(f"labels/{a['id']}.json", json.dumps(a))
         z.writestr("labels/broken.json", '{"id": "x", "latestLabel": {"jsonResponse": {"JOB": [')
         z.writestr("labels/garbage.json", b"\xff\xfe\x00garbage")
-        z.writestr("labels/bad-asset.json", json.dumps({"id": "bad", "externalId": "b", "latestLabel": {"jsonResponse": {"SEMANTIC_JOB": {"annotations": [{"boundingPoly": [{"normalizedVertices": [{"x": "?"}]}]}]}}}}))
+        polygon = {"boundingPoly": [{"normalizedVertices": [{"x": "?"}]}]}
+        bad_asset = {"id": "bad", "externalId": "b"}
+        bad_asset["latestLabel"] = {"jsonResponse": {"SEMANTIC_JOB": {"annotations": [polygon]}}}
+        z.writestr("labels/bad-asset.json", json.dumps(bad_asset))
         z.writestr("labels/stored.json", json.dumps(items[0]))  # deflated by default; see below
     # Corrupt the compressed bytes of one member in place.
     data = bytearray(path.read_bytes())
@@ -102,8 +109,10 @@ def test_bad_members_become_rows_and_the_run_goes_on(tmp_path: Path) -> None:
 
     report = RULES.validate_export(path)
     bad = {r.source: r for r in report if r.kind == "invalid_label"}
-    assert set(bad) == {"labels/broken.json", "labels/garbage.json", "labels/bad-asset.json", "labels/stored.json"}
-    assert "SEMANTIC_JOB.annotations[0].boundingPoly[0].normalizedVertices[0].x" in bad["labels/bad-asset.json"].text
+    names = ["broken", "garbage", "bad-asset", "stored"]
+    assert set(bad) == {f"labels/{n}.json" for n in names}
+    where = "SEMANTIC_JOB.annotations[0].boundingPoly[0].normalizedVertices[0].x"
+    assert where in bad["labels/bad-asset.json"].text
     assert bad["labels/bad-asset.json"].asset_id == "bad"
     good = [r for r in report if r.kind != "invalid_label"]
     assert sorted(key(good), key=repr) == sorted(expected(items), key=repr)
@@ -120,7 +129,7 @@ def test_truncated_list_keeps_what_was_read(tmp_path: Path) -> None:
 
 
 def test_unreadable_inputs_raise_oserror(tmp_path: Path) -> None:
-    with pytest.raises(OSError, match="missing.zip"):
+    with pytest.raises(OSError, match=r"missing\.zip"):
         RULES.validate_export(tmp_path / "missing.zip")
     (tmp_path / "fake.zip").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(OSError, match="not a readable zip"):
