@@ -94,7 +94,7 @@ def test_bad_members_become_rows_and_the_run_goes_on(tmp_path: Path) -> None:
         z.writestr("labels/broken.json", '{"id": "x", "latestLabel": {"jsonResponse": {"JOB": [')
         z.writestr("labels/garbage.json", b"\xff\xfe\x00garbage")
         polygon = {"boundingPoly": [{"normalizedVertices": [{"x": "?"}]}]}
-        bad_asset = {"id": "bad", "externalId": "b"}
+        bad_asset: dict[str, Any] = {"id": "bad", "externalId": "b"}
         bad_asset["latestLabel"] = {"jsonResponse": {"SEMANTIC_JOB": {"annotations": [polygon]}}}
         z.writestr("labels/bad-asset.json", json.dumps(bad_asset))
         z.writestr("labels/stored.json", json.dumps(items[0]))  # deflated by default; see below
