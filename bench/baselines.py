@@ -124,6 +124,7 @@ def shapely_geometry(
     area_min: float,
     area_max: float,
     max_iou: float,
+    stats: dict[str, int] | None = None,
 ) -> list[IssueKey]:
     """``valid_polygon``, ``area`` in [min, max] and same-category ``overlap`` (IoU > max_iou,
     issue on the later object) with shapely 2, vectorized over all polygons of all labels.
@@ -188,6 +189,16 @@ def shapely_geometry(
     inter = shapely.area(shapely.intersection(polys[i], polys[j]))
     union = area[i] + area[j] - inter
     iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    if stats is not None:
+        # The cheapest upper bound of IoU: intersection <= min(area a, area b, bbox overlap).
+        bi, bj = bounds[i], bounds[j]
+        w = np.minimum(bi[:, 2], bj[:, 2]) - np.maximum(bi[:, 0], bj[:, 0])
+        h = np.minimum(bi[:, 3], bj[:, 3]) - np.maximum(bi[:, 1], bj[:, 1])
+        cap = np.minimum(np.minimum(area[i], area[j]), w * h)
+        bound = cap / np.maximum(area[i] + area[j] - cap, 1e-300)
+        stats["pairs"] = len(i)
+        stats["pairs_over_bound"] = int((bound > max_iou).sum())
+        stats["pairs_over_max"] = int((iou > max_iou).sum())
 
     ids = [label["id"] for label in labels]
     out: list[IssueKey] = []

@@ -259,34 +259,53 @@ def _export_asset(rng: random.Random, i: int) -> dict[str, Any]:
     }
 
 
-def write_export(path: Path, target_bytes: int, seed: int = 3) -> dict[str, int]:
+def _small_asset(rng: random.Random, i: int) -> dict[str, Any]:
+    """A minimal asset record: one rectangle, no pixel vertices, no metadata (~1.7 KB)."""
+    x0, y0 = rng.uniform(0, 0.5), rng.uniform(0, 0.5)
+    box = rectangle("OBJECT_A", f"m{i}", x0, y0, x0 + 0.2, y0 + 0.2)
+    return {
+        "externalId": f"image_{i:07d}.jpg",
+        "id": f"asset-{i:07d}",
+        "latestLabel": {"jsonResponse": {"JOB_0": {"annotations": [box]}}},
+        "resolution": {"height": 1080, "width": 1920},
+    }
+
+
+def write_export(
+    path: Path, target_bytes: int, seed: int = 3, small: bool = False
+) -> dict[str, int]:
     """Write a Kili export zip (``labels/<externalId>.json``, one asset record each, dumped
-    as Kili does with ``sort_keys=True, indent=4``) holding >= ``target_bytes`` of JSON."""
+    as Kili does with ``sort_keys=True, indent=4``) holding >= ``target_bytes`` of JSON.
+    ``small``: minimal one-box assets, for many members per byte."""
     rng = random.Random(seed)
+    make = _small_asset if small else _export_asset
     tmp = path.with_suffix(".tmp")
     total = assets = 0
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("README.kili.txt", "Exported Labels from KILI\n(kili-rules benchmark)\n")
         while total < target_bytes:
-            asset = _export_asset(rng, assets)
+            asset = make(rng, assets)
             data = json.dumps(asset, sort_keys=True, indent=4).encode()
             zf.writestr(f"labels/{asset['externalId']}.json", data)
             total += len(data)
             assets += 1
     os.replace(tmp, path)
-    meta = {"version": EXPORT_VERSION, "seed": seed, "target": target_bytes}
+    meta = {"version": EXPORT_VERSION, "seed": seed, "target": target_bytes, "small": int(small)}
     meta |= {"json_bytes": total, "assets": assets, "zip_bytes": path.stat().st_size}
     path.with_suffix(".meta.json").write_text(json.dumps(meta, indent=1))
     return meta
 
 
-def ensure_export(path: Path, target_bytes: int, seed: int = 3) -> dict[str, int]:
+def ensure_export(
+    path: Path, target_bytes: int, seed: int = 3, small: bool = False
+) -> dict[str, int]:
     """Reuse ``path`` when its sidecar says it was generated with these parameters."""
     meta_path = path.with_suffix(".meta.json")
     if path.is_file() and meta_path.is_file():
         meta: dict[str, int] = json.loads(meta_path.read_text())
         want = {"version": EXPORT_VERSION, "seed": seed, "target": target_bytes}
-        if all(meta.get(k) == v for k, v in want.items()):
+        want["small"] = int(small)
+        if all(meta.get(k, 0) == v for k, v in want.items()):
             return meta
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_export(path, target_bytes, seed)
+    return write_export(path, target_bytes, seed, small)

@@ -12,10 +12,12 @@ zips are generated once into bench/data/ (gitignored) and reused.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import os
 import platform
 import shlex
+import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -57,18 +59,42 @@ def machine(command: str, started: datetime, seconds: float, load: tuple[str, st
     import shapely
 
     native = Path(kili_rules.__file__).parent
+    so = next(native.glob("_native*.so"), None)
+    build = "unknown build"
+    if so is not None:
+        digest = hashlib.sha256(so.read_bytes()).hexdigest()[:12]
+        built = datetime.fromtimestamp(so.stat().st_mtime, timezone.utc)
+        build = f"native module sha256 {digest}…, installed {built:%Y-%m-%d %H:%M} UTC"
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "log", "-1", "--format=%h %ci"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        head = "unknown"
     lines = [
         f"- Command: `{command}` (from the repository root; {seconds / 60:.1f} min)",
         f"- Date: {started:%Y-%m-%d %H:%M} UTC",
-        f"- CPU: {cpu_model()}, {os.cpu_count()} cores; load average before / after: "
+        f"- CPU: {cpu_model()}, {os.cpu_count()} cores, {ram_gib()}; load average before / after: "
         f"{load[0]} / {load[1]}",
         f"- Python {platform.python_version()} ({platform.python_implementation()}), "
         f"{platform.system()} {platform.release()}",
-        f"- kili-rules {version('kili-rules')} (release wheel, installed in `{native.parent}`), "
-        f"shapely {version('shapely')} (GEOS {shapely.geos_version_string}), "
+        f"- kili-rules {version('kili-rules')} (release wheel: {build}; repository at {head})",
+        f"- shapely {version('shapely')} (GEOS {shapely.geos_version_string}), "
         f"numpy {version('numpy')}, orjson {version('orjson')}",
     ]
     return "\n".join(lines)
+
+
+def ram_gib() -> str:
+    try:
+        with open("/proc/meminfo") as f:
+            kib = int(f.readline().split()[1])
+        return f"{kib / (1 << 20):.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        return "RAM unknown"
 
 
 def loadavg() -> str:

@@ -42,13 +42,11 @@ def median_time(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> Timing:
 
 
 def per_call(fn: Callable[[], Any], repeat: int, min_seconds: float = 0.2) -> Timing:
-    """Seconds per call: ``timeit`` with a loop count chosen to last about ``min_seconds``,
-    repeated ``repeat`` times."""
+    """Seconds per call: ``timeit`` (collector off, as timeit does) with a loop count chosen
+    so that one repeat lasts about ``min_seconds``, repeated ``repeat`` times."""
     timer = timeit.Timer(fn)
-    number, _ = timer.autorange()
-    # autorange stops at >= 0.2 s; scale to the wanted duration.
-    number = max(1, int(number * min_seconds / 0.2))
-    fn()
+    one = min(timer.repeat(repeat=3, number=1))
+    number = max(1, int(min_seconds / max(one, 1e-9)))
     return Timing([s / number for s in timer.repeat(repeat=repeat, number=number)])
 
 

@@ -1,7 +1,7 @@
 """Profile the kili-rules side of a workload with Linux perf (the evidence in
 docs/benchmarks.md's analysis).
 
-    python bench/profile.py W1          # needs `perf` (apt-get install linux-perf)
+    python bench/perf_profile.py W1          # needs `perf` (apt-get install linux-perf)
 
 A child process builds the workload's input, then perf attaches to it (so the generator is
 not in the profile) while the kili-rules call runs a few times. Prints the inclusive share of
