@@ -94,14 +94,19 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
         assets: usize::from(!doc.is_label && !doc.is_response),
         ..BatchOut::default()
     };
-    let asset_id = if doc.is_label { None } else { doc.id.clone() };
+    let asset_id = if doc.is_label {
+        None
+    } else {
+        doc.id.as_ref().map(|n| n.to_string())
+    };
+    let external_id = doc.external_id.as_ref().map(|n| n.to_string());
     for pl in doc.labels {
         out.labels += 1;
         match rs.check(&pl.label, &doc.resolution) {
             Ok(issues) => out.rows.extend(issues.into_iter().map(|issue| Row {
                 asset_id: asset_id.clone(),
-                external_id: doc.external_id.clone(),
-                label_id: pl.id.clone(),
+                external_id: external_id.clone(),
+                label_id: pl.id.as_ref().map(|n| n.to_string()),
                 source: source.map(str::to_owned),
                 issue,
             })),
@@ -110,8 +115,8 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
                 out.rows.push(invalid_row(
                     source,
                     asset_id.clone(),
-                    doc.external_id.clone(),
-                    pl.id.clone(),
+                    external_id.clone(),
+                    pl.id.as_ref().map(|n| n.to_string()),
                     &e,
                 ));
             }

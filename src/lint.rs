@@ -17,7 +17,7 @@ pub fn lint(rs: &RuleSet, interface: &Value) -> Vec<String> {
     let mut out = Vec::new();
     for rule in &rs.rules {
         let who = format!("rule '{}' ({})", rule.id, rule.kind);
-        let Some(job) = jobs.get(&rule.job) else {
+        let Some(job) = jobs.get(rule.job.as_str()) else {
             let known: Vec<&str> = jobs.keys().map(String::as_str).collect();
             out.push(format!(
                 "{who}: unknown job '{}' (jobs: {})",
@@ -30,7 +30,7 @@ pub fn lint(rs: &RuleSet, interface: &Value) -> Vec<String> {
             .pointer("/content/categories")
             .and_then(Value::as_object);
         if let Some(cat) = &rule.category {
-            if !cats.is_some_and(|c| c.contains_key(cat)) {
+            if !cats.is_some_and(|c| c.contains_key(cat.as_str())) {
                 let known: Vec<&str> = cats
                     .map(|c| c.keys().map(String::as_str).collect())
                     .unwrap_or_default();
@@ -66,11 +66,11 @@ pub fn lint(rs: &RuleSet, interface: &Value) -> Vec<String> {
                 out.push(format!("{who}: a geometry rule on job '{}', whose mlTask is '{ml}', not OBJECT_DETECTION", rule.job));
             }
             Spec::Required { child: Some(child) } => {
-                if !jobs.contains_key(child) {
+                if !jobs.contains_key(child.as_str()) {
                     out.push(format!("{who}: unknown child job '{child}'"));
                 } else if let (Some(cat), Some(cats)) = (&rule.category, cats) {
                     let listed = cats
-                        .get(cat)
+                        .get(cat.as_str())
                         .and_then(|c| c.get("children"))
                         .and_then(Value::as_array)
                         .is_some_and(|c| c.iter().any(|x| x.as_str() == Some(child)));

@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::config::{kind_fields, RuleConfig, COMMON_FIELDS, KINDS};
 use crate::error::{LabelError, RulesError};
-use crate::label::{Label, ReadOpts, Resolution};
+use crate::label::{Label, Name, ReadOpts, Resolution};
 use crate::rules::{self, Issue, MissingResolution, Severity};
 use crate::template::Template;
 
@@ -57,8 +57,8 @@ pub struct BoxBounds {
 pub struct Rule {
     pub id: String,
     pub kind: &'static str,
-    pub job: String,
-    pub category: Option<String>,
+    pub job: Name,
+    pub category: Option<Name>,
     pub severity: Severity,
     pub message: Template,
     pub spec: Spec,
@@ -334,8 +334,8 @@ fn compile_rule(i: usize, cfg: &RuleConfig) -> Result<Rule, RulesError> {
     Ok(Rule {
         id,
         kind,
-        job: cfg.job.clone(),
-        category: cfg.category.clone(),
+        job: Name::new(&cfg.job),
+        category: cfg.category.as_deref().map(Name::new),
         severity,
         message,
         spec,

@@ -1,20 +1,20 @@
 //! A parsed input document: an asset record, a label dict or a bare jsonResponse.
 
-use super::model::{Label, Resolution};
+use super::model::{Label, Name, Resolution};
 use crate::error::LabelError;
 
 /// One label of a document, with its id when the document gives one.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ParsedLabel {
-    pub id: Option<String>,
+    pub id: Option<Name>,
     pub label: Label,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Document {
     /// The asset id (for an asset record).
-    pub id: Option<String>,
-    pub external_id: Option<String>,
+    pub id: Option<Name>,
+    pub external_id: Option<Name>,
     pub resolution: Resolution,
     /// Every label the document holds: one for a label dict or a jsonResponse; for an asset
     /// record, `latestLabel`, then `latestLabels` / `labels`.

@@ -12,10 +12,12 @@ use serde::de::{
     self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
 };
 use serde_json::value::RawValue;
+use smallvec::{smallvec, SmallVec};
 
 use super::doc::{Document, ParsedLabel};
 use super::model::{
-    frame_index, is_ignored_job, Answer, Geometry, Label, Object, Part, Pt, ReadOpts, Ring, Tool,
+    frame_index, is_ignored_job, Answer, Geometry, Label, Name, Object, Part, Pt, ReadOpts, Ring,
+    Tool,
 };
 use crate::error::LabelError;
 
@@ -83,8 +85,8 @@ pub fn peek_ids(bytes: &[u8]) -> crate::batch::Ids {
     let Ok(p) = serde_json::from_slice::<Peek>(bytes) else {
         return crate::batch::Ids::default();
     };
-    let id = p.id.and_then(|i| i.0);
-    let external_id = p.external_id.and_then(|i| i.0);
+    let id = p.id.and_then(|i| i.0).map(|n| n.to_string());
+    let external_id = p.external_id.and_then(|i| i.0).map(|n| n.to_string());
     if p.json_response.is_some() {
         crate::batch::Ids {
             label_id: id,
@@ -144,7 +146,7 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 }
 
 /// An id: a string, or an integer (seen for `mid`), or null.
-struct LooseId(Option<String>);
+struct LooseId(Option<Name>);
 
 impl<'de> de::Deserialize<'de> for LooseId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -155,19 +157,19 @@ impl<'de> de::Deserialize<'de> for LooseId {
                 f.write_str("a string, an integer or null")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(LooseId(Some(v.to_owned())))
+                Ok(LooseId(Some(Name::new(v))))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(LooseId(Some(v.to_string())))
+                Ok(LooseId(Some(Name::new(v.to_string()))))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(LooseId(Some(v.to_string())))
+                Ok(LooseId(Some(Name::new(v.to_string()))))
             }
             // serde_json reads integers beyond u64 as floats; the Python reader formats such
             // ints the same way, so both readers agree.
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
                 if v.is_finite() && v.fract() == 0.0 && v.abs() >= 9.2e18 {
-                    Ok(LooseId(Some(format!("{v}"))))
+                    Ok(LooseId(Some(Name::new(format!("{v}")))))
                 } else {
                     Err(E::invalid_type(de::Unexpected::Float(v), &self))
                 }
@@ -400,7 +402,7 @@ impl BoundingPoly {
                 PolyElem::Ring(RingObj(Some(Vertices::Flat(r)))) => {
                     if page.is_some() {
                         parts.push(Part {
-                            rings: vec![r],
+                            rings: smallvec![r],
                             page,
                         });
                     } else {
@@ -409,14 +411,14 @@ impl BoundingPoly {
                 }
                 PolyElem::Ring(RingObj(Some(Vertices::Nested(rs)))) => {
                     parts.extend(rs.into_iter().map(|r| Part {
-                        rings: vec![r],
+                        rings: smallvec![r],
                         page,
                     }));
                 }
                 PolyElem::Ring(RingObj(None)) => {}
                 PolyElem::Part(rings) => {
                     let mut part = Part {
-                        rings: Vec::new(),
+                        rings: SmallVec::new(),
                         page,
                     };
                     for r in rings {
@@ -521,7 +523,7 @@ impl<'de> Visitor<'de> for JobSeed<'_, '_> {
         } = self;
         let mut answered = false;
         let first_answer = label.answers.len();
-        let mut job_children: Vec<String> = Vec::new();
+        let mut job_children: Vec<Name> = Vec::new();
         while let Some(k) = map.next_key::<Key>()? {
             match k.0.as_ref() {
                 "annotations" => {
@@ -591,21 +593,21 @@ struct ChildrenSeed<'a> {
 }
 
 impl<'de> DeserializeSeed<'de> for ChildrenSeed<'_> {
-    type Value = Vec<String>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+    type Value = Vec<Name>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Name>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for ChildrenSeed<'_> {
-    type Value = Vec<String>;
+    type Value = Vec<Name>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a children object keyed by job name")
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Vec<String>, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Vec<Name>, E> {
         Ok(Vec::new())
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Name>, A::Error> {
         // `"children": []` is seen in some exports: only an empty list is meaningful.
         if seq.next_element::<IgnoredAny>()?.is_some() {
             return Err(de::Error::custom(
@@ -614,7 +616,7 @@ impl<'de> Visitor<'de> for ChildrenSeed<'_> {
         }
         Ok(Vec::new())
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Name>, A::Error> {
         let mut answered = Vec::new();
         while let Some(k) = map.next_key::<Key>()? {
             let name = k.0.as_ref();
@@ -629,7 +631,7 @@ impl<'de> Visitor<'de> for ChildrenSeed<'_> {
                 opts: self.opts,
             })?;
             if yes {
-                answered.push(name.to_owned());
+                answered.push(Name::new(name));
             }
         }
         Ok(answered)
@@ -667,7 +669,7 @@ impl<'de> Visitor<'de> for CategoriesSeed<'_, '_> {
             opts: self.opts,
         })? {
             self.label.answers.push(Answer {
-                job: self.job.to_owned(),
+                job: Name::new(self.job),
                 category: name,
                 frame: self.frame,
                 children,
@@ -686,14 +688,14 @@ struct CategorySeed<'a> {
 }
 
 impl<'de> DeserializeSeed<'de> for CategorySeed<'_> {
-    type Value = (Option<String>, Vec<String>);
+    type Value = (Option<Name>, Vec<Name>);
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for CategorySeed<'_> {
-    type Value = (Option<String>, Vec<String>);
+    type Value = (Option<Name>, Vec<Name>);
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a category object {\"name\": ...}")
     }
@@ -784,7 +786,7 @@ impl<'de> Visitor<'de> for AnnotationSeed<'_, '_> {
             opts,
         } = self;
         let mut obj = Object {
-            job: job.to_owned(),
+            job: Name::new(job),
             frame,
             ..Object::default()
         };
@@ -859,7 +861,7 @@ pub(crate) fn pick_geometry(
     pose: Option<Ring>,
 ) -> Geometry {
     match (parts, point, line, pose) {
-        (Some(p), _, _, _) if !p.is_empty() => Geometry::Parts(p),
+        (Some(p), _, _, _) if !p.is_empty() => Geometry::Parts(SmallVec::from_vec(p)),
         (_, Some(pt), _, _) => Geometry::Point(pt),
         (_, _, Some(l), _) if !l.is_empty() => Geometry::Line(l),
         (_, _, _, Some(p)) if !p.is_empty() => Geometry::Line(p),
@@ -875,14 +877,14 @@ struct AnnotationCategoriesSeed<'a> {
 }
 
 impl<'de> DeserializeSeed<'de> for AnnotationCategoriesSeed<'_> {
-    type Value = (Option<String>, Vec<String>);
+    type Value = (Option<Name>, Vec<Name>);
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for AnnotationCategoriesSeed<'_> {
-    type Value = (Option<String>, Vec<String>);
+    type Value = (Option<Name>, Vec<Name>);
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of categories")
     }
@@ -914,14 +916,14 @@ struct PosePointsSeed<'a> {
 }
 
 impl<'de> DeserializeSeed<'de> for PosePointsSeed<'_> {
-    type Value = (Ring, Vec<String>);
+    type Value = (Ring, Vec<Name>);
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for PosePointsSeed<'_> {
-    type Value = (Ring, Vec<String>);
+    type Value = (Ring, Vec<Name>);
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of pose points")
     }
@@ -950,14 +952,14 @@ struct PosePointSeed<'a> {
 }
 
 impl<'de> DeserializeSeed<'de> for PosePointSeed<'_> {
-    type Value = (Option<Pt>, Vec<String>);
+    type Value = (Option<Pt>, Vec<Name>);
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for PosePointSeed<'_> {
-    type Value = (Option<Pt>, Vec<String>);
+    type Value = (Option<Pt>, Vec<Name>);
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a pose point object")
     }

@@ -4,6 +4,12 @@
 //! jobs, wherever they are nested) and answers (classification categories, transcription
 //! texts, other job payloads). Video frames are flattened too: every entry keeps its frame.
 
+use smallvec::SmallVec;
+
+/// Job, category and mid strings: most fit inline (a Kili mid is 23 bytes), so reading a
+/// label allocates little.
+pub type Name = smol_str::SmolStr;
+
 /// A point in label coordinates (normalized for images; degrees for lat/lon geospatial).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pt {
@@ -17,7 +23,7 @@ pub type Ring = Vec<Pt>;
 /// One polygon part: `rings[0]` is the outer contour, the rest are its holes.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Part {
-    pub rings: Vec<Ring>,
+    pub rings: SmallVec<[Ring; 1]>,
     /// PDF page number (from `pageNumberArray`), 1-based.
     pub page: Option<u32>,
 }
@@ -30,7 +36,7 @@ pub enum Geometry {
     Point(Pt),
     Line(Vec<Pt>),
     /// Rectangles, polygons and semantic masks: one or more parts.
-    Parts(Vec<Part>),
+    Parts(SmallVec<[Part; 1]>),
 }
 
 /// The drawing tool of an annotation (`type`).
@@ -64,33 +70,33 @@ impl Tool {
 /// One annotation (object, entity, relation, pose point group).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Object {
-    pub job: String,
+    pub job: Name,
     /// The first category's name (a category key of the interface).
-    pub category: Option<String>,
-    pub mid: Option<String>,
+    pub category: Option<Name>,
+    pub mid: Option<Name>,
     pub tool: Option<Tool>,
     pub geometry: Geometry,
     pub frame: Option<u32>,
     /// Child jobs answered under this object (`children`), by name.
-    pub children: Vec<String>,
+    pub children: Vec<Name>,
 }
 
 /// One answer of a classification (one per chosen category) or another non-object job.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Answer {
-    pub job: String,
+    pub job: Name,
     /// The category chosen; None for transcriptions and other payloads.
-    pub category: Option<String>,
+    pub category: Option<Name>,
     pub frame: Option<u32>,
     /// Child jobs answered under this category.
-    pub children: Vec<String>,
+    pub children: Vec<Name>,
 }
 
 impl Answer {
     /// An answer with no category (transcription text, comparison, ranking, file).
     pub fn plain(job: &str, frame: Option<u32>) -> Answer {
         Answer {
-            job: job.to_owned(),
+            job: Name::new(job),
             category: None,
             frame,
             children: Vec::new(),

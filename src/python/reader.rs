@@ -11,12 +11,14 @@ use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
 };
 
+use smallvec::{smallvec, SmallVec};
+
 use crate::batch::{Failed, Ids};
 use crate::error::LabelError;
 use crate::label::json::{parse_document, parse_json_response, peek_ids, pick_geometry};
 use crate::label::{
-    frame_index, is_ignored_job, Answer, Document, Label, Object, ParsedLabel, Part, Pt, ReadOpts,
-    Resolution, Ring, Tool,
+    frame_index, is_ignored_job, Answer, Document, Label, Name, Object, ParsedLabel, Part, Pt,
+    ReadOpts, Resolution, Ring, Tool,
 };
 
 /// Children nest jobs in objects in jobs...; real labels go a few levels deep.
@@ -91,60 +93,109 @@ fn as_dict<'a, 'py>(v: &'a Bound<'py, PyAny>, what: &str) -> R<&'a Bound<'py, Py
         .or_else(|_| fail(format!("expected {what} (a dict), got {}", type_name(v))))
 }
 
-fn as_list<'py>(v: &Bound<'py, PyAny>, what: &str) -> R<Vec<Bound<'py, PyAny>>> {
+/// The items of a list or tuple, iterated in place (no copy, no extra refcount traffic).
+enum Items<'py> {
+    List(pyo3::types::list::BoundListIterator<'py>),
+    Tuple(pyo3::types::tuple::BoundTupleIterator<'py>),
+}
+
+impl<'py> Iterator for Items<'py> {
+    type Item = Bound<'py, PyAny>;
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Items::List(i) => i.next(),
+            Items::Tuple(i) => i.next(),
+        }
+    }
+}
+
+fn as_list<'py>(v: &Bound<'py, PyAny>, what: &str) -> R<Items<'py>> {
     if let Ok(l) = v.cast::<PyList>() {
-        return Ok(l.iter().collect());
+        return Ok(Items::List(l.iter()));
     }
     if let Ok(t) = v.cast::<PyTuple>() {
-        return Ok(t.iter().collect());
+        return Ok(Items::Tuple(t.iter()));
     }
     fail(format!("expected {what} (a list), got {}", type_name(v)))
 }
 
-fn key_str(k: &Bound<'_, PyAny>) -> R<String> {
-    match k.cast::<PyString>() {
-        Ok(s) => s
-            .to_str()
-            .map(str::to_owned)
-            .or_else(|_| fail("a key is not valid UTF-8")),
-        Err(_) => fail(format!("expected string keys, got a {} key", type_name(k))),
+fn is_list(v: &Bound<'_, PyAny>) -> bool {
+    v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>()
+}
+
+/// Whether a list's first item is itself a list (nested vertices).
+fn first_is_list(v: &Bound<'_, PyAny>) -> bool {
+    let first = if let Ok(l) = v.cast::<PyList>() {
+        l.get_item(0).ok()
+    } else if let Ok(t) = v.cast::<PyTuple>() {
+        t.get_item(0).ok()
+    } else {
+        None
+    };
+    first.is_some_and(|f| is_list(&f))
+}
+
+fn list_len(v: &Bound<'_, PyAny>) -> usize {
+    if is_list(v) {
+        v.len().unwrap_or(0)
+    } else {
+        0
     }
+}
+
+/// A dict key as a string object; its `&str` is borrowed, not copied.
+fn key_of<'py>(k: Bound<'py, PyAny>) -> R<Bound<'py, PyString>> {
+    match k.cast_into::<PyString>() {
+        Ok(s) => Ok(s),
+        Err(e) => fail(format!(
+            "expected string keys, got a {} key",
+            type_name(e.into_inner().as_any())
+        )),
+    }
+}
+
+fn key_text<'a>(k: &'a Bound<'_, PyString>) -> R<&'a str> {
+    k.to_str().or_else(|_| fail("a key is not valid UTF-8"))
 }
 
 fn num(v: &Bound<'_, PyAny>) -> R<f64> {
-    if v.is_instance_of::<PyBool>() {
+    // Exact floats first: nearly every coordinate is one.
+    let x = if let Ok(f) = v.cast_exact::<PyFloat>() {
+        f.value()
+    } else if v.is_instance_of::<PyBool>() {
         return fail("expected a finite number, got bool");
+    } else if v.is_instance_of::<PyFloat>() || v.is_instance_of::<PyInt>() {
+        v.extract().or_else(|_| fail("number out of range"))?
+    } else {
+        return fail(format!("expected a finite number, got {}", type_name(v)));
+    };
+    if x.is_finite() {
+        Ok(x)
+    } else {
+        fail(format!("expected a finite number, got {x}"))
     }
-    if v.is_instance_of::<PyFloat>() || v.is_instance_of::<PyInt>() {
-        let x: f64 = v.extract().or_else(|_| fail("number out of range"))?;
-        if x.is_finite() {
-            return Ok(x);
-        }
-        return fail(format!("expected a finite number, got {x}"));
-    }
-    fail(format!("expected a finite number, got {}", type_name(v)))
 }
 
-fn loose_id(v: &Bound<'_, PyAny>) -> R<Option<String>> {
+fn loose_id(v: &Bound<'_, PyAny>) -> R<Option<Name>> {
     if v.is_none() {
         return Ok(None);
     }
     if let Ok(s) = v.cast::<PyString>() {
         return s
             .to_str()
-            .map(|s| Some(s.to_owned()))
+            .map(|s| Some(Name::new(s)))
             .or_else(|_| fail("not valid UTF-8"));
     }
     if v.is_instance_of::<PyInt>() && !v.is_instance_of::<PyBool>() {
         if let Ok(i) = v.extract::<i64>() {
-            return Ok(Some(i.to_string()));
+            return Ok(Some(Name::new(i.to_string())));
         }
         if let Ok(u) = v.extract::<u64>() {
-            return Ok(Some(u.to_string()));
+            return Ok(Some(Name::new(u.to_string())));
         }
         // Beyond 64 bits: as the JSON reader sees it (a float), so both readers agree.
         return match v.extract::<f64>() {
-            Ok(f) if f.is_finite() => Ok(Some(format!("{f}"))),
+            Ok(f) if f.is_finite() => Ok(Some(Name::new(format!("{f}")))),
             _ => fail("integer id out of range"),
         };
     }
@@ -154,14 +205,14 @@ fn loose_id(v: &Bound<'_, PyAny>) -> R<Option<String>> {
     ))
 }
 
-fn opt_str(v: &Bound<'_, PyAny>) -> R<Option<String>> {
+fn opt_str(v: &Bound<'_, PyAny>) -> R<Option<Name>> {
     if v.is_none() {
         return Ok(None);
     }
     match v.cast::<PyString>() {
         Ok(s) => s
             .to_str()
-            .map(|s| Some(s.to_owned()))
+            .map(|s| Some(Name::new(s)))
             .or_else(|_| fail("not valid UTF-8")),
         Err(_) => fail(format!("expected a string, got {}", type_name(v))),
     }
@@ -183,54 +234,36 @@ fn pt(v: &Bound<'_, PyAny>) -> R<Pt> {
 }
 
 fn ring(v: &Bound<'_, PyAny>) -> R<Ring> {
-    let items = as_list(v, "a list of vertices")?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, p)| pt(p).index(i))
-        .collect()
+    let mut out = Vec::with_capacity(list_len(v));
+    for (i, p) in as_list(v, "a list of vertices")?.enumerate() {
+        out.push(pt(&p).index(i)?);
+    }
+    Ok(out)
 }
 
-/// `normalizedVertices`: flat vertices, or (PDF) a list of rings.
-fn vertices(v: &Bound<'_, PyAny>) -> R<Vec<Ring>> {
-    let items = as_list(v, "a list of vertices")?;
-    let nested = items
-        .first()
-        .is_some_and(|f| f.is_instance_of::<PyList>() || f.is_instance_of::<PyTuple>());
-    if nested {
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, r)| ring(r).index(i))
-            .collect()
+/// `normalizedVertices`: flat vertices, or (PDF) a list of rings; says which it was.
+fn vertices(v: &Bound<'_, PyAny>) -> R<(SmallVec<[Ring; 1]>, bool)> {
+    if first_is_list(v) {
+        let mut rings = SmallVec::new();
+        for (i, r) in as_list(v, "a list of vertices")?.enumerate() {
+            rings.push(ring(&r).index(i)?);
+        }
+        Ok((rings, true))
     } else {
-        Ok(vec![items
-            .iter()
-            .enumerate()
-            .map(|(i, p)| pt(p).index(i))
-            .collect::<R<Ring>>()?])
+        Ok((smallvec![ring(v)?], false))
     }
 }
 
 /// `{normalizedVertices}` → (rings, whether they were nested).
-fn ring_obj(v: &Bound<'_, PyAny>) -> R<(Vec<Ring>, bool)> {
+fn ring_obj(v: &Bound<'_, PyAny>) -> R<(SmallVec<[Ring; 1]>, bool)> {
     let d = as_dict(v, "an object with normalizedVertices")?;
     match d
         .get_item(intern!(v.py(), "normalizedVertices"))
         .ok()
         .flatten()
     {
-        Some(nv) => {
-            let nested = as_list(&nv, "a list of vertices")
-                .ok()
-                .and_then(|l| {
-                    l.first()
-                        .map(|f| f.is_instance_of::<PyList>() || f.is_instance_of::<PyTuple>())
-                })
-                .unwrap_or(false);
-            Ok((vertices(&nv).key("normalizedVertices")?, nested))
-        }
-        None => Ok((Vec::new(), false)),
+        Some(nv) => vertices(&nv).key("normalizedVertices"),
+        None => Ok((SmallVec::new(), false)),
     }
 }
 
@@ -239,37 +272,27 @@ fn bounding_poly(v: &Bound<'_, PyAny>, pages: &[u32]) -> R<Vec<Part>> {
     if v.is_none() {
         return Ok(Vec::new());
     }
-    let items = as_list(v, "a list (boundingPoly)")?;
     let mut parts = Vec::new();
     let mut flat = Part::default();
-    for (i, e) in items.iter().enumerate() {
+    for (i, e) in as_list(v, "a list (boundingPoly)")?.enumerate() {
         let page = pages.get(i).copied();
-        if e.is_instance_of::<PyList>() || e.is_instance_of::<PyTuple>() {
+        if is_list(&e) {
             let mut part = Part {
-                rings: Vec::new(),
+                rings: SmallVec::new(),
                 page,
             };
-            for (j, r) in as_list(e, "a list of ring objects")
-                .index(i)?
-                .iter()
-                .enumerate()
-            {
-                let (rs, _) = ring_obj(r).index(j).index(i)?;
+            for (j, r) in as_list(&e, "a list of ring objects").index(i)?.enumerate() {
+                let (rs, _) = ring_obj(&r).index(j).index(i)?;
                 part.rings.extend(rs);
             }
             if !part.rings.is_empty() {
                 parts.push(part);
             }
         } else {
-            let (rs, nested) = ring_obj(e).index(i)?;
-            if nested {
+            let (rs, nested) = ring_obj(&e).index(i)?;
+            if nested || page.is_some() {
                 parts.extend(rs.into_iter().map(|r| Part {
-                    rings: vec![r],
-                    page,
-                }));
-            } else if page.is_some() {
-                parts.extend(rs.into_iter().map(|r| Part {
-                    rings: vec![r],
+                    rings: smallvec![r],
                     page,
                 }));
             } else {
@@ -289,11 +312,8 @@ fn pdf_layers(v: &Bound<'_, PyAny>) -> R<Vec<Part>> {
     }
     let py = v.py();
     let mut parts = Vec::new();
-    for (i, layer) in as_list(v, "a list of PDF annotation layers")?
-        .iter()
-        .enumerate()
-    {
-        let d = as_dict(layer, "a PDF annotation layer").index(i)?;
+    for (i, layer) in as_list(v, "a list of PDF annotation layers")?.enumerate() {
+        let d = as_dict(&layer, "a PDF annotation layer").index(i)?;
         let mut pages: Vec<u32> = match d.get_item(intern!(py, "pageNumberArray")).ok().flatten() {
             Some(p) if !p.is_none() => p
                 .extract()
@@ -303,11 +323,8 @@ fn pdf_layers(v: &Bound<'_, PyAny>) -> R<Vec<Part>> {
             _ => Vec::new(),
         };
         if let Some(bp) = d.get_item(intern!(py, "boundingPoly")).ok().flatten() {
-            let n = as_list(&bp, "a list (boundingPoly)")
-                .map(|l| l.len())
-                .unwrap_or(0);
             if pages.is_empty() {
-                pages = vec![1; n];
+                pages = vec![1; list_len(&bp)];
             }
             parts.extend(bounding_poly(&bp, &pages).key("boundingPoly").index(i)?);
         }
@@ -333,8 +350,9 @@ impl Reader {
         }
         let d = as_dict(v, "a jsonResponse object keyed by job name")?;
         for (k, val) in d.iter() {
-            let name = key_str(&k)?;
-            self.entry(&name, &val, label, frame, depth).key(&name)?;
+            let ks = key_of(k)?;
+            let name = key_text(&ks)?;
+            self.entry(name, &val, label, frame, depth).key(name)?;
         }
         Ok(())
     }
@@ -382,18 +400,19 @@ impl Reader {
         let first_answer = label.answers.len();
         let mut job_children = Vec::new();
         for (k, val) in d.iter() {
-            let key = key_str(&k)?;
-            match key.as_str() {
+            let ks = key_of(k)?;
+            let key = key_text(&ks)?;
+            match key {
                 "annotations" => {
                     if val.is_none() {
                         continue;
                     }
-                    let items = as_list(&val, "a list of annotations").key(&key)?;
-                    for (i, a) in items.iter().enumerate() {
+                    let items = as_list(&val, "a list of annotations").key(key)?;
+                    for (i, a) in items.enumerate() {
                         let obj = self
-                            .annotation(job, a, label, frame, depth)
+                            .annotation(job, &a, label, frame, depth)
                             .index(i)
-                            .key(&key)?;
+                            .key(key)?;
                         label.objects.push(obj);
                         answered = true;
                     }
@@ -402,12 +421,12 @@ impl Reader {
                     if val.is_none() {
                         continue;
                     }
-                    let items = as_list(&val, "a list of categories").key(&key)?;
-                    for (i, c) in items.iter().enumerate() {
+                    let items = as_list(&val, "a list of categories").key(key)?;
+                    for (i, c) in items.enumerate() {
                         let (name, children) =
-                            self.category(c, label, frame, depth).index(i).key(&key)?;
+                            self.category(&c, label, frame, depth).index(i).key(key)?;
                         label.answers.push(Answer {
-                            job: job.to_owned(),
+                            job: Name::new(job),
                             category: name,
                             frame,
                             children,
@@ -415,11 +434,11 @@ impl Reader {
                         answered = true;
                     }
                 }
-                "children" => job_children = self.children(&val, label, frame, depth).key(&key)?,
+                "children" => job_children = self.children(&val, label, frame, depth).key(key)?,
                 "text" | "choice" | "orders" | "fileId" => {
                     // A non-empty transcription, or a comparison / ranking / file payload.
                     let present = if key == "text" {
-                        opt_str(&val).key(&key)?.is_some_and(|t| !t.is_empty())
+                        opt_str(&val).key(key)?.is_some_and(|t| !t.is_empty())
                     } else {
                         !val.is_none()
                     };
@@ -450,7 +469,7 @@ impl Reader {
         label: &mut Label,
         frame: Option<u32>,
         depth: usize,
-    ) -> R<Vec<String>> {
+    ) -> R<Vec<Name>> {
         if v.is_none() {
             return Ok(Vec::new());
         }
@@ -463,12 +482,13 @@ impl Reader {
         let d = as_dict(v, "a children object keyed by job name")?;
         let mut answered = Vec::new();
         for (k, val) in d.iter() {
-            let name = key_str(&k)?;
-            if is_ignored_job(&name) {
+            let ks = key_of(k)?;
+            let name = key_text(&ks)?;
+            if is_ignored_job(name) {
                 continue;
             }
-            if self.job(&name, &val, label, frame, depth + 1).key(&name)? {
-                answered.push(name);
+            if self.job(name, &val, label, frame, depth + 1).key(name)? {
+                answered.push(Name::new(name));
             }
         }
         Ok(answered)
@@ -480,7 +500,7 @@ impl Reader {
         label: &mut Label,
         frame: Option<u32>,
         depth: usize,
-    ) -> R<(Option<String>, Vec<String>)> {
+    ) -> R<(Option<Name>, Vec<Name>)> {
         let d = as_dict(v, "a category object {name: ...}")?;
         let py = v.py();
         let name = match d.get_item(intern!(py, "name")).ok().flatten() {
@@ -504,28 +524,25 @@ impl Reader {
     ) -> R<Object> {
         let d = as_dict(v, "an annotation object")?;
         let mut obj = Object {
-            job: job.to_owned(),
+            job: Name::new(job),
             frame,
             ..Object::default()
         };
         let (mut parts, mut point, mut line, mut pose) = (None::<Vec<Part>>, None, None, None);
         for (k, val) in d.iter() {
-            let key = key_str(&k)?;
+            let ks = key_of(k)?;
+            let key = key_text(&ks)?;
             let geo = self.opts.geometry;
-            match key.as_str() {
-                "mid" => obj.mid = loose_id(&val).key(&key)?,
-                "type" => obj.tool = opt_str(&val).key(&key)?.map(|t| Tool::parse(&t)),
+            match key {
+                "mid" => obj.mid = loose_id(&val).key(key)?,
+                "type" => obj.tool = opt_str(&val).key(key)?.map(|t| Tool::parse(&t)),
                 "categories" => {
                     if val.is_none() {
                         continue;
                     }
-                    for (i, c) in as_list(&val, "a list of categories")
-                        .key(&key)?
-                        .iter()
-                        .enumerate()
-                    {
+                    for (i, c) in as_list(&val, "a list of categories").key(key)?.enumerate() {
                         let (name, children) =
-                            self.category(c, label, frame, depth).index(i).key(&key)?;
+                            self.category(&c, label, frame, depth).index(i).key(key)?;
                         if obj.category.is_none() {
                             obj.category = name;
                         }
@@ -533,27 +550,27 @@ impl Reader {
                     }
                 }
                 "children" => {
-                    let c = self.children(&val, label, frame, depth).key(&key)?;
+                    let c = self.children(&val, label, frame, depth).key(key)?;
                     obj.children.extend(c);
                 }
                 "boundingPoly" if geo => parts
                     .get_or_insert_with(Vec::new)
-                    .extend(bounding_poly(&val, &[]).key(&key)?),
+                    .extend(bounding_poly(&val, &[]).key(key)?),
                 "annotations" if geo => parts
                     .get_or_insert_with(Vec::new)
-                    .extend(pdf_layers(&val).key(&key)?),
+                    .extend(pdf_layers(&val).key(key)?),
                 "point" if geo => {
                     point = if val.is_none() {
                         None
                     } else {
-                        Some(pt(&val).key(&key)?)
+                        Some(pt(&val).key(key)?)
                     }
                 }
                 "polyline" if geo => {
                     line = if val.is_none() {
                         None
                     } else {
-                        Some(ring(&val).key(&key)?)
+                        Some(ring(&val).key(key)?)
                     }
                 }
                 "points" => {
@@ -561,16 +578,12 @@ impl Reader {
                         continue;
                     }
                     let mut pts = Vec::new();
-                    for (i, p) in as_list(&val, "a list of pose points")
-                        .key(&key)?
-                        .iter()
-                        .enumerate()
-                    {
-                        let pd = as_dict(p, "a pose point object").index(i).key(&key)?;
+                    for (i, p) in as_list(&val, "a list of pose points").key(key)?.enumerate() {
+                        let pd = as_dict(&p, "a pose point object").index(i).key(key)?;
                         if geo {
                             if let Some(xy) = pd.get_item(intern!(v.py(), "point")).ok().flatten() {
                                 if !xy.is_none() {
-                                    pts.push(pt(&xy).key("point").index(i).key(&key)?);
+                                    pts.push(pt(&xy).key("point").index(i).key(key)?);
                                 }
                             }
                         }
@@ -579,7 +592,7 @@ impl Reader {
                                 self.children(&c, label, frame, depth)
                                     .key("children")
                                     .index(i)
-                                    .key(&key)?,
+                                    .key(key)?,
                             );
                         }
                     }
@@ -615,8 +628,8 @@ fn page_sizes(v: &Bound<'_, PyAny>) -> R<Vec<(u32, f64, f64)>> {
     }
     let py = v.py();
     let mut out = Vec::new();
-    for (i, p) in as_list(v, "a list of page resolutions")?.iter().enumerate() {
-        let d = as_dict(p, "a page resolution").index(i)?;
+    for (i, p) in as_list(v, "a list of page resolutions")?.enumerate() {
+        let d = as_dict(&p, "a page resolution").index(i)?;
         let n: u32 = match d.get_item(intern!(py, "pageNumber")).ok().flatten() {
             Some(n) => n
                 .extract()
@@ -625,7 +638,7 @@ fn page_sizes(v: &Bound<'_, PyAny>) -> R<Vec<(u32, f64, f64)>> {
                 .index(i)?,
             None => return fail("missing field `pageNumber`").index(i),
         };
-        if let Some((w, h)) = size(p).index(i)? {
+        if let Some((w, h)) = size(&p).index(i)? {
             out.push((n, w, h));
         }
     }
@@ -669,6 +682,7 @@ fn dict_ids(v: &Bound<'_, PyAny>) -> Ids {
             .ok()
             .flatten()
             .and_then(|x| loose_id(&x).ok().flatten())
+            .map(|n| n.to_string())
     };
     let id = get(intern!(py, "id"));
     let external_id = get(intern!(py, "externalId"));
@@ -765,13 +779,9 @@ fn read_dict_document<'py>(v: &Bound<'py, PyAny>, opts: ReadOpts) -> R<Document>
                 continue;
             }
             let name = key.to_str().unwrap_or("labels").to_owned();
-            for (i, l) in as_list(&ls, "a list of labels")
-                .key(&name)?
-                .iter()
-                .enumerate()
-            {
+            for (i, l) in as_list(&ls, "a list of labels").key(&name)?.enumerate() {
                 if !l.is_none() {
-                    doc.labels.push(label_obj(&reader, l).index(i).key(&name)?);
+                    doc.labels.push(label_obj(&reader, &l).index(i).key(&name)?);
                 }
             }
         }

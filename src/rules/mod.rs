@@ -180,11 +180,11 @@ pub(crate) fn issue(rule: &Rule, vars: Vars, value: Option<f64>, limit: Option<f
         severity: rule.severity,
         text: rule.message.render(&vars),
         mid: vars.mid.map(str::to_owned),
-        job: Some(rule.job.clone()),
+        job: Some(rule.job.to_string()),
         category: vars
             .category
             .map(str::to_owned)
-            .or_else(|| rule.category.clone()),
+            .or_else(|| rule.category.as_ref().map(|c| c.to_string())),
         frame: vars.frame,
         value,
         limit,

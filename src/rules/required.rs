@@ -2,12 +2,12 @@
 //! answered.
 
 use super::{issue, Issue};
-use crate::label::Label;
+use crate::label::{Label, Name};
 use crate::ruleset::Rule;
 use crate::template::Vars;
 
 pub fn check(rule: &Rule, label: &Label, child: Option<&str>, out: &mut Vec<Issue>) {
-    let matches_scope = |job: &str, cat: &Option<String>| {
+    let matches_scope = |job: &str, cat: &Option<Name>| {
         job == rule.job && (rule.category.is_none() || *cat == rule.category)
     };
     let Some(child) = child else {
