@@ -15,3 +15,9 @@ pub mod template;
 
 #[cfg(feature = "python")]
 mod python;
+
+// Labels read under the GIL are freed on worker threads; glibc's malloc handles that
+// cross-thread traffic badly (bench/analysis.md), mimalloc well.
+#[cfg(feature = "python")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

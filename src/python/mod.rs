@@ -4,19 +4,20 @@ mod reader;
 mod types;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use pyo3::create_exception;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use crate::batch::{check_many_documents, with_threads, BatchOut};
+use crate::batch::{with_threads, Input, Pipeline};
 use crate::config::{parse_json, parse_toml, rules_from_value, RuleConfig};
 use crate::error::{LabelError as CoreLabelError, RulesError as CoreRulesError};
 use crate::export::{validate_export, ExportError};
 use crate::label::Resolution;
 use crate::ruleset::RuleSet;
-use reader::{read_document, read_pending, Pending};
+use reader::{read_document, read_input};
 use types::{BatchResult, Issue, Row};
 
 create_exception!(
@@ -47,13 +48,13 @@ fn thread_err(e: String) -> PyErr {
 /// A compiled rule set.
 #[pyclass(frozen, module = "kili_rules._native")]
 struct Engine {
-    rs: RuleSet,
+    rs: Arc<RuleSet>,
 }
 
 impl Engine {
     fn build(configs: Vec<RuleConfig>) -> PyResult<Engine> {
         RuleSet::compile(configs)
-            .map(|rs| Engine { rs })
+            .map(|rs| Engine { rs: Arc::new(rs) })
             .map_err(rules_err)
     }
 
@@ -75,26 +76,6 @@ impl Engine {
             res.pages = p.into_iter().map(|(n, (w, h))| (n, w, h)).collect();
         }
         Ok(res)
-    }
-
-    fn batch(
-        &self,
-        py: Python<'_>,
-        pending: Vec<Pending>,
-        threads: Option<usize>,
-    ) -> PyResult<BatchOut> {
-        let rs = &self.rs;
-        py.detach(|| {
-            with_threads(threads, || {
-                use rayon::prelude::*;
-                let docs: Vec<_> = pending
-                    .into_par_iter()
-                    .map(|p| p.resolve(rs.opts))
-                    .collect();
-                check_many_documents(rs, docs)
-            })
-        })
-        .map_err(thread_err)
     }
 }
 
@@ -171,41 +152,35 @@ impl Engine {
         threads: Option<usize>,
         progress: Option<Bound<'_, PyAny>>,
     ) -> PyResult<BatchResult> {
-        const CHUNK: usize = 4096;
+        const CHUNK: usize = 2048;
         let total = items.len().ok();
-        let mut out = BatchOut::default();
-        let mut pending = Vec::with_capacity(total.unwrap_or(CHUNK).min(CHUNK));
-        let mut done = 0usize;
-        let mut flush = |pending: &mut Vec<Pending>, out: &mut BatchOut| -> PyResult<()> {
-            let n = pending.len();
-            let mut part = self.batch(py, std::mem::take(pending), threads)?;
-            // Row sources name the item's position in the whole input, not in the chunk.
-            for r in &mut part.rows {
-                if let Some(src) = r.source.as_mut() {
-                    if let Some(i) = src
-                        .strip_prefix("item ")
-                        .and_then(|i| i.parse::<usize>().ok())
-                    {
-                        *src = format!("item {}", i + done);
-                    }
+        let mut pipe = Pipeline::new(Arc::clone(&self.rs), threads).map_err(thread_err)?;
+        let mut chunk = Vec::with_capacity(total.unwrap_or(CHUNK).min(CHUNK));
+        let hand_over = |chunk: Vec<Input>, pipe: &mut Pipeline| -> PyResult<()> {
+            py.detach(|| {
+                pipe.submit(chunk);
+                while pipe.must_wait() {
+                    pipe.wait_one();
                 }
-            }
-            out.extend(part);
-            done += n;
+            });
             if let Some(cb) = &progress {
-                cb.call1((done, total))?;
+                cb.call1((pipe.items(), total))?;
             }
             Ok(())
         };
         for it in items.try_iter()? {
-            pending.push(read_pending(&it?, self.rs.opts));
-            if pending.len() >= CHUNK {
-                flush(&mut pending, &mut out)?;
+            chunk.push(read_input(&it?, self.rs.opts));
+            if chunk.len() >= CHUNK {
+                hand_over(
+                    std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)),
+                    &mut pipe,
+                )?;
             }
         }
-        if !pending.is_empty() || out.labels + out.invalid == 0 {
-            flush(&mut pending, &mut out)?;
+        if !chunk.is_empty() {
+            hand_over(chunk, &mut pipe)?;
         }
+        let out = py.detach(|| pipe.finish());
         BatchResult::from_core(py, out)
     }
 

@@ -13,9 +13,9 @@ use pyo3::types::{
 
 use smallvec::{smallvec, SmallVec};
 
-use crate::batch::{Failed, Ids};
+use crate::batch::{Failed, Ids, Input};
 use crate::error::LabelError;
-use crate::label::json::{parse_document, parse_json_response, peek_ids, pick_geometry};
+use crate::label::json::{parse_json_response, pick_geometry};
 use crate::label::{
     frame_index, is_ignored_job, Answer, Document, Label, Name, Object, ParsedLabel, Part, Pt,
     ReadOpts, Resolution, Ring, Tool,
@@ -645,25 +645,6 @@ fn page_sizes(v: &Bound<'_, PyAny>) -> R<Vec<(u32, f64, f64)>> {
     Ok(out)
 }
 
-/// An input item before parsing: Python dicts are read under the GIL; JSON text is copied
-/// and parsed later, in parallel and without the GIL.
-pub enum Pending {
-    Doc(Result<Document, Failed>),
-    Json(Vec<u8>),
-}
-
-impl Pending {
-    pub fn resolve(self, opts: ReadOpts) -> Result<Document, Failed> {
-        match self {
-            Pending::Doc(d) => d,
-            Pending::Json(b) => parse_document(&b, opts).map_err(|err| Failed {
-                err,
-                ids: peek_ids(&b),
-            }),
-        }
-    }
-}
-
 fn failed(err: LabelError) -> Failed {
     Failed {
         err,
@@ -701,29 +682,29 @@ fn dict_ids(v: &Bound<'_, PyAny>) -> Ids {
     }
 }
 
-pub fn read_pending(v: &Bound<'_, PyAny>, opts: ReadOpts) -> Pending {
+pub fn read_input(v: &Bound<'_, PyAny>, opts: ReadOpts) -> Input {
     if let Ok(s) = v.cast::<PyString>() {
         return match s.to_str() {
-            Ok(s) => Pending::Json(s.as_bytes().to_vec()),
-            Err(_) => Pending::Doc(Err(failed(LabelError::new(
+            Ok(s) => Input::Json(s.as_bytes().to_vec()),
+            Err(_) => Input::Doc(Err(failed(LabelError::new(
                 "",
                 "the string is not valid UTF-8",
             )))),
         };
     }
     if let Ok(b) = v.cast::<PyBytes>() {
-        return Pending::Json(b.as_bytes().to_vec());
+        return Input::Json(b.as_bytes().to_vec());
     }
     if let Ok(b) = v.cast::<PyByteArray>() {
-        return Pending::Json(b.to_vec());
+        return Input::Json(b.to_vec());
     }
     if v.is_instance_of::<PyDict>() {
-        return Pending::Doc(read_dict_document(v, opts).map_err(|e| Failed {
+        return Input::Doc(read_dict_document(v, opts).map_err(|e| Failed {
             err: e.into_label_error(""),
             ids: dict_ids(v),
         }));
     }
-    Pending::Doc(Err(failed(LabelError::new(
+    Input::Doc(Err(failed(LabelError::new(
         "",
         format!(
             "expected a label dict, a jsonResponse dict, or JSON str/bytes; got {}",
@@ -735,7 +716,7 @@ pub fn read_pending(v: &Bound<'_, PyAny>, opts: ReadOpts) -> Pending {
 /// Read one input object: a label dict, an asset record or a bare jsonResponse (dict), or
 /// JSON text of one of them.
 pub fn read_document(v: &Bound<'_, PyAny>, opts: ReadOpts) -> Result<Document, LabelError> {
-    read_pending(v, opts).resolve(opts).map_err(|f| f.err)
+    read_input(v, opts).resolve(opts).map_err(|f| f.err)
 }
 
 fn read_dict_document<'py>(v: &Bound<'py, PyAny>, opts: ReadOpts) -> R<Document> {

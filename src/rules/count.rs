@@ -1,7 +1,5 @@
 //! `count`: how many objects / answers a job (and category) has, per label or per video frame.
 
-use std::collections::HashSet;
-
 use super::{issue, Issue};
 use crate::label::Label;
 use crate::ruleset::Rule;
@@ -39,22 +37,21 @@ pub fn check(rule: &Rule, label: &Label, min: Option<f64>, max: Option<f64>, out
 
 /// Objects count once per mid (parts of one object share it); answers count once each.
 fn count(rule: &Rule, label: &Label, frame: Option<u32>) -> usize {
-    let mut mids: HashSet<&str> = HashSet::new();
+    let mut mids: Vec<&str> = Vec::new();
     let mut n = 0;
     for o in super::in_scope(rule, label).filter(|o| o.frame == frame) {
         match o.mid.as_deref() {
-            Some(m) => {
-                if mids.insert(m) {
-                    n += 1;
-                }
-            }
+            Some(m) => mids.push(m),
             None => n += 1,
         }
     }
-    n + label
-        .answers
-        .iter()
-        .filter(|a| a.frame == frame && a.job == rule.job)
-        .filter(|a| rule.category.is_none() || a.category == rule.category)
-        .count()
+    mids.sort_unstable();
+    mids.dedup();
+    n + mids.len()
+        + label
+            .answers
+            .iter()
+            .filter(|a| a.frame == frame && a.job == rule.job)
+            .filter(|a| rule.category.is_none() || a.category == rule.category)
+            .count()
 }

@@ -7,6 +7,8 @@ mod required;
 
 use std::collections::HashMap;
 
+use smallvec::SmallVec;
+
 use crate::label::{Geometry, Label, Object, Part, Resolution};
 use crate::ruleset::{Rule, Spec};
 pub use geometry_rules::MissingResolution;
@@ -121,42 +123,51 @@ pub(crate) struct Group<'a> {
     pub frame: Option<u32>,
     pub mid: Option<&'a str>,
     pub category: Option<&'a str>,
-    pub parts: Vec<&'a Part>,
-    pub objects: Vec<&'a Object>,
+    pub parts: SmallVec<[&'a Part; 2]>,
+    pub objects: SmallVec<[&'a Object; 2]>,
 }
 
 /// Group objects by (frame, mid), in order of first appearance. Objects without a mid stand
 /// alone.
 pub(crate) fn group_by_mid<'a>(objs: impl Iterator<Item = &'a Object>) -> Vec<Group<'a>> {
+    // A label has a handful of objects: scan; index by hash only when there are many.
+    const SCAN: usize = 16;
     let mut groups: Vec<Group<'a>> = Vec::new();
     let mut index: HashMap<(Option<u32>, &'a str), usize> = HashMap::new();
     for o in objs {
-        let slot = match o.mid.as_deref() {
-            Some(m) => index.get(&(o.frame, m)).copied(),
-            None => None,
-        };
-        let g = match slot {
-            Some(i) => match groups.get_mut(i) {
-                Some(g) => g,
-                None => continue,
-            },
+        let slot = o.mid.as_deref().and_then(|m| {
+            if groups.len() <= SCAN {
+                groups
+                    .iter()
+                    .position(|g| g.mid == Some(m) && g.frame == o.frame)
+            } else {
+                if index.is_empty() {
+                    for (i, g) in groups.iter().enumerate() {
+                        if let Some(gm) = g.mid {
+                            index.entry((g.frame, gm)).or_insert(i);
+                        }
+                    }
+                }
+                index.get(&(o.frame, m)).copied()
+            }
+        });
+        let i = match slot {
+            Some(i) => i,
             None => {
-                if let Some(m) = o.mid.as_deref() {
+                if let (Some(m), false) = (o.mid.as_deref(), index.is_empty()) {
                     index.insert((o.frame, m), groups.len());
                 }
                 groups.push(Group {
                     frame: o.frame,
                     mid: o.mid.as_deref(),
                     category: o.category.as_deref(),
-                    parts: Vec::new(),
-                    objects: Vec::new(),
+                    parts: SmallVec::new(),
+                    objects: SmallVec::new(),
                 });
-                match groups.last_mut() {
-                    Some(g) => g,
-                    None => continue,
-                }
+                groups.len() - 1
             }
         };
+        let Some(g) = groups.get_mut(i) else { continue };
         if let Geometry::Parts(ps) = &o.geometry {
             g.parts.extend(ps.iter());
         }
