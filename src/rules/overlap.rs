@@ -2,7 +2,7 @@
 //! the later object.
 
 use super::{group_by_mid, in_scope, issue, Issue};
-use crate::geometry::{bounds_overlap, iou, parts_bounds};
+use crate::geometry::{bounds_overlap, iou_above, parts_bounds};
 use crate::label::Label;
 use crate::ruleset::Rule;
 use crate::template::Vars;
@@ -22,8 +22,7 @@ pub fn check(rule: &Rule, label: &Label, max_iou: f64, same_category: bool, out:
             if !bounds_overlap(*be, *bl) {
                 continue;
             }
-            let v = iou(&earlier.parts, &later.parts);
-            if v > max_iou {
+            if let Some(v) = iou_above(&earlier.parts, &later.parts, max_iou) {
                 let vars = Vars {
                     mid: later.mid,
                     category: later.category,
