@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sized
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -166,23 +166,28 @@ class RuleSet:
         *,
         threads: int | None = None,
         progress: bool | None = None,
+        disable_tqdm: bool | None = None,
     ) -> Report:
         """Validate many assets or labels in parallel; a malformed one becomes a row.
 
         Items: asset records (``latestLabel``, ``latestLabels`` or ``labels``: every label is
         checked and keeps its id), label dicts, bare jsonResponses, or JSON str/bytes.
-        ``threads``: worker threads (default: one per core). ``progress``: show a progress bar
-        (tqdm, when installed); default on for more than 10,000 items.
+        A generator is consumed as it goes, never held whole. ``threads``: worker threads
+        (default: one per core; 1 checks everything on the calling thread). ``progress``: show a
+        progress bar (tqdm, when installed); default on for more than 10,000 items.
+        ``disable_tqdm``: the same switch under the name the Kili SDK uses.
         """
         from kili_rules.report import Report, progress_bar
 
-        seq = items if isinstance(items, Sequence) else list(items)
-        show = progress if progress is not None else len(seq) > 10_000
+        total = len(items) if isinstance(items, Sized) else None
+        if disable_tqdm is not None:  # kili's own name for the switch
+            progress = not disable_tqdm
+        show = progress if progress is not None else (total or 0) > 10_000
         if not show:
             return Report.from_batch(
-                self._engine.validate_many(seq, threads), fingerprint=self.fingerprint
+                self._engine.validate_many(items, threads), fingerprint=self.fingerprint
             )
-        with progress_bar(len(seq), disable=False, desc="Validating") as bar:
+        with progress_bar(total, disable=False, desc="Validating") as bar:
             state = {"done": 0}
 
             def tick(done: int, total: int | None) -> None:
@@ -190,7 +195,7 @@ class RuleSet:
                 state["done"] = done
 
             return Report.from_batch(
-                self._engine.validate_many(seq, threads, tick), fingerprint=self.fingerprint
+                self._engine.validate_many(items, threads, tick), fingerprint=self.fingerprint
             )
 
     def validate_export(
@@ -199,11 +204,14 @@ class RuleSet:
         *,
         threads: int | None = None,
         progress: bool = False,
+        disable_tqdm: bool | None = None,
     ) -> Report:
         """Validate a Kili export: a zip (``labels/*.json`` or ``data.json``), its unzipped
         folder, a JSON list file or JSON Lines. Streams; parses and checks in parallel."""
         from kili_rules.report import Report, progress_bar
 
+        if disable_tqdm is not None:
+            progress = not disable_tqdm
         if not progress:
             return Report.from_batch(
                 self._engine.validate_export(os.fspath(path), threads), fingerprint=self.fingerprint
