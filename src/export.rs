@@ -16,9 +16,9 @@ use crate::error::LabelError;
 use crate::ruleset::RuleSet;
 
 /// Bytes read before a chunk is handed to the workers.
-const CHUNK_BYTES: usize = 16 << 20;
+pub(crate) const CHUNK_BYTES: usize = 16 << 20;
 /// Largest JSON document (inflated zip member, list element or line) accepted.
-const MAX_DOC_BYTES: u64 = 1 << 30;
+pub(crate) const MAX_DOC_BYTES: u64 = 1 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -26,7 +26,7 @@ pub enum ExportError {
     Unreadable { path: String, reason: String },
 }
 
-fn unreadable(path: &Path, reason: impl ToString) -> ExportError {
+pub(crate) fn unreadable(path: &Path, reason: impl ToString) -> ExportError {
     ExportError::Unreadable {
         path: path.display().to_string(),
         reason: reason.to_string(),
@@ -50,118 +50,12 @@ pub fn validate_export(
         .and_then(|mut f| f.read(&mut head))
         .map_err(|e| unreadable(path, e))?;
     if head.get(..n).is_some_and(|h| h.starts_with(b"PK")) {
-        return validate_zip(rs, path, progress);
+        return crate::export_zip::validate_zip(rs, path, progress);
     }
     validate_json_file(rs, path, meta.len(), progress)
 }
 
-// ---------------------------------------------------------------------------------------------
-// zip
-
-struct RawMember {
-    name: String,
-    data: Result<(zip::CompressionMethod, Vec<u8>, u64), String>,
-}
-
-fn is_label_file(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower.ends_with(".json")
-        && !lower.ends_with("/")
-        && !lower.rsplit('/').next().is_some_and(|f| f.starts_with('.'))
-}
-
-fn validate_zip(rs: &RuleSet, path: &Path, progress: Progress) -> Result<BatchOut, ExportError> {
-    let file = File::open(path).map_err(|e| unreadable(path, e))?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(file))
-        .map_err(|e| unreadable(path, format!("not a readable zip: {e}")))?;
-    let names: Vec<(usize, String)> = (0..zip.len())
-        .filter_map(|i| zip.name_for_index(i).map(|n| (i, n.to_owned())))
-        .filter(|(_, n)| is_label_file(n))
-        .collect();
-    let total = names.len() as u64;
-    let mut out = BatchOut::default();
-    let mut done = 0u64;
-    let mut i = 0;
-    while i < names.len() {
-        // Read raw (still compressed) members up to the chunk size.
-        let mut chunk: Vec<RawMember> = Vec::new();
-        let mut size = 0usize;
-        while let Some((idx, name)) = names.get(i) {
-            if size >= CHUNK_BYTES && !chunk.is_empty() {
-                break;
-            }
-            i += 1;
-            let data = read_raw(&mut zip, *idx);
-            size += data.as_ref().map_or(0, |d| d.1.len());
-            chunk.push(RawMember {
-                name: name.clone(),
-                data,
-            });
-        }
-        let parts: Vec<BatchOut> = chunk.par_iter().map(|m| check_member(rs, m)).collect();
-        for p in parts {
-            out.extend(p);
-        }
-        done += chunk.len() as u64;
-        progress(done, total);
-    }
-    Ok(out)
-}
-
-fn read_raw<R: Read + std::io::Seek>(
-    zip: &mut zip::ZipArchive<R>,
-    idx: usize,
-) -> Result<(zip::CompressionMethod, Vec<u8>, u64), String> {
-    let mut f = zip
-        .by_index_raw(idx)
-        .map_err(|e| format!("corrupt zip member: {e}"))?;
-    let method = f.compression();
-    let declared = f.size();
-    let mut buf = Vec::with_capacity(
-        usize::try_from(f.compressed_size())
-            .unwrap_or(0)
-            .min(64 << 20),
-    );
-    f.read_to_end(&mut buf)
-        .map_err(|e| format!("corrupt zip member: {e}"))?;
-    Ok((method, buf, declared))
-}
-
-fn inflate(method: zip::CompressionMethod, raw: &[u8], declared: u64) -> Result<Vec<u8>, String> {
-    if declared > MAX_DOC_BYTES {
-        return Err(format!("member too large ({declared} bytes inflated)"));
-    }
-    let cap = usize::try_from(declared).unwrap_or(0).min(256 << 20);
-    match method {
-        zip::CompressionMethod::Stored => Ok(raw.to_vec()),
-        zip::CompressionMethod::Deflated => {
-            let mut out = Vec::with_capacity(cap);
-            // Bounded read: a zip bomb that lies about its size stops at the limit.
-            flate2::read::DeflateDecoder::new(raw)
-                .take(MAX_DOC_BYTES + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| format!("corrupt zip member: {e}"))?;
-            if out.len() as u64 > MAX_DOC_BYTES {
-                return Err("member too large when inflated".into());
-            }
-            Ok(out)
-        }
-        other => Err(format!("unsupported zip compression {other:?}")),
-    }
-}
-
-fn check_member(rs: &RuleSet, m: &RawMember) -> BatchOut {
-    let bytes = m
-        .data
-        .clone()
-        .and_then(|(method, raw, declared)| inflate(method, &raw, declared));
-    match bytes {
-        Ok(b) => check_file_bytes(rs, &b, &m.name),
-        Err(reason) => invalid(&m.name, reason),
-    }
-}
-
-fn invalid(source: &str, reason: String) -> BatchOut {
+pub(crate) fn invalid(source: &str, reason: String) -> BatchOut {
     let e = LabelError::new("", reason);
     BatchOut {
         invalid: 1,
@@ -171,7 +65,7 @@ fn invalid(source: &str, reason: String) -> BatchOut {
 }
 
 /// A label file: one asset record, or (`data.json`) a list of them.
-fn check_file_bytes(rs: &RuleSet, b: &[u8], source: &str) -> BatchOut {
+pub(crate) fn check_file_bytes(rs: &RuleSet, b: &[u8], source: &str) -> BatchOut {
     let first = b.iter().find(|c| !c.is_ascii_whitespace());
     if first == Some(&b'[') {
         let mut out = BatchOut::default();
@@ -190,6 +84,12 @@ fn check_file_bytes(rs: &RuleSet, b: &[u8], source: &str) -> BatchOut {
         return out;
     }
     check_bytes(rs, b, Some(source))
+}
+
+/// Label files of an export: `*.json`, not hidden.
+pub(crate) fn is_label_file(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".json") && !lower.rsplit('/').next().is_some_and(|f| f.starts_with('.'))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -220,6 +220,9 @@ class RuleSet:
             state = {"done": 0}
 
             def tick(done: int, total: int) -> None:
+                # Units are the source's (files, or bytes of a zip / JSON file).
+                if hasattr(bar, "total") and bar.total != total:
+                    bar.total = total
                 bar.update(done - state["done"])
                 state["done"] = done
 
