@@ -16,7 +16,7 @@ use crate::error::LabelError;
 use crate::ruleset::RuleSet;
 
 /// Bytes read before a chunk is handed to the workers.
-pub(crate) const CHUNK_BYTES: usize = 16 << 20;
+pub(crate) const CHUNK_BYTES: usize = 8 << 20;
 /// Largest JSON document (inflated zip member, list element or line) accepted.
 pub(crate) const MAX_DOC_BYTES: u64 = 1 << 30;
 

@@ -18,9 +18,12 @@ use rayon::prelude::*;
 
 use crate::batch::BatchOut;
 use crate::export::{
-    check_file_bytes, invalid, is_label_file, unreadable, ExportError, Progress, CHUNK_BYTES,
-    MAX_DOC_BYTES,
+    check_file_bytes, invalid, is_label_file, unreadable, ExportError, Progress, MAX_DOC_BYTES,
 };
+
+/// Compressed bytes per chunk handed to the workers. Label JSON inflates about 8x, and a few
+/// chunks are in flight: this keeps the peak a few tens of MB whatever the export's size.
+const ZIP_CHUNK_BYTES: usize = 2 << 20;
 use crate::ruleset::RuleSet;
 
 struct RawMember {
@@ -129,7 +132,7 @@ fn validate_zip_stream(
             };
             size += data.as_ref().map_or(0, |d| d.1.len());
             chunk.push(RawMember { name, data });
-            if size >= CHUNK_BYTES {
+            if size >= ZIP_CHUNK_BYTES {
                 dispatch(std::mem::take(&mut chunk), &mut sent);
                 size = 0;
                 progress(tap.pos, total);
@@ -211,7 +214,7 @@ fn validate_zip_archive(
         let mut chunk: Vec<RawMember> = Vec::new();
         let mut size = 0usize;
         while let Some(&idx) = indices.get(i) {
-            if size >= CHUNK_BYTES && !chunk.is_empty() {
+            if size >= ZIP_CHUNK_BYTES && !chunk.is_empty() {
                 break;
             }
             i += 1;
