@@ -221,15 +221,39 @@ fn opt_str(v: &Bound<'_, PyAny>) -> R<Option<Name>> {
 fn pt(v: &Bound<'_, PyAny>) -> R<Pt> {
     let d = as_dict(v, "a vertex {x, y}")?;
     let py = v.py();
-    let x = d.get_item(intern!(py, "x")).ok().flatten();
-    let y = d.get_item(intern!(py, "y")).ok().flatten();
+    let x = coordinate(d, intern!(py, "x")).key("x")?;
+    let y = coordinate(d, intern!(py, "y")).key("y")?;
     match (x, y) {
-        (Some(x), Some(y)) => Ok(Pt {
-            x: num(&x).key("x")?,
-            y: num(&y).key("y")?,
-        }),
+        (Some(x), Some(y)) => Ok(Pt { x, y }),
         (None, _) => fail("missing field `x`"),
         (_, None) => fail("missing field `y`"),
+    }
+}
+
+/// One coordinate of a vertex dict. The hot path of the reader: under abi3 every refcount
+/// change is a function call, so an exact float is read through a borrowed reference.
+fn coordinate(d: &Bound<'_, PyDict>, key: &Bound<'_, PyString>) -> R<Option<f64>> {
+    // SAFETY: `d` and `key` are live objects and we hold the GIL. The borrowed result is used
+    // only before any Python code can run (reading an exact float runs none); anything else is
+    // turned into an owned reference first.
+    unsafe {
+        let p = pyo3::ffi::PyDict_GetItemWithError(d.as_ptr(), key.as_ptr());
+        if p.is_null() {
+            if !pyo3::ffi::PyErr_Occurred().is_null() {
+                pyo3::ffi::PyErr_Clear();
+            }
+            return Ok(None);
+        }
+        if pyo3::ffi::Py_TYPE(p) == std::ptr::addr_of_mut!(pyo3::ffi::PyFloat_Type) {
+            let x = pyo3::ffi::PyFloat_AsDouble(p);
+            return if x.is_finite() {
+                Ok(Some(x))
+            } else {
+                fail(format!("expected a finite number, got {x}"))
+            };
+        }
+        let owned = Bound::from_borrowed_ptr(d.py(), p);
+        num(&owned).map(Some)
     }
 }
 
