@@ -16,6 +16,7 @@ from kili.client import Kili  # type: ignore[import-untyped]
 class FakeKili:
     def __init__(self, stored: dict[str, Any] | None = None) -> None:
         self.stored = dict(stored or {})  # label id -> jsonResponse returned by labels()
+        self.resolutions: dict[str, tuple[int, int]] = {}  # asset id -> (width, height)
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.fail: dict[str, Exception] = {}  # method name -> exception to raise
         self.gate: threading.Event | None = None  # create_issues waits on it when set
@@ -36,7 +37,7 @@ class FakeKili:
     @property
     def writes(self) -> list[str]:
         with self._lock:
-            return [name for name, _ in self.calls if name != "labels"]
+            return [name for name, _ in self.calls if name not in ("labels", "assets")]
 
     def labels(self, **kwargs: Any) -> list[dict[str, Any]]:
         self._record("labels", kwargs)
@@ -44,6 +45,13 @@ class FakeKili:
         if label_id not in self.stored:
             return []
         return [{"id": label_id, "jsonResponse": self.stored[label_id]}]
+
+    def assets(self, **kwargs: Any) -> list[dict[str, Any]]:
+        self._record("assets", kwargs)
+        size = self.resolutions.get(kwargs.get("asset_id"))
+        if size is None:
+            return []
+        return [{"id": kwargs.get("asset_id"), "resolution": {"width": size[0], "height": size[1]}}]
 
     def create_issues(self, **kwargs: Any) -> list[dict[str, str]]:
         self.entered.set()

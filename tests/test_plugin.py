@@ -129,6 +129,25 @@ def test_warning_rules_create_issues_without_bounce(logger: logging.Logger) -> N
     assert decision.wrote and not decision.sent_back
 
 
+def test_pixel_rules_fetch_the_asset_resolution(logger: logging.Logger) -> None:
+    # The tutorial's first box is 0.67 x 0.53 of the image: 3551 px² on a 100 x 100 asset.
+    pixels = RuleSet.from_dict(
+        {"rule": [{"kind": "area", "job": "JOB_0", "max": 3000, "unit": "pixels"}]}
+    )
+    assert pixels.needs_resolution and not RuleSet.from_dict({"rule": []}).needs_resolution
+    kili = FakeKili()
+    kili.resolutions[ASSET] = (100, 100)
+    label = event_label("webhook_event_one_box.json")
+    decision = RulesPlugin(kili, PROJECT, logger, rules=pixels).on_submit(label, ASSET)
+    assert [c["asset_id"] for c in kili.named("assets")] == [ASSET]
+    (issue,) = decision.issues
+    assert issue.value == pytest.approx(3551) and issue.limit == 3000
+    # No resolution known for the asset: the label is reported, not the handler crashed.
+    kili = FakeKili()
+    decision = RulesPlugin(kili, PROJECT, logger, rules=pixels).on_submit(label, ASSET)
+    assert decision.invalid is not None and "resolution" in decision.invalid
+
+
 @pytest.mark.parametrize("missing", ["absent", None, "", "{}", {}])
 def test_missing_json_response_is_fetched_by_label_id(
     missing: object, logger: logging.Logger

@@ -205,8 +205,15 @@ class RulesPlugin(PluginCore):  # type: ignore[misc]
                 return Decision(**base, invalid=invalid, fetched=True)
             target = {"id": label_id, "jsonResponse": rows[0].get("jsonResponse")}
             base["fetched"] = True
+        resolution: tuple[float, float] | None = None
+        if self._ruleset.needs_resolution:
+            try:
+                resolution = self._asset_resolution(asset_id)
+            except Exception as exc:
+                self.logger.exception("kili-rules: fetching asset %s failed", asset_id)
+                return Decision(**base, error=f"fetching asset {asset_id} failed: {exc}")
         try:
-            issues = tuple(self._ruleset.validate(target))
+            issues = tuple(self._ruleset.validate(target, resolution=resolution))
         except LabelError as exc:
             return self._unreadable(base, str(exc))
         if not issues:
@@ -215,6 +222,22 @@ class RulesPlugin(PluginCore):  # type: ignore[misc]
         texts = tuple(issue.text for issue in issues)
         mids = tuple(issue.mid for issue in issues)
         return self._write(base, issues, texts, mids, self._ruleset.has_errors(list(issues)))
+
+    def _asset_resolution(self, asset_id: str) -> tuple[float, float] | None:
+        """The asset's (width, height) in pixels, for pixel-unit rules (payloads carry none)."""
+        rows = list(
+            self.kili.assets(
+                project_id=self.project_id,
+                asset_id=asset_id,
+                fields=["id", "resolution.width", "resolution.height"],
+                disable_tqdm=True,
+            )
+        )
+        size = (rows[0].get("resolution") or {}) if rows else {}
+        width, height = size.get("width"), size.get("height")
+        if isinstance(width, int | float) and isinstance(height, int | float):
+            return (float(width), float(height))
+        return None
 
     def _unreadable(self, base: dict[str, Any], reason: str) -> Decision:
         """An unreadable label is an error: one issue naming the problem, then a bounce."""

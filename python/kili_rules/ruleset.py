@@ -106,6 +106,11 @@ class RuleSet:
         return self._engine.rules()
 
     @property
+    def needs_resolution(self) -> bool:
+        """Whether a rule measures pixels, and so needs each asset's resolution."""
+        return self._engine.needs_resolution
+
+    @property
     def fingerprint(self) -> str:
         """A stable sha256 of the normalized rules (used to deduplicate webhook events)."""
         return self._fingerprint

@@ -117,6 +117,12 @@ impl Engine {
         serde_json::json!({ "rule": self.rs.configs }).to_string()
     }
 
+    /// Whether a rule measures pixels (and so needs the asset's resolution).
+    #[getter]
+    fn needs_resolution(&self) -> bool {
+        self.rs.needs_pixels()
+    }
+
     fn rules<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         self.rs
             .configs
