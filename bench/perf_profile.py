@@ -1,7 +1,8 @@
 """Profile the kili-rules side of a workload with Linux perf (the evidence in
 docs/benchmarks.md's analysis).
 
-    python bench/perf_profile.py W1          # needs `perf` (apt-get install linux-perf)
+    python bench/perf_profile.py W1               # needs `perf` (apt-get install linux-perf)
+    python bench/perf_profile.py W1 --baseline    # the pure-Python loop, for comparison
 
 A child process builds the workload's input, then perf attaches to it (so the generator is
 not in the profile) while the kili-rules call runs a few times. Prints the inclusive share of
@@ -29,7 +30,11 @@ sys.path.insert(0, {here!r})
 import gen
 from kili_rules import RuleSet
 w = {workload!r}
-if w == "W1":
+if w == "W1" and {baseline!r}:
+    import baselines
+    data = gen.w1_labels(100_000)
+    call = lambda: baselines.tutorial_many(data)
+elif w == "W1":
     rs = RuleSet.from_file({rules!r}); data = gen.w1_labels(100_000)
     call = lambda: rs.validate_many(data, threads=1, progress=False)
 elif w == "W2":
@@ -74,6 +79,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("workload", choices=["W1", "W2", "W3", "W4", "W5"])
     p.add_argument("--runs", type=int, default=2)
+    p.add_argument(
+        "--baseline", action="store_true", help="W1 only: profile the pure-Python loop instead"
+    )
     p.add_argument("--top", type=int, default=25)
     args = p.parse_args()
     if not shutil.which("perf"):
@@ -86,6 +94,7 @@ def main() -> int:
         rules=str(ROOT / "examples" / "rules.toml"),
         export=str(export),
         runs=args.runs,
+        baseline=args.baseline,
     )
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "perf.data")

@@ -41,6 +41,22 @@ def median_time(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> Timing:
     return t
 
 
+def interleaved(fns: list[Callable[[], Any]], repeat: int, warmup: int = 1) -> list[Timing]:
+    """Like ``median_time`` for several implementations at once, run in turns (A B C, A B C,
+    ...), so a slow spell of a shared machine hits every side alike instead of one."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    timings = [Timing() for _ in fns]
+    for _ in range(repeat):
+        for fn, t in zip(fns, timings, strict=True):
+            gc.collect()
+            start = time.perf_counter()
+            fn()
+            t.runs.append(time.perf_counter() - start)
+    return timings
+
+
 def per_call(fn: Callable[[], Any], repeat: int, min_seconds: float = 0.2) -> Timing:
     """Seconds per call: ``timeit`` (collector off, as timeit does) with a loop count chosen
     so that one repeat lasts about ``min_seconds``, repeated ``repeat`` times."""

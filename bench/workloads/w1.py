@@ -8,7 +8,7 @@ import baselines
 import gen
 from kili_rules import RuleSet
 from results import Config, Result, Row, Target
-from timing import median_time
+from timing import interleaved
 
 from workloads.common import assert_same, fmt_count, frozen, kili_keys
 
@@ -26,11 +26,15 @@ def run(cfg: Config) -> Result:
         assert_same("W1 validate loop", base, loop)
         by_rule = Counter(k[1] for k in base)
 
-        r = cfg.repeat
-        t_base = median_time(lambda: baselines.tutorial_many(labels), r)
-        t_one = median_time(lambda: rs.validate_many(labels, threads=1, progress=False), r)
-        t_all = median_time(lambda: rs.validate_many(labels, progress=False), r)
-        t_loop = median_time(lambda: [rs.validate(lab) for lab in labels], r)
+        t_base, t_one, t_all, t_loop = interleaved(
+            [
+                lambda: baselines.tutorial_many(labels),
+                lambda: rs.validate_many(labels, threads=1, progress=False),
+                lambda: rs.validate_many(labels, progress=False),
+                lambda: [rs.validate(lab) for lab in labels],
+            ],
+            cfg.repeat,
+        )
 
     b = Row("pure-Python tutorial loop over the dicts (baseline)", t_base, n, "labels")
     rows = [

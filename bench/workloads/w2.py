@@ -9,7 +9,7 @@ import baselines
 import gen
 from kili_rules import RuleSet
 from results import Config, Result, Row, Target
-from timing import median_time
+from timing import interleaved
 
 from workloads.common import assert_same, fmt_count, frozen, kili_keys
 
@@ -48,10 +48,14 @@ def run(cfg: Config) -> Result:
         assert_same("W2", base, kili)
         by_rule = Counter(k[1] for k in base)
 
-        r = cfg.repeat
-        t_base = median_time(lambda: shapely_run(labels), r)
-        t_one = median_time(lambda: rs.validate_many(labels, threads=1, progress=False), r)
-        t_all = median_time(lambda: rs.validate_many(labels, progress=False), r)
+        t_base, t_one, t_all = interleaved(
+            [
+                lambda: shapely_run(labels),
+                lambda: rs.validate_many(labels, threads=1, progress=False),
+                lambda: rs.validate_many(labels, progress=False),
+            ],
+            cfg.repeat,
+        )
 
     b = Row("shapely 2, vectorized (baseline)", t_base, n, "labels")
     rows = [
