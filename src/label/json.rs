@@ -17,7 +17,6 @@ use smallvec::{smallvec, SmallVec};
 use super::doc::{Document, ParsedLabel};
 use super::model::{
     frame_index, is_ignored_job, Answer, Geometry, Label, Name, Object, Part, Pt, ReadOpts, Ring,
-    Tool,
 };
 use crate::error::LabelError;
 
@@ -797,11 +796,6 @@ impl<'de> Visitor<'de> for AnnotationSeed<'_, '_> {
         while let Some(k) = map.next_key::<Key>()? {
             match k.0.as_ref() {
                 "mid" => obj.mid = map.next_value::<LooseId>()?.0,
-                "type" => {
-                    obj.tool = map
-                        .next_value::<Option<Cow<str>>>()?
-                        .map(|t| Tool::parse(&t))
-                }
                 "categories" => {
                     let cats = map.next_value_seed(AnnotationCategoriesSeed {
                         label: &mut *label,

@@ -39,34 +39,6 @@ pub enum Geometry {
     Parts(SmallVec<[Part; 1]>),
 }
 
-/// The drawing tool of an annotation (`type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tool {
-    Rectangle,
-    Polygon,
-    Semantic,
-    Marker,
-    Polyline,
-    Vector,
-    Pose,
-    Other,
-}
-
-impl Tool {
-    pub fn parse(s: &str) -> Tool {
-        match s {
-            "rectangle" => Tool::Rectangle,
-            "polygon" => Tool::Polygon,
-            "semantic" => Tool::Semantic,
-            "marker" | "point" => Tool::Marker,
-            "polyline" => Tool::Polyline,
-            "vector" => Tool::Vector,
-            "pose" => Tool::Pose,
-            _ => Tool::Other,
-        }
-    }
-}
-
 /// One annotation (object, entity, relation, pose point group).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Object {
@@ -74,7 +46,6 @@ pub struct Object {
     /// The first category's name (a category key of the interface).
     pub category: Option<Name>,
     pub mid: Option<Name>,
-    pub tool: Option<Tool>,
     pub geometry: Geometry,
     pub frame: Option<u32>,
     /// Child jobs answered under this object (`children`), by name.

@@ -18,7 +18,7 @@ use crate::error::LabelError;
 use crate::label::json::{parse_json_response, pick_geometry};
 use crate::label::{
     frame_index, is_ignored_job, Answer, Document, Label, Name, Object, ParsedLabel, Part, Pt,
-    ReadOpts, Resolution, Ring, Tool,
+    ReadOpts, Resolution, Ring,
 };
 
 /// Children nest jobs in objects in jobs...; real labels go a few levels deep.
@@ -29,18 +29,21 @@ enum Seg {
     Index(usize),
 }
 
-struct PErr {
+struct PErrInner {
     segs: Vec<Seg>,
     reason: String,
 }
 
+/// Boxed, so that every `R<T>` on the hot path stays small.
+struct PErr(Box<PErrInner>);
+
 type R<T> = Result<T, PErr>;
 
 fn fail<T>(reason: impl Into<String>) -> R<T> {
-    Err(PErr {
+    Err(PErr(Box::new(PErrInner {
         segs: Vec::new(),
         reason: reason.into(),
-    })
+    })))
 }
 
 trait At<T> {
@@ -51,13 +54,13 @@ trait At<T> {
 impl<T> At<T> for R<T> {
     fn key(self, k: &str) -> R<T> {
         self.map_err(|mut e| {
-            e.segs.push(Seg::Key(k.to_owned()));
+            e.0.segs.push(Seg::Key(k.to_owned()));
             e
         })
     }
     fn index(self, i: usize) -> R<T> {
         self.map_err(|mut e| {
-            e.segs.push(Seg::Index(i));
+            e.0.segs.push(Seg::Index(i));
             e
         })
     }
@@ -66,7 +69,7 @@ impl<T> At<T> for R<T> {
 impl PErr {
     fn into_label_error(self, prefix: &str) -> LabelError {
         let mut path = prefix.to_owned();
-        for s in self.segs.iter().rev() {
+        for s in self.0.segs.iter().rev() {
             match s {
                 Seg::Key(k) => {
                     if !path.is_empty() {
@@ -77,7 +80,7 @@ impl PErr {
                 Seg::Index(i) => path.push_str(&format!("[{i}]")),
             }
         }
-        LabelError::new(&path, self.reason)
+        LabelError::new(&path, self.0.reason)
     }
 }
 
@@ -538,10 +541,10 @@ impl Reader {
         Ok((name, children))
     }
 
-    fn annotation(
+    fn annotation<'py>(
         &self,
         job: &str,
-        v: &Bound<'_, PyAny>,
+        v: &Bound<'py, PyAny>,
         label: &mut Label,
         frame: Option<u32>,
         depth: usize,
@@ -552,79 +555,70 @@ impl Reader {
             frame,
             ..Object::default()
         };
+        // Look up the keys the model reads rather than walking every key: annotations carry
+        // several keys no rule needs (`type`, `score`, `jobName`, pixel copies...).
+        let py = v.py();
+        let get = |k: &Bound<'py, PyString>| d.get_item(k).ok().flatten().filter(|x| !x.is_none());
         let (mut parts, mut point, mut line, mut pose) = (None::<Vec<Part>>, None, None, None);
-        for (k, val) in d.iter() {
-            let ks = key_of(k)?;
-            let key = key_text(&ks)?;
-            let geo = self.opts.geometry;
-            match key {
-                "mid" => obj.mid = loose_id(&val).key(key)?,
-                "type" => obj.tool = opt_str(&val).key(key)?.map(|t| Tool::parse(&t)),
-                "categories" => {
-                    if val.is_none() {
-                        continue;
-                    }
-                    for (i, c) in as_list(&val, "a list of categories").key(key)?.enumerate() {
-                        let (name, children) =
-                            self.category(&c, label, frame, depth).index(i).key(key)?;
-                        if obj.category.is_none() {
-                            obj.category = name;
-                        }
-                        obj.children.extend(children);
-                    }
+        if let Some(val) = get(intern!(py, "mid")) {
+            obj.mid = loose_id(&val).key("mid")?;
+        }
+        if let Some(val) = get(intern!(py, "categories")) {
+            let key = "categories";
+            for (i, c) in as_list(&val, "a list of categories").key(key)?.enumerate() {
+                let (name, children) = self.category(&c, label, frame, depth).index(i).key(key)?;
+                if obj.category.is_none() {
+                    obj.category = name;
                 }
-                "children" => {
-                    let c = self.children(&val, label, frame, depth).key(key)?;
-                    obj.children.extend(c);
-                }
-                "boundingPoly" if geo => parts
+                obj.children.extend(children);
+            }
+        }
+        if let Some(val) = get(intern!(py, "children")) {
+            let c = self.children(&val, label, frame, depth).key("children")?;
+            obj.children.extend(c);
+        }
+        let geo = self.opts.geometry;
+        if geo {
+            if let Some(val) = get(intern!(py, "boundingPoly")) {
+                parts
                     .get_or_insert_with(Vec::new)
-                    .extend(bounding_poly(&val, &[]).key(key)?),
-                "annotations" if geo => parts
+                    .extend(bounding_poly(&val, &[]).key("boundingPoly")?);
+            }
+            if let Some(val) = get(intern!(py, "annotations")) {
+                parts
                     .get_or_insert_with(Vec::new)
-                    .extend(pdf_layers(&val).key(key)?),
-                "point" if geo => {
-                    point = if val.is_none() {
-                        None
-                    } else {
-                        Some(pt(&val).key(key)?)
-                    }
-                }
-                "polyline" if geo => {
-                    line = if val.is_none() {
-                        None
-                    } else {
-                        Some(ring(&val).key(key)?)
-                    }
-                }
-                "points" => {
-                    if val.is_none() {
-                        continue;
-                    }
-                    let mut pts = Vec::new();
-                    for (i, p) in as_list(&val, "a list of pose points").key(key)?.enumerate() {
-                        let pd = as_dict(&p, "a pose point object").index(i).key(key)?;
-                        if geo {
-                            if let Some(xy) = pd.get_item(intern!(v.py(), "point")).ok().flatten() {
-                                if !xy.is_none() {
-                                    pts.push(pt(&xy).key("point").index(i).key(key)?);
-                                }
-                            }
-                        }
-                        if let Some(c) = pd.get_item(intern!(v.py(), "children")).ok().flatten() {
-                            obj.children.extend(
-                                self.children(&c, label, frame, depth)
-                                    .key("children")
-                                    .index(i)
-                                    .key(key)?,
-                            );
+                    .extend(pdf_layers(&val).key("annotations")?);
+            }
+            if let Some(val) = get(intern!(py, "point")) {
+                point = Some(pt(&val).key("point")?);
+            }
+            if let Some(val) = get(intern!(py, "polyline")) {
+                line = Some(ring(&val).key("polyline")?);
+            }
+        }
+        if let Some(val) = get(intern!(py, "points")) {
+            let key = "points";
+            let mut pts = Vec::new();
+            for (i, p) in as_list(&val, "a list of pose points").key(key)?.enumerate() {
+                let pd = as_dict(&p, "a pose point object").index(i).key(key)?;
+                if geo {
+                    if let Some(xy) = pd.get_item(intern!(py, "point")).ok().flatten() {
+                        if !xy.is_none() {
+                            pts.push(pt(&xy).key("point").index(i).key(key)?);
                         }
                     }
-                    if geo {
-                        pose = Some(pts);
-                    }
                 }
-                _ => {}
+                if let Some(c) = pd.get_item(intern!(py, "children")).ok().flatten() {
+                    obj.children.extend(
+                        self.children(&c, label, frame, depth)
+                            .key("children")
+                            .index(i)
+                            .key(key)?,
+                    );
+                }
+            }
+            if geo {
+                pose = Some(pts);
             }
         }
         obj.geometry = pick_geometry(parts, point, line, pose);
