@@ -294,7 +294,7 @@ fn check_crossings(rings: &[Vec<Pt>]) -> Result<(), Invalid> {
             });
         }
     }
-    segs.sort_by(|a, b| a.xmin.total_cmp(&b.xmin));
+    segs.sort_unstable_by(|a, b| a.xmin.total_cmp(&b.xmin));
     let ring_len = |r: usize| rings.get(r).map_or(0, Vec::len);
     let budget = PAIR_BUDGET_PER_SEGMENT
         .saturating_mul(segs.len())

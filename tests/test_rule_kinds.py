@@ -143,3 +143,16 @@ def test_default_messages_are_readable() -> None:
     c, a = rs.validate(label(rect("a", 0, 0, 0.5, 0.5)))
     assert c.text == "J has 1 A: expected at most 0"
     assert a.text == "Object a has area 0.25: expected at most 0.1"
+
+
+def test_page_resolutions_argument() -> None:
+    rs = RuleSet.from_dict({"rule": [{"kind": "area", "job": "PDF", "max": 0, "unit": "pixels"}]})
+    verts = [{"x": 0, "y": 0}, {"x": 0.5, "y": 0}, {"x": 0.5, "y": 0.5}, {"x": 0, "y": 0.5}]
+    layer = {"pageNumberArray": [2], "boundingPoly": [{"normalizedVertices": [verts]}]}
+    pdf = {"PDF": {"annotations": [{"mid": "p", "annotations": [layer]}]}}
+    (issue,) = rs.validate(pdf, page_resolutions={1: (10, 10), 2: (100, 200)})
+    assert issue.value == pytest.approx(0.25 * 100 * 200)
+    with pytest.raises(LabelError, match="resolution"):
+        rs.validate(pdf, page_resolutions={1: (10, 10)})
+    with pytest.raises(ValueError, match="positive"):
+        rs.validate(pdf, page_resolutions={2: (0, 10)})

@@ -3,6 +3,7 @@
 mod reader;
 mod types;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -61,7 +62,7 @@ impl Engine {
     fn resolution(
         doc_res: &Resolution,
         resolution: Option<(f64, f64)>,
-        pages: Option<Vec<(u32, (f64, f64))>>,
+        pages: Option<BTreeMap<u32, (f64, f64)>>,
     ) -> PyResult<Resolution> {
         let mut res = doc_res.clone();
         if let Some((w, h)) = resolution {
@@ -73,7 +74,15 @@ impl Engine {
             res.size = Some((w, h));
         }
         if let Some(p) = pages {
-            res.pages = p.into_iter().map(|(n, (w, h))| (n, w, h)).collect();
+            for (n, (w, h)) in p {
+                if !(w.is_finite() && h.is_finite() && w > 0.0 && h > 0.0) {
+                    return Err(PyValueError::new_err(format!(
+                        "page {n}: resolution must be positive (width, height), got ({w}, {h})"
+                    )));
+                }
+                res.pages.retain(|(m, _, _)| *m != n);
+                res.pages.push((n, w, h));
+            }
         }
         Ok(res)
     }
@@ -136,7 +145,7 @@ impl Engine {
         &self,
         label: &Bound<'_, PyAny>,
         resolution: Option<(f64, f64)>,
-        page_resolutions: Option<Vec<(u32, (f64, f64))>>,
+        page_resolutions: Option<BTreeMap<u32, (f64, f64)>>,
     ) -> PyResult<Vec<Issue>> {
         let doc = read_document(label, self.rs.opts).map_err(label_err)?;
         let res = Engine::resolution(&doc.resolution, resolution, page_resolutions)?;
