@@ -23,7 +23,7 @@ use crate::export::{
 
 /// Compressed bytes per chunk handed to the workers. Label JSON inflates about 8x, and a few
 /// chunks are in flight: this keeps the peak a few tens of MB whatever the export's size.
-const ZIP_CHUNK_BYTES: usize = 2 << 20;
+const ZIP_CHUNK_BYTES: usize = 1 << 20;
 use crate::ruleset::RuleSet;
 
 struct RawMember {
@@ -137,7 +137,7 @@ fn validate_zip_stream(
                 size = 0;
                 progress(tap.pos, total);
                 // Bound memory: wait while too many chunks are in flight.
-                while sent - received > 2 * workers {
+                while sent - received > workers + 1 {
                     if let Some((seq, out)) = wait_one(&rx) {
                         results.insert(seq, out);
                     }
