@@ -36,8 +36,8 @@ fn py_opt(v: &Option<String>) -> String {
 #[derive(Clone, PartialEq)]
 pub struct Issue {
     pub rule: String,
-    pub kind: String,
-    pub severity: String,
+    pub kind: &'static str,
+    pub severity: &'static str,
     pub text: String,
     pub mid: Option<String>,
     pub job: Option<String>,
@@ -73,8 +73,8 @@ impl From<CoreIssue> for Issue {
     fn from(i: CoreIssue) -> Self {
         Issue {
             rule: i.rule,
-            kind: i.kind.to_owned(),
-            severity: i.severity.as_str().to_owned(),
+            kind: i.kind,
+            severity: i.severity.as_str(),
             text: i.text,
             mid: i.mid,
             job: i.job,
@@ -114,8 +114,8 @@ pub struct Row {
     pub label_id: Option<String>,
     pub source: Option<String>,
     pub rule: String,
-    pub kind: String,
-    pub severity: String,
+    pub kind: &'static str,
+    pub severity: &'static str,
     pub text: String,
     pub mid: Option<String>,
     pub job: Option<String>,
