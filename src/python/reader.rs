@@ -91,7 +91,11 @@ fn type_name(v: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+// Exact types first: a pointer compare, where the subclass check is a call under abi3.
 fn as_dict<'a, 'py>(v: &'a Bound<'py, PyAny>, what: &str) -> R<&'a Bound<'py, PyDict>> {
+    if let Ok(d) = v.cast_exact::<PyDict>() {
+        return Ok(d);
+    }
     v.cast::<PyDict>()
         .or_else(|_| fail(format!("expected {what} (a dict), got {}", type_name(v))))
 }
@@ -113,6 +117,9 @@ impl<'py> Iterator for Items<'py> {
 }
 
 fn as_list<'py>(v: &Bound<'py, PyAny>, what: &str) -> R<Items<'py>> {
+    if let Ok(l) = v.cast_exact::<PyList>() {
+        return Ok(Items::List(l.iter()));
+    }
     if let Ok(l) = v.cast::<PyList>() {
         return Ok(Items::List(l.iter()));
     }
@@ -123,7 +130,9 @@ fn as_list<'py>(v: &Bound<'py, PyAny>, what: &str) -> R<Items<'py>> {
 }
 
 fn is_list(v: &Bound<'_, PyAny>) -> bool {
-    v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>()
+    v.is_exact_instance_of::<PyList>()
+        || v.is_instance_of::<PyList>()
+        || v.is_instance_of::<PyTuple>()
 }
 
 /// Whether a list's first item is itself a list (nested vertices).
