@@ -4,8 +4,6 @@
 pub mod batch;
 pub mod config;
 pub mod error;
-pub mod export;
-pub mod export_zip;
 pub mod geometry;
 pub mod label;
 pub mod lint;

@@ -12,10 +12,10 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use crate::batch::{validate_export, ExportError};
 use crate::batch::{with_threads, Input, Pipeline};
 use crate::config::{parse_json, parse_toml, rules_from_value, RuleConfig};
 use crate::error::{LabelError as CoreLabelError, RulesError as CoreRulesError};
-use crate::export::{validate_export, ExportError};
 use crate::label::Resolution;
 use crate::ruleset::RuleSet;
 use reader::{read_document, read_input};
