@@ -13,10 +13,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use crate::batch::{with_threads, Input, Pipeline};
-use crate::config::{parse_json, parse_toml, rules_from_value, RuleConfig};
 use crate::error::{LabelError as CoreLabelError, RulesError as CoreRulesError};
 use crate::export::{validate_export, ExportError};
 use crate::label::Resolution;
+use crate::ruleset::config::{parse_json, parse_toml, rules_from_value, RuleConfig};
 use crate::ruleset::RuleSet;
 use reader::{read_document, read_input};
 use types::{BatchResult, Issue, Row};
@@ -118,7 +118,7 @@ impl Engine {
 
     #[staticmethod]
     fn json_schema() -> String {
-        crate::schema::json_schema().to_string()
+        crate::ruleset::schema::json_schema().to_string()
     }
 
     /// The rules as normalized JSON (ids filled in): what pickles and fingerprints use.
@@ -245,7 +245,7 @@ impl Engine {
             pythonize::depythonize(json_interface)
                 .map_err(|e| PyValueError::new_err(format!("jsonInterface: {e}")))?
         };
-        Ok(crate::lint::lint(&self.rs, &value))
+        Ok(crate::ruleset::lint::lint(&self.rs, &value))
     }
 }
 

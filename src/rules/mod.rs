@@ -1,19 +1,18 @@
-//! Rule kinds, one file per family; each turns a label into issues.
+//! Rules: the compiled Rule, its Issue, and the kinds (one file each) that turn a label into
+//! issues. Nothing here imports `ruleset` (which compiles configs into these rules).
 
-mod count;
-mod geometry_rules;
-mod overlap;
-mod required;
+pub mod kinds;
+mod rule;
+pub mod template;
 
 use std::collections::HashMap;
 
 use smallvec::SmallVec;
 
 use crate::label::{Geometry, Label, Object, Part, Resolution};
-use crate::ruleset::{Rule, Spec};
-pub use geometry_rules::MissingResolution;
-
-use crate::template::Vars;
+pub use kinds::MissingResolution;
+pub use rule::{BoxBounds, Rule, Spec, Unit};
+use template::Vars;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Severity {
@@ -51,24 +50,22 @@ pub fn check(
     label: &Label,
     res: &Resolution,
     out: &mut Vec<Issue>,
-) -> Result<(), geometry_rules::MissingResolution> {
+) -> Result<(), MissingResolution> {
     match &rule.spec {
-        Spec::Count { min, max } => count::check(rule, label, *min, *max, out),
+        Spec::Count { min, max } => kinds::count::check(rule, label, *min, *max, out),
         Spec::Area { min, max, unit } => {
-            return geometry_rules::area(rule, label, res, *min, *max, *unit, out)
+            return kinds::area::check(rule, label, res, *min, *max, *unit, out)
         }
         Spec::Box { bounds, unit } => {
-            return geometry_rules::bbox(rule, label, res, bounds, *unit, out)
+            return kinds::bbox::check(rule, label, res, bounds, *unit, out)
         }
-        Spec::InsideImage { tolerance } => {
-            geometry_rules::inside_image(rule, label, *tolerance, out)
-        }
-        Spec::ValidPolygon => geometry_rules::valid_polygon(rule, label, out),
+        Spec::InsideImage { tolerance } => kinds::inside_image::check(rule, label, *tolerance, out),
+        Spec::ValidPolygon => kinds::valid_polygon::check(rule, label, out),
         Spec::Overlap {
             max_iou,
             same_category,
-        } => overlap::check(rule, label, *max_iou, *same_category, out),
-        Spec::Required { child } => required::check(rule, label, child.as_deref(), out),
+        } => kinds::overlap::check(rule, label, *max_iou, *same_category, out),
+        Spec::Required { child } => kinds::required::check(rule, label, child.as_deref(), out),
     }
     Ok(())
 }

@@ -1,11 +1,11 @@
 //! `overlap`: two objects of the scope with IoU above a bound (duplicates). The issue goes on
 //! the later object.
 
-use super::{group_by_mid, in_scope, issue, Issue};
 use crate::geometry::{bounds_overlap, iou_above, parts_bounds};
 use crate::label::Label;
-use crate::ruleset::Rule;
-use crate::template::Vars;
+use crate::rules::template::Vars;
+use crate::rules::Rule;
+use crate::rules::{group_by_mid, in_scope, issue, Issue};
 
 pub fn check(rule: &Rule, label: &Label, max_iou: f64, same_category: bool, out: &mut Vec<Issue>) {
     let groups: Vec<_> = group_by_mid(in_scope(rule, label))

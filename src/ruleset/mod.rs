@@ -3,85 +3,15 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::config::{kind_fields, RuleConfig, COMMON_FIELDS, KINDS};
+pub mod config;
+pub mod lint;
+pub mod schema;
+
 use crate::error::{LabelError, RulesError};
 use crate::label::{Label, Name, ReadOpts, Resolution};
-use crate::rules::{self, Issue, MissingResolution, Severity};
-use crate::template::Template;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    Normalized,
-    Pixels,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Spec {
-    Count {
-        min: Option<f64>,
-        max: Option<f64>,
-    },
-    Area {
-        min: Option<f64>,
-        max: Option<f64>,
-        unit: Unit,
-    },
-    Box {
-        bounds: BoxBounds,
-        unit: Unit,
-    },
-    InsideImage {
-        tolerance: f64,
-    },
-    ValidPolygon,
-    Overlap {
-        max_iou: f64,
-        same_category: bool,
-    },
-    Required {
-        child: Option<String>,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct BoxBounds {
-    pub min_width: Option<f64>,
-    pub max_width: Option<f64>,
-    pub min_height: Option<f64>,
-    pub max_height: Option<f64>,
-    pub min_aspect: Option<f64>,
-    pub max_aspect: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rule {
-    pub id: String,
-    pub kind: &'static str,
-    pub job: Name,
-    pub category: Option<Name>,
-    pub severity: Severity,
-    pub message: Template,
-    pub spec: Spec,
-}
-
-impl Rule {
-    pub fn needs_geometry(&self) -> bool {
-        !matches!(self.spec, Spec::Count { .. } | Spec::Required { .. })
-    }
-
-    pub fn needs_pixels(&self) -> bool {
-        matches!(
-            self.spec,
-            Spec::Area {
-                unit: Unit::Pixels,
-                ..
-            } | Spec::Box {
-                unit: Unit::Pixels,
-                ..
-            }
-        )
-    }
-}
+use crate::rules::template::Template;
+use crate::rules::{self, BoxBounds, Issue, MissingResolution, Rule, Severity, Spec, Unit};
+use config::{kind_fields, RuleConfig, COMMON_FIELDS, KINDS};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleSet {
@@ -383,8 +313,8 @@ fn set_fields(c: &RuleConfig) -> Vec<(&'static str, bool)> {
 
 #[cfg(test)]
 mod tests {
+    use super::config::parse_toml;
     use super::*;
-    use crate::config::parse_toml;
 
     fn compile(t: &str) -> Result<RuleSet, RulesError> {
         RuleSet::compile(parse_toml(t)?)

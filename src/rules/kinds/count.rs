@@ -1,9 +1,9 @@
 //! `count`: how many objects / answers a job (and category) has, per label or per video frame.
 
-use super::{issue, Issue};
 use crate::label::Label;
-use crate::ruleset::Rule;
-use crate::template::Vars;
+use crate::rules::template::Vars;
+use crate::rules::Rule;
+use crate::rules::{issue, Issue};
 
 pub fn check(rule: &Rule, label: &Label, min: Option<f64>, max: Option<f64>, out: &mut Vec<Issue>) {
     let frames: Vec<Option<u32>> = if label.is_video() {
@@ -39,7 +39,7 @@ pub fn check(rule: &Rule, label: &Label, min: Option<f64>, max: Option<f64>, out
 fn count(rule: &Rule, label: &Label, frame: Option<u32>) -> usize {
     let mut mids: Vec<&str> = Vec::new();
     let mut n = 0;
-    for o in super::in_scope(rule, label).filter(|o| o.frame == frame) {
+    for o in crate::rules::in_scope(rule, label).filter(|o| o.frame == frame) {
         match o.mid.as_deref() {
             Some(m) => mids.push(m),
             None => n += 1,

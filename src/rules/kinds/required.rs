@@ -1,10 +1,10 @@
 //! `required`: a job has an answer, or every object (answer) of a category has a child job
 //! answered.
 
-use super::{issue, Issue};
 use crate::label::{Label, Name};
-use crate::ruleset::Rule;
-use crate::template::Vars;
+use crate::rules::template::Vars;
+use crate::rules::Rule;
+use crate::rules::{issue, Issue};
 
 pub fn check(rule: &Rule, label: &Label, child: Option<&str>, out: &mut Vec<Issue>) {
     let matches_scope = |job: &str, cat: &Option<Name>| {
@@ -28,7 +28,7 @@ pub fn check(rule: &Rule, label: &Label, child: Option<&str>, out: &mut Vec<Issu
         }
         return;
     };
-    for g in super::group_by_mid(super::in_scope(rule, label)) {
+    for g in crate::rules::group_by_mid(crate::rules::in_scope(rule, label)) {
         if !g
             .objects
             .iter()

@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use crate::ruleset::{RuleSet, Spec};
+use crate::rules::Spec;
+use crate::ruleset::RuleSet;
 
 pub fn lint(rs: &RuleSet, interface: &Value) -> Vec<String> {
     // Accept the project record too: {"jsonInterface": {...}}, possibly as a JSON string.

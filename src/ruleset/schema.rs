@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::config::{kind_fields, COMMON_FIELDS, KINDS};
+use super::config::{kind_fields, COMMON_FIELDS, KINDS};
 
 fn field_schema(name: &str) -> Value {
     match name {
