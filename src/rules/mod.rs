@@ -1,17 +1,20 @@
 //! Rules: the compiled Rule, its Issue, and the kinds (one file each) that turn a label into
 //! issues. Nothing here imports `ruleset` (which compiles configs into these rules).
 
+pub mod interface;
+pub mod kind;
 pub mod kinds;
 mod rule;
 pub mod template;
+pub mod when;
 
 use std::collections::HashMap;
 
 use smallvec::SmallVec;
 
-use crate::label::{Geometry, Label, Object, Part, Resolution};
+use crate::label::{Geometry, Label, Object, Part};
 pub use kinds::MissingResolution;
-pub use rule::{BoxBounds, Rule, Spec, Unit};
+pub use rule::{Rule, Unit};
 use template::Vars;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,74 +47,15 @@ pub struct Issue {
     pub limit: Option<f64>,
 }
 
-/// Run one rule on a label, appending its issues.
-pub fn check(
-    rule: &Rule,
-    label: &Label,
-    res: &Resolution,
-    out: &mut Vec<Issue>,
-) -> Result<(), MissingResolution> {
-    match &rule.spec {
-        Spec::Count { min, max } => kinds::count::check(rule, label, *min, *max, out),
-        Spec::Area { min, max, unit } => {
-            return kinds::area::check(rule, label, res, *min, *max, *unit, out)
-        }
-        Spec::Box { bounds, unit } => {
-            return kinds::bbox::check(rule, label, res, bounds, *unit, out)
-        }
-        Spec::InsideImage { tolerance } => kinds::inside_image::check(rule, label, *tolerance, out),
-        Spec::ValidPolygon => kinds::valid_polygon::check(rule, label, out),
-        Spec::Overlap {
-            max_iou,
-            same_category,
-        } => kinds::overlap::check(rule, label, *max_iou, *same_category, out),
-        Spec::Required { child } => kinds::required::check(rule, label, child.as_deref(), out),
-    }
-    Ok(())
-}
-
-/// The message used when a rule sets none.
-pub fn default_message(spec: &Spec, has_category: bool) -> String {
-    let range = |min: &Option<f64>, max: &Option<f64>| match (min, max) {
-        (Some(_), Some(_)) => "between {min} and {max}",
-        (Some(_), None) => "at least {min}",
-        _ => "at most {max}",
-    };
-    match spec {
-        Spec::Count { min, max } if has_category => {
-            format!(
-                "{{job}} has {{count}} {{category}}: expected {}",
-                range(min, max)
-            )
-        }
-        Spec::Count { min, max } => {
-            format!(
-                "{{job}} has {{count}} objects or answers: expected {}",
-                range(min, max)
-            )
-        }
-        Spec::Area { min, max, .. } => {
-            format!(
-                "Object {{mid}} has area {{value}}: expected {}",
-                range(min, max)
-            )
-        }
-        Spec::Box { .. } => "Object {mid} has {measure} {value}, limit {limit}".into(),
-        Spec::InsideImage { .. } => "Object {mid} has a vertex outside the image ({value})".into(),
-        Spec::ValidPolygon => "Object {mid} is not a valid polygon: {reason}".into(),
-        Spec::Overlap { .. } => "Object {mid} overlaps {other} (IoU {value} > {max})".into(),
-        Spec::Required { child: Some(_) } => "Object {mid} has no answer for {child}".into(),
-        Spec::Required { child: None } => "Job {job} has no answer".into(),
-    }
-}
-
 /// The objects a rule looks at: its job (wherever nested), and its category if it has one.
 pub(crate) fn in_scope<'a>(
     rule: &'a Rule,
     label: &'a Label,
 ) -> impl Iterator<Item = &'a Object> + 'a {
     label.objects.iter().filter(move |o| {
-        o.job == rule.job && (rule.category.is_none() || o.category == rule.category)
+        o.job == rule.job
+            && (rule.category.is_none() || o.category == rule.category)
+            && rule.when.as_ref().is_none_or(|w| w.parent_ok(None))
     })
 }
 

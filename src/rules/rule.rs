@@ -1,54 +1,32 @@
-//! A compiled rule: scope, severity, message and the kind's parameters.
+//! A compiled rule: scope, severity, message, condition, and its kind's check.
 
+use std::sync::Arc;
+
+use super::kind::{Check, Needs};
 use super::template::Template;
+use super::when::When;
 use super::Severity;
 use crate::label::Name;
 
+/// Lengths are measured in normalized units (fractions of the image) or pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
     Normalized,
     Pixels,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Spec {
-    Count {
-        min: Option<f64>,
-        max: Option<f64>,
-    },
-    Area {
-        min: Option<f64>,
-        max: Option<f64>,
-        unit: Unit,
-    },
-    Box {
-        bounds: BoxBounds,
-        unit: Unit,
-    },
-    InsideImage {
-        tolerance: f64,
-    },
-    ValidPolygon,
-    Overlap {
-        max_iou: f64,
-        same_category: bool,
-    },
-    Required {
-        child: Option<String>,
-    },
+impl Unit {
+    pub const NAMES: &'static [&'static str] = &["normalized", "pixels"];
+
+    pub fn from_name(s: Option<&str>) -> Unit {
+        match s {
+            Some("pixels") => Unit::Pixels,
+            _ => Unit::Normalized,
+        }
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct BoxBounds {
-    pub min_width: Option<f64>,
-    pub max_width: Option<f64>,
-    pub min_height: Option<f64>,
-    pub max_height: Option<f64>,
-    pub min_aspect: Option<f64>,
-    pub max_aspect: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Rule {
     pub id: String,
     pub kind: &'static str,
@@ -56,24 +34,20 @@ pub struct Rule {
     pub category: Option<Name>,
     pub severity: Severity,
     pub message: Template,
-    pub spec: Spec,
+    pub when: Option<When>,
+    pub check: Arc<dyn Check>,
 }
 
 impl Rule {
+    pub fn needs(&self) -> Needs {
+        self.check.needs()
+    }
+
     pub fn needs_geometry(&self) -> bool {
-        !matches!(self.spec, Spec::Count { .. } | Spec::Required { .. })
+        self.needs().geometry
     }
 
     pub fn needs_pixels(&self) -> bool {
-        matches!(
-            self.spec,
-            Spec::Area {
-                unit: Unit::Pixels,
-                ..
-            } | Spec::Box {
-                unit: Unit::Pixels,
-                ..
-            }
-        )
+        self.needs().pixels
     }
 }

@@ -1,9 +1,10 @@
-//! Lint a RuleSet against a project's jsonInterface: unknown jobs or categories, geometry rules
-//! on jobs that draw no polygons, `required` children that the category does not have.
+//! Lint a RuleSet against a project's jsonInterface: unknown jobs or categories (of the rule
+//! and of its `when`), then each kind's own checks (geometry on non-geometry jobs, ...).
 
 use serde_json::Value;
 
-use crate::rules::Spec;
+use crate::rules::interface::{who, Interface};
+use crate::rules::Rule;
 use crate::ruleset::RuleSet;
 
 pub fn lint(rs: &RuleSet, interface: &Value) -> Vec<String> {
@@ -12,78 +13,62 @@ pub fn lint(rs: &RuleSet, interface: &Value) -> Vec<String> {
     if let Value::String(s) = &iface {
         iface = serde_json::from_str(s).unwrap_or(Value::Null);
     }
-    let Some(jobs) = iface.get("jobs").and_then(Value::as_object) else {
+    let Some(view) = Interface::new(&iface) else {
         return vec!["jsonInterface: no `jobs` object".to_owned()];
     };
     let mut out = Vec::new();
     for rule in &rs.rules {
-        let who = format!("rule '{}' ({})", rule.id, rule.kind);
-        let Some(job) = jobs.get(rule.job.as_str()) else {
-            let known: Vec<&str> = jobs.keys().map(String::as_str).collect();
+        lint_when(rule, &view, &mut out);
+        let Some(job) = view.job(&rule.job) else {
             out.push(format!(
-                "{who}: unknown job '{}' (jobs: {})",
+                "{}: unknown job '{}' (jobs: {})",
+                who(rule),
                 rule.job,
-                known.join(", ")
+                view.job_names().join(", ")
             ));
             continue;
         };
-        let cats = job
-            .pointer("/content/categories")
-            .and_then(Value::as_object);
         if let Some(cat) = &rule.category {
-            if !cats.is_some_and(|c| c.contains_key(cat.as_str())) {
-                let known: Vec<&str> = cats
-                    .map(|c| c.keys().map(String::as_str).collect())
-                    .unwrap_or_default();
+            if !job.has_category(cat) {
                 out.push(format!(
-                    "{who}: job '{}' has no category '{cat}' (categories: {})",
+                    "{}: job '{}' has no category '{cat}' (categories: {})",
+                    who(rule),
                     rule.job,
-                    known.join(", ")
+                    job.category_names().join(", ")
                 ));
             }
         }
-        let ml = job.get("mlTask").and_then(Value::as_str).unwrap_or("");
-        let tools: Vec<&str> = job
-            .get("tools")
-            .and_then(Value::as_array)
-            .map(|t| t.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let polygonal = tools
-            .iter()
-            .any(|t| matches!(*t, "rectangle" | "polygon" | "semantic"));
-        match &rule.spec {
-            Spec::Area { .. } | Spec::Box { .. } | Spec::ValidPolygon | Spec::Overlap { .. } => {
-                if ml != "OBJECT_DETECTION" {
-                    out.push(format!("{who}: a geometry rule on job '{}', whose mlTask is '{ml}', not OBJECT_DETECTION", rule.job));
-                } else if !polygonal {
-                    out.push(format!(
-                        "{who}: job '{}' draws no rectangles, polygons or masks (tools: {})",
-                        rule.job,
-                        tools.join(", ")
-                    ));
-                }
-            }
-            Spec::InsideImage { .. } if ml != "OBJECT_DETECTION" => {
-                out.push(format!("{who}: a geometry rule on job '{}', whose mlTask is '{ml}', not OBJECT_DETECTION", rule.job));
-            }
-            Spec::Required { child: Some(child) } => {
-                if !jobs.contains_key(child.as_str()) {
-                    out.push(format!("{who}: unknown child job '{child}'"));
-                } else if let (Some(cat), Some(cats)) = (&rule.category, cats) {
-                    let listed = cats
-                        .get(cat.as_str())
-                        .and_then(|c| c.get("children"))
-                        .and_then(Value::as_array)
-                        .is_some_and(|c| c.iter().any(|x| x.as_str() == Some(child)));
-                    if !listed {
+        rule.check.lint(rule, &view, &mut out);
+    }
+    out
+}
+
+fn lint_when(rule: &Rule, view: &Interface<'_>, out: &mut Vec<String>) {
+    let Some(w) = &rule.when else { return };
+    if let Some(job_name) = &w.job {
+        match view.job(job_name) {
+            None => out.push(format!(
+                "{}: when.job: unknown job '{job_name}' (jobs: {})",
+                who(rule),
+                view.job_names().join(", ")
+            )),
+            Some(job) => {
+                for (field, cats) in [("answer", &w.answer), ("not_answer", &w.not_answer)] {
+                    for c in cats.iter().filter(|c| !job.has_category(c)) {
                         out.push(format!(
-                            "{who}: category '{cat}' does not list '{child}' among its children"
+                            "{}: when.{field}: job '{job_name}' has no category '{c}' (categories: {})",
+                            who(rule),
+                            job.category_names().join(", ")
                         ));
                     }
                 }
             }
-            _ => {}
         }
     }
-    out
+    for c in w.parent.iter().filter(|c| !view.any_job_has_category(c)) {
+        out.push(format!(
+            "{}: when.parent: no job has a category '{c}'",
+            who(rule)
+        ));
+    }
 }

@@ -3,31 +3,39 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+mod compile;
 pub mod config;
 pub mod lint;
 pub mod schema;
 
-use crate::error::{LabelError, RulesError};
-use crate::label::{Label, Name, ReadOpts, Resolution};
-use crate::rules::template::Template;
-use crate::rules::{self, BoxBounds, Issue, MissingResolution, Rule, Severity, Spec, Unit};
-use config::{kind_fields, RuleConfig, COMMON_FIELDS, KINDS};
+use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, PartialEq)]
+use crate::error::{LabelError, RulesError};
+use crate::label::{Label, ReadOpts, Resolution};
+use crate::rules::{Issue, MissingResolution, Rule};
+use config::{RuleConfig, RulesDoc};
+
+#[derive(Debug, Clone)]
 pub struct RuleSet {
     pub configs: Vec<RuleConfig>,
+    /// The file's `actions` table, as written (the Python layer validates it).
+    pub actions: Option<Map<String, Value>>,
     pub rules: Vec<Rule>,
     pub opts: ReadOpts,
 }
 
 impl RuleSet {
-    pub fn compile(mut configs: Vec<RuleConfig>) -> Result<RuleSet, RulesError> {
+    pub fn compile(doc: RulesDoc) -> Result<RuleSet, RulesError> {
+        let RulesDoc {
+            rules: mut configs,
+            actions,
+        } = doc;
         let mut rules = Vec::with_capacity(configs.len());
         let mut seen_ids: Vec<String> = Vec::new();
         for (i, cfg) in configs.iter_mut().enumerate() {
-            let rule = compile_rule(i, cfg)?;
+            let rule = compile::compile_rule(i, cfg)?;
             if seen_ids.contains(&rule.id) {
-                return Err(err(
+                return Err(compile::err(
                     i,
                     cfg,
                     Some("id"),
@@ -44,6 +52,7 @@ impl RuleSet {
         };
         Ok(RuleSet {
             configs,
+            actions,
             rules,
             opts,
         })
@@ -53,6 +62,22 @@ impl RuleSet {
         self.rules.iter().any(Rule::needs_pixels)
     }
 
+    /// The number of objects of a label (one per mid and frame; objects without a mid count
+    /// one each): the denominator of accuracy = 1 - issues / objects.
+    pub fn object_count(label: &Label) -> usize {
+        let mut seen: Vec<(Option<u32>, &str)> = Vec::new();
+        let mut n = 0;
+        for o in &label.objects {
+            match o.mid.as_deref() {
+                Some(m) => seen.push((o.frame, m)),
+                None => n += 1,
+            }
+        }
+        seen.sort_unstable();
+        seen.dedup();
+        n + seen.len()
+    }
+
     /// Run every rule on one label. A pixel-unit rule that meets an object of an asset of
     /// unknown size is an error of the label's input, not a violation.
     pub fn check(&self, label: &Label, res: &Resolution) -> Result<Vec<Issue>, LabelError> {
@@ -60,8 +85,13 @@ impl RuleSet {
         for rule in &self.rules {
             // Geometry code is ours and geo's; a bug there must not take the process down
             // (a PanicException escapes `except Exception` in Python).
+            if let Some(w) = &rule.when {
+                if !w.holds(label, &[]) {
+                    continue;
+                }
+            }
             let run = catch_unwind(AssertUnwindSafe(|| {
-                rules::check(rule, label, res, &mut out)
+                rule.check.check(rule, label, res, &mut out)
             }));
             match run {
                 Ok(Ok(())) => {}
@@ -89,232 +119,29 @@ impl RuleSet {
     }
 }
 
-fn err(i: usize, cfg: &RuleConfig, field: Option<&str>, reason: String) -> RulesError {
-    RulesError::Rule {
-        index: i + 1,
-        id: cfg.id.clone(),
-        field: field.map(str::to_owned),
-        reason,
-    }
-}
-
-fn compile_rule(i: usize, cfg: &RuleConfig) -> Result<Rule, RulesError> {
-    let Some(kind) = KINDS.iter().copied().find(|k| *k == cfg.kind) else {
-        return Err(err(
-            i,
-            cfg,
-            Some("kind"),
-            format!("unknown kind '{}' (known: {})", cfg.kind, KINDS.join(", ")),
-        ));
-    };
-    let allowed = kind_fields(kind).unwrap_or(&[]);
-    for (name, set) in set_fields(cfg) {
-        if set && !allowed.contains(&name) && !COMMON_FIELDS.contains(&name) {
-            return Err(err(
-                i,
-                cfg,
-                Some(name),
-                format!(
-                    "not a field of kind '{kind}' (it takes: {})",
-                    allowed.join(", ")
-                ),
-            ));
-        }
-    }
-    if cfg.job.trim().is_empty() {
-        return Err(err(i, cfg, Some("job"), "must name a job".into()));
-    }
-    let severity = match cfg.severity.as_deref() {
-        None | Some("error") => Severity::Error,
-        Some("warning") => Severity::Warning,
-        Some(other) => {
-            return Err(err(
-                i,
-                cfg,
-                Some("severity"),
-                format!("'{other}' is not 'error' or 'warning'"),
-            ))
-        }
-    };
-    let unit = match cfg.unit.as_deref() {
-        None | Some("normalized") => Unit::Normalized,
-        Some("pixels") => Unit::Pixels,
-        Some(other) => {
-            return Err(err(
-                i,
-                cfg,
-                Some("unit"),
-                format!("'{other}' is not 'normalized' or 'pixels'"),
-            ))
-        }
-    };
-    for (name, v) in number_fields(cfg) {
-        if let Some(v) = v {
-            if !v.is_finite() || v < 0.0 {
-                return Err(err(
-                    i,
-                    cfg,
-                    Some(name),
-                    format!("must be a finite number >= 0, got {v}"),
-                ));
-            }
-        }
-    }
-    let ordered = |lo: Option<f64>, hi: Option<f64>, name: &str| -> Result<(), RulesError> {
-        match (lo, hi) {
-            (Some(a), Some(b)) if a > b => Err(err(
-                i,
-                cfg,
-                Some(name),
-                format!("min ({a}) is above max ({b})"),
-            )),
-            _ => Ok(()),
-        }
-    };
-    let spec = match kind {
-        "count" => {
-            ordered(cfg.min, cfg.max, "min")?;
-            for (name, v) in [("min", cfg.min), ("max", cfg.max)] {
-                if v.is_some_and(|v| v.fract() != 0.0) {
-                    return Err(err(
-                        i,
-                        cfg,
-                        Some(name),
-                        "a count bound must be a whole number".into(),
-                    ));
-                }
-            }
-            need_one(i, cfg, &[("min", cfg.min), ("max", cfg.max)])?;
-            Spec::Count {
-                min: cfg.min,
-                max: cfg.max,
-            }
-        }
-        "area" => {
-            ordered(cfg.min, cfg.max, "min")?;
-            need_one(i, cfg, &[("min", cfg.min), ("max", cfg.max)])?;
-            Spec::Area {
-                min: cfg.min,
-                max: cfg.max,
-                unit,
-            }
-        }
-        "box" => {
-            let b = BoxBounds {
-                min_width: cfg.min_width,
-                max_width: cfg.max_width,
-                min_height: cfg.min_height,
-                max_height: cfg.max_height,
-                min_aspect: cfg.min_aspect,
-                max_aspect: cfg.max_aspect,
-            };
-            ordered(b.min_width, b.max_width, "min_width")?;
-            ordered(b.min_height, b.max_height, "min_height")?;
-            ordered(b.min_aspect, b.max_aspect, "min_aspect")?;
-            need_one(
-                i,
-                cfg,
-                &[
-                    ("min_width", b.min_width),
-                    ("max_width", b.max_width),
-                    ("min_height", b.min_height),
-                    ("max_height", b.max_height),
-                    ("min_aspect", b.min_aspect),
-                    ("max_aspect", b.max_aspect),
-                ],
-            )?;
-            Spec::Box { bounds: b, unit }
-        }
-        "inside_image" => Spec::InsideImage {
-            tolerance: cfg.tolerance.unwrap_or(1e-6),
-        },
-        "valid_polygon" => Spec::ValidPolygon,
-        "overlap" => {
-            let max_iou = cfg.max_iou.unwrap_or(0.9);
-            if max_iou > 1.0 {
-                return Err(err(
-                    i,
-                    cfg,
-                    Some("max_iou"),
-                    "must be between 0 and 1".into(),
-                ));
-            }
-            Spec::Overlap {
-                max_iou,
-                same_category: cfg.same_category.unwrap_or(true),
-            }
-        }
-        "required" => Spec::Required {
-            child: cfg.child.clone(),
-        },
-        _ => return Err(err(i, cfg, Some("kind"), format!("unknown kind '{kind}'"))),
-    };
-    let text = cfg
-        .message
-        .clone()
-        .unwrap_or_else(|| rules::default_message(&spec, cfg.category.is_some()));
-    let message = Template::parse(&text).map_err(|e| err(i, cfg, Some("message"), e))?;
-    let id = cfg
-        .id
-        .clone()
-        .unwrap_or_else(|| format!("{kind}-{}", i + 1));
-    if id.trim().is_empty() {
-        return Err(err(i, cfg, Some("id"), "must not be empty".into()));
-    }
-    Ok(Rule {
-        id,
-        kind,
-        job: Name::new(&cfg.job),
-        category: cfg.category.as_deref().map(Name::new),
-        severity,
-        message,
-        spec,
-    })
-}
-
-fn need_one(i: usize, cfg: &RuleConfig, fields: &[(&str, Option<f64>)]) -> Result<(), RulesError> {
-    if fields.iter().all(|(_, v)| v.is_none()) {
-        let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
-        return Err(err(
-            i,
-            cfg,
-            None,
-            format!("set at least one of {}", names.join(", ")),
-        ));
-    }
-    Ok(())
-}
-
-fn number_fields(c: &RuleConfig) -> [(&'static str, Option<f64>); 10] {
-    [
-        ("min", c.min),
-        ("max", c.max),
-        ("min_width", c.min_width),
-        ("max_width", c.max_width),
-        ("min_height", c.min_height),
-        ("max_height", c.max_height),
-        ("min_aspect", c.min_aspect),
-        ("max_aspect", c.max_aspect),
-        ("tolerance", c.tolerance),
-        ("max_iou", c.max_iou),
-    ]
-}
-
-fn set_fields(c: &RuleConfig) -> Vec<(&'static str, bool)> {
-    let mut v: Vec<(&'static str, bool)> = number_fields(c)
-        .iter()
-        .map(|(n, x)| (*n, x.is_some()))
-        .collect();
-    v.push(("unit", c.unit.is_some()));
-    v.push(("same_category", c.same_category.is_some()));
-    v.push(("child", c.child.is_some()));
-    v
-}
-
 #[cfg(test)]
 mod tests {
     use super::config::parse_toml;
     use super::*;
+
+    #[test]
+    fn wrong_type() {
+        let e = RuleSet::compile(
+            super::config::parse_json(
+                br#"{"rule": [{"kind": "count", "job": "J", "max": "one"}]}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("rule 1: max: expected"), "{e}");
+    }
+
+    #[test]
+    fn unknown_field_names_rule_and_field() {
+        let e = compile("[[rule]]\nkind = \"count\"\njob = \"J\"\nmax = 1\n\n[[rule]]\nid = \"x\"\nkind = \"area\"\njob = \"J\"\nmaxx = 1\n").unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("rule 2 ('x')") && s.contains("maxx"), "{s}");
+    }
 
     fn compile(t: &str) -> Result<RuleSet, RulesError> {
         RuleSet::compile(parse_toml(t)?)
