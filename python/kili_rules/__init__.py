@@ -8,13 +8,24 @@
 from typing import TYPE_CHECKING
 
 from kili_rules._native import BatchResult, Issue, LabelError, Row, RulesError, __version__
-from kili_rules.rules import Area, Box, Count, InsideImage, Overlap, Required, Rule, ValidPolygon
+from kili_rules.rules import (
+    Answer,
+    Area,
+    Box,
+    Count,
+    InsideImage,
+    Overlap,
+    Required,
+    Rule,
+    ValidPolygon,
+)
 from kili_rules.ruleset import RuleSet
 
 if TYPE_CHECKING:
     from kili_rules.report import Report
 
 __all__ = [
+    "Answer",
     "Area",
     "BatchResult",
     "Box",

@@ -32,7 +32,7 @@ impl When {
                         .map(|o| o.category.as_ref()),
                 )
                 .collect();
-            let chosen = |c: &Name| cats.iter().any(|x| *x == Some(c));
+            let chosen = |c: &Name| cats.contains(&Some(c));
             let ok = if self.answer.is_empty() && self.not_answer.is_empty() {
                 !cats.is_empty()
             } else {
