@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from _kinds_check import asset, three_ways
-from kili_rules import Answer, Count, RuleSet, RulesError
+from kili_rules import Answer, Count, RulesError, RuleSet
 
 IFACE: dict[str, Any] = {
     "jobs": {
@@ -138,7 +138,7 @@ def test_answer_and_when_config_errors() -> None:
         RuleSet.from_dict({"rule": [{"kind": "answer", "job": "T", "exclusive": ["A", "B"]}]})
     with pytest.raises(RulesError, match="rule 1: rule: set at least one of"):
         RuleSet([Answer(job="T")])
-    with pytest.raises(RulesError, match="rule 1: when: .*need `job`"):
+    with pytest.raises(RulesError, match=r"rule 1: when: .*need `job`"):
         RuleSet([Count(job="D", min=1, when={"answer": "X"})])
     with pytest.raises(RulesError, match="rule 1: when"):
         RuleSet([Count(job="D", min=1, when={"jobb": "X"})])
@@ -160,7 +160,8 @@ def test_lint_checks_answer_categories_and_when() -> None:
         "(categories: BLURRY, INDOOR, NIGHT, OUTDOOR)",
         "rule 'answer-1' (answer): exclusive: job 'TAGS' has no category 'DAY' "
         "(categories: BLURRY, INDOOR, NIGHT, OUTDOOR)",
-        "rule 'answer-2' (answer): job 'DAMAGE' is not a classification (mlTask 'OBJECT_DETECTION')",
+        "rule 'answer-2' (answer): job 'DAMAGE' is not a classification "
+        "(mlTask 'OBJECT_DETECTION')",
         "rule 'count-3' (count): when.job: unknown job 'QUALITI' (jobs: DAMAGE, QUALITY, TAGS)",
         "rule 'count-4' (count): when.answer: job 'QUALITY' has no category 'BROKEN' "
         "(categories: DAMAGED, OK)",

@@ -115,7 +115,8 @@ def test_random_boxes_match_the_tutorial_bit_for_bit() -> None:
 
 def test_box_area_from_dict_json_and_export_agree(tmp_path: Path) -> None:
     rs = RuleSet.from_toml(
-        '[[rule]]\nkind = "box"\njob = "JOB_0"\nmax_area = 0.33\nmessage = "BBox too large ({value})"\n'
+        '[[rule]]\nkind = "box"\njob = "JOB_0"\nmax_area = 0.33\n'
+        'message = "BBox too large ({value})"\n'
     )
     assets = [
         asset("a1", response([rect(0.10, 0.10, 0.85, 0.54), rect(0, 0, 0.1, 0.1)])),
