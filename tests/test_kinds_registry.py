@@ -73,3 +73,17 @@ def test_a_rule_object_round_trips_through_the_native_config() -> None:
         rs = RuleSet([rule])
         assert rs.rules[0]["kind"] == kind
         assert rs.rules[0]["id"] == f"{kind}-1"
+
+
+def test_docs_describe_every_kind_and_field() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "rules.md").read_text()
+    schema = RuleSet.json_schema()
+    for variant in schema["properties"]["rule"]["items"]["oneOf"]:
+        kind = variant["title"]
+        head = f"### `{kind}`"
+        assert head in text, kind
+        section = text.split(head, 1)[1].split("\n### ", 1)[0]
+        for name in set(variant["properties"]) - COMMON:
+            assert f"`{name}`" in section, (kind, name)

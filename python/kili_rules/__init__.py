@@ -13,10 +13,12 @@ from kili_rules.rules import (
     Area,
     Box,
     Count,
+    Entity,
     InsideImage,
     Overlap,
     Required,
     Rule,
+    Text,
     ValidPolygon,
 )
 from kili_rules.ruleset import RuleSet
@@ -30,6 +32,7 @@ __all__ = [
     "BatchResult",
     "Box",
     "Count",
+    "Entity",
     "InsideImage",
     "Issue",
     "LabelError",
@@ -40,6 +43,7 @@ __all__ = [
     "Rule",
     "RuleSet",
     "RulesError",
+    "Text",
     "ValidPolygon",
     "__version__",
 ]

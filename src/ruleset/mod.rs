@@ -5,6 +5,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 mod compile;
 pub mod config;
+#[cfg(test)]
+mod kinds_tests;
 pub mod lint;
 pub mod schema;
 
