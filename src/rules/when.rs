@@ -17,7 +17,7 @@ pub struct When {
 
 impl When {
     /// Whether the label-level conditions hold (the `parent` filter applies per object).
-    pub fn holds(&self, label: &Label, metadata: &[(String, String)]) -> bool {
+    pub fn holds<K: AsRef<str>>(&self, label: &Label, metadata: &[(K, String)]) -> bool {
         if let Some(job) = &self.job {
             let cats: Vec<Option<&Name>> = label
                 .answers
@@ -45,7 +45,7 @@ impl When {
         }
         self.metadata
             .iter()
-            .all(|(k, v)| metadata.iter().any(|(mk, mv)| mk == k && mv == v))
+            .all(|(k, v)| metadata.iter().any(|(mk, mv)| mk.as_ref() == k && mv == v))
     }
 
     /// Whether an object or answer, given its enclosing object's category, is in scope.

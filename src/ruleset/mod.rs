@@ -83,15 +83,25 @@ impl RuleSet {
     /// Run every rule on one label. A pixel-unit rule that meets an object of an asset of
     /// unknown size is an error of the label's input, not a violation.
     pub fn check(&self, label: &Label, res: &Resolution) -> Result<Vec<Issue>, LabelError> {
+        self.check_asset::<&str>(label, res, &[])
+    }
+
+    /// `check`, with the asset's metadata (scalar entries as strings) for `when.metadata`.
+    pub fn check_asset<K: AsRef<str>>(
+        &self,
+        label: &Label,
+        res: &Resolution,
+        metadata: &[(K, String)],
+    ) -> Result<Vec<Issue>, LabelError> {
         let mut out = Vec::new();
         for rule in &self.rules {
-            // Geometry code is ours and geo's; a bug there must not take the process down
-            // (a PanicException escapes `except Exception` in Python).
             if let Some(w) = &rule.when {
-                if !w.holds(label, &[]) {
+                if !w.holds(label, metadata) {
                     continue;
                 }
             }
+            // Geometry code is ours and geo's; a bug there must not take the process down
+            // (a PanicException escapes `except Exception` in Python).
             let run = catch_unwind(AssertUnwindSafe(|| {
                 rule.check.check(rule, label, res, &mut out)
             }));
