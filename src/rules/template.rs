@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 pub const PLACEHOLDERS: &[&str] = &[
     "count", "value", "min", "max", "limit", "job", "category", "mid", "frame", "reason",
-    "measure", "child", "other", "rule",
+    "measure", "child", "other", "rule", "text",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +36,8 @@ pub struct Vars<'a> {
     pub child: Option<&'a str>,
     pub other: Option<&'a str>,
     pub rule: Option<&'a str>,
+    /// The text checked (a transcription, an entity's content).
+    pub text: Option<&'a str>,
 }
 
 impl Template {
@@ -106,6 +108,7 @@ impl Template {
                         "child" => text(v.child),
                         "other" => text(v.other),
                         "rule" => text(v.rule),
+                        "text" => text(v.text),
                         _ => String::new(),
                     };
                     out.push_str(&piece);

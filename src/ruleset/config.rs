@@ -1,14 +1,16 @@
 //! The rules file format (serde): `{"rule": [{kind, job, ...}, ...]}` in TOML, JSON, or a
 //! Python dict. Each rule is checked on its own so that an error names the rule and field.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::error::RulesError;
 
-/// One rule as written in a rules file. Which fields a kind accepts is checked in
-/// `ruleset.rs`; unknown fields are rejected here.
+/// One rule as written in a rules file: the fields every kind has, plus the kind's own
+/// (`params`), which are checked against the kind's declaration when compiling.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -21,87 +23,82 @@ pub struct RuleConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
+    pub when: Option<WhenConfig>,
+    #[serde(flatten)]
+    pub params: Map<String, Value>,
+}
+
+/// A rule's `when` table. See `rules::when`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhenConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<f64>,
+    pub job: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit: Option<String>,
+    pub answer: Option<OneOrMany>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_width: Option<f64>,
+    pub not_answer: Option<OneOrMany>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_width: Option<f64>,
+    pub parent: Option<OneOrMany>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_height: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_height: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_aspect: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_aspect: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tolerance: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_iou: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub same_category: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub child: Option<String>,
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+/// A string, or a list of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
 }
 
 /// The fields every kind accepts.
-pub const COMMON_FIELDS: &[&str] = &["id", "kind", "job", "category", "severity", "message"];
-
-/// The fields each kind accepts on top of the common ones.
-pub fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
-    Some(match kind {
-        "count" => &["min", "max"],
-        "area" => &["min", "max", "unit"],
-        "box" => &[
-            "min_width",
-            "max_width",
-            "min_height",
-            "max_height",
-            "min_aspect",
-            "max_aspect",
-            "unit",
-        ],
-        "inside_image" => &["tolerance"],
-        "valid_polygon" => &[],
-        "overlap" => &["max_iou", "same_category"],
-        "required" => &["child"],
-        _ => return None,
-    })
-}
-
-pub const KINDS: &[&str] = &[
-    "count",
-    "area",
-    "box",
-    "inside_image",
-    "valid_polygon",
-    "overlap",
-    "required",
+pub const COMMON_FIELDS: &[&str] = &[
+    "id", "kind", "job", "category", "severity", "message", "when",
 ];
 
+/// A parsed rules file: its rules, and its `actions` table (validated by the Python layer's
+/// ActionPolicy; kept here so that it is part of the fingerprint and of pickles).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RulesDoc {
+    pub rules: Vec<RuleConfig>,
+    pub actions: Option<Map<String, Value>>,
+}
+
 /// Split a rules document (`{"rule": [...]}`) into its rules, parsing each one.
-pub fn rules_from_value(doc: serde_json::Value) -> Result<Vec<RuleConfig>, RulesError> {
+pub fn rules_from_value(doc: serde_json::Value) -> Result<RulesDoc, RulesError> {
     let serde_json::Value::Object(mut top) = doc else {
         return Err(RulesError::File(
             "expected a table/object with a `rule` list".into(),
         ));
     };
     let rules = top.remove("rule").or_else(|| top.remove("rules"));
+    let actions = match top.remove("actions") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => Some(m),
+        Some(_) => return Err(RulesError::File("actions: expected a table".into())),
+    };
     if let Some(extra) = top.keys().next() {
         return Err(RulesError::File(format!(
-            "unknown top-level key `{extra}` (expected `rule`)"
+            "unknown top-level key `{extra}` (expected `rule` or `actions`)"
         )));
     }
     let list = match rules {
-        None => return Ok(Vec::new()),
+        None => Vec::new(),
         Some(serde_json::Value::Array(l)) => l,
         Some(_) => return Err(RulesError::File("`rule` must be a list of rules".into())),
     };
-    list.into_iter()
+    let rules = list
+        .into_iter()
         .enumerate()
         .map(|(i, v)| {
             let id = v.get("id").and_then(|x| x.as_str()).map(str::to_owned);
@@ -115,7 +112,8 @@ pub fn rules_from_value(doc: serde_json::Value) -> Result<Vec<RuleConfig>, Rules
                 )
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RulesDoc { rules, actions })
 }
 
 /// Turn serde's "unknown field `maxx`, expected ..." into an error naming the field.
@@ -130,13 +128,13 @@ fn field_error(index: usize, id: Option<String>, path: Option<String>, msg: &str
     }
 }
 
-pub fn parse_toml(text: &str) -> Result<Vec<RuleConfig>, RulesError> {
+pub fn parse_toml(text: &str) -> Result<RulesDoc, RulesError> {
     let v: serde_json::Value =
         toml::from_str(text).map_err(|e| RulesError::File(format!("TOML: {e}")))?;
     rules_from_value(v)
 }
 
-pub fn parse_json(text: &[u8]) -> Result<Vec<RuleConfig>, RulesError> {
+pub fn parse_json(text: &[u8]) -> Result<RulesDoc, RulesError> {
     let v: serde_json::Value =
         serde_json::from_slice(text).map_err(|e| RulesError::File(format!("JSON: {e}")))?;
     rules_from_value(v)
@@ -151,22 +149,29 @@ mod tests {
         let r = parse_toml(
             "[[rule]]\nkind = \"count\"\njob = \"JOB_0\"\ncategory = \"OBJECT_A\"\nmax = 1\n\n[[rule]]\nkind = \"area\"\njob = \"JOB_0\"\nmax = 0.33\n",
         )
-        .unwrap();
+        .unwrap()
+        .rules;
         assert_eq!(r.len(), 2);
-        assert_eq!(r[1].max, Some(0.33));
+        assert_eq!(r[1].params.get("max").and_then(Value::as_f64), Some(0.33));
     }
 
     #[test]
-    fn unknown_field_names_rule_and_field() {
-        let e = parse_toml("[[rule]]\nkind = \"count\"\njob = \"J\"\n\n[[rule]]\nid = \"x\"\nkind = \"area\"\njob = \"J\"\nmaxx = 1\n").unwrap_err();
-        let s = e.to_string();
-        assert!(s.contains("rule 2 ('x')") && s.contains("maxx"), "{s}");
+    fn actions_kept_and_checked() {
+        let d = parse_toml(
+            "[actions]\non_pass = [\"review\"]\n[[rule]]\nkind = \"count\"\njob = \"J\"\nmax = 1\n",
+        )
+        .unwrap();
+        assert!(d.actions.is_some_and(|a| a.contains_key("on_pass")));
+        assert!(parse_json(br#"{"actions": 3}"#).is_err());
+        assert!(parse_json(br#"{"other": 3}"#).is_err());
     }
 
     #[test]
-    fn wrong_type() {
-        let e =
-            parse_json(br#"{"rule": [{"kind": "count", "job": "J", "max": "one"}]}"#).unwrap_err();
-        assert!(e.to_string().contains("rule 1: max:"), "{e}");
+    fn when_fields_are_checked() {
+        let e = parse_json(
+            br#"{"rule": [{"kind": "count", "job": "J", "max": 1, "when": {"jb": "Q"}}]}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("rule 1: when"), "{e}");
     }
 }
