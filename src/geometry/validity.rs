@@ -103,7 +103,7 @@ const PAIR_BUDGET_PER_SEGMENT: usize = 2_000;
 ///
 /// Segment intersections are found with an x-sorted sweep (O(n log n) plus the pairs whose
 /// x ranges overlap) with geo's robust `line_intersection`; geo's own `is_valid` is O(n²)
-/// (reference/stack.md §4) and accepts zero-area collinear rings.
+/// and accepts zero-area collinear rings.
 pub fn validate_part(part: &Part) -> Result<(), Invalid> {
     let mut rings: Vec<Vec<Pt>> = Vec::with_capacity(part.rings.len());
     for (i, r) in part.rings.iter().enumerate() {
