@@ -40,7 +40,11 @@ class FakeKili:
     @property
     def writes(self) -> list[str]:
         with self._lock:
-            return [name for name, _ in self.calls if name not in ("labels", "assets", "issues")]
+            return [
+                name
+                for name, _ in self.calls
+                if name not in ("labels", "assets", "issues", "projects")
+            ]
 
     def labels(self, **kwargs: Any) -> list[dict[str, Any]]:
         self._record("labels", kwargs)
@@ -71,6 +75,10 @@ class FakeKili:
             self.gate.wait(10)
         self._record("create_issues", kwargs)
         return [{"id": f"issue-{i}"} for i, _ in enumerate(kwargs["label_id_array"])]
+
+    def projects(self, **kwargs: Any) -> list[dict[str, Any]]:
+        self._record("projects", kwargs)
+        return [{"id": kwargs.get("project_id"), "workflowVersion": "V1"}]
 
     def issues(self, **kwargs: Any) -> list[dict[str, Any]]:
         self._record("issues", kwargs)

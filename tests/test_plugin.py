@@ -55,6 +55,7 @@ def test_three_boxes_one_create_issues_call_then_one_send_back(logger: logging.L
     # issues kili-rules created goes to the asset's metadata
     assert [name for name, _ in kili.calls] == [
         "issues",
+        "projects",
         "assets",
         "create_issues",
         "update_properties_in_assets",

@@ -38,6 +38,7 @@ changes it would make, and writes nothing (not even to the StepLog).
 from __future__ import annotations
 
 import logging
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,8 +62,11 @@ LOGGER = logging.getLogger("kili_rules.kili")
 LEDGER_KEY = "issue_ids"
 BOUNCES_KEY = "bounces"
 ISSUE_FIELDS = ["id", "objectMid", "comments.text", "assetId"]
-ASSET_FIELDS = ["id", "jsonMetadata", "status"]
-# Asset actions: the SDK method that performs it, and the asset statuses in which it is a no-op.
+# "status" is the legacy workflow's; workflow v2 projects have a current step instead (the
+# SDK warns when "status" is asked of one)
+ASSET_FIELDS = {"V1": ["id", "jsonMetadata", "status"], "V2": ["id", "jsonMetadata"]}
+# Asset actions: the SDK method that performs it, and the (legacy workflow) asset statuses in
+# which it is a no-op. In workflow v2, Kili's own decline is relied on.
 MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
     "send_back": ("send_back_to_queue", ("TODO", "ONGOING")),
     "review": ("add_to_review", ("TO_REVIEW",)),
@@ -71,6 +75,8 @@ MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 BOUNCE_INSTEAD = {"send_back": "review", "invalidate": "next_step"}
 READ_BATCH = 100  # assets per issues / assets read in bulk
+# client -> project id -> workflow version (a project keeps it)
+_WORKFLOWS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 class StepLog(Protocol):
@@ -363,7 +369,29 @@ class _Runner:
             for work in chunk:
                 work.open_issues = by_asset[work.asset_id]
 
+    def workflow(self) -> str:
+        """The project's workflow version, "V1" or "V2" (read once per project)."""
+        try:
+            known = _WORKFLOWS.setdefault(self.sdk, {})
+        except TypeError:  # a client that cannot be weakly referenced: no cache
+            known = {}
+        version = known.get(self.project_id)
+        if version is None:
+            rows = self.call(
+                "read",
+                "projects",
+                project_id=self.project_id,
+                fields=["id", "workflowVersion"],
+                disable_tqdm=True,
+            )
+            found = rows[0].get("workflowVersion") if rows else None
+            version = "V2" if found == "V2" else "V1"
+            if rows:
+                known[self.project_id] = version
+        return version
+
     def read_assets(self, works: list[_Work]) -> None:
+        fields = ASSET_FIELDS[self.workflow()] if works else []
         for chunk in _chunks(works, READ_BATCH):
             ids = [w.asset_id for w in chunk]
             rows = self.call(
@@ -371,7 +399,7 @@ class _Runner:
                 "assets",
                 project_id=self.project_id,
                 asset_id_in=ids,
-                fields=ASSET_FIELDS,
+                fields=fields,
                 disable_tqdm=True,
             )
             found = {row.get("id"): row for row in rows or []}

@@ -31,6 +31,14 @@ T = TypeVar("T")
 View = dict[str, Any]
 Resolver = Callable[..., Any]
 
+# workflow v2: the status of the asset's current step, from the emulator's asset status
+STEP_STATUS = {
+    "TODO": "TO_DO",
+    "ONGOING": "DOING",
+    "LABELED": "DONE",
+    "TO_REVIEW": "TO_DO",
+    "REVIEWED": "DONE",
+}
 API_KEY_EXPIRY = "2099-12-31T23:59:59.000Z"
 
 
@@ -101,7 +109,11 @@ class Views:
         with state.lock:
             steps = state.project(asset.project_id).steps
         current_step = (
-            {"id": f"{asset.project_id}-step-{asset.step}", "name": steps[asset.step]}
+            {
+                "id": f"{asset.project_id}-step-{asset.step}",
+                "name": steps[asset.step],
+                "status": STEP_STATUS[asset.status],
+            }
             if steps
             else None
         )

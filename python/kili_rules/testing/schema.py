@@ -95,9 +95,12 @@ type AssetProject {
   id: ID!
 }
 
+enum StepStatus { TO_DO DOING PARTIALLY_DONE REWORK DONE SKIPPED }
+
 type AssetStep {
   id: ID!
   name: String!
+  status: StepStatus!
 }
 
 type AssetRef {
