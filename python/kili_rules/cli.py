@@ -101,7 +101,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     report.fingerprint = rules.fingerprint
     _write(_render(report, fmt), args.output)
     if args.output is not None:
-        from kili_rules._report_text import headline
+        from kili_rules.report.text import headline
 
         print(f"{PROG}: {headline(report)}; report written to {args.output}", file=sys.stderr)
     return report.exit_code(args.fail_on)

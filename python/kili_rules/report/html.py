@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
-from kili_rules._report_text import headline
+from kili_rules.report.text import headline
 
 if TYPE_CHECKING:
     from kili_rules._native import Row

@@ -126,12 +126,12 @@ class Summary(Sequence[SummaryRow]):
         return [row.to_dict() for row in self.rows]
 
     def __str__(self) -> str:
-        from kili_rules._report_text import summary_table
+        from kili_rules.report.text import summary_table
 
         return summary_table(self)
 
     def _repr_html_(self) -> str:
-        from kili_rules._report_html import summary_table
+        from kili_rules.report.html import summary_table
 
         return summary_table(self)
 
@@ -328,13 +328,13 @@ class Report(Sequence["Row"]):
         ``<system-out>`` of a passing test case. With ``group="asset"`` the labels without any
         issue are one passing test case, so a clean run is never an empty suite.
         """
-        from kili_rules._report_junit import render_junit
+        from kili_rules.report.junit import render_junit
 
         return render_junit(self, group=group)
 
     def to_text(self, *, max_rows: int | None = None) -> str:
         """Readable report for a terminal: totals, a per-rule summary, then the issues."""
-        from kili_rules._report_text import render_text
+        from kili_rules.report.text import render_text
 
         return render_text(self, max_rows=max_rows)
 
@@ -343,12 +343,12 @@ class Report(Sequence["Row"]):
 
     def to_html(self, *, title: str = "kili-rules report") -> str:
         """A standalone HTML page: totals, per-rule counts and every issue (all escaped)."""
-        from kili_rules._report_html import render_page
+        from kili_rules.report.html import render_page
 
         return render_page(self, title=title)
 
     def _repr_html_(self) -> str:
-        from kili_rules._report_html import render_fragment
+        from kili_rules.report.html import render_fragment
 
         return render_fragment(self, max_rows=self.html_max_rows)
 
