@@ -455,7 +455,9 @@ class _Runner:
     # ---- issues ---------------------------------------------------------------------------
 
     def do_issues(self, works: list[_Work]) -> None:
-        to_create: list[tuple[_Work, str, str | None]] = []
+        # (work, label id, text, mid): a finding carrying a label id (a report row) goes on
+        # its own label, others on the target's
+        to_create: list[tuple[_Work, str | None, str, str | None]] = []
         results: dict[int, dict[str, Any]] = {}
         for work in works:
             verdict = work.verdict
@@ -476,18 +478,18 @@ class _Runner:
                 for finding in verdict.issues:
                     if wanted[(finding.text, finding.mid)] > 0:
                         wanted[(finding.text, finding.mid)] -= 1
-                        to_create.append((work, finding.text, finding.mid))
+                        label = getattr(finding, "label_id", None) or work.target.label_id
+                        to_create.append((work, label, finding.text, finding.mid))
             for stale in solve:
                 change = Change("solve_issue", work.asset_id, text=stale.text, issue_id=stale.id)
                 if not self.dry_run:
                     self.call("issues", "update_issue_status", issue_id=stale.id, status="SOLVED")
                 self.note(work, change)
             results[id(work)] = {"created": [], "solved": [s.id for s in solve], "kept": kept}
-        for work, text, mid in to_create:
-            label = work.target.label_id
+        for work, label, text, mid in to_create:
             self.note(work, Change("create_issue", work.asset_id, label, text, mid))
         if to_create and not self.dry_run:
-            missing = [w.asset_id for w, _t, _m in to_create if w.target.label_id is None]
+            missing = [w.asset_id for w, label, _t, _m in to_create if label is None]
             if missing:
                 raise KiliCallFailed(
                     f"issues: no label id to attach issues to on asset {missing[0]}",
@@ -498,9 +500,9 @@ class _Runner:
                 "issues",
                 "create_issues",
                 project_id=self.project_id,
-                label_id_array=[w.target.label_id for w, _t, _m in to_create],
-                text_array=[text for _w, text, _m in to_create],
-                object_mid_array=[mid for _w, _t, mid in to_create],
+                label_id_array=[label for _w, label, _t, _m in to_create],
+                text_array=[text for _w, _l, text, _m in to_create],
+                object_mid_array=[mid for _w, _l, _t, mid in to_create],
             )
             if not isinstance(created, list) or len(created) != len(to_create):
                 raise KiliCallFailed(
@@ -508,7 +510,7 @@ class _Runner:
                     retryable=True,
                     step="issues",
                 )
-            for (work, _t, _m), row in zip(to_create, created, strict=True):
+            for (work, _l, _t, _m), row in zip(to_create, created, strict=True):
                 results[id(work)]["created"].append(str(row.get("id")))
         for work in works:
             work.issues = results[id(work)]
