@@ -25,6 +25,8 @@ Public API (all methods are thread-safe)::
     emu.add_project(project_id=None, *, json_interface=None, input_type="IMAGE", title=...)
     emu.add_asset(project_id, asset_id=None, *, external_id=None, resolution=None, ...) -> id
     emu.add_label(asset_id, json_response, *, label_type="DEFAULT") -> id   (no webhook)
+    emu.add_assets(project_id, records) -> ids          (bulk load, tens of thousands)
+    emu.set_latency(seconds), emu.fail_requests(root_field, [503, ...])  (injection)
     emu.project(id), emu.asset(id), emu.assets(project_id=None)          -> dicts
     emu.labels(project_id=None, *, asset_id=None), emu.issues(project_id=None) -> dicts
     emu.sent_back, emu.webhooks, emu.requests, emu.deliveries            -> lists

@@ -5,15 +5,23 @@ from __future__ import annotations
 import ipaddress
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
 from .delivery import Delivery, Dispatcher
 from .resolvers import build_root
 from .schema import SCHEMA_VERSION, SDL
-from .server import EmulatorHTTPServer, GraphQLService
-from .state import EmulatorError, EmulatorState, Issue, Label, Webhook
+from .server import EmulatorHTTPServer, Faults, GraphQLService
+from .state import (
+    STATUS_AFTER_LABEL,
+    EmulatorError,
+    EmulatorState,
+    Issue,
+    Label,
+    Webhook,
+    now_iso,
+)
 
 GRAPHQL_PATH = "/api/label/v2/graphql"
 VERSION_PATH = "/api/label/v2/version"
@@ -59,6 +67,7 @@ class KiliEmulator:
         self._deliveries: list[Delivery] = []
         self._dispatcher = Dispatcher(self._record_delivery, delivery_timeout)
         self._server: EmulatorHTTPServer | None = None
+        self._faults = Faults()
         self._thread: threading.Thread | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -69,6 +78,7 @@ class KiliEmulator:
             return self
         root = build_root(self._state, self._api_key, self._dispatcher.submit)
         service = GraphQLService(SDL, root, self._state, self._api_key)
+        service.faults = self._faults
         server = EmulatorHTTPServer(
             (self._host, self._port),
             service,
@@ -189,12 +199,29 @@ class KiliEmulator:
     def add_label(
         self,
         asset_id: str,
-        json_response: Mapping[str, Any],
+        json_response: Mapping[str, Any] | None,
         *,
         label_type: str = "DEFAULT",
         author_id: str | None = None,
     ) -> str:
-        """Store a label directly (no webhook fires); returns its id. Updates asset status."""
+        """Store a label directly (no webhook fires); returns its id. Updates asset status.
+
+        ``json_response=None`` stores a label without an inline jsonResponse (served as ``""``,
+        as Kili does for labels it keeps elsewhere).
+        """
+        if json_response is None:
+            with self._state.lock:
+                asset = self._state.asset(asset_id)
+                label = self._state._bulk_label(
+                    asset,
+                    {"json_response": None, "label_type": label_type, "author_id": author_id},
+                    now_iso(),
+                    0,
+                )
+                self._state.labels[label.id] = label
+                asset.label_ids.append(label.id)
+                asset.status = STATUS_AFTER_LABEL.get(label_type, asset.status)
+                return label.id
         item = {
             "assetID": asset_id,
             "authorID": author_id,
@@ -204,6 +231,31 @@ class KiliEmulator:
             {"labelType": label_type, "labelsData": [item]}, {}
         )
         return created[0].id
+
+    def add_assets(self, project_id: str, records: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Bulk-load assets with their labels in one go (tens of thousands in a second or two).
+
+        Each record may hold ``external_id``, ``resolution`` ((width, height)), ``status``,
+        ``json_metadata`` and ``labels``: a list whose items are a jsonResponse (dict or JSON
+        string; None for a label stored without an inline jsonResponse, served as ``""``) or
+        ``{"json_response": ..., "label_type": "DEFAULT", "author_id": ...}``. No webhook
+        fires. Returns the new asset ids, in order.
+        """
+        return self._state.bulk_load(project_id, records)
+
+    # ---- injected latency and faults ---------------------------------------------------
+
+    def set_latency(self, seconds: float) -> None:
+        """Delay every GraphQL answer by ``seconds`` (a remote API's round trip)."""
+        if seconds < 0:
+            raise ValueError("latency must be >= 0")
+        self._faults.latency = seconds
+
+    def fail_requests(self, root_field: str, statuses: Iterable[int]) -> None:
+        """Answer the next requests for ``root_field`` (e.g. ``"assets"``) with these HTTP
+        statuses, one per request, before running them (nothing is changed)."""
+        with self._faults.lock:
+            self._faults.failures.setdefault(root_field, []).extend(statuses)
 
     def reset(self) -> None:
         """Forget all data and logs; the server keeps running on the same port."""

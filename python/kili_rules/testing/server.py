@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+import time
 import zlib
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -21,11 +24,14 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
     build_schema,
     execute_sync,
     parse,
     validate,
 )
+from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.language import DocumentNode
 
 from .resolvers import Resolver
@@ -35,6 +41,7 @@ logger = logging.getLogger("kili_rules.testing")
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_INFLATED_BYTES = 256 * 1024 * 1024
+DOCUMENT_CACHE_SIZE = 256
 UNKNOWN_FIELD = re.compile(r"^Cannot query field '(\w+)' on type '(Query|Mutation)'\.")
 
 Json = dict[str, Any]
@@ -74,6 +81,52 @@ def format_error(err: GraphQLError) -> Json:
     return formatted
 
 
+def _plain(selection_set: SelectionSetNode | None) -> bool:
+    """Whether a selection set has only plain fields: no fragments, directives or __typename."""
+    if selection_set is None:
+        return True
+    for selection in selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.directives:
+            return False
+        if selection.name.value.startswith("__") or not _plain(selection.selection_set):
+            return False
+    return True
+
+
+def _project(value: Any, selection_set: SelectionSetNode | None) -> Any:
+    """The selected part of a view (dicts, lists, lazy callables), as graphql-core would."""
+    if callable(value):
+        value = value(None)
+    if value is None or selection_set is None:
+        return value
+    if isinstance(value, list):
+        return [_project(item, selection_set) for item in value]
+    out = {}
+    for field in selection_set.selections:
+        assert isinstance(field, FieldNode)  # checked by _plain
+        key = field.alias.value if field.alias else field.name.value
+        out[key] = _project(value.get(field.name.value), field.selection_set)
+    return out
+
+
+class Faults:
+    """Latency and failures injected into the GraphQL endpoint (tests and benchmarks)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.latency = 0.0
+        self.failures: dict[str, list[int]] = {}
+
+    def take(self, fields: list[str]) -> int | None:
+        """The HTTP status of a failure to answer a request for ``fields`` with, if one is due."""
+        with self.lock:
+            for name in fields:
+                queue = self.failures.get(name)
+                if queue:
+                    return queue.pop(0)
+        return None
+
+
 class GraphQLService:
     """Parses, authenticates, logs, validates and executes one GraphQL request."""
 
@@ -82,6 +135,55 @@ class GraphQLService:
         self.root = root
         self.state = state
         self.api_key = api_key
+        self.faults = Faults()
+        # parsed and validated documents by query text: the SDK sends the same few documents
+        self._documents: dict[str, tuple[DocumentNode, list[GraphQLError]]] = {}
+        self._documents_lock = threading.Lock()
+
+    def _document(self, query: str) -> tuple[DocumentNode, list[GraphQLError]] | GraphQLError:
+        with self._documents_lock:
+            cached = self._documents.get(query)
+        if cached is None:
+            try:
+                document = parse(query)
+            except GraphQLError as err:
+                return err
+            cached = (document, validate(self.schema, document))
+            with self._documents_lock:
+                if len(self._documents) >= DOCUMENT_CACHE_SIZE:
+                    self._documents.clear()
+                self._documents[query] = cached
+        return cached
+
+    def _fast_execute(self, document: DocumentNode, variables: Json) -> Json | None:
+        """Run a plain query without graphql-core's executor (about 10x faster on pages).
+
+        Returns None when the query needs the full executor (mutations, fragments, bad
+        variables, a resolver error): the caller then runs it normally.
+        """
+        if len(document.definitions) != 1:
+            return None
+        op = document.definitions[0]
+        if not isinstance(op, OperationDefinitionNode) or op.operation != OperationType.QUERY:
+            return None
+        if not _plain(op.selection_set) or self.schema.query_type is None:
+            return None
+        coerced = get_variable_values(self.schema, op.variable_definitions or (), variables)
+        if isinstance(coerced, list):
+            return None
+        data: Json = {}
+        try:
+            for field in op.selection_set.selections:
+                assert isinstance(field, FieldNode)
+                name = field.name.value
+                field_def = self.schema.query_type.fields[name]
+                resolver: Callable[..., Any] = self.root[name]
+                value = resolver(None, **get_argument_values(field_def, field, coerced))
+                key = field.alias.value if field.alias else name
+                data[key] = _project(value, field.selection_set)
+        except Exception:  # the executor reports it properly
+            return None
+        return {"data": data}
 
     def run(self, body: bytes, authorization: str | None) -> tuple[int, Json]:
         try:
@@ -104,11 +206,17 @@ class GraphQLService:
             return 400, {"data": None, "errors": [error("`variables` must be a JSON object")]}
         if operation_name is not None and not isinstance(operation_name, str):
             return 400, {"data": None, "errors": [error("`operationName` must be a string")]}
-        try:
-            document = parse(query)
-        except GraphQLError as err:
-            return 200, {"data": None, "errors": [format_error(err)]}
-        self.state.log_request(root_fields(document, operation_name))
+        parsed = self._document(query)
+        if isinstance(parsed, GraphQLError):
+            return 200, {"data": None, "errors": [format_error(parsed)]}
+        document, problems = parsed
+        fields = root_fields(document, operation_name)
+        self.state.log_request(fields)
+        if self.faults.latency > 0:
+            time.sleep(self.faults.latency)
+        status = self.faults.take(fields)
+        if status is not None:
+            return status, {"data": None, "errors": [error(f"injected fault (HTTP {status})")]}
         if authorization != f"X-API-Key: {self.api_key}":
             # status 200 on purpose: the SDK would retry a 401 for two minutes
             return 200, {
@@ -117,9 +225,12 @@ class GraphQLService:
                     error("Unauthorized: missing or invalid API key (header Authorization)")
                 ],
             }
-        problems = validate(self.schema, document)
         if problems:
             return 200, {"data": None, "errors": [format_error(e) for e in problems]}
+        if operation_name is None:
+            fast = self._fast_execute(document, variables)
+            if fast is not None:
+                return 200, fast
         result = execute_sync(
             self.schema,
             document,
