@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
+from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from kili_rules._native import Engine, Issue, RulesError
 from kili_rules.rules import Rule
@@ -245,6 +246,58 @@ class RuleSet:
                 fingerprint=self.fingerprint,
                 context=context,
             )
+
+    def validate_project(
+        self,
+        kili: Any,
+        project_id: str,
+        *,
+        since: datetime | date | str | None = None,
+        status_in: Sequence[str] | None = None,
+        step_id_in: Sequence[str] | None = None,
+        step_status_in: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+        labels: Literal["latest", "all", "consensus"] = "latest",
+        concurrency: int = 4,
+        page_size: int = 200,
+        threads: int | None = None,
+        max_retries: int = 6,
+        disable_tqdm: bool | None = None,
+    ) -> Report:
+        """Validate the labels of a live Kili project, straight from the API.
+
+        ``kili`` is a ``kili.client.Kili``. Only the fields the rules need are asked for;
+        pages of ``page_size`` assets are fetched ``concurrency`` at a time (within the SDK's
+        per-process rate limit, transient failures retried with backoff up to ``max_retries``
+        times) and each jsonResponse goes to the native core as the JSON string Kili returned.
+        Memory stays flat in the project's size.
+
+        ``labels``: ``"latest"`` (each asset's latest label), ``"all"`` (every label) or
+        ``"consensus"`` (the latest label of each labeler). Filters: ``since`` (assets updated
+        at or after; a datetime, date or ISO string, naive = UTC), ``status_in`` (e.g.
+        ``["LABELED", "REVIEWED"]``), workflow-v2 ``step_id_in`` / ``step_status_in``, and
+        ``where`` for any other ``AssetWhere`` key. A label without a jsonResponse is never
+        counted as clean: it gets a row of kind ``"unchecked"`` (severity error).
+        ``disable_tqdm``: as in the SDK (default: the client's setting).
+        """
+        from kili_rules.kili.project import validate_project
+
+        return validate_project(
+            self,
+            kili,
+            project_id,
+            since=since,
+            status_in=status_in,
+            step_id_in=step_id_in,
+            step_status_in=step_status_in,
+            where=where,
+            labels=labels,
+            concurrency=concurrency,
+            page_size=page_size,
+            threads=threads,
+            max_retries=max_retries,
+            disable_tqdm=disable_tqdm,
+        )
 
 
 def _keep_items(report: Report, items: Iterable[object]) -> Report:

@@ -8,6 +8,7 @@
   retry resumes after the last completed step; used by the plugin, the webhook workers and
   ``Report.apply``.
 - ``kili_rules.kili.apply``: the bulk form of ``act`` behind ``Report.apply``.
+- ``kili_rules.kili.project``: ``validate_project``'s paging of a live project.
 
 Nothing here is imported eagerly: importing ``kili_rules`` never imports the Kili SDK.
 """
