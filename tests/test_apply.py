@@ -164,3 +164,20 @@ def test_a_failed_batch_is_reported_and_apply_again_completes(
     assert not first.ok and "FAILED" in str(first)
     second = report.apply(kili, project_id=project["project"], dry_run=False)
     assert second.ok and len(emu.issues()) == 3
+
+
+def test_validate_project_report_reconciles_fixed_labels(
+    kili: Any, emu: KiliEmulator, project: Any
+) -> None:
+    project_id = project["project"]
+    report = RULES.validate_project(kili, project_id, disable_tqdm=True)
+    assert report.context.project_id == project_id
+    assert sorted(report.checked or []) == sorted(
+        (a["id"], a["labelIds"][-1]) for a in emu.assets(project_id)
+    )
+    assert report.apply(kili, dry_run=False).count("create_issue") == 3
+    emu.add_label(project["a"], clean())
+    fixed = RULES.validate_project(kili, project_id, disable_tqdm=True)
+    result = fixed.apply(kili, dry_run=False)
+    assert (result.count("solve_issue"), len(result)) == (2, 3)  # 2 solved + the ledger write
+    assert [i["assetId"] for i in emu.issues(status="OPEN")] == [project["b"]]
