@@ -69,8 +69,13 @@ def submit(emu: KiliEmulator, asset_id: str, json_response: dict[str, Any]) -> d
 
 
 def check(kili: Any, project: str, asset_id: str, label: Any, **kwargs: Any) -> Any:
+    """handle_label's Decision; on a Kili failure, the one KiliCallFailed carries."""
     kwargs.setdefault("steps", MemorySteps())
-    return handle_label(kili, RULES, project, asset_id, label, logger=LOG, **kwargs)
+    try:
+        return handle_label(kili, RULES, project, asset_id, label, logger=LOG, **kwargs)
+    except KiliCallFailed as exc:
+        assert exc.decision is not None and exc.decision.failed_step == exc.step
+        return exc.decision
 
 
 def open_texts(emu: KiliEmulator, asset_id: str) -> list[tuple[str, str | None]]:

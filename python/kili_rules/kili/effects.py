@@ -113,6 +113,8 @@ class KiliCallFailed(Exception):
         super().__init__(message)
         self.retryable = retryable
         self.step = step
+        # what handle_label had decided when the call failed (a kili.plugin.Decision)
+        self.decision: Any = None
 
 
 @dataclass(frozen=True)
