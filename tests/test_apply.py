@@ -53,8 +53,7 @@ def emu() -> Iterator[KiliEmulator]:
 
 
 @pytest.fixture
-def kili(emu: KiliEmulator, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr("kili.core.utils.pagination.sleep", lambda _s: None)
+def kili(emu: KiliEmulator) -> Any:
     return emu.kili_client()
 
 

@@ -52,9 +52,7 @@ def emu() -> Iterator[KiliEmulator]:
 
 
 @pytest.fixture
-def kili(emu: KiliEmulator, monkeypatch: pytest.MonkeyPatch) -> Any:
-    # the SDK sleeps 1 s after update_properties_in_assets for Kili's backend to settle
-    monkeypatch.setattr("kili.core.utils.pagination.sleep", lambda _s: None)
+def kili(emu: KiliEmulator) -> Any:
     return emu.kili_client(timeout=1.0)
 
 
