@@ -689,13 +689,11 @@ def is_retryable(exc: BaseException) -> bool:
     code = _http_status(exc)
     if code is not None:
         return code >= 500 or code in (401, 408, 429)
+    import kili.exceptions  # type: ignore[import-untyped]
     import requests
-    from kili.exceptions import (  # type: ignore[import-untyped]
-        GraphQLError,
-        MutationOutcomeUnknownError,
-    )
 
-    if isinstance(exc, GraphQLError | MutationOutcomeUnknownError):
+    # MutationOutcomeUnknownError (kili >= 26.2.2) is a requests ConnectionError as well
+    if isinstance(exc, kili.exceptions.GraphQLError):
         return True
 
     return isinstance(exc, requests.RequestException | TimeoutError | ConnectionError)
