@@ -356,3 +356,14 @@ def test_handle_label_uses_the_rules_files_actions(
     metadata = emu.asset(asset_id)["metadata"]
     assert float(metadata["kili_rules_accuracy"]) == pytest.approx(1 / 3)
     assert metadata["owner"] == "team-a"
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(400, False), (503, True)])
+def test_http_refusal_is_not_retryable_overload_is(
+    kili: Any, emu: KiliEmulator, asset: Any, status: int, retryable: bool
+) -> None:
+    project, asset_id = asset
+    emu.fail_requests("sendAssetsBackToQueue", [status])
+    failed = check(kili, project, asset_id, submit(emu, asset_id, THREE_BOXES))
+    assert failed.failed_step == "send_back" and failed.retryable is retryable
+    assert emu.sent_back == []
