@@ -138,6 +138,8 @@ class Verdict:
     objects: int | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     max_bounces: int = 0
+    # prefix of every metadata key kili-rules writes (figures, bounce count, issue ledger)
+    metadata_prefix: str = DEFAULT_PREFIX
 
     @classmethod
     def decide(
@@ -149,4 +151,6 @@ class Verdict:
         metadata = (
             qa_figures(found, objects, policy.metadata_prefix) if "metadata" in actions else {}
         )
-        return cls(found, outcome, actions, objects, metadata, policy.max_bounces)
+        return cls(
+            found, outcome, actions, objects, metadata, policy.max_bounces, policy.metadata_prefix
+        )

@@ -31,18 +31,32 @@ T = TypeVar("T")
 View = dict[str, Any]
 Resolver = Callable[..., Any]
 
+# workflow v2: the status of the asset's current step, from the emulator's asset status
+STEP_STATUS = {
+    "TODO": "TO_DO",
+    "ONGOING": "DOING",
+    "LABELED": "DONE",
+    "TO_REVIEW": "TO_DO",
+    "REVIEWED": "DONE",
+}
 API_KEY_EXPIRY = "2099-12-31T23:59:59.000Z"
 
 
 def page(items: Sequence[T], first: object, skip: object) -> list[T]:
     """Kili's first/skip pagination, with the same bounds as its ``PageSize``."""
+    first, skip = page_bounds(first, skip)
+    return list(items[skip : skip + first])
+
+
+def page_bounds(first: object, skip: object) -> tuple[int, int]:
+    """``first`` and ``skip`` checked against the bounds of Kili's ``PageSize``."""
     if not isinstance(first, int) or isinstance(first, bool) or not 0 <= first <= MAX_PAGE_SIZE:
         raise EmulatorError(
             f"`first` must be an integer between 0 and {MAX_PAGE_SIZE}, got {first!r}"
         )
     if not isinstance(skip, int) or skip < 0:
         raise EmulatorError(f"`skip` must be a non-negative integer, got {skip!r}")
-    return list(items[skip : skip + first])
+    return first, skip
 
 
 def user_view(user_id: str) -> View:
@@ -65,8 +79,11 @@ class Views:
             "description": project.description,
             "inputType": project.input_type,
             "jsonInterface": json.dumps(project.json_interface),
-            "steps": [],
-            "workflowVersion": "V1",
+            "steps": [
+                {"id": f"{project.id}-step-{i}", "name": name}
+                for i, name in enumerate(project.steps)
+            ],
+            "workflowVersion": "V2" if project.steps else "V1",
             "createdAt": project.created_at,
             "numberOfAssets": count,
             "consensusTotCoverage": 0,
@@ -95,16 +112,28 @@ class Views:
         def latest_labels(_info: GraphQLResolveInfo) -> list[View]:
             return [self.label(lb) for lb in state.latest_labels(asset)]
 
+        with state.lock:
+            steps = state.project(asset.project_id).steps
+        current_step = (
+            {
+                "id": f"{asset.project_id}-step-{asset.step}",
+                "name": steps[asset.step],
+                "status": STEP_STATUS[asset.status],
+            }
+            if steps
+            else None
+        )
         return {
             "id": asset.id,
             "externalId": asset.external_id,
+            "currentStep": current_step,
             "content": asset.content,
             "jsonContent": "",
-            "jsonMetadata": json.dumps(asset.json_metadata),
+            "jsonMetadata": lambda _info: json.dumps(asset.json_metadata),
             "status": asset.status,
             "skipped": False,
             "isHoneypot": False,
-            "priority": 0,
+            "priority": asset.priority,
             "createdAt": asset.created_at,
             "updatedAt": asset.updated_at,
             "resolution": resolution,
@@ -118,15 +147,20 @@ class Views:
         def label_of(_info: GraphQLResolveInfo) -> View:
             return self.asset(self.state.asset(label.asset_id))
 
-        with self.state.lock:
-            latest_of_author = self.state.latest_labels(self.state.asset(label.asset_id))
-        total_annotations, _ = count_annotations(label.json_response)
+        def is_latest_for_user(_info: GraphQLResolveInfo) -> bool:
+            with self.state.lock:
+                return label in self.state.latest_labels(self.state.asset(label.asset_id))
+
+        def number_of_annotations(_info: GraphQLResolveInfo) -> int:
+            return count_annotations(label.json_response)[0]
+
+        # fields that cost more than a lookup are callables: a page only pays for what it asks
         return {
             "id": label.id,
             "assetId": label.asset_id,
             "labelOf": label_of,
             "labelType": label.label_type,
-            "jsonResponse": json.dumps(label.json_response),
+            "jsonResponse": label.json_text,
             "jsonResponseUrl": None,
             "author": user_view(label.author_id),
             "authorId": label.author_id,
@@ -135,9 +169,9 @@ class Views:
             "secondsToLabel": label.seconds_to_label,
             "modelName": label.model_name,
             "clientVersion": label.client_version,
-            "isLatestLabelForUser": label in latest_of_author,
+            "isLatestLabelForUser": is_latest_for_user,
             "isSentBackToQueue": label.is_sent_back_to_queue,
-            "numberOfAnnotations": total_annotations,
+            "numberOfAnnotations": number_of_annotations,
             "version": 0,
         }
 
@@ -149,6 +183,7 @@ class Views:
                     "text": issue.text,
                     "createdAt": issue.created_at,
                     "authorId": VIEWER_ID,
+                    "authorIdUser": VIEWER_ID,
                 }
             ]
             if issue.text is not None
@@ -160,10 +195,11 @@ class Views:
             "type": issue.type,
             "status": issue.status,
             "objectMid": issue.object_mid,
+            "labelId": issue.label_id,
             "assetId": issue.asset_id,
             "projectId": issue.project_id,
             "createdAt": issue.created_at,
-            "updatedAt": issue.created_at,
+            "updatedAt": issue.updated_at or issue.created_at,
             "hasBeenSeen": False,
             "author": user_view(VIEWER_ID),
             "comments": comments,
@@ -204,10 +240,11 @@ def build_root(
         return len(state.find_projects(where))
 
     def assets(_info: GraphQLResolveInfo, where: Where, first: object, skip: object) -> list[View]:
-        return [views.asset(a) for a in page(state.find_assets(where), first, skip)]
+        count, offset = page_bounds(first, skip)
+        return [views.asset(a) for a in state.find_assets_page(where, count, offset)]
 
     def count_assets(_info: GraphQLResolveInfo, where: Where) -> int:
-        return len(state.find_assets(where))
+        return state.count_assets(where)
 
     def labels(_info: GraphQLResolveInfo, where: Where, first: object, skip: object) -> list[View]:
         return [views.label(lb) for lb in page(state.find_labels(where), first, skip)]
@@ -234,6 +271,17 @@ def build_root(
 
     def send_back_assets_to_queue(_info: GraphQLResolveInfo, where: Where) -> View:
         return {"id": state.send_back_to_queue_legacy(where)}
+
+    def update_issue(_info: GraphQLResolveInfo, data: Where, where: Where) -> View:
+        return {"id": state.update_issue(where, data).id}
+
+    def add_assets_to_review(_info: GraphQLResolveInfo, where: Where) -> View:
+        return state.add_to_review(where)
+
+    def update_assets(
+        _info: GraphQLResolveInfo, where: list[Where], data: list[Where]
+    ) -> list[View]:
+        return [{"id": a.id} for a in state.update_assets(where, data)]
 
     def create_webhook(_info: GraphQLResolveInfo, data: Where) -> str:
         return state.upsert_webhook(data, create=True)
@@ -262,6 +310,9 @@ def build_root(
         "createIssues": create_issues,
         "sendAssetsBackToQueue": send_assets_back_to_queue,
         "sendBackAssetsToQueue": send_back_assets_to_queue,
+        "updatePropertiesInIssue": update_issue,
+        "addAssetsToReview": add_assets_to_review,
+        "updatePropertiesInAssets": update_assets,
         "createWebhook": create_webhook,
         "updateWebhook": update_webhook,
         "activatePluginOnProject": activate,

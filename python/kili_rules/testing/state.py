@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 ASSET_STATUSES = ("TODO", "ONGOING", "LABELED", "TO_REVIEW", "REVIEWED")
 LABEL_TYPES = ("AUTOSAVE", "DEFAULT", "INFERENCE", "PREDICTION", "REVIEW")
+ISSUE_STATUSES = ("OPEN", "SOLVED", "CANCELLED")
 HANDLER_TYPES = ("onSubmit", "onReview", "onCustomInterfaceClick", "onSendBackToQueue")
 DEFAULT_HANDLER_TYPES = ("onSubmit", "onReview")
 # The webhook event a label of each type triggers (other label types trigger none).
@@ -65,7 +66,7 @@ def loopback_url_problem(url: str) -> str | None:
     return None
 
 
-def count_annotations(json_response: Mapping[str, Any]) -> tuple[int, dict[str, int]]:
+def count_annotations(json_response: Mapping[str, Any] | None) -> tuple[int, dict[str, int]]:
     """Kili's ``search`` statistics for a jsonResponse: total and per ``JOB.CATEGORY``.
 
     An emulator approximation: each object annotation counts once (under each of its
@@ -73,7 +74,7 @@ def count_annotations(json_response: Mapping[str, Any]) -> tuple[int, dict[str, 
     """
     total = 0
     by_object: dict[str, int] = {}
-    for job, answer in json_response.items():
+    for job, answer in (json_response or {}).items():
         if not isinstance(answer, Mapping):
             continue
         annotations = answer.get("annotations")
@@ -109,6 +110,8 @@ class Project:
     input_type: str
     json_interface: dict[str, Any]
     created_at: str
+    # workflow v2: the ordered step names ([] for the legacy workflow, "V1")
+    steps: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -123,6 +126,9 @@ class Asset:
     created_at: str
     updated_at: str
     label_ids: list[str] = field(default_factory=list)
+    # workflow v2: index of the asset's current step in its project's ``steps``
+    step: int = 0
+    priority: int = 0
 
 
 @dataclass
@@ -131,13 +137,21 @@ class Label:
     asset_id: str
     project_id: str
     label_type: str
-    json_response: dict[str, Any]
+    # None: the label's JSON is not stored inline (served as ""), as for labels Kili keeps
+    # behind a jsonResponseUrl; clients must not take it for an empty label.
+    json_response: dict[str, Any] | None
     author_id: str
     created_at: str
     seconds_to_label: float | None = None
     model_name: str | None = None
     client_version: int | None = None
     is_sent_back_to_queue: bool = False
+    # the JSON text served as jsonResponse, built once: serving a page must not re-encode it
+    json_text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.json_response is not None and not self.json_text:
+            self.json_text = json.dumps(self.json_response)
 
 
 @dataclass
@@ -152,6 +166,7 @@ class Issue:
     status: str
     text: str | None
     created_at: str
+    updated_at: str = ""
 
 
 @dataclass
@@ -187,10 +202,13 @@ class EmulatorState:
         with self.lock:
             self.projects: dict[str, Project] = {}
             self.assets: dict[str, Asset] = {}
+            # asset ids of each project, in creation order: list queries scan one project only
+            self.project_assets: dict[str, list[str]] = {}
             self.labels: dict[str, Label] = {}
             self.issues: dict[str, Issue] = {}
             self.webhooks: dict[str, Webhook] = {}
             self.sent_back: list[str] = []
+            self.added_to_review: list[str] = []
             self.requests: list[str] = []
             self._counters: dict[str, itertools.count[int]] = {}
             self.changed.notify_all()
@@ -226,13 +244,20 @@ class EmulatorState:
         description: str,
         input_type: str,
         json_interface: Mapping[str, Any] | None,
+        steps: Iterable[str] = (),
     ) -> str:
         with self.lock:
             pid = project_id or self._new_id("project", self.projects)
             if pid in self.projects:
                 raise EmulatorError(f"project {pid!r} already exists")
+            step_names = list(steps)
+            if len(step_names) == 1 or len(set(step_names)) != len(step_names):
+                raise EmulatorError("workflow steps: give at least two distinct step names")
             interface = dict(json_interface) if json_interface is not None else {"jobs": {}}
-            self.projects[pid] = Project(pid, title, description, input_type, interface, now_iso())
+            self.projects[pid] = Project(
+                pid, title, description, input_type, interface, now_iso(), step_names
+            )
+            self.project_assets[pid] = []
             self._touch()
             return pid
 
@@ -255,6 +280,7 @@ class EmulatorState:
             if aid in self.assets:
                 raise EmulatorError(f"asset {aid!r} already exists")
             stamp = now_iso()
+            self.project_assets[project_id].append(aid)
             self.assets[aid] = Asset(
                 id=aid,
                 project_id=project_id,
@@ -268,6 +294,75 @@ class EmulatorState:
             )
             self._touch()
             return aid
+
+    def bulk_load(self, project_id: str, records: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Create many assets, each with its labels, under one lock; returns the asset ids.
+
+        A record: ``external_id``, ``resolution`` ((width, height)), ``status`` (default
+        from the labels, else TODO), ``json_metadata``, ``labels``: a list of label specs,
+        each a jsonResponse (a dict, a JSON string, or None for a label whose JSON is not
+        inline) or a dict ``{"json_response", "label_type", "author_id"}``.
+        """
+        with self.lock:
+            if project_id not in self.projects:
+                raise EmulatorError(f"project {project_id!r} does not exist")
+            ids: list[str] = []
+            stamp = now_iso()
+            for index, record in enumerate(records):
+                status = record.get("status")
+                if status is not None and status not in ASSET_STATUSES:
+                    raise EmulatorError(f"records[{index}].status {status!r} is not a status")
+                aid = self._new_id("asset", self.assets)
+                external_id = record.get("external_id")
+                resolution = record.get("resolution")
+                asset = Asset(
+                    id=aid,
+                    project_id=project_id,
+                    external_id=external_id if external_id is not None else aid,
+                    content="",
+                    json_metadata=dict(record.get("json_metadata") or {}),
+                    resolution=tuple(resolution) if resolution is not None else None,
+                    status="TODO",
+                    created_at=stamp,
+                    updated_at=stamp,
+                )
+                for spec in record.get("labels") or ():
+                    label = self._bulk_label(asset, spec, stamp, index)
+                    self.labels[label.id] = label
+                    asset.label_ids.append(label.id)
+                    asset.status = STATUS_AFTER_LABEL.get(label.label_type, asset.status)
+                if status is not None:
+                    asset.status = status
+                self.assets[aid] = asset
+                self.project_assets[project_id].append(aid)
+                ids.append(aid)
+            self._touch()
+            return ids
+
+    def _bulk_label(self, asset: Asset, spec: Any, stamp: str, index: int) -> Label:
+        if isinstance(spec, Mapping) and "json_response" in spec:
+            raw = spec["json_response"]
+            label_type = spec.get("label_type", "DEFAULT")
+            author = spec.get("author_id") or VIEWER_ID
+        else:
+            raw, label_type, author = spec, "DEFAULT", VIEWER_ID
+        if label_type not in LABEL_TYPES:
+            raise EmulatorError(f"records[{index}]: label type {label_type!r} is not a type")
+        text = ""
+        if isinstance(raw, str):
+            text, raw = raw, _parse_json_response(raw, index)
+        elif raw is not None and not isinstance(raw, Mapping):
+            raise EmulatorError(f"records[{index}]: a label must be a dict, a JSON string or None")
+        return Label(
+            id=self._new_id("label", self.labels),
+            asset_id=asset.id,
+            project_id=asset.project_id,
+            label_type=label_type,
+            json_response=dict(raw) if raw is not None else None,
+            author_id=author,
+            created_at=stamp,
+            json_text=text,
+        )
 
     # ---- filters -------------------------------------------------------------------------
 
@@ -320,6 +415,15 @@ class EmulatorState:
             return False  # Kili matches partial external ids here
         if "statusIn" in where and asset.status not in where["statusIn"]:
             return False
+        # ISO-8601 UTC stamps of one format compare as text
+        if "updatedAtGte" in where and asset.updated_at < where["updatedAtGte"]:
+            return False
+        if "updatedAtLte" in where and asset.updated_at > where["updatedAtLte"]:
+            return False
+        if "createdAtGte" in where and asset.created_at < where["createdAtGte"]:
+            return False
+        if "createdAtLte" in where and asset.created_at > where["createdAtLte"]:
+            return False
         if "skipped" in where and where["skipped"] is not False:
             return False  # the emulator has no skipped assets
         label_where = where.get("label") or {}
@@ -337,9 +441,40 @@ class EmulatorState:
             return False
         return True
 
+    def _whole_project(self, where: Where) -> list[str] | None:
+        """The asset ids when ``where`` selects one whole project (the common case), else None."""
+        project_id = (where.get("project") or {}).get("id")
+        if project_id is None or set(where) - {"project", "label", "issue"}:
+            return None
+        if where.get("label") or where.get("issue") or set(where["project"]) != {"id"}:
+            return None
+        return self.project_assets.get(project_id, [])
+
     def find_assets(self, where: Where) -> list[Asset]:
         with self.lock:
-            return [a for a in self.assets.values() if self._asset_matches(a, where)]
+            whole = self._whole_project(where)
+            if whole is not None:
+                return [self.assets[i] for i in whole]
+            project_id = (where.get("project") or {}).get("id")
+            candidates: Iterable[Asset] = (
+                self.assets.values()
+                if project_id is None
+                else (self.assets[i] for i in self.project_assets.get(project_id, []))
+            )
+            return [a for a in candidates if self._asset_matches(a, where)]
+
+    def find_assets_page(self, where: Where, first: int, skip: int) -> list[Asset]:
+        """``find_assets(where)[skip:skip + first]``, without listing a whole project first."""
+        with self.lock:
+            whole = self._whole_project(where)
+            if whole is not None:
+                return [self.assets[i] for i in whole[skip : skip + first]]
+            return self.find_assets(where)[skip : skip + first]
+
+    def count_assets(self, where: Where) -> int:
+        with self.lock:
+            whole = self._whole_project(where)
+            return len(whole) if whole is not None else len(self.find_assets(where))
 
     def find_labels(self, where: Where) -> list[Label]:
         with self.lock:
@@ -494,6 +629,7 @@ class EmulatorState:
                     text=item.get("text"),
                     created_at=now_iso(),
                 )
+                issue.updated_at = issue.created_at
                 self.issues[issue.id] = issue
                 created.append(issue)
             self._touch()
@@ -528,6 +664,97 @@ class EmulatorState:
             self._touch()
             return outcome
 
+    def update_issue(self, where: Where, data: Mapping[str, Any]) -> Issue:
+        """``updatePropertiesInIssue``: update_issue_status and issues.solve/cancel/open."""
+        with self.lock:
+            found = self.find_issues(where)
+            if "id" not in where or len(found) != 1:
+                raise EmulatorError(f"updatePropertiesInIssue: no issue matches {dict(where)}")
+            issue = found[0]
+            status = data.get("status")
+            if status is not None:
+                if status not in ISSUE_STATUSES:
+                    raise EmulatorError(f"issue status {status!r} is not one of {ISSUE_STATUSES}")
+                issue.status = status
+            issue.updated_at = now_iso()
+            self._touch()
+            return issue
+
+    def add_to_review(self, where: Where) -> dict[str, list[dict[str, Any]]]:
+        """``addAssetsToReview`` (the SDK's add_to_review and assets.move_to_next_step).
+
+        Legacy workflow: a labeled asset goes TO_REVIEW. Workflow v2: the asset moves to its
+        project's next step (TO_REVIEW). An asset without a submitted label, or already at
+        the last step, is declined; an unknown id fails.
+        """
+        with self.lock:
+            outcome = self._outcome_for(where)
+            for asset in self.find_assets(where):
+                ref = {"assetId": asset.id, "externalId": asset.external_id}
+                steps = self.projects[asset.project_id].steps
+                if self.latest_label(asset) is None or (steps and asset.step >= len(steps) - 1):
+                    outcome["declined"].append(ref)
+                    continue
+                if steps:
+                    asset.step += 1
+                asset.status = "TO_REVIEW"
+                asset.updated_at = now_iso()
+                outcome["succeeded"].append(ref)
+                self.added_to_review.append(asset.id)
+            self._touch()
+            return outcome
+
+    def _outcome_for(self, where: Where) -> dict[str, list[dict[str, Any]]]:
+        """An empty asset-action outcome, with the requested ids that match nothing failed."""
+        if not where:
+            raise EmulatorError("asset actions need a non-empty `where`")
+        outcome: dict[str, list[dict[str, Any]]] = {"succeeded": [], "declined": [], "failed": []}
+        matched = {a.id for a in self.find_assets(where)}
+        for asset_id in where.get("idIn") or []:
+            if asset_id not in matched:
+                outcome["failed"].append(
+                    {"assetId": asset_id, "externalId": None, "details": "asset not found"}
+                )
+        return outcome
+
+    def update_assets(
+        self, where_array: list[Mapping[str, Any]], data_array: list[Mapping[str, Any]]
+    ) -> list[Asset]:
+        """``updatePropertiesInAssets``: per asset, the given properties replace the old ones.
+
+        ``jsonMetadata`` is replaced whole, as Kili does; merging is the SDK's ``add_metadata``
+        (it reads the metadata, updates the dict and writes it back).
+        """
+        with self.lock:
+            if len(where_array) != len(data_array):
+                raise EmulatorError("updatePropertiesInAssets: where and data lengths differ")
+            planned: list[tuple[Asset, Mapping[str, Any]]] = []
+            for index, (where, data) in enumerate(zip(where_array, data_array, strict=True)):
+                found = self.find_assets(where)
+                if len(found) != 1:
+                    raise EmulatorError(f"where[{index}]: no single asset matches {dict(where)}")
+                metadata = data.get("jsonMetadata")
+                if metadata is not None:
+                    try:
+                        parsed = json.loads(metadata)
+                    except json.JSONDecodeError as err:
+                        raise EmulatorError(
+                            f"data[{index}].jsonMetadata is not valid JSON: {err}"
+                        ) from None
+                    if not isinstance(parsed, dict):
+                        raise EmulatorError(f"data[{index}].jsonMetadata must be a JSON object")
+                planned.append((found[0], data))
+            for asset, data in planned:
+                if data.get("jsonMetadata") is not None:
+                    asset.json_metadata = json.loads(data["jsonMetadata"])
+                if data.get("priority") is not None:
+                    asset.priority = data["priority"]
+                if data.get("externalId") is not None:
+                    asset.external_id = data["externalId"]
+                asset.updated_at = now_iso()
+            self._touch()
+            return [asset for asset, _ in planned]
+
     def send_back_to_queue_legacy(self, where: Where) -> str:
         """kili <= 26.2.0 ``sendBackAssetsToQueue``: returns the project id."""
         with self.lock:
@@ -544,6 +771,7 @@ class EmulatorState:
             return project_ids.pop()
 
     def _mark_sent_back(self, asset: Asset) -> None:
+        asset.step = 0  # workflow v2: back to the first step
         asset.status = "ONGOING"
         asset.updated_at = now_iso()
         latest = self.latest_label(asset)
