@@ -99,7 +99,7 @@ def test_usage_and_api_errors_exit_2(emu: KiliEmulator, env: Path, capsys: Any) 
     assert "since: 'last week'" in capsys.readouterr().err
     assert audit(emu, env, project, "--concurrency", "0") == 2
     assert "concurrency" in capsys.readouterr().err
-    emu.fail_requests("countAssets", [500] * 2)
+    emu.inject_fault("countAssets", "refuse", calls=2)  # retried, then a refused filter
     assert audit(emu, env, project, "--status", "NOT_A_STATUS") == 2
     err = capsys.readouterr().err
     assert "Kili API: countAssets" in err and "NOT_A_STATUS" in err

@@ -134,8 +134,9 @@ def test_faults_on_pages_are_retried(emu: KiliEmulator, kili: Any) -> None:
     project = emu.add_project()
     emu.add_assets(project, ({"labels": [label_of(rng)]} for _ in range(1_000)))
     expected = naive(kili, project)
-    emu.fail_requests("assets", [503, 502, 429, 503])
-    emu.fail_requests("countAssets", [503])
+    # connections reset without an answer: on 4 page requests and on the count
+    emu.inject_fault("assets", "refuse", calls=4)
+    emu.inject_fault("countAssets", "refuse", calls=1)
     before = emu.requests
     report = RULES.validate_project(kili, project, page_size=100, disable_tqdm=True)
     assert keys(report) == keys(expected) and report.labels == 1_000
@@ -150,9 +151,10 @@ def test_a_page_that_keeps_failing_raises_naming_it(emu: KiliEmulator, kili: Any
 
     project = emu.add_project()
     emu.add_assets(project, ({"labels": [{}]} for _ in range(30)))
-    emu.fail_requests("assets", [503] * 3)
-    with pytest.raises(ProjectError, match=r"assets \(skip=0\): HTTP 503"):
+    emu.inject_fault("assets", "refuse", calls=3)
+    with pytest.raises(ProjectError, match=r"assets \(skip=0\): .* \(after 3 attempts\)"):
         RULES.validate_project(kili, project, max_retries=2, disable_tqdm=True)
+    assert not emu.faults  # all three used: the third attempt was the last
 
 
 def test_labels_without_json_response_are_reported_not_clean(emu: KiliEmulator, kili: Any) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from kili_rules.report import FAIL_ON, Report
 
 PROG = "kili-rules"
-FORMATS = ("text", "json", "jsonl", "junit", "html")
+FORMATS = ("text", "json", "jsonl", "junit", "html", "csv")
 _SUFFIX_FORMATS = {
     ".txt": "text",
     ".json": "json",
@@ -27,6 +27,7 @@ _SUFFIX_FORMATS = {
     ".xml": "junit",
     ".html": "html",
     ".htm": "html",
+    ".csv": "csv",
 }
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
@@ -53,7 +54,9 @@ def _load_rules(path: str) -> Any:
     return RuleSet.from_file(path)
 
 
-def _render(report: Report, fmt: str) -> str:
+def _render(report: Report, fmt: str, args: argparse.Namespace | None = None) -> str:
+    if fmt == "csv":
+        return report.to_csv()
     if fmt == "text":
         return report.to_text()
     if fmt == "json":
@@ -62,11 +65,17 @@ def _render(report: Report, fmt: str) -> str:
         return report.to_jsonl()
     if fmt == "junit":
         return report.to_junit()
-    return report.to_html()
+    if args is None:
+        return report.to_html()
+    images: bool | list[str] = False
+    if args.images:
+        prefixes = [p for p in args.images if p != "local"]
+        images = prefixes or True
+    return report.to_html(drawings_per_rule=args.drawings, images=images)
 
 
 def _write(text: str, output: str | None) -> None:
-    if output is None:
+    if output is None or output == "-":  # "-o -": stdout, as most tools read it
         try:
             try:
                 sys.stdout.write(text)
@@ -100,9 +109,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     ]
     report = Report.concat(reports)
     report.fingerprint = rules.fingerprint
-    _write(_render(report, fmt), args.output)
-    if args.output is not None:
-        from kili_rules._report_text import headline
+    report.context = report.context.with_(
+        rules_file=args.rules,
+        project_id=args.project,
+        kili_url=args.kili_url,
+        asset_url=args.asset_url,
+    )
+    _write(_render(report, fmt, args), args.output)
+    if args.output is not None and args.output != "-":
+        from kili_rules.report.text import headline
 
         print(f"{PROG}: {headline(report)}; report written to {args.output}", file=sys.stderr)
     return report.exit_code(args.fail_on)
@@ -263,10 +278,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
         )
     except ProjectError as error:
         raise UsageError(f"Kili API: {error}") from error
+    report.context = report.context.with_(rules_file=args.rules)
     _write(_render(report, fmt), args.output)
-    from kili_rules._report_text import headline
+    from kili_rules.report.text import headline
 
-    if args.output is not None:
+    if args.output is not None and args.output != "-":
         print(f"{PROG}: {headline(report)}; report written to {args.output}", file=sys.stderr)
     if args.apply or args.dry_run:
         apply = getattr(report, "apply", None)
@@ -294,7 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--format", choices=FORMATS, help="output format (default: from --output suffix, or text)"
     )
-    check.add_argument("--output", "-o", metavar="FILE", help="write the report here, not stdout")
+    check.add_argument(
+        "--output", "-o", metavar="FILE", help="write the report here, not stdout ('-': stdout)"
+    )
     check.add_argument(
         "--fail-on",
         choices=FAIL_ON,
@@ -305,6 +323,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, metavar="N", help="worker threads (default: all cores)"
     )
     check.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    report_options = check.add_argument_group("HTML report")
+    report_options.add_argument(
+        "--project", metavar="ID", help="Kili project id: each asset links to its labeling page"
+    )
+    report_options.add_argument(
+        "--kili-url",
+        metavar="URL",
+        help="base URL of Kili's app for the links (default https://cloud.kili-technology.com; "
+        "set it for an on-premise install)",
+    )
+    report_options.add_argument(
+        "--asset-url",
+        metavar="PATTERN",
+        help="link pattern for an install whose URLs differ, with {kili_url}, {project_id} "
+        "and {asset_id}",
+    )
+    report_options.add_argument(
+        "--drawings",
+        type=int,
+        default=6,
+        metavar="N",
+        help="draw the first N labels with findings of each rule (default 6, 0: none)",
+    )
+    report_options.add_argument(
+        "--images",
+        action="append",
+        metavar="PREFIX",
+        help="draw the asset's image under its objects: 'local' for local files, or a URL "
+        "prefix the page may load images from (repeatable)",
+    )
     check.set_defaults(func=cmd_check)
 
     audit = sub.add_parser(
@@ -416,6 +464,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "threads", None) is not None and args.threads < 1:
         parser.error("--threads must be at least 1")
+    if getattr(args, "drawings", 0) < 0:
+        parser.error("--drawings must be 0 or more")
     try:
         code: int = args.func(args)
     except UsageError as error:

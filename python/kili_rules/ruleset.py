@@ -190,8 +190,11 @@ class RuleSet:
             progress = not disable_tqdm
         show = progress if progress is not None else (total or 0) > 10_000
         if not show:
-            return Report.from_batch(
-                self._engine.validate_many(items, threads), fingerprint=self.fingerprint
+            return _keep_items(
+                Report.from_batch(
+                    self._engine.validate_many(items, threads), fingerprint=self.fingerprint
+                ),
+                items,
             )
         with progress_bar(total, disable=False, desc="Validating") as bar:
             state = {"done": 0}
@@ -200,8 +203,11 @@ class RuleSet:
                 bar.update(done - state["done"])
                 state["done"] = done
 
-            return Report.from_batch(
-                self._engine.validate_many(items, threads, tick), fingerprint=self.fingerprint
+            return _keep_items(
+                Report.from_batch(
+                    self._engine.validate_many(items, threads, tick), fingerprint=self.fingerprint
+                ),
+                items,
             )
 
     def validate_export(
@@ -214,13 +220,16 @@ class RuleSet:
     ) -> Report:
         """Validate a Kili export: a zip (``labels/*.json`` or ``data.json``), its unzipped
         folder, a JSON list file or JSON Lines. Streams; parses and checks in parallel."""
-        from kili_rules.report import Report, progress_bar
+        from kili_rules.report import Context, Report, progress_bar
 
+        context = Context(inputs=(os.fspath(path),))
         if disable_tqdm is not None:
             progress = not disable_tqdm
         if not progress:
             return Report.from_batch(
-                self._engine.validate_export(os.fspath(path), threads), fingerprint=self.fingerprint
+                self._engine.validate_export(os.fspath(path), threads),
+                fingerprint=self.fingerprint,
+                context=context,
             )
         with progress_bar(None, disable=False, desc=f"Validating {Path(path).name}") as bar:
             state = {"done": 0}
@@ -235,6 +244,7 @@ class RuleSet:
             return Report.from_batch(
                 self._engine.validate_export(os.fspath(path), threads, tick),
                 fingerprint=self.fingerprint,
+                context=context,
             )
 
     def validate_project(
@@ -288,3 +298,9 @@ class RuleSet:
             max_retries=max_retries,
             disable_tqdm=disable_tqdm,
         )
+
+def _keep_items(report: Report, items: Iterable[object]) -> Report:
+    # A list of assets is already in memory: the report's drawings look labels up in it again.
+    if isinstance(items, Sequence) and not isinstance(items, str | bytes):
+        report.items = items
+    return report

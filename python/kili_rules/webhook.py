@@ -2,7 +2,7 @@
 
 ``create_app(rules, ...)`` returns a FastAPI app; ``serve(rules_path, ...)`` runs it under
 uvicorn (``kili-rules serve``). Requests are answered at once (202) and processed by a bounded
-background worker through :class:`kili_rules.plugin.RulesPlugin`, the only code that calls
+background worker through :class:`kili_rules.kili.plugin.RulesPlugin`, the only code that calls
 the Kili API.
 """
 
@@ -164,7 +164,9 @@ def create_app(
             )
             decision = plugin.check_label(job.label, job.asset_id, handler=job.handler)
             record.update(decision.to_dict())
-            done = not decision.retryable
+            # any failure may be processed again: reconciliation makes a redo create no
+            # duplicate issue (kili_rules.kili.effects)
+            done = decision.error is None
         except Exception as exc:  # RulesPlugin catches its own errors: this is a last guard
             record.update(
                 project_id=job.project_id,

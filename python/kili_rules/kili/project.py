@@ -407,6 +407,7 @@ def validate_project(
 ) -> Report:
     """See :meth:`kili_rules.RuleSet.validate_project`."""
     from kili_rules.report import Report, progress_bar
+    from kili_rules.report.context import Context
 
     if not isinstance(project_id, str) or not project_id:
         raise ValueError("project_id must be a non-empty string")
@@ -442,18 +443,20 @@ def validate_project(
     with progress_bar(total, disable=disable_tqdm, desc=f"Validating {project_id}") as bar:
         scan.on_page = bar.update
         result = engine.validate_many(scan.items(), threads) if total else None
+    context = Context(
+        inputs=(f"Kili project {project_id}",),
+        project_id=project_id,
+        kili_url=poster.endpoint.split("/api/", 1)[0],
+    )
     if result is None:
-        report = Report(fingerprint=ruleset.fingerprint)
-    else:
-        report = Report.from_batch(result, fingerprint=ruleset.fingerprint)
-    if scan.unchecked:
-        rows = cast("list[Row]", [*report.rows, *scan.unchecked])
-        report = Report(
-            rows,
-            labels=report.labels,
-            assets=report.assets,
-            invalid=report.invalid,
-            bytes_read=report.bytes_read,
-            fingerprint=report.fingerprint,
-        )
-    return report
+        return Report(fingerprint=ruleset.fingerprint, context=context)
+    rows = cast("list[Row]", [*result.rows, *scan.unchecked])
+    return Report(
+        rows,
+        labels=result.labels,
+        assets=result.assets,
+        invalid=result.invalid,
+        bytes_read=result.bytes_read,
+        fingerprint=ruleset.fingerprint,
+        context=context,
+    )

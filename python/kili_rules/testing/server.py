@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
+import struct
 import threading
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -34,6 +37,7 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.language import DocumentNode
 
+from .faults import Faults
 from .resolvers import Resolver
 from .state import EmulatorError, EmulatorState
 
@@ -109,33 +113,32 @@ def _project(value: Any, selection_set: SelectionSetNode | None) -> Any:
     return out
 
 
-class Faults:
-    """Latency and failures injected into the GraphQL endpoint (tests and benchmarks)."""
+@dataclass(frozen=True)
+class Reply:
+    """What to send back: after ``delay`` seconds, ``body`` with ``status``, or a reset."""
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.latency = 0.0
-        self.failures: dict[str, list[int]] = {}
-
-    def take(self, fields: list[str]) -> int | None:
-        """The HTTP status of a failure to answer a request for ``fields`` with, if one is due."""
-        with self.lock:
-            for name in fields:
-                queue = self.failures.get(name)
-                if queue:
-                    return queue.pop(0)
-        return None
+    status: int
+    body: Json
+    delay: float = 0.0
+    reset: bool = False
 
 
 class GraphQLService:
     """Parses, authenticates, logs, validates and executes one GraphQL request."""
 
-    def __init__(self, sdl: str, root: dict[str, Resolver], state: EmulatorState, api_key: str):
+    def __init__(
+        self,
+        sdl: str,
+        root: dict[str, Resolver],
+        state: EmulatorState,
+        api_key: str,
+        faults: Faults | None = None,
+    ):
         self.schema: GraphQLSchema = build_schema(sdl)
         self.root = root
         self.state = state
         self.api_key = api_key
-        self.faults = Faults()
+        self.faults = faults or Faults()
         # parsed and validated documents by query text: the SDK sends the same few documents
         self._documents: dict[str, tuple[DocumentNode, list[GraphQLError]]] = {}
         self._documents_lock = threading.Lock()
@@ -185,6 +188,29 @@ class GraphQLService:
             return None
         return {"data": data}
 
+    def reply(self, body: bytes, authorization: str | None) -> Reply:
+        """Run a request through the injected latency and faults (see :mod:`.faults`)."""
+        if self.faults.idle():
+            return Reply(*self.run(body, authorization))
+        fields = _peek_root_fields(body)
+        latency = self.faults.latency(fields)
+        if latency:
+            time.sleep(latency)
+        fault = self.faults.take(fields) if fields else None
+        if fault is None:
+            return Reply(*self.run(body, authorization))
+        logger.info("emulator: injected %s fault on %s", fault.kind, ",".join(fields))
+        if fault.applied:
+            self.run(body, authorization)
+        else:
+            self.state.log_request(fields)
+        if fault.kind == "error":
+            return Reply(200, {"data": None, "errors": [error(fault.message)]})
+        if fault.kind == "timeout":
+            message = f"{fault.message} (answered after {fault.delay} s)"
+            return Reply(200, {"data": None, "errors": [error(message)]}, delay=fault.delay)
+        return Reply(0, {}, reset=True)
+
     def run(self, body: bytes, authorization: str | None) -> tuple[int, Json]:
         try:
             payload = json.loads(body)
@@ -210,13 +236,7 @@ class GraphQLService:
         if isinstance(parsed, GraphQLError):
             return 200, {"data": None, "errors": [format_error(parsed)]}
         document, problems = parsed
-        fields = root_fields(document, operation_name)
-        self.state.log_request(fields)
-        if self.faults.latency > 0:
-            time.sleep(self.faults.latency)
-        status = self.faults.take(fields)
-        if status is not None:
-            return status, {"data": None, "errors": [error(f"injected fault (HTTP {status})")]}
+        self.state.log_request(root_fields(document, operation_name))
         if authorization != f"X-API-Key: {self.api_key}":
             # status 200 on purpose: the SDK would retry a 401 for two minutes
             return 200, {
@@ -295,17 +315,23 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
             if body is None:
                 return
-            status, response = self.server.service.run(body, self.headers.get("Authorization"))
+            reply = self.server.service.reply(body, self.headers.get("Authorization"))
         except Exception as err:  # the server must answer whatever happens
             logger.exception("emulator request failed")
-            status, response = (
-                500,
-                {
-                    "data": None,
-                    "errors": [error(f"internal emulator error ({type(err).__name__}): {err}")],
-                },
-            )
-        self._send(status, response)
+            message = f"internal emulator error ({type(err).__name__}): {err}"
+            reply = Reply(500, {"data": None, "errors": [error(message)]})
+        if reply.reset:
+            # RST instead of FIN: the client sees a reset connection, no answer
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        if reply.delay:
+            time.sleep(reply.delay)
+        try:
+            self._send(reply.status, reply.body)
+        except OSError:  # the client gave up waiting (an injected timeout)
+            self.close_connection = True
 
     def _read_body(self) -> bytes | None:
         """The request body, inflated; None after answering an error."""
@@ -336,3 +362,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(413, {"data": None, "errors": [error(message)]})
             return None
         return inflated
+
+
+def _peek_root_fields(body: bytes) -> list[str]:
+    """Root field names of a request body (for faults and latency); [] when unreadable."""
+    try:
+        payload = json.loads(body)
+        document = parse(payload["query"])
+        name = payload.get("operationName")
+        return root_fields(document, name if isinstance(name, str) else None)
+    except Exception:  # run() reports the problem properly
+        return []
