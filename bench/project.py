@@ -84,7 +84,6 @@ def serve(sizes: list[int], latency: float) -> None:
 def measure(method: str, endpoint: str, key: str, project: str, concurrency: int) -> None:
     os.environ["KILI_SDK_SKIP_CHECKS"] = "1"
     from kili.client import Kili
-
     from kili_rules import RuleSet
 
     rules = RuleSet.from_dict(RULES)
