@@ -264,3 +264,34 @@ def test_json_response_strings_reach_the_core_unparsed(emu: KiliEmulator, kili: 
     assert report.invalid == 1 and report[0].kind == "invalid_label"
     assert report[0].asset_id == asset
     assert "latestLabel.jsonResponse" in report[0].text
+
+
+def test_calls_go_through_the_sdk_rate_limiter(
+    emu: KiliEmulator, kili: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kili.core.graphql import graphql_client
+
+    taken: list[str] = []
+    inner = graphql_client._limiter
+
+    class Counting:
+        def try_acquire(self, name: str, weight: int = 1) -> Any:
+            taken.append(name)
+            return inner.try_acquire(name, weight)
+
+    monkeypatch.setattr(graphql_client, "_limiter", Counting())
+    project = emu.add_project()
+    emu.add_assets(project, ({"labels": [{}]} for _ in range(450)))
+    before = len(emu.requests)
+    RULES.validate_project(kili, project, page_size=100, disable_tqdm=True)
+    assert len(taken) == len(emu.requests) - before == 1 + 5  # the count, then 5 pages
+
+
+def test_progress_bar_on_stderr(emu: KiliEmulator, kili: Any, capsys: Any) -> None:
+    project = emu.add_project()
+    emu.add_assets(project, ({"labels": [{}]} for _ in range(300)))
+    RULES.validate_project(kili, project, page_size=100, disable_tqdm=False)
+    err = capsys.readouterr().err
+    assert f"Validating {project}" in err and "100/300" in err
+    RULES.validate_project(kili, project, page_size=100)  # the client's setting: disabled
+    assert capsys.readouterr().err == ""
