@@ -295,3 +295,41 @@ def test_progress_bar_on_stderr(emu: KiliEmulator, kili: Any, capsys: Any) -> No
     assert f"Validating {project}" in err and "100/300" in err
     RULES.validate_project(kili, project, page_size=100)  # the client's setting: disabled
     assert capsys.readouterr().err == ""
+
+
+def test_json_response_url_is_downloaded(tmp_path: Any) -> None:
+    # Kili keeps large labels behind a URL; the scan downloads them as the SDK does.
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from kili_rules.kili.project import GraphQLPoster, _Scan
+
+    (tmp_path / "l1.json").write_text(json.dumps({"JOB_0": {"annotations": []}}))
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        poster = GraphQLPoster(base + "/api/label/v2/graphql", "key", max_retries=0)
+        scan = _Scan(poster, {}, "", "latestLabel", 10, 1)
+        good = {
+            "id": "a1",
+            "latestLabel": {"id": "l1", "jsonResponse": "", "jsonResponseUrl": base + "/l1.json"},
+        }
+        gone = {
+            "id": "a2",
+            "latestLabel": {"id": "l2", "jsonResponse": "{}", "jsonResponseUrl": base + "/l2.json"},
+        }
+        scan._prepare(good)
+        scan._prepare(gone)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert json.loads(good["latestLabel"]["jsonResponse"]) == {"JOB_0": {"annotations": []}}
+    assert "jsonResponseUrl" not in good["latestLabel"]
+    assert gone["latestLabel"] is None  # not handed to the core as an empty label...
+    [row] = scan.unchecked  # ...but reported
+    assert (row.asset_id, row.label_id, row.kind) == ("a2", "l2", "unchecked")
+    assert "could not be fetched" in row.text and "HTTP 404" in row.text
