@@ -287,11 +287,15 @@ class UncheckedRow:
     frame: int | None = None
     value: float | None = None
     limit: float | None = None
+    author: str | None = None
+    label_type: str | None = None
+    created_at: str | None = None
+    asset_status: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         from kili_rules.report import COLUMNS
 
-        return {name: getattr(self, name) for name in COLUMNS}
+        return {name: getattr(self, name, None) for name in COLUMNS}
 
 
 @dataclass
