@@ -52,9 +52,7 @@ def emu() -> Iterator[KiliEmulator]:
 
 
 @pytest.fixture
-def kili(emu: KiliEmulator, monkeypatch: pytest.MonkeyPatch) -> Any:
-    # the SDK sleeps 1 s after update_properties_in_assets for Kili's backend to settle
-    monkeypatch.setattr("kili.core.utils.pagination.sleep", lambda _s: None)
+def kili(emu: KiliEmulator) -> Any:
     return emu.kili_client(timeout=1.0)
 
 
@@ -69,8 +67,13 @@ def submit(emu: KiliEmulator, asset_id: str, json_response: dict[str, Any]) -> d
 
 
 def check(kili: Any, project: str, asset_id: str, label: Any, **kwargs: Any) -> Any:
+    """handle_label's Decision; on a Kili failure, the one KiliCallFailed carries."""
     kwargs.setdefault("steps", MemorySteps())
-    return handle_label(kili, RULES, project, asset_id, label, logger=LOG, **kwargs)
+    try:
+        return handle_label(kili, RULES, project, asset_id, label, logger=LOG, **kwargs)
+    except KiliCallFailed as exc:
+        assert exc.decision is not None and exc.decision.failed_step == exc.step
+        return exc.decision
 
 
 def open_texts(emu: KiliEmulator, asset_id: str) -> list[tuple[str, str | None]]:

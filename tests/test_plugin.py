@@ -15,7 +15,7 @@ pytest.importorskip("kili")
 from _fake_kili import FakeKili
 from kili.exceptions import GraphQLError  # type: ignore[import-untyped]
 from kili_rules import RuleSet
-from kili_rules.kili.effects import MemorySteps
+from kili_rules.kili.effects import KiliCallFailed, MemorySteps
 from kili_rules.plugin import INVALID_LABEL_PREFIX, RulesPlugin, handle_label, register_webhook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -270,9 +270,11 @@ def test_send_back_failure_after_issues_resumes_at_the_send_back(logger: logging
     steps = MemorySteps()
     label = event_label("webhook_event_three_boxes.json")
     ruleset = PluginHandler.rules
-    decision = handle_label(kili, ruleset, PROJECT, ASSET, label, steps=steps, logger=logger)
+    with pytest.raises(KiliCallFailed) as failure:
+        handle_label(kili, ruleset, PROJECT, ASSET, label, steps=steps, logger=logger)
+    assert failure.value.retryable and failure.value.step == "send_back"
+    decision = failure.value.decision
     assert decision.error and decision.wrote and decision.retryable
-    assert decision.failed_step == "send_back"
     del kili.fail["send_back_to_queue"]
     kili.calls.clear()
     again = handle_label(kili, ruleset, PROJECT, ASSET, label, steps=steps, logger=logger)

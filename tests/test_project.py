@@ -134,8 +134,9 @@ def test_faults_on_pages_are_retried(emu: KiliEmulator, kili: Any) -> None:
     project = emu.add_project()
     emu.add_assets(project, ({"labels": [label_of(rng)]} for _ in range(1_000)))
     expected = naive(kili, project)
-    # connections reset without an answer: on 4 page requests and on the count
-    emu.inject_fault("assets", "refuse", calls=4)
+    # gateways and rate limits answering for the backend, and connections reset
+    emu.fail_requests("assets", [503, 429])
+    emu.inject_fault("assets", "refuse", calls=2)
     emu.inject_fault("countAssets", "refuse", calls=1)
     before = emu.requests
     report = RULES.validate_project(kili, project, page_size=100, disable_tqdm=True)

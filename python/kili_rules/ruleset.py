@@ -299,6 +299,7 @@ class RuleSet:
             disable_tqdm=disable_tqdm,
         )
 
+
 def _keep_items(report: Report, items: Iterable[object]) -> Report:
     # A list of assets is already in memory: the report's drawings look labels up in it again.
     if isinstance(items, Sequence) and not isinstance(items, str | bytes):

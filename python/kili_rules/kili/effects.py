@@ -37,6 +37,7 @@ changes it would make, and writes nothing (not even to the StepLog).
 
 from __future__ import annotations
 
+import json
 import logging
 import weakref
 from collections import Counter
@@ -73,6 +74,12 @@ MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
     "invalidate": ("send_back_to_queue", ("TODO", "ONGOING")),
     "next_step": ("add_to_review", ("TO_REVIEW",)),
 }
+# the document the SDK's update_properties_in_assets sends
+UPDATE_PROPERTIES_IN_ASSETS = """
+mutation($whereArray: [AssetWhere!]!, $dataArray: [AssetData!]!) {
+  data: updatePropertiesInAssets(where: $whereArray, data: $dataArray) { id }
+}
+"""
 BOUNCE_INSTEAD = {"send_back": "review", "invalidate": "next_step"}
 READ_BATCH = 100  # assets per issues / assets read in bulk
 # client -> project id -> workflow version (a project keeps it)
@@ -113,6 +120,8 @@ class KiliCallFailed(Exception):
         super().__init__(message)
         self.retryable = retryable
         self.step = step
+        # what handle_label had decided when the call failed (a kili.plugin.Decision)
+        self.decision: Any = None
 
 
 @dataclass(frozen=True)
@@ -455,7 +464,9 @@ class _Runner:
     # ---- issues ---------------------------------------------------------------------------
 
     def do_issues(self, works: list[_Work]) -> None:
-        to_create: list[tuple[_Work, str, str | None]] = []
+        # (work, label id, text, mid): a finding carrying a label id (a report row) goes on
+        # its own label, others on the target's
+        to_create: list[tuple[_Work, str | None, str, str | None]] = []
         results: dict[int, dict[str, Any]] = {}
         for work in works:
             verdict = work.verdict
@@ -476,18 +487,18 @@ class _Runner:
                 for finding in verdict.issues:
                     if wanted[(finding.text, finding.mid)] > 0:
                         wanted[(finding.text, finding.mid)] -= 1
-                        to_create.append((work, finding.text, finding.mid))
+                        label = getattr(finding, "label_id", None) or work.target.label_id
+                        to_create.append((work, label, finding.text, finding.mid))
             for stale in solve:
                 change = Change("solve_issue", work.asset_id, text=stale.text, issue_id=stale.id)
                 if not self.dry_run:
                     self.call("issues", "update_issue_status", issue_id=stale.id, status="SOLVED")
                 self.note(work, change)
             results[id(work)] = {"created": [], "solved": [s.id for s in solve], "kept": kept}
-        for work, text, mid in to_create:
-            label = work.target.label_id
+        for work, label, text, mid in to_create:
             self.note(work, Change("create_issue", work.asset_id, label, text, mid))
         if to_create and not self.dry_run:
-            missing = [w.asset_id for w, _t, _m in to_create if w.target.label_id is None]
+            missing = [w.asset_id for w, label, _t, _m in to_create if label is None]
             if missing:
                 raise KiliCallFailed(
                     f"issues: no label id to attach issues to on asset {missing[0]}",
@@ -498,9 +509,9 @@ class _Runner:
                 "issues",
                 "create_issues",
                 project_id=self.project_id,
-                label_id_array=[w.target.label_id for w, _t, _m in to_create],
-                text_array=[text for _w, text, _m in to_create],
-                object_mid_array=[mid for _w, _t, mid in to_create],
+                label_id_array=[label for _w, label, _t, _m in to_create],
+                text_array=[text for _w, _l, text, _m in to_create],
+                object_mid_array=[mid for _w, _l, _t, mid in to_create],
             )
             if not isinstance(created, list) or len(created) != len(to_create):
                 raise KiliCallFailed(
@@ -508,7 +519,7 @@ class _Runner:
                     retryable=True,
                     step="issues",
                 )
-            for (work, _t, _m), row in zip(to_create, created, strict=True):
+            for (work, _l, _t, _m), row in zip(to_create, created, strict=True):
                 results[id(work)]["created"].append(str(row.get("id")))
         for work in works:
             work.issues = results[id(work)]
@@ -526,11 +537,9 @@ class _Runner:
             else:
                 self.record(work, "metadata", {})
         if writes and not self.dry_run:
-            self.call(
-                "metadata",
-                "update_properties_in_assets",
-                asset_ids=[w.asset_id for w, _c in writes],
-                json_metadatas=[{**(w.metadata or {}), **c} for w, c in writes],
+            self.write_metadata(
+                [w.asset_id for w, _c in writes],
+                [{**(w.metadata or {}), **c} for w, c in writes],
             )
         for work, changed in writes:
             self.record(work, "metadata", changed)
@@ -556,6 +565,38 @@ class _Runner:
             # the ledger is bookkeeping (its new ids are not known before the issues exist)
             changed.pop(work.key(LEDGER_KEY), None)
         return changed
+
+    def write_metadata(self, asset_ids: list[str], metadatas: list[dict[str, Any]]) -> None:
+        """Kili's ``updatePropertiesInAssets`` with each asset's whole (merged) metadata.
+
+        Sent through the client's GraphQL executor (same document, retries and rate limit as
+        ``update_properties_in_assets``) because that SDK method sleeps 1 s after every call
+        for the backend to settle: it would cap a webhook worker at one label a second.
+        """
+        client: Any = getattr(_legacy(self.sdk), "graphql_client", None)
+        if not callable(getattr(client, "execute", None)):
+            self.call(
+                "metadata",
+                "update_properties_in_assets",
+                asset_ids=asset_ids,
+                json_metadatas=metadatas,
+            )
+            return
+        for start in range(0, len(asset_ids), READ_BATCH):
+            variables = {
+                "whereArray": [{"id": a} for a in asset_ids[start : start + READ_BATCH]],
+                "dataArray": [
+                    {"jsonMetadata": json.dumps(m)} for m in metadatas[start : start + READ_BATCH]
+                ],
+            }
+            try:
+                client.execute(UPDATE_PROPERTIES_IN_ASSETS, variables)
+            except Exception as exc:
+                raise KiliCallFailed(
+                    f"metadata: updatePropertiesInAssets failed ({type(exc).__name__}: {exc})",
+                    retryable=is_retryable(exc),
+                    step="metadata",
+                ) from exc
 
     # ---- asset actions --------------------------------------------------------------------
 
@@ -648,13 +689,11 @@ def is_retryable(exc: BaseException) -> bool:
     code = _http_status(exc)
     if code is not None:
         return code >= 500 or code in (401, 408, 429)
+    import kili.exceptions  # type: ignore[import-untyped]
     import requests
-    from kili.exceptions import (  # type: ignore[import-untyped]
-        GraphQLError,
-        MutationOutcomeUnknownError,
-    )
 
-    if isinstance(exc, GraphQLError | MutationOutcomeUnknownError):
+    # MutationOutcomeUnknownError (kili >= 26.2.2) is a requests ConnectionError as well
+    if isinstance(exc, kili.exceptions.GraphQLError):
         return True
 
     return isinstance(exc, requests.RequestException | TimeoutError | ConnectionError)

@@ -179,9 +179,10 @@ def handle_label(
 
     The label is fetched by its id when the payload has no usable jsonResponse, or always
     with ``fetch_label`` (for untrusted networks: inline content is then ignored). An
-    unreadable label becomes one error finding on it (the rules' error actions apply). Kili
-    failures are returned in the Decision (``error``, ``retryable``, ``failed_step``), never
-    raised; a retry with the same ``steps`` resumes after the last completed step.
+    unreadable label becomes one error finding on it (the rules' error actions apply). A Kili
+    failure raises ``KiliCallFailed`` (``retryable``, ``step``; its ``decision`` is the
+    Decision with the error) after the steps done so far were recorded: a retry with the same
+    ``steps`` resumes after the last completed one.
     """
     log = logger or LOGGER
     label_id = _label_id(label_payload)
@@ -218,12 +219,9 @@ def handle_label(
             )
         except Exception as exc:
             log.exception("kili-rules: fetching label %s failed", label_id)
-            return Decision(
-                **base,
-                error=f"fetching label {label_id} failed: {exc}",
-                failed_step="fetch_label",
-                can_retry=is_retryable(exc),
-            )
+            raise _failed(
+                base, "fetch_label", f"fetching label {label_id} failed: {exc}", exc
+            ) from exc
         base["fetched"] = True
         if not rows:
             # No label to attach an issue to: report, write nothing.
@@ -237,12 +235,9 @@ def handle_label(
             resolution = _asset_resolution(kili, project_id, asset_id)
         except Exception as exc:
             log.exception("kili-rules: fetching asset %s failed", asset_id)
-            return Decision(
-                **base,
-                error=f"fetching asset {asset_id} failed: {exc}",
-                failed_step="fetch_asset",
-                can_retry=is_retryable(exc),
-            )
+            raise _failed(
+                base, "fetch_asset", f"fetching asset {asset_id} failed: {exc}", exc
+            ) from exc
     try:
         issues = tuple(ruleset.validate(target, resolution=resolution))
     except LabelError as exc:
@@ -253,6 +248,14 @@ def handle_label(
     for issue in issues:
         log.warning("kili-rules: issue on label %s (mid %s): %s", label_id, issue.mid, issue.text)
     return _act(kili, base, verdict, steps, reconcile, log)
+
+
+def _failed(base: dict[str, Any], step: str, message: str, cause: Exception) -> KiliCallFailed:
+    failure = KiliCallFailed(message, retryable=is_retryable(cause), step=step)
+    failure.decision = Decision(
+        **base, error=message, failed_step=step, can_retry=failure.retryable
+    )
+    return failure
 
 
 def _unreadable(
@@ -308,13 +311,14 @@ def _act(
         )
     except KiliCallFailed as exc:
         log.error("kili-rules: %s (asset %s)", exc, base["asset_id"])
-        return Decision(
+        exc.decision = Decision(
             **plan,
             error=str(exc),
             failed_step=exc.step,
             can_retry=exc.retryable,
             wrote=exc.step not in ("read", "plan", "issues"),
         )
+        raise
     if base["dry_run"]:
         log.info(
             "kili-rules dry run: would create %d issue(s) on label %s; %d change(s) in all",
@@ -410,6 +414,17 @@ class RulesPlugin(PluginCore):  # type: ignore[misc]
                 reconcile=self.reconcile,
                 logger=self.logger,
                 handler=handler,
+            )
+        except KiliCallFailed as exc:  # logged by handle_label
+            decision = exc.decision or Decision(
+                handler=handler,
+                project_id=self.project_id,
+                asset_id=asset_id,
+                label_id=_label_id(label),
+                dry_run=self.dry_run,
+                error=str(exc),
+                failed_step=exc.step,
+                can_retry=exc.retryable,
             )
         except Exception as exc:  # a bug must not take the plugin run down
             self.logger.exception("kili-rules: unexpected failure on asset %s", asset_id)

@@ -312,6 +312,8 @@ class _Scan:
     stop: int = 0
     unchecked: list[UncheckedRow] = field(default_factory=list)
     on_page: Any = None
+    # (asset id, label id) of every label handed to the checker: Report.apply reconciles them
+    checked: list[tuple[str, str]] = field(default_factory=list)
 
     def _page(self, skip: int) -> list[dict[str, Any]]:
         first = min(self.page_size, self.stop - skip)
@@ -350,6 +352,7 @@ class _Scan:
         for page in self.pages():
             for asset in page:
                 self._prepare(asset)
+                self._record(asset)
                 yield asset
             if self.on_page is not None:
                 self.on_page(len(page))
@@ -362,6 +365,12 @@ class _Scan:
             asset[self.label_field] = [lb for lb in held if self._usable(asset, lb)]
         elif not self._usable(asset, held):
             asset[self.label_field] = None
+
+    def _record(self, asset: Mapping[str, Any]) -> None:
+        held = asset.get(self.label_field)
+        for label in held if isinstance(held, list) else [held]:
+            if isinstance(label, Mapping) and label.get("id") and asset.get("id"):
+                self.checked.append((str(asset["id"]), str(label["id"])))
 
     def _usable(self, asset: Mapping[str, Any], label: Any) -> bool:
         """Whether a label has JSON to check (fetched from its URL if needed); else recorded."""
@@ -494,14 +503,16 @@ def validate_range(
         kili_url=poster.endpoint.split("/api/", 1)[0],
     )
     if result is None:
-        return Report(fingerprint=ruleset.fingerprint, context=context)
-    rows = cast("list[Row]", [*result.rows, *scan.unchecked])
-    return Report(
-        rows,
-        labels=result.labels,
-        assets=result.assets,
-        invalid=result.invalid,
-        bytes_read=result.bytes_read,
-        fingerprint=ruleset.fingerprint,
-        context=context,
-    )
+        report = Report(fingerprint=ruleset.fingerprint, context=context)
+    else:
+        report = Report(
+            cast("list[Row]", [*result.rows, *scan.unchecked]),
+            labels=result.labels,
+            assets=result.assets,
+            invalid=result.invalid,
+            bytes_read=result.bytes_read,
+            fingerprint=ruleset.fingerprint,
+            context=context,
+        )
+    report.checked = scan.checked
+    return report

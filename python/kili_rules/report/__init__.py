@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     import pandas  # type: ignore[import-untyped, unused-ignore]
 
     from kili_rules._native import BatchResult, Row
+    from kili_rules.kili.apply import ApplyResult
+    from kili_rules.verdict import ActionPolicy
 
 from kili_rules.report.context import Context
 
@@ -198,6 +200,10 @@ class Report(Sequence["Row"]):
         #: The assets given to ``validate_many`` when they were a sequence: the drawings of the
         #: HTML page look their geometry up there (exports are read again from ``context``).
         self.items: Sequence[object] | None = None
+        #: ``(asset id, label id)`` of every label checked, clean ones included, when the
+        #: producer knows them (``validate_project``); ``apply`` reconciles those labels too.
+        #: When None, ``apply`` takes them from ``items``, else only from the rows.
+        self.checked: list[tuple[str, str]] | None = None
 
     @classmethod
     def from_batch(
@@ -237,6 +243,8 @@ class Report(Sequence["Row"]):
         )
         items = [report.items for report in reports if report.items is not None]
         merged.items = items[0] if len(items) == 1 else None
+        if all(report.checked is not None for report in reports):
+            merged.checked = [pair for report in reports for pair in report.checked or ()]
         return merged
 
     def __add__(self, other: object) -> Report:
@@ -300,6 +308,35 @@ class Report(Sequence["Row"]):
         failing = {"error"} if fail_on == "error" else {"error", "warning"}
         return self.invalid > 0 or any(
             row.severity in failing or row.kind == INVALID_KIND for row in self._rows
+        )
+
+    def apply(
+        self,
+        kili: Any,
+        *,
+        project_id: str | None = None,
+        dry_run: bool = True,
+        reconcile: bool = True,
+        policy: ActionPolicy | None = None,
+    ) -> ApplyResult:
+        """Push this report's findings to Kili (a dry run by default: ``print()`` the result).
+
+        Issues are created in bulk with their object mids; an issue already open on the asset
+        with the same text and mid is not created again; issues kili-rules created earlier
+        that no longer fire are solved (``reconcile``); the actions of ``policy`` (the rules
+        file's ``[actions]``; default: send back on error) are performed. Applying again
+        changes nothing. ``project_id`` defaults to ``context.project_id``. See
+        :mod:`kili_rules.kili.apply`.
+        """
+        from kili_rules.kili.apply import apply_report
+
+        return apply_report(
+            self,
+            kili,
+            project_id=project_id,
+            dry_run=dry_run,
+            reconcile=reconcile,
+            policy=policy,
         )
 
     def exit_code(self, fail_on: FailOn | str = "error") -> int:

@@ -181,14 +181,16 @@ class KiliEmulator:
         delay: float | None = None,
         applied: bool = False,
         message: str | None = None,
+        status: int = 503,
     ) -> Fault:
         """Make requests whose root field is ``operation`` (or ``"*"``: any) fail.
 
         ``kind``: ``"error"`` (a GraphQL error answer), ``"timeout"`` (the answer held
-        ``delay`` seconds, default 65: past the SDK's 60 s timeout) or ``"refuse"`` (the
-        connection reset without an answer). The fault lasts ``calls`` requests and/or
-        ``seconds`` (whichever ends first; neither: until ``clear_faults()``). ``applied=True``
-        runs the operation first, so its effect lands and only the answer is lost. Returns the
+        ``delay`` seconds, default 65: past the SDK's 60 s timeout), ``"refuse"`` (the
+        connection reset without an answer) or ``"http"`` (an HTTP ``status`` answer). The
+        fault lasts ``calls`` requests and/or ``seconds`` (whichever ends first; neither:
+        until ``clear_faults()``). ``applied=True`` runs the operation first, so its effect
+        lands and only the answer is lost. Returns the
         ``Fault`` (its ``hits`` counts the requests it spoiled). Faults are checked in the
         order they were injected; see :mod:`kili_rules.testing.faults`.
         """
@@ -200,7 +202,24 @@ class KiliEmulator:
             delay=delay,
             applied=applied,
             message=message,
+            status=status,
         )
+
+    def fail_requests(self, root_field: str, statuses: Iterable[int]) -> None:
+        """Answer the next requests for ``root_field`` (e.g. ``"assets"``) with these HTTP
+        statuses, one per request, before running them (nothing is changed): one ``http``
+        fault of one call per status."""
+        for status in statuses:
+            self._faults.add(
+                root_field,
+                "http",
+                calls=1,
+                seconds=None,
+                delay=None,
+                applied=False,
+                message=None,
+                status=status,
+            )
 
     def set_latency(self, seconds: float, operation: str = "*") -> None:
         """Wait ``seconds`` before answering each request to ``operation`` (``"*"``: all).

@@ -85,6 +85,16 @@ def format_error(err: GraphQLError) -> Json:
     return formatted
 
 
+@dataclass(frozen=True)
+class Reply:
+    """What to send back: after ``delay`` seconds, ``body`` with ``status``, or a reset."""
+
+    status: int
+    body: Json
+    delay: float = 0.0
+    reset: bool = False
+
+
 def _plain(selection_set: SelectionSetNode | None) -> bool:
     """Whether a selection set has only plain fields: no fragments, directives or __typename."""
     if selection_set is None:
@@ -113,16 +123,6 @@ def _project(value: Any, selection_set: SelectionSetNode | None) -> Any:
     return out
 
 
-@dataclass(frozen=True)
-class Reply:
-    """What to send back: after ``delay`` seconds, ``body`` with ``status``, or a reset."""
-
-    status: int
-    body: Json
-    delay: float = 0.0
-    reset: bool = False
-
-
 class GraphQLService:
     """Parses, authenticates, logs, validates and executes one GraphQL request."""
 
@@ -142,6 +142,32 @@ class GraphQLService:
         # parsed and validated documents by query text: the SDK sends the same few documents
         self._documents: dict[str, tuple[DocumentNode, list[GraphQLError]]] = {}
         self._documents_lock = threading.Lock()
+
+    def reply(self, body: bytes, authorization: str | None) -> Reply:
+        """Run a request through the injected latency and faults (see :mod:`.faults`)."""
+        if self.faults.idle():
+            return Reply(*self.run(body, authorization))
+        fields = _peek_root_fields(body)
+        latency = self.faults.latency(fields)
+        if latency:
+            time.sleep(latency)
+        fault = self.faults.take(fields) if fields else None
+        if fault is None:
+            return Reply(*self.run(body, authorization))
+        logger.info("emulator: injected %s fault on %s", fault.kind, ",".join(fields))
+        if fault.applied:
+            self.run(body, authorization)
+        else:
+            self.state.log_request(fields)
+        if fault.kind == "error":
+            return Reply(200, {"data": None, "errors": [error(fault.message)]})
+        if fault.kind == "timeout":
+            message = f"{fault.message} (answered after {fault.delay} s)"
+            return Reply(200, {"data": None, "errors": [error(message)]}, delay=fault.delay)
+        if fault.kind == "http":
+            message = f"{fault.message} (HTTP {fault.status})"
+            return Reply(fault.status, {"data": None, "errors": [error(message)]})
+        return Reply(0, {}, reset=True)
 
     def _document(self, query: str) -> tuple[DocumentNode, list[GraphQLError]] | GraphQLError:
         with self._documents_lock:
@@ -188,29 +214,6 @@ class GraphQLService:
             return None
         return {"data": data}
 
-    def reply(self, body: bytes, authorization: str | None) -> Reply:
-        """Run a request through the injected latency and faults (see :mod:`.faults`)."""
-        if self.faults.idle():
-            return Reply(*self.run(body, authorization))
-        fields = _peek_root_fields(body)
-        latency = self.faults.latency(fields)
-        if latency:
-            time.sleep(latency)
-        fault = self.faults.take(fields) if fields else None
-        if fault is None:
-            return Reply(*self.run(body, authorization))
-        logger.info("emulator: injected %s fault on %s", fault.kind, ",".join(fields))
-        if fault.applied:
-            self.run(body, authorization)
-        else:
-            self.state.log_request(fields)
-        if fault.kind == "error":
-            return Reply(200, {"data": None, "errors": [error(fault.message)]})
-        if fault.kind == "timeout":
-            message = f"{fault.message} (answered after {fault.delay} s)"
-            return Reply(200, {"data": None, "errors": [error(message)]}, delay=fault.delay)
-        return Reply(0, {}, reset=True)
-
     def run(self, body: bytes, authorization: str | None) -> tuple[int, Json]:
         try:
             payload = json.loads(body)
@@ -236,7 +239,8 @@ class GraphQLService:
         if isinstance(parsed, GraphQLError):
             return 200, {"data": None, "errors": [format_error(parsed)]}
         document, problems = parsed
-        self.state.log_request(root_fields(document, operation_name))
+        fields = root_fields(document, operation_name)
+        self.state.log_request(fields)
         if authorization != f"X-API-Key: {self.api_key}":
             # status 200 on purpose: the SDK would retry a 401 for two minutes
             return 200, {
