@@ -285,10 +285,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.output is not None and args.output != "-":
         print(f"{PROG}: {headline(report)}; report written to {args.output}", file=sys.stderr)
     if args.apply or args.dry_run:
-        apply = getattr(report, "apply", None)
-        if apply is None:
-            raise UsageError("--apply needs Report.apply, which this build of kili-rules lacks")
-        print(apply(kili, dry_run=args.dry_run), file=sys.stderr)
+        # the rules file's [actions] when this build reads them; else apply's default policy
+        policy = getattr(rules, "actions", None)
+        extra = {"policy": policy} if policy is not None else {}
+        result = report.apply(kili, dry_run=args.dry_run, **extra)
+        print(result, file=sys.stderr)
+        if not result.ok:
+            raise UsageError(
+                f"Kili API: {len(result.failed)} batch(es) of changes failed; "
+                "run the same command again to resume"
+            )
     return int(report.exit_code(args.fail_on))
 
 
