@@ -226,6 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     full = not args.smoke and only == list(WORKLOADS)
     if not args.no_write and (args.write or full):
+        # bench/project.py owns the section between its markers: keep it
+        old = args.out.read_text() if args.out.is_file() else ""
+        begin, end = old.find("<!-- project:begin -->"), old.find("<!-- project:end -->")
+        if 0 <= begin < end:
+            text = text.rstrip() + "\n\n" + old[begin : end + len("<!-- project:end -->")] + "\n"
         args.out.write_text(text)
         print(f"wrote {args.out}", file=sys.stderr)
     return 0

@@ -99,7 +99,7 @@ def test_usage_and_api_errors_exit_2(emu: KiliEmulator, env: Path, capsys: Any) 
     assert "since: 'last week'" in capsys.readouterr().err
     assert audit(emu, env, project, "--concurrency", "0") == 2
     assert "concurrency" in capsys.readouterr().err
-    emu.fail_requests("countAssets", [500] * 2)
+    emu.inject_fault("countAssets", "refuse", calls=2)  # retried, then a refused filter
     assert audit(emu, env, project, "--status", "NOT_A_STATUS") == 2
     err = capsys.readouterr().err
     assert "Kili API: countAssets" in err and "NOT_A_STATUS" in err
@@ -108,19 +108,19 @@ def test_usage_and_api_errors_exit_2(emu: KiliEmulator, env: Path, capsys: Any) 
     assert "NO_SUCH_VAR" in capsys.readouterr().err
 
 
-def test_apply_without_report_apply_is_a_usage_error_or_runs(
-    emu: KiliEmulator, env: Path, capsys: Any
-) -> None:
-    from kili_rules.report import Report
-
+def test_dry_run_then_apply_then_nothing_left(emu: KiliEmulator, env: Path, capsys: Any) -> None:
     project = emu.add_project()
-    emu.add_assets(project, [{"labels": [ONE]}])
-    code = audit(emu, env, project, "--apply", "--dry-run")
-    if hasattr(Report, "apply"):
-        assert code == 0
-    else:
-        assert code == 2
-        assert "--apply needs Report.apply" in capsys.readouterr().err
+    bad, fine = emu.add_assets(project, [{"labels": [TWO]}, {"labels": [ONE]}])
+    assert audit(emu, env, project, "--apply", "--dry-run", "--format", "json") == 1
+    assert "dry run" in capsys.readouterr().err.lower()
+    assert emu.issues(project) == [] and emu.sent_back == []  # a dry run changes nothing
+    assert audit(emu, env, project, "--apply", "--format", "json") == 1
+    capsys.readouterr()
+    issues = emu.issues(project)
+    assert [i["assetId"] for i in issues] == [bad] and issues[0]["status"] == "OPEN"
+    assert bad in emu.sent_back and fine not in emu.sent_back
+    assert audit(emu, env, project, "--apply", "--format", "json") == 1  # again: no change
+    assert len(emu.issues(project)) == 1
 
 
 def test_audit_as_a_process(emu: KiliEmulator, env: Path) -> None:

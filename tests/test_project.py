@@ -134,8 +134,10 @@ def test_faults_on_pages_are_retried(emu: KiliEmulator, kili: Any) -> None:
     project = emu.add_project()
     emu.add_assets(project, ({"labels": [label_of(rng)]} for _ in range(1_000)))
     expected = naive(kili, project)
-    emu.fail_requests("assets", [503, 502, 429, 503])
-    emu.fail_requests("countAssets", [503])
+    # gateways and rate limits answering for the backend, and connections reset
+    emu.fail_requests("assets", [503, 429])
+    emu.inject_fault("assets", "refuse", calls=2)
+    emu.inject_fault("countAssets", "refuse", calls=1)
     before = emu.requests
     report = RULES.validate_project(kili, project, page_size=100, disable_tqdm=True)
     assert keys(report) == keys(expected) and report.labels == 1_000
@@ -150,9 +152,10 @@ def test_a_page_that_keeps_failing_raises_naming_it(emu: KiliEmulator, kili: Any
 
     project = emu.add_project()
     emu.add_assets(project, ({"labels": [{}]} for _ in range(30)))
-    emu.fail_requests("assets", [503] * 3)
-    with pytest.raises(ProjectError, match=r"assets \(skip=0\): HTTP 503"):
+    emu.inject_fault("assets", "refuse", calls=3)
+    with pytest.raises(ProjectError, match=r"assets \(skip=0\): .* \(after 3 attempts\)"):
         RULES.validate_project(kili, project, max_retries=2, disable_tqdm=True)
+    assert not emu.faults  # all three used: the third attempt was the last
 
 
 def test_labels_without_json_response_are_reported_not_clean(emu: KiliEmulator, kili: Any) -> None:
@@ -262,3 +265,72 @@ def test_json_response_strings_reach_the_core_unparsed(emu: KiliEmulator, kili: 
     assert report.invalid == 1 and report[0].kind == "invalid_label"
     assert report[0].asset_id == asset
     assert "latestLabel.jsonResponse" in report[0].text
+
+
+def test_calls_go_through_the_sdk_rate_limiter(
+    emu: KiliEmulator, kili: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kili.core.graphql import graphql_client
+
+    taken: list[str] = []
+    inner = graphql_client._limiter
+
+    class Counting:
+        def try_acquire(self, name: str, weight: int = 1) -> Any:
+            taken.append(name)
+            return inner.try_acquire(name, weight)
+
+    monkeypatch.setattr(graphql_client, "_limiter", Counting())
+    project = emu.add_project()
+    emu.add_assets(project, ({"labels": [{}]} for _ in range(450)))
+    before = len(emu.requests)
+    RULES.validate_project(kili, project, page_size=100, disable_tqdm=True)
+    assert len(taken) == len(emu.requests) - before == 1 + 5  # the count, then 5 pages
+
+
+def test_progress_bar_on_stderr(emu: KiliEmulator, kili: Any, capsys: Any) -> None:
+    project = emu.add_project()
+    emu.add_assets(project, ({"labels": [{}]} for _ in range(300)))
+    RULES.validate_project(kili, project, page_size=100, disable_tqdm=False)
+    err = capsys.readouterr().err
+    assert f"Validating {project}" in err and "100/300" in err
+    RULES.validate_project(kili, project, page_size=100)  # the client's setting: disabled
+    assert capsys.readouterr().err == ""
+
+
+def test_json_response_url_is_downloaded(tmp_path: Any) -> None:
+    # Kili keeps large labels behind a URL; the scan downloads them as the SDK does.
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from kili_rules.kili.project import GraphQLPoster, _Scan
+
+    (tmp_path / "l1.json").write_text(json.dumps({"JOB_0": {"annotations": []}}))
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        poster = GraphQLPoster(base + "/api/label/v2/graphql", "key", max_retries=0)
+        scan = _Scan(poster, {}, "", "latestLabel", 10, 1)
+        good = {
+            "id": "a1",
+            "latestLabel": {"id": "l1", "jsonResponse": "", "jsonResponseUrl": base + "/l1.json"},
+        }
+        gone = {
+            "id": "a2",
+            "latestLabel": {"id": "l2", "jsonResponse": "{}", "jsonResponseUrl": base + "/l2.json"},
+        }
+        scan._prepare(good)
+        scan._prepare(gone)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert json.loads(good["latestLabel"]["jsonResponse"]) == {"JOB_0": {"annotations": []}}
+    assert "jsonResponseUrl" not in good["latestLabel"]
+    assert gone["latestLabel"] is None  # not handed to the core as an empty label...
+    [row] = scan.unchecked  # ...but reported
+    assert (row.asset_id, row.label_id, row.kind) == ("a2", "l2", "unchecked")
+    assert "could not be fetched" in row.text and "HTTP 404" in row.text

@@ -278,18 +278,23 @@ def cmd_audit(args: argparse.Namespace) -> int:
         )
     except ProjectError as error:
         raise UsageError(f"Kili API: {error}") from error
+    report.context = report.context.with_(rules_file=args.rules)
     _write(_render(report, fmt), args.output)
     from kili_rules.report.text import headline
 
-    if args.output is not None:
+    if args.output is not None and args.output != "-":
         print(f"{PROG}: {headline(report)}; report written to {args.output}", file=sys.stderr)
     if args.apply or args.dry_run:
-        apply = getattr(report, "apply", None)
-        if apply is None:
-            raise UsageError("--apply needs Report.apply, which this build of kili-rules lacks")
-        # the rules file's [actions] (RuleSet.actions), else the defaults
+        # the rules file's [actions] when this build reads them; else apply's default policy
         policy = getattr(rules, "actions", None)
-        print(apply(kili, dry_run=args.dry_run, policy=policy), file=sys.stderr)
+        extra = {"policy": policy} if policy is not None else {}
+        result = report.apply(kili, dry_run=args.dry_run, **extra)
+        print(result, file=sys.stderr)
+        if not result.ok:
+            raise UsageError(
+                f"Kili API: {len(result.failed)} batch(es) of changes failed; "
+                "run the same command again to resume"
+            )
     return int(report.exit_code(args.fail_on))
 
 

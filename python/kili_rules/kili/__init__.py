@@ -8,7 +8,8 @@
   retry resumes after the last completed step; used by the plugin, the webhook workers and
   ``Report.apply``.
 - ``kili_rules.kili.apply``: the bulk form of ``act`` behind ``Report.apply``.
-- ``kili_rules.kili.project``: ``validate_project``'s paging of a live project.
+- ``kili_rules.kili.project``: ``RuleSet.validate_project``: concurrent paging of a project's
+  assets, jsonResponse strings handed to the native core.
 
 Nothing here is imported eagerly: importing ``kili_rules`` never imports the Kili SDK.
 """

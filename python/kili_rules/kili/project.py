@@ -287,11 +287,15 @@ class UncheckedRow:
     frame: int | None = None
     value: float | None = None
     limit: float | None = None
+    author: str | None = None
+    label_type: str | None = None
+    created_at: str | None = None
+    asset_status: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         from kili_rules.report import COLUMNS
 
-        return {name: getattr(self, name) for name in COLUMNS}
+        return {name: getattr(self, name, None) for name in COLUMNS}
 
 
 @dataclass
@@ -304,14 +308,16 @@ class _Scan:
     label_field: str
     page_size: int
     concurrency: int
-    total: int = 0
+    start: int = 0
+    stop: int = 0
     unchecked: list[UncheckedRow] = field(default_factory=list)
     on_page: Any = None
     # (asset id, label id) of every label handed to the checker: Report.apply reconciles them
     checked: list[tuple[str, str]] = field(default_factory=list)
 
     def _page(self, skip: int) -> list[dict[str, Any]]:
-        variables = {"where": self.where, "first": self.page_size, "skip": skip}
+        first = min(self.page_size, self.stop - skip)
+        variables = {"where": self.where, "first": first, "skip": skip}
         page = self.poster.post(self.query, variables, f"assets (skip={skip})")
         if not isinstance(page, list):
             raise ProjectError(f"assets (skip={skip}): expected a list, got {type(page).__name__}")
@@ -323,7 +329,7 @@ class _Scan:
         Pages are offsets (Kili's first/skip): assets added or removed while the scan runs
         can shift them, as with the SDK's own paging.
         """
-        offsets = iter(range(0, max(self.total, 1), self.page_size))
+        offsets = iter(range(self.start, self.stop, self.page_size))
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="kili-rules-page") as pool:
             inflight: deque[Future[list[dict[str, Any]]]] = deque()
             for skip in offsets:
@@ -415,7 +421,6 @@ def validate_project(
     disable_tqdm: bool | None = None,
 ) -> Report:
     """See :meth:`kili_rules.RuleSet.validate_project`."""
-    from kili_rules.report import Report, progress_bar
 
     if not isinstance(project_id, str) or not project_id:
         raise ValueError("project_id must be a non-empty string")
@@ -423,7 +428,7 @@ def validate_project(
         raise ValueError(f"concurrency must be between 1 and 32, not {concurrency}")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
-    selection = asset_selection(ruleset, labels)
+    asset_selection(ruleset, labels)  # a bad `labels` fails before any request
     poster = GraphQLPoster.of(kili, max_retries=max_retries)
     scan_where = asset_where(
         project_id,
@@ -433,38 +438,81 @@ def validate_project(
         step_status_in=step_status_in,
         where=where,
     )
-    total = poster.post(COUNT_QUERY, {"where": scan_where}, f"countAssets of project {project_id}")
-    if not isinstance(total, int):
+    total = count_assets(poster, project_id, scan_where)
+    if disable_tqdm is None:  # the SDK's rule: the client's setting, unless given here
+        disable_tqdm = bool(getattr(kili, "disable_tqdm", False))
+    return validate_range(
+        ruleset,
+        poster,
+        project_id,
+        scan_where,
+        0,
+        total,
+        labels=labels,
+        concurrency=concurrency,
+        page_size=page_size,
+        threads=threads,
+        disable_tqdm=disable_tqdm,
+    )
+
+
+def count_assets(poster: GraphQLPoster, project_id: str, where: Mapping[str, Any]) -> int:
+    """How many assets of the project ``where`` selects."""
+    total = poster.post(COUNT_QUERY, {"where": where}, f"countAssets of project {project_id}")
+    if not isinstance(total, int) or isinstance(total, bool):
         raise ProjectError(f"countAssets of project {project_id}: not a number: {total!r}")
+    return total
+
+
+def validate_range(
+    ruleset: RuleSet,
+    poster: GraphQLPoster,
+    project_id: str,
+    where: dict[str, Any],
+    start: int,
+    stop: int,
+    *,
+    labels: LabelsMode = "latest",
+    concurrency: int = 4,
+    page_size: int = 200,
+    threads: int | None = None,
+    disable_tqdm: bool = True,
+) -> Report:
+    """Validate the assets at offsets ``[start, stop)`` of a scan (one shard of a project)."""
+    from kili_rules.report import Report, progress_bar
+    from kili_rules.report.context import Context
+
     scan = _Scan(
         poster,
-        scan_where,
-        ASSETS_QUERY % selection,
+        where,
+        ASSETS_QUERY % asset_selection(ruleset, labels),
         LABEL_FIELDS[labels],
         page_size,
         concurrency,
-        total,
+        start,
+        stop,
     )
-    if disable_tqdm is None:  # the SDK's rule: the client's setting, unless given here
-        disable_tqdm = bool(getattr(kili, "disable_tqdm", False))
     engine = ruleset._engine
-    with progress_bar(total, disable=disable_tqdm, desc=f"Validating {project_id}") as bar:
+    bar_total = max(stop - start, 0)
+    with progress_bar(bar_total, disable=disable_tqdm, desc=f"Validating {project_id}") as bar:
         scan.on_page = bar.update
-        result = engine.validate_many(scan.items(), threads) if total else None
+        result = engine.validate_many(scan.items(), threads) if stop > start else None
+    context = Context(
+        inputs=(f"Kili project {project_id}",),
+        project_id=project_id,
+        kili_url=poster.endpoint.split("/api/", 1)[0],
+    )
     if result is None:
-        report = Report(fingerprint=ruleset.fingerprint)
+        report = Report(fingerprint=ruleset.fingerprint, context=context)
     else:
-        report = Report.from_batch(result, fingerprint=ruleset.fingerprint)
-    if scan.unchecked:
-        rows = cast("list[Row]", [*report.rows, *scan.unchecked])
         report = Report(
-            rows,
-            labels=report.labels,
-            assets=report.assets,
-            invalid=report.invalid,
-            bytes_read=report.bytes_read,
-            fingerprint=report.fingerprint,
+            cast("list[Row]", [*result.rows, *scan.unchecked]),
+            labels=result.labels,
+            assets=result.assets,
+            invalid=result.invalid,
+            bytes_read=result.bytes_read,
+            fingerprint=ruleset.fingerprint,
+            context=context,
         )
     report.checked = scan.checked
-    report.context = report.context.with_(project_id=project_id)
     return report

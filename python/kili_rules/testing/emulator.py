@@ -69,7 +69,6 @@ class KiliEmulator:
         self._deliveries: list[Delivery] = []
         self._dispatcher = Dispatcher(self._record_delivery, delivery_timeout)
         self._server: EmulatorHTTPServer | None = None
-        self._faults = Faults()
         self._thread: threading.Thread | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
