@@ -1,198 +1,248 @@
-"""Bounded background processing for the webhook server.
+"""Workers that drain the journal: lease an event, check the label, record the effects.
 
-Requests are answered at once; labels are checked by a few worker threads fed by a bounded
-queue. A key (project, label, rules fingerprint) is claimed while queued or in flight and
-remembered in a bounded LRU once processed, so a redelivered event is not processed twice.
+Each thread leases one event at a time. A Kili failure marked retryable goes back to pending
+with an exponential backoff (with jitter); an event that keeps failing, past ``max_attempts``
+or ``max_age_seconds``, becomes a dead letter (``kili-rules events replay`` brings it back).
+A heartbeat keeps the leases of events in progress alive; a lease whose worker died expires
+and another worker takes the event, resuming after its last recorded step.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
+import os
+import random
+import socket
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from enum import Enum
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+from kili_rules.journal import Event, Journal, JournalSteps, LeaseLost
 
 logger = logging.getLogger("kili_rules.webhook")
 
 
-class Submit(Enum):
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
-    FULL = "full"
+class Retryable(Exception):
+    """A failure worth trying again later (the Kili API was down, slow or erring)."""
 
 
-class KeyTracker:
-    """Keys in flight (queued or running) plus a bounded LRU of keys already processed."""
-
-    def __init__(self, capacity: int) -> None:
-        if capacity < 1:
-            raise ValueError("dedupe capacity must be at least 1")
-        self._capacity = capacity
-        self._done: OrderedDict[Hashable, None] = OrderedDict()
-        self._in_flight: set[Hashable] = set()
-        self._lock = threading.Lock()
-
-    def claim(self, key: Hashable) -> bool:
-        """True if the caller now owns ``key``; False if it is in flight or already done."""
-        with self._lock:
-            if key in self._in_flight:
-                return False
-            if key in self._done:
-                self._done.move_to_end(key)
-                return False
-            self._in_flight.add(key)
-            return True
-
-    def release(self, key: Hashable, *, done: bool) -> None:
-        """Finish ``key``: remember it if done, else let a redelivery try again."""
-        with self._lock:
-            self._in_flight.discard(key)
-            if done:
-                self._done[key] = None
-                self._done.move_to_end(key)
-                while len(self._done) > self._capacity:
-                    self._done.popitem(last=False)
-
-    @property
-    def in_flight(self) -> int:
-        with self._lock:
-            return len(self._in_flight)
-
-    @property
-    def remembered(self) -> int:
-        with self._lock:
-            return len(self._done)
+class Permanent(Exception):
+    """A failure that will not go away by retrying: the event is dead-lettered at once."""
 
 
-class Worker:
-    """A bounded queue drained by ``threads`` daemon threads calling ``process(job)``.
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_seconds: float = 1.0
+    max_seconds: float = 300.0
+    max_attempts: int = 10
+    max_age_seconds: float = 86400.0
 
-    ``process`` returns True when the job is finished for good (its key is remembered) and
-    False when a redelivery should be processed again (nothing was written).
+    def __post_init__(self) -> None:
+        if self.base_seconds <= 0 or self.max_seconds < self.base_seconds:
+            raise ValueError("retry delays must be positive, the maximum at least the base")
+        if self.max_attempts < 1 or self.max_age_seconds <= 0:
+            raise ValueError("max_attempts must be at least 1 and max_age_seconds positive")
+
+    def delay(self, attempts: int) -> float:
+        """Exponential backoff with full jitter around it (half to one and a half times)."""
+        raw = min(self.max_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+        return float(raw * random.uniform(0.5, 1.5))
+
+    def exhausted(self, event: Event, now: float) -> bool:
+        return event.attempts >= self.max_attempts or now - event.created_at >= self.max_age_seconds
+
+
+Process = Callable[[Event, JournalSteps], dict[str, Any]]
+
+
+class WorkerPool:
+    """``threads`` workers leasing from ``journal`` and calling ``process(event, steps)``.
+
+    ``process`` returns a JSON-able result (the event is done), raises :class:`Retryable`
+    (try again after a backoff) or anything else (a bug or a permanent failure: retried
+    within the same bounds, so a transient surprise does not lose the event).
     """
 
     def __init__(
         self,
-        process: Callable[[Any], bool],
-        key: Callable[[Any], Hashable],
+        journal: Journal,
+        process: Process,
         *,
-        queue_size: int,
-        threads: int = 1,
-        dedupe_size: int = 10_000,
+        threads: int = 2,
+        lease_seconds: float = 60.0,
+        retry: RetryPolicy | None = None,
+        poll_seconds: float = 0.5,
     ) -> None:
-        if queue_size < 1 or threads < 1:
-            raise ValueError("queue_size and threads must be at least 1")
+        if threads < 1:
+            raise ValueError("workers must be at least 1")
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        self.journal = journal
         self._process = process
-        self._key = key
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
-        self._thread_count = threads
+        self.thread_count = threads
+        self.lease_seconds = lease_seconds
+        self.retry = retry or RetryPolicy()
+        self._poll = poll_seconds
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self._wake = threading.Condition()
+        self._held: dict[int, Event] = {}  # event id -> event being processed
         self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._pending = 0  # accepted and not finished yet
-        self.keys = KeyTracker(dedupe_size)
-        self.queue_size = queue_size
-        self.counts: dict[str, int] = {
-            "accepted": 0,
-            "duplicates": 0,
-            "refused_full": 0,
-            "processed": 0,
-            "failed": 0,
-        }
+        self.counts = {"processed": 0, "retried": 0, "dead": 0, "lease_lost": 0}
+        self.last_error: str | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the threads (idempotent; restarts them after ``stop``)."""
         with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()]
-            if self._threads and not self._stop.is_set():
+            if self._threads:
                 return
             self._stop.clear()
-            for index in range(self._thread_count - len(self._threads)):
+            for index in range(self.thread_count):
                 thread = threading.Thread(
                     target=self._run, name=f"kili-rules-worker-{index}", daemon=True
                 )
-                thread.start()
                 self._threads.append(thread)
+            beat = threading.Thread(target=self._heartbeat, name="kili-rules-lease", daemon=True)
+            self._threads.append(beat)
+        for thread in self._threads:
+            thread.start()
 
-    def submit(self, job: Any) -> Submit:
-        """Queue ``job`` unless its key is already claimed or the queue is full."""
-        self.start()
-        key = self._key(job)
-        if not self.keys.claim(key):
-            self._count("duplicates")
-            return Submit.DUPLICATE
+    def wake(self) -> None:
+        """Tell idle workers that an event arrived (they also poll)."""
+        with self._wake:
+            self._wake.notify()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop leasing; let the events in progress finish within ``timeout`` s, and give the
+        leases of any still running back to the journal (they are processed again later,
+        resuming after their last recorded step)."""
+        self._stop.set()
+        with self._wake:
+            self._wake.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in list(self._threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
+            left = list(self._held)
+            self._threads = []
+        if left:
+            logger.warning(
+                "kili-rules: %d event(s) still in progress at shutdown; their leases are "
+                "released and they will be processed again",
+                len(left),
+            )
             try:
-                self._queue.put_nowait(job)
-            except queue.Full:
-                self.counts["refused_full"] += 1
-                refused = True
-            else:
-                self._pending += 1
-                self.counts["accepted"] += 1
-                refused = False
-        if refused:
-            self.keys.release(key, done=False)
-            return Submit.FULL
-        return Submit.ACCEPTED
+                self.journal.release(left, self.owner)
+            except Exception as exc:  # their leases expire anyway
+                logger.error("kili-rules: releasing leases failed (they will expire): %s", exc)
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait until every accepted job is processed; False on timeout."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Let the queue drain (up to ``timeout`` s), then stop the threads."""
-        if not self.join(timeout):
-            logger.error("kili-rules: stopping with %d event(s) unprocessed", self.depth)
-        self._stop.set()
-        for thread in list(self._threads):
-            thread.join(timeout=1.0)
-
-    @property
-    def depth(self) -> int:
-        return self._queue.qsize()
+        """Wait until the journal holds no pending or leased event; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self.journal.stats().backlog == 0:
+                return True
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
 
     @property
     def alive(self) -> int:
-        return sum(1 for thread in self._threads if thread.is_alive())
+        return sum(1 for t in self._threads if t.is_alive() and t.name.startswith("kili-rules-w"))
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            counts = dict(self.counts)
-            pending = self._pending
-        return {
-            **counts,
-            "queue_depth": self.depth,
-            "queue_size": self.queue_size,
-            "pending": pending,
-            "in_flight": self.keys.in_flight,
-            "remembered": self.keys.remembered,
-            "workers": self.alive,
-        }
+            return {
+                **self.counts,
+                "in_progress": len(self._held),
+                "workers": self.alive,
+                "last_worker_error": self.last_error,
+            }
+
+    # ---- the work ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                events = self.journal.lease(self.owner, 1, self.lease_seconds)
+            except Exception as exc:
+                self._note_error(f"leasing from the journal failed: {exc}")
+                self._stop.wait(1.0)
+                continue
+            if not events:
+                with self._wake:
+                    if not self._stop.is_set():
+                        self._wake.wait(self._poll)
+                continue
+            for event in events:
+                self._handle(event)
+
+    def _handle(self, event: Event) -> None:
+        with self._lock:
+            self._held[event.id] = event
+        try:
+            steps = JournalSteps(self.journal, event, self.owner, self.lease_seconds)
+            try:
+                result = self._process(event, steps)
+            except LeaseLost:
+                raise
+            except Exception as exc:
+                self._failed(event, exc)
+                return
+            self.journal.complete(event.id, self.owner, result)
+            self._count("processed")
+        except LeaseLost as exc:
+            # Another worker took the event after our lease expired: it carries on.
+            self._count("lease_lost")
+            logger.warning("kili-rules: %s", exc)
+        except Exception as exc:  # the journal itself failed: the lease expires, nothing lost
+            self._note_error(f"journal write failed for event {event.id}: {exc}")
+        finally:
+            with self._lock:
+                self._held.pop(event.id, None)
+
+    def _failed(self, event: Event, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        self._note_error(f"event {event.id} (label {event.label_id}): {error}")
+        now = time.time()
+        if isinstance(exc, Permanent) or self.retry.exhausted(event, now):
+            self.journal.bury(event.id, self.owner, error)
+            self._count("dead")
+            logger.error(
+                "kili-rules: event %d (label %s) is a dead letter after %d attempt(s): %s",
+                event.id,
+                event.label_id,
+                event.attempts,
+                error,
+            )
+            return
+        delay = self.retry.delay(event.attempts)
+        self.journal.retry(event.id, self.owner, error, now + delay)
+        self._count("retried")
+
+    def _heartbeat(self) -> None:
+        interval = max(0.2, self.lease_seconds / 3)
+        while not self._stop.wait(interval):
+            with self._lock:
+                ids = list(self._held)
+            if ids:
+                try:
+                    self.journal.extend(ids, self.owner, self.lease_seconds)
+                except Exception as exc:
+                    self._note_error(f"extending leases failed: {exc}")
+        # keep beating until the stop finishes: stop() joins the workers first
+        # (a lease that lapses during a long shutdown is simply taken again later)
 
     def _count(self, name: str) -> None:
         with self._lock:
             self.counts[name] += 1
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                job = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            done = False
-            try:
-                done = self._process(job)
-            except Exception:  # process() logs its own failures; this is the last guard
-                logger.exception("kili-rules: worker failed on a job")
-            finally:
-                self.keys.release(self._key(job), done=done)
-                with self._idle:
-                    self.counts["processed" if done else "failed"] += 1
-                    self._pending -= 1
-                    self._idle.notify_all()
+    def _note_error(self, text: str) -> None:
+        with self._lock:
+            self.last_error = text
+        logger.warning("kili-rules: %s", text)
