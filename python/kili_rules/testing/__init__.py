@@ -5,7 +5,12 @@ The emulator serves, on a loopback port, the subset of Kili's GraphQL API that t
 ``viewer``, ``apiKeys``, schema introspection (from a hand-written SDL), ``projects``,
 ``assets``/``countAssets``, ``labels``/``countLabels``, ``issues``/``countIssues``,
 ``appendManyLabels``, ``createIssues``, ``sendAssetsBackToQueue`` (and the pre-26.2.1
-``sendBackAssetsToQueue``), ``createWebhook``/``updateWebhook`` and
+``sendBackAssetsToQueue``), ``updatePropertiesInIssue`` (``update_issue_status``,
+``issues.solve`` / ``cancel`` / ``open``: statuses OPEN, SOLVED, CANCELLED),
+``addAssetsToReview`` (``add_to_review``, ``assets.move_to_next_step``),
+``updatePropertiesInAssets`` (``update_properties_in_assets``; ``add_metadata`` merges on the
+client side, as the SDK does, so other metadata keys are kept),
+``createWebhook``/``updateWebhook`` and
 ``activatePluginOnProject``/``deactivatePluginOnProject``. Anything else is answered with a
 GraphQL error naming it. It needs only the standard library and graphql-core (a dependency of
 ``kili``); the native ``kili_rules`` core is not imported.
@@ -22,14 +27,31 @@ Public API (all methods are thread-safe)::
                  delivery_timeout=10.0)       # context manager, or start() / stop()
     emu.endpoint, emu.api_key, emu.url, emu.port
     emu.kili_client(**kwargs)                 # a real kili.client.Kili bound to the emulator
-    emu.add_project(project_id=None, *, json_interface=None, input_type="IMAGE", title=...)
+    emu.add_project(project_id=None, *, json_interface=None, input_type="IMAGE", title=...,
+                    steps=())               # steps=("Labeling", "Review"): workflow v2
     emu.add_asset(project_id, asset_id=None, *, external_id=None, resolution=None, ...) -> id
     emu.add_label(asset_id, json_response, *, label_type="DEFAULT") -> id   (no webhook)
     emu.project(id), emu.asset(id), emu.assets(project_id=None)          -> dicts
-    emu.labels(project_id=None, *, asset_id=None), emu.issues(project_id=None) -> dicts
-    emu.sent_back, emu.webhooks, emu.requests, emu.deliveries            -> lists
+    emu.labels(project_id=None, *, asset_id=None)                        -> dicts
+    emu.issues(project_id=None, *, asset_id=None, label_id=None, status=None) -> dicts
+    emu.sent_back, emu.added_to_review, emu.webhooks, emu.requests, emu.deliveries -> lists
+    emu.kili_client(timeout=None, **kwargs)   # timeout: replaces the SDK's 60 s request timeout
+    emu.inject_fault(operation, kind="error", *, calls=None, seconds=None, delay=None,
+                     applied=False, message=None) -> Fault     # kinds: error, timeout, refuse
+    emu.set_latency(seconds, operation="*"), emu.clear_faults(), emu.faults
     emu.wait_for_deliveries(n, timeout=5.0), emu.wait_until(predicate, timeout=5.0)
     emu.reset()
+
+Faults (``kili_rules.testing.faults``): a fault matches a request's root field and lasts a
+number of calls and/or a time window. ``error`` answers a GraphQL error (the SDK raises
+``kili.exceptions.GraphQLError``); ``timeout`` holds the answer past the client's timeout (a
+read timeout: ``MutationOutcomeUnknownError`` for a mutation); ``refuse`` resets the connection
+without an answer (a ``requests`` connection error). ``applied=True`` runs the operation first,
+so the write lands and only its answer is lost. Example::
+
+    emu.inject_fault("createIssues", "timeout", calls=1, delay=2.0, applied=True)
+    kili = emu.kili_client(timeout=1.0)
+    kili.create_issues(...)       # raises MutationOutcomeUnknownError; the issues exist
 
 Schema caching: ``GET .../version`` answers a version derived from the SDL hash (unless
 ``serve_version=False``), so a schema the SDK caches (``<cache dir>/<host:port>_<version>.graphql``)
@@ -68,6 +90,7 @@ Example: the webhook tutorial's Step 5, all on loopback (``json_interface`` and
 
 from .delivery import Delivery
 from .emulator import KiliEmulator
+from .faults import Fault
 from .state import EmulatorError
 
-__all__ = ["Delivery", "EmulatorError", "KiliEmulator"]
+__all__ = ["Delivery", "EmulatorError", "Fault", "KiliEmulator"]

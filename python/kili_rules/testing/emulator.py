@@ -5,11 +5,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from .delivery import Delivery, Dispatcher
+from .faults import Fault, Faults
 from .resolvers import build_root
 from .schema import SCHEMA_VERSION, SDL
 from .server import EmulatorHTTPServer, GraphQLService
@@ -56,6 +57,7 @@ class KiliEmulator:
         self._port = port
         self._serve_version = serve_version
         self._state = EmulatorState()
+        self._faults = Faults()
         self._deliveries: list[Delivery] = []
         self._dispatcher = Dispatcher(self._record_delivery, delivery_timeout)
         self._server: EmulatorHTTPServer | None = None
@@ -68,7 +70,7 @@ class KiliEmulator:
         if self._server is not None:
             return self
         root = build_root(self._state, self._api_key, self._dispatcher.submit)
-        service = GraphQLService(SDL, root, self._state, self._api_key)
+        service = GraphQLService(SDL, root, self._state, self._api_key, self._faults)
         server = EmulatorHTTPServer(
             (self._host, self._port),
             service,
@@ -132,10 +134,13 @@ class KiliEmulator:
     def api_key(self) -> str:
         return self._api_key
 
-    def kili_client(self, **kwargs: Any) -> Any:
+    def kili_client(self, *, timeout: float | None = None, **kwargs: Any) -> Any:
         """A real ``kili.client.Kili`` bound to this emulator.
 
-        Keyword arguments are passed to ``Kili``. Defaults: ``disable_tqdm=True`` and
+        ``timeout`` (seconds) replaces the SDK's 60 s request timeout on this client (it sets
+        the client's transport ``default_timeout``), so a test of an injected ``timeout`` fault
+        does not wait a minute. Other keyword arguments are passed to ``Kili``. Defaults:
+        ``disable_tqdm=True`` and
         ``graphql_client_params={"enable_schema_caching": False}``, because the SDK fixes its
         cache directory (``~/.cache/kili/graphql``) when ``kili`` is first imported, so setting
         HOME in a test does not keep it out of the user's cache. Init checks run unless the
@@ -151,7 +156,59 @@ class KiliEmulator:
             "graphql_client_params": {"enable_schema_caching": False},
         }
         params.update(kwargs)
-        return Kili(**params)
+        client = Kili(**params)
+        if timeout is not None:
+            client.graphql_client._gql_transport.default_timeout = timeout
+        return client
+
+    # ---- faults and latency ----------------------------------------------------------------
+
+    def inject_fault(
+        self,
+        operation: str,
+        kind: str = "error",
+        *,
+        calls: int | None = None,
+        seconds: float | None = None,
+        delay: float | None = None,
+        applied: bool = False,
+        message: str | None = None,
+    ) -> Fault:
+        """Make requests whose root field is ``operation`` (or ``"*"``: any) fail.
+
+        ``kind``: ``"error"`` (a GraphQL error answer), ``"timeout"`` (the answer held
+        ``delay`` seconds, default 65: past the SDK's 60 s timeout) or ``"refuse"`` (the
+        connection reset without an answer). The fault lasts ``calls`` requests and/or
+        ``seconds`` (whichever ends first; neither: until ``clear_faults()``). ``applied=True``
+        runs the operation first, so its effect lands and only the answer is lost. Returns the
+        ``Fault`` (its ``hits`` counts the requests it spoiled). Faults are checked in the
+        order they were injected; see :mod:`kili_rules.testing.faults`.
+        """
+        return self._faults.add(
+            operation,
+            kind,
+            calls=calls,
+            seconds=seconds,
+            delay=delay,
+            applied=applied,
+            message=message,
+        )
+
+    def set_latency(self, seconds: float, operation: str = "*") -> None:
+        """Wait ``seconds`` before answering each request to ``operation`` (``"*"``: all).
+
+        The largest latency that applies wins; 0 removes it.
+        """
+        self._faults.set_latency(seconds, operation)
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault and latency."""
+        self._faults.clear()
+
+    @property
+    def faults(self) -> list[Fault]:
+        """The faults still live (not used up, not expired)."""
+        return self._faults.active()
 
     # ---- seeding -------------------------------------------------------------------------
 
@@ -163,9 +220,19 @@ class KiliEmulator:
         input_type: str = "IMAGE",
         title: str = "Emulated project",
         description: str = "",
+        steps: Sequence[str] = (),
     ) -> str:
-        """Create a project; returns its id (``project-N`` unless given)."""
-        return self._state.add_project(project_id, title, description, input_type, json_interface)
+        """Create a project; returns its id (``project-N`` unless given).
+
+        ``steps`` (at least two names, e.g. ``("Labeling", "Review")``) makes it a workflow v2
+        project: assets start in the first step, ``add_to_review`` /
+        ``kili.assets.move_to_next_step`` move a labeled asset one step on (declined at the
+        last step), ``send_back_to_queue`` / ``kili.assets.invalidate`` take it back to the
+        first step.
+        """
+        return self._state.add_project(
+            project_id, title, description, input_type, json_interface, steps
+        )
 
     def add_asset(
         self,
@@ -206,10 +273,11 @@ class KiliEmulator:
         return created[0].id
 
     def reset(self) -> None:
-        """Forget all data and logs; the server keeps running on the same port."""
+        """Forget all data, logs, faults and latency; the server keeps running on the same port."""
         with self._state.lock:
             self._state.reset()
             self._deliveries.clear()
+        self._faults.clear()
 
     # ---- inspection ----------------------------------------------------------------------
 
@@ -225,10 +293,15 @@ class KiliEmulator:
             }
 
     def asset(self, asset_id: str) -> dict[str, Any]:
-        """``{id, projectId, externalId, status, content, resolution, labelIds}``."""
+        """``{id, projectId, externalId, status, content, resolution, labelIds, metadata,
+        step, priority}`` (``step``: the workflow v2 step name, None in the legacy workflow)."""
         with self._state.lock:
             a = self._state.asset(asset_id)
+            steps = self._state.project(a.project_id).steps
             return {
+                "metadata": json.loads(json.dumps(a.json_metadata)),
+                "step": steps[a.step] if steps else None,
+                "priority": a.priority,
                 "id": a.id,
                 "projectId": a.project_id,
                 "externalId": a.external_id,
@@ -258,14 +331,25 @@ class KiliEmulator:
                 and (asset_id is None or lb.asset_id == asset_id)
             ]
 
-    def issues(self, project_id: str | None = None) -> list[dict[str, Any]]:
-        """Issues in creation order: ``{id, labelId, objectMid, text, type, status, assetId,
-        projectId, createdAt}``."""
+    def issues(
+        self,
+        project_id: str | None = None,
+        *,
+        asset_id: str | None = None,
+        label_id: str | None = None,
+        status: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Issues in creation order, filtered by project, asset, label and status (OPEN,
+        SOLVED, CANCELLED): ``{id, labelId, objectMid, text, type, status, assetId, projectId,
+        createdAt, updatedAt}``."""
         with self._state.lock:
             return [
                 _issue_dict(i)
                 for i in self._state.issues.values()
-                if project_id is None or i.project_id == project_id
+                if (project_id is None or i.project_id == project_id)
+                and (asset_id is None or i.asset_id == asset_id)
+                and (label_id is None or i.label_id == label_id)
+                and (status is None or i.status == status)
             ]
 
     @property
@@ -273,6 +357,12 @@ class KiliEmulator:
         """Asset ids of every send-back-to-queue call, in call order (repeats kept)."""
         with self._state.lock:
             return list(self._state.sent_back)
+
+    @property
+    def added_to_review(self) -> list[str]:
+        """Asset ids that add_to_review / move_to_next_step moved on, in order (repeats kept)."""
+        with self._state.lock:
+            return list(self._state.added_to_review)
 
     @property
     def webhooks(self) -> list[dict[str, Any]]:
@@ -341,6 +431,7 @@ def _issue_dict(issue: Issue) -> dict[str, Any]:
         "assetId": issue.asset_id,
         "projectId": issue.project_id,
         "createdAt": issue.created_at,
+        "updatedAt": issue.updated_at,
     }
 
 
@@ -355,4 +446,4 @@ def _webhook_dict(hook: Webhook) -> dict[str, Any]:
     }
 
 
-__all__ = ["Delivery", "EmulatorError", "KiliEmulator"]
+__all__ = ["Delivery", "EmulatorError", "Fault", "KiliEmulator"]

@@ -65,8 +65,11 @@ class Views:
             "description": project.description,
             "inputType": project.input_type,
             "jsonInterface": json.dumps(project.json_interface),
-            "steps": [],
-            "workflowVersion": "V1",
+            "steps": [
+                {"id": f"{project.id}-step-{i}", "name": name}
+                for i, name in enumerate(project.steps)
+            ],
+            "workflowVersion": "V2" if project.steps else "V1",
             "createdAt": project.created_at,
             "numberOfAssets": count,
             "consensusTotCoverage": 0,
@@ -95,16 +98,24 @@ class Views:
         def latest_labels(_info: GraphQLResolveInfo) -> list[View]:
             return [self.label(lb) for lb in state.latest_labels(asset)]
 
+        with state.lock:
+            steps = state.project(asset.project_id).steps
+        current_step = (
+            {"id": f"{asset.project_id}-step-{asset.step}", "name": steps[asset.step]}
+            if steps
+            else None
+        )
         return {
             "id": asset.id,
             "externalId": asset.external_id,
+            "currentStep": current_step,
             "content": asset.content,
             "jsonContent": "",
             "jsonMetadata": json.dumps(asset.json_metadata),
             "status": asset.status,
             "skipped": False,
             "isHoneypot": False,
-            "priority": 0,
+            "priority": asset.priority,
             "createdAt": asset.created_at,
             "updatedAt": asset.updated_at,
             "resolution": resolution,
@@ -149,6 +160,7 @@ class Views:
                     "text": issue.text,
                     "createdAt": issue.created_at,
                     "authorId": VIEWER_ID,
+                    "authorIdUser": VIEWER_ID,
                 }
             ]
             if issue.text is not None
@@ -160,10 +172,11 @@ class Views:
             "type": issue.type,
             "status": issue.status,
             "objectMid": issue.object_mid,
+            "labelId": issue.label_id,
             "assetId": issue.asset_id,
             "projectId": issue.project_id,
             "createdAt": issue.created_at,
-            "updatedAt": issue.created_at,
+            "updatedAt": issue.updated_at or issue.created_at,
             "hasBeenSeen": False,
             "author": user_view(VIEWER_ID),
             "comments": comments,
@@ -235,6 +248,17 @@ def build_root(
     def send_back_assets_to_queue(_info: GraphQLResolveInfo, where: Where) -> View:
         return {"id": state.send_back_to_queue_legacy(where)}
 
+    def update_issue(_info: GraphQLResolveInfo, data: Where, where: Where) -> View:
+        return {"id": state.update_issue(where, data).id}
+
+    def add_assets_to_review(_info: GraphQLResolveInfo, where: Where) -> View:
+        return state.add_to_review(where)
+
+    def update_assets(
+        _info: GraphQLResolveInfo, where: list[Where], data: list[Where]
+    ) -> list[View]:
+        return [{"id": a.id} for a in state.update_assets(where, data)]
+
     def create_webhook(_info: GraphQLResolveInfo, data: Where) -> str:
         return state.upsert_webhook(data, create=True)
 
@@ -262,6 +286,9 @@ def build_root(
         "createIssues": create_issues,
         "sendAssetsBackToQueue": send_assets_back_to_queue,
         "sendBackAssetsToQueue": send_back_assets_to_queue,
+        "updatePropertiesInIssue": update_issue,
+        "addAssetsToReview": add_assets_to_review,
+        "updatePropertiesInAssets": update_assets,
         "createWebhook": create_webhook,
         "updateWebhook": update_webhook,
         "activatePluginOnProject": activate,

@@ -95,9 +95,24 @@ type AssetProject {
   id: ID!
 }
 
+type AssetStep {
+  id: ID!
+  name: String!
+}
+
+type AssetRef {
+  id: ID!
+}
+
+type IssueRef {
+  id: ID!
+}
+
 type Asset {
   id: ID!
   externalId: String!
+  "Workflow v2 only: the step the asset is in."
+  currentStep: AssetStep
   content: String!
   "A JSON string."
   jsonContent: String!
@@ -123,6 +138,7 @@ type Comment {
   text: String!
   createdAt: String!
   authorId: ID!
+  authorIdUser: ID!
 }
 
 type Issue {
@@ -131,6 +147,8 @@ type Issue {
   type: IssueType!
   status: IssueStatus!
   objectMid: String
+  "The label the issue was created on (null for an asset-level issue)."
+  labelId: ID
   assetId: ID!
   projectId: ID!
   createdAt: String!
@@ -208,6 +226,17 @@ input IssueWhere {
   type: IssueType
 }
 
+input IssueData {
+  status: IssueStatus
+}
+
+input AssetData {
+  "A JSON string; replaces the asset's metadata."
+  jsonMetadata: String
+  priority: Int
+  externalId: String
+}
+
 input IssueToCreate {
   labelID: ID
   assetId: ID
@@ -266,6 +295,12 @@ type Mutation {
   sendAssetsBackToQueue(where: AssetWhere!): AssetActionOutcome!
   "kili <= 26.2.0"
   sendBackAssetsToQueue(where: AssetWhere!): ProjectRef!
+  "update_issue_status, issues.solve / cancel / open"
+  updatePropertiesInIssue(data: IssueData!, where: IssueWhere!): IssueRef!
+  "add_to_review, assets.move_to_next_step"
+  addAssetsToReview(where: AssetWhere!): AssetActionOutcome!
+  "update_properties_in_assets, add_metadata, set_metadata"
+  updatePropertiesInAssets(where: [AssetWhere!]!, data: [AssetData!]!): [AssetRef!]!
   createWebhook(data: WebhookData!): String!
   updateWebhook(data: WebhookData!): String!
   activatePluginOnProject(where: PluginProjectWhere!): String!

@@ -12,7 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
+import struct
+import time
 import zlib
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -28,6 +32,7 @@ from graphql import (
 )
 from graphql.language import DocumentNode
 
+from .faults import Faults
 from .resolvers import Resolver
 from .state import EmulatorError, EmulatorState
 
@@ -74,14 +79,55 @@ def format_error(err: GraphQLError) -> Json:
     return formatted
 
 
+@dataclass(frozen=True)
+class Reply:
+    """What to send back: after ``delay`` seconds, ``body`` with ``status``, or a reset."""
+
+    status: int
+    body: Json
+    delay: float = 0.0
+    reset: bool = False
+
+
 class GraphQLService:
     """Parses, authenticates, logs, validates and executes one GraphQL request."""
 
-    def __init__(self, sdl: str, root: dict[str, Resolver], state: EmulatorState, api_key: str):
+    def __init__(
+        self,
+        sdl: str,
+        root: dict[str, Resolver],
+        state: EmulatorState,
+        api_key: str,
+        faults: Faults | None = None,
+    ):
         self.schema: GraphQLSchema = build_schema(sdl)
         self.root = root
         self.state = state
         self.api_key = api_key
+        self.faults = faults or Faults()
+
+    def reply(self, body: bytes, authorization: str | None) -> Reply:
+        """Run a request through the injected latency and faults (see :mod:`.faults`)."""
+        if self.faults.idle():
+            return Reply(*self.run(body, authorization))
+        fields = _peek_root_fields(body)
+        latency = self.faults.latency(fields)
+        if latency:
+            time.sleep(latency)
+        fault = self.faults.take(fields) if fields else None
+        if fault is None:
+            return Reply(*self.run(body, authorization))
+        logger.info("emulator: injected %s fault on %s", fault.kind, ",".join(fields))
+        if fault.applied:
+            self.run(body, authorization)
+        else:
+            self.state.log_request(fields)
+        if fault.kind == "error":
+            return Reply(200, {"data": None, "errors": [error(fault.message)]})
+        if fault.kind == "timeout":
+            message = f"{fault.message} (answered after {fault.delay} s)"
+            return Reply(200, {"data": None, "errors": [error(message)]}, delay=fault.delay)
+        return Reply(0, {}, reset=True)
 
     def run(self, body: bytes, authorization: str | None) -> tuple[int, Json]:
         try:
@@ -184,17 +230,23 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
             if body is None:
                 return
-            status, response = self.server.service.run(body, self.headers.get("Authorization"))
+            reply = self.server.service.reply(body, self.headers.get("Authorization"))
         except Exception as err:  # the server must answer whatever happens
             logger.exception("emulator request failed")
-            status, response = (
-                500,
-                {
-                    "data": None,
-                    "errors": [error(f"internal emulator error ({type(err).__name__}): {err}")],
-                },
-            )
-        self._send(status, response)
+            message = f"internal emulator error ({type(err).__name__}): {err}"
+            reply = Reply(500, {"data": None, "errors": [error(message)]})
+        if reply.reset:
+            # RST instead of FIN: the client sees a reset connection, no answer
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        if reply.delay:
+            time.sleep(reply.delay)
+        try:
+            self._send(reply.status, reply.body)
+        except OSError:  # the client gave up waiting (an injected timeout)
+            self.close_connection = True
 
     def _read_body(self) -> bytes | None:
         """The request body, inflated; None after answering an error."""
@@ -225,3 +277,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(413, {"data": None, "errors": [error(message)]})
             return None
         return inflated
+
+
+def _peek_root_fields(body: bytes) -> list[str]:
+    """Root field names of a request body (for faults and latency); [] when unreadable."""
+    try:
+        payload = json.loads(body)
+        document = parse(payload["query"])
+        name = payload.get("operationName")
+        return root_fields(document, name if isinstance(name, str) else None)
+    except Exception:  # run() reports the problem properly
+        return []

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 ASSET_STATUSES = ("TODO", "ONGOING", "LABELED", "TO_REVIEW", "REVIEWED")
 LABEL_TYPES = ("AUTOSAVE", "DEFAULT", "INFERENCE", "PREDICTION", "REVIEW")
+ISSUE_STATUSES = ("OPEN", "SOLVED", "CANCELLED")
 HANDLER_TYPES = ("onSubmit", "onReview", "onCustomInterfaceClick", "onSendBackToQueue")
 DEFAULT_HANDLER_TYPES = ("onSubmit", "onReview")
 # The webhook event a label of each type triggers (other label types trigger none).
@@ -109,6 +110,8 @@ class Project:
     input_type: str
     json_interface: dict[str, Any]
     created_at: str
+    # workflow v2: the ordered step names ([] for the legacy workflow, "V1")
+    steps: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -123,6 +126,9 @@ class Asset:
     created_at: str
     updated_at: str
     label_ids: list[str] = field(default_factory=list)
+    # workflow v2: index of the asset's current step in its project's ``steps``
+    step: int = 0
+    priority: int = 0
 
 
 @dataclass
@@ -152,6 +158,7 @@ class Issue:
     status: str
     text: str | None
     created_at: str
+    updated_at: str = ""
 
 
 @dataclass
@@ -191,6 +198,7 @@ class EmulatorState:
             self.issues: dict[str, Issue] = {}
             self.webhooks: dict[str, Webhook] = {}
             self.sent_back: list[str] = []
+            self.added_to_review: list[str] = []
             self.requests: list[str] = []
             self._counters: dict[str, itertools.count[int]] = {}
             self.changed.notify_all()
@@ -226,13 +234,19 @@ class EmulatorState:
         description: str,
         input_type: str,
         json_interface: Mapping[str, Any] | None,
+        steps: Iterable[str] = (),
     ) -> str:
         with self.lock:
             pid = project_id or self._new_id("project", self.projects)
             if pid in self.projects:
                 raise EmulatorError(f"project {pid!r} already exists")
+            step_names = list(steps)
+            if len(step_names) == 1 or len(set(step_names)) != len(step_names):
+                raise EmulatorError("workflow steps: give at least two distinct step names")
             interface = dict(json_interface) if json_interface is not None else {"jobs": {}}
-            self.projects[pid] = Project(pid, title, description, input_type, interface, now_iso())
+            self.projects[pid] = Project(
+                pid, title, description, input_type, interface, now_iso(), step_names
+            )
             self._touch()
             return pid
 
@@ -494,6 +508,7 @@ class EmulatorState:
                     text=item.get("text"),
                     created_at=now_iso(),
                 )
+                issue.updated_at = issue.created_at
                 self.issues[issue.id] = issue
                 created.append(issue)
             self._touch()
@@ -528,6 +543,97 @@ class EmulatorState:
             self._touch()
             return outcome
 
+    def update_issue(self, where: Where, data: Mapping[str, Any]) -> Issue:
+        """``updatePropertiesInIssue``: update_issue_status and issues.solve/cancel/open."""
+        with self.lock:
+            found = self.find_issues(where)
+            if "id" not in where or len(found) != 1:
+                raise EmulatorError(f"updatePropertiesInIssue: no issue matches {dict(where)}")
+            issue = found[0]
+            status = data.get("status")
+            if status is not None:
+                if status not in ISSUE_STATUSES:
+                    raise EmulatorError(f"issue status {status!r} is not one of {ISSUE_STATUSES}")
+                issue.status = status
+            issue.updated_at = now_iso()
+            self._touch()
+            return issue
+
+    def add_to_review(self, where: Where) -> dict[str, list[dict[str, Any]]]:
+        """``addAssetsToReview`` (the SDK's add_to_review and assets.move_to_next_step).
+
+        Legacy workflow: a labeled asset goes TO_REVIEW. Workflow v2: the asset moves to its
+        project's next step (TO_REVIEW). An asset without a submitted label, or already at
+        the last step, is declined; an unknown id fails.
+        """
+        with self.lock:
+            outcome = self._outcome_for(where)
+            for asset in self.find_assets(where):
+                ref = {"assetId": asset.id, "externalId": asset.external_id}
+                steps = self.projects[asset.project_id].steps
+                if self.latest_label(asset) is None or (steps and asset.step >= len(steps) - 1):
+                    outcome["declined"].append(ref)
+                    continue
+                if steps:
+                    asset.step += 1
+                asset.status = "TO_REVIEW"
+                asset.updated_at = now_iso()
+                outcome["succeeded"].append(ref)
+                self.added_to_review.append(asset.id)
+            self._touch()
+            return outcome
+
+    def _outcome_for(self, where: Where) -> dict[str, list[dict[str, Any]]]:
+        """An empty asset-action outcome, with the requested ids that match nothing failed."""
+        if not where:
+            raise EmulatorError("asset actions need a non-empty `where`")
+        outcome: dict[str, list[dict[str, Any]]] = {"succeeded": [], "declined": [], "failed": []}
+        matched = {a.id for a in self.find_assets(where)}
+        for asset_id in where.get("idIn") or []:
+            if asset_id not in matched:
+                outcome["failed"].append(
+                    {"assetId": asset_id, "externalId": None, "details": "asset not found"}
+                )
+        return outcome
+
+    def update_assets(
+        self, where_array: list[Mapping[str, Any]], data_array: list[Mapping[str, Any]]
+    ) -> list[Asset]:
+        """``updatePropertiesInAssets``: per asset, the given properties replace the old ones.
+
+        ``jsonMetadata`` is replaced whole, as Kili does; merging is the SDK's ``add_metadata``
+        (it reads the metadata, updates the dict and writes it back).
+        """
+        with self.lock:
+            if len(where_array) != len(data_array):
+                raise EmulatorError("updatePropertiesInAssets: where and data lengths differ")
+            planned: list[tuple[Asset, Mapping[str, Any]]] = []
+            for index, (where, data) in enumerate(zip(where_array, data_array, strict=True)):
+                found = self.find_assets(where)
+                if len(found) != 1:
+                    raise EmulatorError(f"where[{index}]: no single asset matches {dict(where)}")
+                metadata = data.get("jsonMetadata")
+                if metadata is not None:
+                    try:
+                        parsed = json.loads(metadata)
+                    except json.JSONDecodeError as err:
+                        raise EmulatorError(
+                            f"data[{index}].jsonMetadata is not valid JSON: {err}"
+                        ) from None
+                    if not isinstance(parsed, dict):
+                        raise EmulatorError(f"data[{index}].jsonMetadata must be a JSON object")
+                planned.append((found[0], data))
+            for asset, data in planned:
+                if data.get("jsonMetadata") is not None:
+                    asset.json_metadata = json.loads(data["jsonMetadata"])
+                if data.get("priority") is not None:
+                    asset.priority = data["priority"]
+                if data.get("externalId") is not None:
+                    asset.external_id = data["externalId"]
+                asset.updated_at = now_iso()
+            self._touch()
+            return [asset for asset, _ in planned]
+
     def send_back_to_queue_legacy(self, where: Where) -> str:
         """kili <= 26.2.0 ``sendBackAssetsToQueue``: returns the project id."""
         with self.lock:
@@ -544,6 +650,7 @@ class EmulatorState:
             return project_ids.pop()
 
     def _mark_sent_back(self, asset: Asset) -> None:
+        asset.step = 0  # workflow v2: back to the first step
         asset.status = "ONGOING"
         asset.updated_at = now_iso()
         latest = self.latest_label(asset)
