@@ -36,7 +36,7 @@ CREATE INDEX IF NOT EXISTS {TABLE}_due ON {TABLE} (state, next_at);
 """
 
 
-class StoreBusy(RuntimeError):
+class StoreBusy(OSError):
     """Another server process already works from this SQLite file."""
 
 
@@ -74,6 +74,11 @@ class SQLiteJournal(Journal):
             conn.commit()
         finally:
             conn.close()
+
+    @property
+    def locked(self) -> bool:
+        """True when this process holds the file (see ``lock``)."""
+        return self._lock_file is not None
 
     def _connect(self) -> Any:
         conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)

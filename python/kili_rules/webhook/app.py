@@ -1,28 +1,24 @@
-"""Kili webhook server: authenticate, parse, queue, and check labels with a RuleSet.
+"""The webhook ASGI app: authenticate, read within limits, parse, commit to the journal, 2xx.
 
-``create_app(rules, ...)`` returns a FastAPI app; ``serve(rules_path, ...)`` runs it under
-uvicorn (``kili-rules serve``). Requests are answered at once (202) and processed by a bounded
-background worker through :class:`kili_rules.plugin.RulesPlugin`, the only code that calls
-the Kili API.
+An event is answered only once the journal has committed it (202 accepted, 200 duplicate);
+workers drain the journal in the background (see :mod:`kili_rules.webhook.workers`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-import json
 import logging
 import os
-import threading
-import time
+import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 try:
     from fastapi import FastAPI, Request
     from fastapi.concurrency import run_in_threadpool
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, PlainTextResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.requests import ClientDisconnect
 except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -32,45 +28,18 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from kili_rules import RuleSet
-from kili_rules._webhook_envelope import Ignored, Job, PayloadError, parse_body
-from kili_rules._webhook_worker import Submit, Worker
-from kili_rules.plugin import RulesPlugin
+from kili_rules.journal import Added, Journal, SQLiteJournal, open_journal
 
-__all__ = ["create_app", "serve"]
+from .envelope import Ignored, PayloadError, parse_body
+from .kili_client import LazyKili, RateLimiter, Throttled
+from .metrics import prometheus_text, status_document
+from .processing import make_process
+from .workers import RetryPolicy, WorkerPool
 
 logger = logging.getLogger("kili_rules.webhook")
-plugin_logger = logging.getLogger("kili_rules.plugin")
 
 RETRY_AFTER_SECONDS = 5
-
-
-class _LazyKili:
-    """Stands in for the Kili client and builds it on first use, from the endpoint and key.
-
-    A dry run on labels that carry their jsonResponse never touches the API, so it never
-    builds a client (and needs no key).
-    """
-
-    def __init__(self, api_endpoint: str | None, api_key: str | None) -> None:
-        self._endpoint = api_endpoint
-        self._key = api_key
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def get(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                from kili.client import Kili  # type: ignore[import-untyped]
-
-                key = self._key or os.environ.get("KILI_API_KEY")
-                if not key:
-                    # Kili() would prompt on a terminal from a worker thread: refuse instead.
-                    raise RuntimeError("no Kili API key: pass api_key or set KILI_API_KEY")
-                self._client = Kili(api_key=key, api_endpoint=self._endpoint, disable_tqdm=True)
-            return self._client
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.get(), name)
+INLINE_PARSE_BYTES = 64_000  # bodies up to this size are parsed on the event loop
 
 
 def _secrets(secret: str | Sequence[str] | None) -> list[bytes]:
@@ -125,72 +94,81 @@ def create_app(
     kili: Any = None,
     api_endpoint: str | None = None,
     api_key: str | None = None,
+    kili_timeout: float | None = None,
     dry_run: bool = False,
+    store: Journal | str | os.PathLike[str] | None = None,
+    workers: int = 2,
+    max_backlog: int = 100_000,
+    retention_days: float = 30.0,
+    fetch_labels: bool = False,
+    reconcile: bool = True,
+    kili_calls_per_minute: float = 500.0,
+    lease_seconds: float = 60.0,
+    retry: RetryPolicy | None = None,
     max_body_bytes: int = 5_000_000,
-    queue_size: int = 1000,
-    workers: int = 1,
-    dedupe_size: int = 10_000,
+    body_timeout: float = 10.0,
+    shutdown_grace: float = 20.0,
 ) -> FastAPI:
     """Build the webhook app.
 
     ``secret``: the exact ``Authorization`` header value Kili sends (the ``header`` given to
     ``create_webhook``); several values are accepted during a rotation; None leaves the
-    endpoint open (logged as a warning). ``kili``: a ready client, else one is built on first
-    use from ``api_endpoint`` / ``api_key`` (or KILI_API_ENDPOINT / KILI_API_KEY).
-    ``app.state.worker.join(timeout)`` waits until the accepted events are processed.
+    endpoint open (logged as a warning; ``kili-rules serve`` refuses it without
+    ``--insecure-no-auth``). ``kili``: a ready client, else one is built on first use from
+    ``api_endpoint`` / ``api_key`` (or KILI_API_ENDPOINT / KILI_API_KEY).
+    ``store``: a :class:`~kili_rules.journal.Journal`, a SQLite path or a ``postgresql://``
+    URL; None keeps the journal in a temporary file deleted at shutdown (tests, demos).
+    ``fetch_labels``: ignore inline label content and always fetch the label by id (for
+    untrusted networks). ``app.state.worker.join(timeout)`` waits until the journal is drained.
     """
     ruleset = rules if isinstance(rules, RuleSet) else RuleSet.from_file(rules)
     secrets = _secrets(secret)
     if max_body_bytes < 1:
         raise ValueError("max_body_bytes must be at least 1")
-    client: Any = kili if kili is not None else _LazyKili(api_endpoint, api_key)
+    if body_timeout <= 0:
+        raise ValueError("body_timeout must be positive")
+    temp_dir: tempfile.TemporaryDirectory[str] | None = None
+    if isinstance(store, Journal):
+        journal = store
+    elif store is None:
+        temp_dir = tempfile.TemporaryDirectory(prefix="kili-rules-journal-")
+        journal = SQLiteJournal(
+            os.path.join(temp_dir.name, "events.db"),
+            lock=True,
+            max_backlog=max_backlog,
+            retention_days=retention_days,
+        )
+    else:
+        journal = open_journal(
+            store, lock=True, max_backlog=max_backlog, retention_days=retention_days
+        )
+    base_client: Any = kili if kili is not None else LazyKili(api_endpoint, api_key, kili_timeout)
+    limiter = RateLimiter(kili_calls_per_minute)
+    client = Throttled(base_client, limiter)
     if not secrets:
         logger.warning(
             "kili-rules webhook: no secret configured, the endpoint is UNAUTHENTICATED "
             "(anyone who can reach it can trigger label checks)"
         )
-
-    def process(job: Job) -> bool:
-        started = time.perf_counter()
-        record: dict[str, Any] = {
-            "msg": "kili-rules decision",
-            "event": job.event,
-            "key": job.key_text,
-            "run_id": job.run_id,
-        }
-        try:
-            plugin = RulesPlugin(
-                client, job.project_id, plugin_logger, rules=ruleset, dry_run=dry_run
-            )
-            decision = plugin.check_label(job.label, job.asset_id, handler=job.handler)
-            record.update(decision.to_dict())
-            done = not decision.retryable
-        except Exception as exc:  # RulesPlugin catches its own errors: this is a last guard
-            record.update(
-                project_id=job.project_id,
-                label_id=job.label_id,
-                asset_id=job.asset_id,
-                error=f"{type(exc).__name__}: {exc}",
-            )
-            done = False
-        record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        level = logging.ERROR if record.get("error") else logging.INFO
-        logger.log(level, json.dumps(record, sort_keys=True))
-        return done
-
-    worker = Worker(
-        process,
-        lambda job: job.key,
-        queue_size=queue_size,
-        threads=workers,
-        dedupe_size=dedupe_size,
+    process = make_process(
+        client, ruleset, fetch_labels=fetch_labels, dry_run=dry_run, reconcile=reconcile
     )
+    pool = WorkerPool(journal, process, threads=workers, lease_seconds=lease_seconds, retry=retry)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        worker.start()
-        yield
-        await run_in_threadpool(worker.stop)
+        if isinstance(journal, SQLiteJournal) and journal.locked:
+            released = await run_in_threadpool(journal.release_all_leases)
+            if released:
+                logger.info("kili-rules: %d event(s) left in progress by the last run resume", released)
+        pool.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(pool.stop, shutdown_grace)
+            await run_in_threadpool(journal.close)
+            if temp_dir is not None:
+                temp_dir.cleanup()
 
     app = FastAPI(
         title="kili-rules webhook",
@@ -199,61 +177,98 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    app.state.worker = worker
+    app.state.worker = pool
+    app.state.journal = journal
     app.state.ruleset = ruleset
-    app.state.counts = {"rejected": 0, "ignored": 0}
-    counts_lock = threading.Lock()
+    app.state.limiter = limiter
+    counts = {"accepted": 0, "duplicates": 0, "refused_full": 0, "rejected": 0, "ignored": 0}
+    app.state.counts = counts
 
-    def count(name: str) -> None:
-        with counts_lock:
-            app.state.counts[name] += 1
+    def settings() -> dict[str, Any]:
+        return {
+            "rules_fingerprint": ruleset.fingerprint,
+            "dry_run": dry_run,
+            "fetch_labels": fetch_labels,
+            "reconcile": reconcile,
+            "store": journal.description,
+            "max_backlog": journal.max_backlog,
+            "kili_calls_per_minute": kili_calls_per_minute,
+        }
 
     @app.post("/")
     async def receive(request: Request) -> Any:
         if not _authorized(request.headers.get("authorization"), secrets):
-            count("rejected")
+            counts["rejected"] += 1
             return _error(401, "unauthorized", "missing or wrong Authorization header")
         try:
-            body = await _read_body(request, max_body_bytes)
-            parsed = await run_in_threadpool(parse_body, body, ruleset.fingerprint)
+            try:
+                body = await asyncio.wait_for(_read_body(request, max_body_bytes), body_timeout)
+            except asyncio.TimeoutError:
+                counts["rejected"] += 1
+                return _error(408, "timeout", f"the body took more than {body_timeout:g} s")
+            if len(body) <= INLINE_PARSE_BYTES:
+                parsed = parse_body(body, ruleset.fingerprint, fetch_labels=fetch_labels)
+            else:
+                parsed = await run_in_threadpool(
+                    parse_body, body, ruleset.fingerprint, fetch_labels=fetch_labels
+                )
         except PayloadError as exc:
-            count("rejected")
+            counts["rejected"] += 1
             return _error(exc.status, exc.error, exc.detail)
         if isinstance(parsed, Ignored):
-            count("ignored")
+            counts["ignored"] += 1
             return JSONResponse({"status": "ignored", "event": parsed.event}, status_code=202)
-        outcome = worker.submit(parsed)
-        if outcome is Submit.FULL:
+        try:
+            added = await asyncio.wrap_future(journal.submit(parsed.to_event()))
+        except Exception as exc:
+            logger.error("kili-rules: the journal refused an event: %s", exc)
+            return _error(
+                503,
+                "store_unavailable",
+                "the event could not be stored; retry later",
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        if added is Added.FULL:
+            counts["refused_full"] += 1
             return _error(
                 503,
                 "busy",
-                f"{queue_size} events are waiting; retry later",
+                f"{journal.max_backlog} events are waiting; retry later",
                 {"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
         body_out = {
-            "status": outcome.value,
+            "status": added.value,
             "event": parsed.event,
             "key": parsed.key_text,
             "label_id": parsed.label_id,
             "asset_id": parsed.asset_id,
         }
-        if outcome is Submit.DUPLICATE:
-            logger.info(json.dumps({"msg": "kili-rules duplicate", **body_out}, sort_keys=True))
+        if added is Added.DUPLICATE:
+            counts["duplicates"] += 1
             return JSONResponse(body_out, status_code=200)
+        counts["accepted"] += 1
+        pool.wake()
         return JSONResponse(body_out, status_code=202)
 
     @app.get("/healthz")
     async def healthz() -> Any:
-        with counts_lock:
-            counts = dict(app.state.counts)
-        return {
-            "status": "ok",
-            "rules_fingerprint": ruleset.fingerprint,
-            "dry_run": dry_run,
-            "authenticated": bool(secrets),
-            **counts,
-            **worker.snapshot(),
-        }
+        """Liveness only: the process answers. No counters, no authentication."""
+        return {"status": "ok"}
+
+    @app.get("/status")
+    async def status(request: Request) -> Any:
+        if not _authorized(request.headers.get("authorization"), secrets):
+            return _error(401, "unauthorized", "missing or wrong Authorization header")
+        stats = await run_in_threadpool(journal.stats)
+        return status_document(stats, pool.snapshot(), dict(counts), settings())
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Any:
+        if not _authorized(request.headers.get("authorization"), secrets):
+            return _error(401, "unauthorized", "missing or wrong Authorization header")
+        stats = await run_in_threadpool(journal.stats)
+        text = prometheus_text(stats, pool.snapshot(), dict(counts))
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> Any:
@@ -266,34 +281,3 @@ def create_app(
         return _error(500, "internal_error", "unexpected server error (logged)")
 
     return app
-
-
-def serve(
-    rules_path: str | os.PathLike[str],
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    secret: str | None = None,
-    api_endpoint: str | None = None,
-    api_key: str | None = None,
-    dry_run: bool = False,
-) -> None:
-    """Run the webhook server under uvicorn until interrupted (``kili-rules serve``)."""
-    try:
-        import uvicorn
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("serve needs uvicorn: pip install 'kili-rules[server]'") from exc
-    package_logger = logging.getLogger("kili_rules")
-    if not package_logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        package_logger.addHandler(handler)
-        package_logger.setLevel(logging.INFO)
-    app = create_app(
-        RuleSet.from_file(Path(rules_path)),
-        secret=secret,
-        api_endpoint=api_endpoint,
-        api_key=api_key,
-        dry_run=dry_run,
-    )
-    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -17,9 +17,12 @@ class LazyKili:
     builds a client (and needs no key).
     """
 
-    def __init__(self, api_endpoint: str | None, api_key: str | None) -> None:
+    def __init__(
+        self, api_endpoint: str | None, api_key: str | None, timeout: float | None = None
+    ) -> None:
         self._endpoint = api_endpoint
         self._key = api_key
+        self._timeout = timeout
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -32,7 +35,11 @@ class LazyKili:
                 if not key:
                     # Kili() would prompt on a terminal from a worker thread: refuse instead.
                     raise RuntimeError("no Kili API key: pass api_key or set KILI_API_KEY")
-                self._client = Kili(api_key=key, api_endpoint=self._endpoint, disable_tqdm=True)
+                client = Kili(api_key=key, api_endpoint=self._endpoint, disable_tqdm=True)
+                if self._timeout is not None:
+                    # the SDK's request timeout (60 s) lives on its GraphQL transport
+                    client.graphql_client._gql_transport.default_timeout = self._timeout
+                self._client = client
             return self._client
 
     def __getattr__(self, name: str) -> Any:
