@@ -7,9 +7,11 @@ workers drain the journal in the background (see :mod:`kili_rules.webhook.worker
 from __future__ import annotations
 
 import asyncio
+import atexit
 import hmac
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -127,13 +129,15 @@ def create_app(
         raise ValueError("max_body_bytes must be at least 1")
     if body_timeout <= 0:
         raise ValueError("body_timeout must be positive")
-    temp_dir: tempfile.TemporaryDirectory[str] | None = None
+    temp_dir: str | None = None
     if isinstance(store, Journal):
         journal = store
     elif store is None:
-        temp_dir = tempfile.TemporaryDirectory(prefix="kili-rules-journal-")
+        temp_dir = tempfile.mkdtemp(prefix="kili-rules-journal-")
+        # removed at shutdown, or at exit when the app never ran its lifespan (tests)
+        atexit.register(shutil.rmtree, temp_dir, True)
         journal = SQLiteJournal(
-            os.path.join(temp_dir.name, "events.db"),
+            os.path.join(temp_dir, "events.db"),
             lock=True,
             max_backlog=max_backlog,
             retention_days=retention_days,
@@ -168,7 +172,7 @@ def create_app(
             await run_in_threadpool(pool.stop, shutdown_grace)
             await run_in_threadpool(journal.close)
             if temp_dir is not None:
-                temp_dir.cleanup()
+                shutil.rmtree(temp_dir, ignore_errors=True)
 
     app = FastAPI(
         title="kili-rules webhook",

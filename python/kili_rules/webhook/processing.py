@@ -72,7 +72,9 @@ def make_process(
             if getattr(exc, "retryable", True):
                 raise Retryable(str(exc)) from exc
             raise Permanent(str(exc)) from exc
-        summary = decision.to_dict() if hasattr(decision, "to_dict") else {}
+        summary: dict[str, Any] = (
+            decision.to_dict() if hasattr(decision, "to_dict") else dict(decision or {})
+        )
         record.update(summary)
         _log(record, started, logging.INFO)
         return summary

@@ -113,7 +113,10 @@ class WorkerPool:
             thread.start()
 
     def wake(self) -> None:
-        """Tell idle workers that an event arrived (they also poll)."""
+        """Tell idle workers that an event arrived (they also poll); starts them if needed
+        (an app driven without its lifespan, e.g. through httpx's ASGI transport)."""
+        if not self._threads and not self._stop.is_set():
+            self.start()
         with self._wake:
             self._wake.notify()
 
