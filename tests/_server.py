@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -55,6 +56,7 @@ class Server:
         log: Path,
         *extra: str,
         port: int | None = None,
+        open_files: int | None = None,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
@@ -86,7 +88,18 @@ class Server:
             *extra,
         ]
         self._log_handle = open(log, "ab")  # noqa: SIM115 - closed in wait()
-        self.proc = subprocess.Popen(args, env=env, stdout=self._log_handle, stderr=subprocess.STDOUT)
+
+        def limit_files() -> None:  # runs in the child before exec: `ulimit -n`
+            if open_files is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
+        self.proc = subprocess.Popen(
+            args,
+            env=env,
+            stdout=self._log_handle,
+            stderr=subprocess.STDOUT,
+            preexec_fn=limit_files,  # noqa: PLW1509 - no threads run the child's setup
+        )
 
     def wait_ready(self, timeout: float = 30.0) -> Server:
         deadline = time.monotonic() + timeout

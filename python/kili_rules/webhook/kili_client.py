@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from typing import Any
 
+logger = logging.getLogger("kili_rules.webhook")
 _PLAIN = (str, bytes, int, float, bool, type(None), list, tuple, dict, set)
 
 
@@ -41,6 +43,17 @@ class LazyKili:
                     client.graphql_client._gql_transport.default_timeout = self._timeout
                 self._client = client
             return self._client
+
+    def warm_up(self) -> None:
+        """Build the client in the background (its start-up calls take seconds)."""
+
+        def build() -> None:
+            try:
+                self.get()
+            except Exception as exc:  # the first event retries, and logs it
+                logger.warning("kili-rules: the Kili client could not be built yet: %s", exc)
+
+        threading.Thread(target=build, name="kili-rules-client", daemon=True).start()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.get(), name)

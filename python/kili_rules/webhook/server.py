@@ -15,12 +15,18 @@ logger = logging.getLogger("kili_rules.webhook")
 FD_RESERVE = 64  # descriptors kept for the journal, the Kili client and logs
 
 
-def connection_cap(requested: int) -> int:
-    """``requested``, lowered to what the open-file limit (``ulimit -n``) leaves room for."""
+def connection_cap(requested: int) -> tuple[int, int]:
+    """(connections, listen backlog) that fit the open-file limit (``ulimit -n``).
+
+    asyncio accepts up to ``backlog`` sockets in one go before the protocol can refuse any,
+    so the cap leaves room for a full backlog on top of the reserve: ``accept`` never hits
+    "Too many open files".
+    """
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
-        return requested
-    return max(1, min(requested, soft - FD_RESERVE))
+        return requested, min(1024, requested)
+    backlog = max(8, min(1024, soft // 8))
+    return max(1, min(requested, soft - FD_RESERVE - backlog)), backlog
 
 
 def serve(
@@ -52,7 +58,7 @@ def serve(
             "--insecure-no-auth to accept unauthenticated requests"
         )
     install_log_handler()
-    cap = connection_cap(max_connections)
+    cap, backlog = connection_cap(max_connections)
     if cap < max_connections:
         logger.warning(
             "kili-rules: at most %d connections (the open-file limit is too low for %d)",
@@ -68,7 +74,7 @@ def serve(
         limit_concurrency=cap + 1,  # the protocol refuses first, with its own 503
         timeout_keep_alive=int(max(1, keep_alive_timeout)),
         h11_max_incomplete_event_size=64 * 1024,
-        backlog=min(2048, cap),
+        backlog=backlog,
         timeout_graceful_shutdown=int(options.get("shutdown_grace", 20.0)) + 5,
         log_config=None,
         access_log=False,
