@@ -17,6 +17,9 @@ class FakeKili:
     def __init__(self, stored: dict[str, Any] | None = None) -> None:
         self.stored = dict(stored or {})  # label id -> jsonResponse returned by labels()
         self.resolutions: dict[str, tuple[int, int]] = {}  # asset id -> (width, height)
+        self.metadata: dict[str, dict[str, Any]] = {}  # asset id -> jsonMetadata
+        self.status: dict[str, str] = {}  # asset id -> status (default LABELED)
+        self.open_issues: list[dict[str, Any]] = []  # rows returned by issues()
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.fail: dict[str, Exception] = {}  # method name -> exception to raise
         self.gate: threading.Event | None = None  # create_issues waits on it when set
@@ -37,7 +40,11 @@ class FakeKili:
     @property
     def writes(self) -> list[str]:
         with self._lock:
-            return [name for name, _ in self.calls if name not in ("labels", "assets")]
+            return [
+                name
+                for name, _ in self.calls
+                if name not in ("labels", "assets", "issues", "projects")
+            ]
 
     def labels(self, **kwargs: Any) -> list[dict[str, Any]]:
         self._record("labels", kwargs)
@@ -48,6 +55,15 @@ class FakeKili:
 
     def assets(self, **kwargs: Any) -> list[dict[str, Any]]:
         self._record("assets", kwargs)
+        if kwargs.get("asset_id_in") is not None:
+            return [
+                {
+                    "id": a,
+                    "jsonMetadata": dict(self.metadata.get(a, {})),
+                    "status": self.status.get(a, "LABELED"),
+                }
+                for a in kwargs["asset_id_in"]
+            ]
         size = self.resolutions.get(kwargs.get("asset_id"))
         if size is None:
             return []
@@ -59,6 +75,29 @@ class FakeKili:
             self.gate.wait(10)
         self._record("create_issues", kwargs)
         return [{"id": f"issue-{i}"} for i, _ in enumerate(kwargs["label_id_array"])]
+
+    def projects(self, **kwargs: Any) -> list[dict[str, Any]]:
+        self._record("projects", kwargs)
+        return [{"id": kwargs.get("project_id"), "workflowVersion": "V1"}]
+
+    def issues(self, **kwargs: Any) -> list[dict[str, Any]]:
+        self._record("issues", kwargs)
+        return [dict(i) for i in self.open_issues]
+
+    def update_issue_status(self, **kwargs: Any) -> dict[str, Any]:
+        self._record("update_issue_status", kwargs)
+        return {"updatePropertiesInIssue": {"id": kwargs["issue_id"]}}
+
+    def update_properties_in_assets(self, **kwargs: Any) -> list[dict[str, str]]:
+        self._record("update_properties_in_assets", kwargs)
+        for asset, metadata in zip(kwargs["asset_ids"], kwargs["json_metadatas"], strict=True):
+            self.metadata[asset] = dict(metadata)
+        return [{"id": a} for a in kwargs["asset_ids"]]
+
+    def add_to_review(self, **kwargs: Any) -> dict[str, list[dict[str, Any]]]:
+        self._record("add_to_review", kwargs)
+        done = [{"assetId": a, "externalId": None} for a in kwargs["asset_ids"]]
+        return {"succeeded": done, "declined": [], "failed": []}
 
     def send_back_to_queue(self, **kwargs: Any) -> dict[str, list[dict[str, Any]]]:
         self._record("send_back_to_queue", kwargs)

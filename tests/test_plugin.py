@@ -15,7 +15,8 @@ pytest.importorskip("kili")
 from _fake_kili import FakeKili
 from kili.exceptions import GraphQLError  # type: ignore[import-untyped]
 from kili_rules import RuleSet
-from kili_rules.plugin import INVALID_LABEL_PREFIX, RulesPlugin, register_webhook
+from kili_rules.kili.effects import KiliCallFailed, MemorySteps
+from kili_rules.plugin import INVALID_LABEL_PREFIX, RulesPlugin, handle_label, register_webhook
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "tests" / "data" / "seed"
@@ -50,7 +51,16 @@ def test_three_boxes_one_create_issues_call_then_one_send_back(logger: logging.L
     label = event_label("webhook_event_three_boxes.json")
     decision = PluginHandler(kili, PROJECT, logger).on_submit(label, ASSET)
 
-    assert [name for name, _ in kili.calls] == ["create_issues", "send_back_to_queue"]
+    # reconciliation reads the asset's open issues and metadata first; the ledger of the
+    # issues kili-rules created goes to the asset's metadata
+    assert [name for name, _ in kili.calls] == [
+        "issues",
+        "projects",
+        "assets",
+        "create_issues",
+        "update_properties_in_assets",
+        "send_back_to_queue",
+    ]
     assert kili.named("create_issues") == [
         {
             "project_id": PROJECT,
@@ -95,8 +105,12 @@ def test_clean_label_writes_nothing(logger: logging.Logger) -> None:
         {"x": 0.2, "y": 0.2},
     ]
     decision = PluginHandler(kili, PROJECT, logger).on_submit(label, ASSET)
-    assert kili.calls == []
+    assert kili.writes == []
+    assert [name for name, _ in kili.calls] == ["issues"]  # nothing open: nothing to solve
     assert decision.issues == () and not decision.sent_back and decision.error is None
+    kili = FakeKili()
+    PluginHandler(kili, PROJECT, logger, reconcile=False).on_submit(label, ASSET)
+    assert kili.calls == []
 
 
 def test_warning_rules_create_issues_without_bounce(logger: logging.Logger) -> None:
@@ -139,7 +153,7 @@ def test_pixel_rules_fetch_the_asset_resolution(logger: logging.Logger) -> None:
     kili.resolutions[ASSET] = (100, 100)
     label = event_label("webhook_event_one_box.json")
     decision = RulesPlugin(kili, PROJECT, logger, rules=pixels).on_submit(label, ASSET)
-    assert [c["asset_id"] for c in kili.named("assets")] == [ASSET]
+    assert [c.get("asset_id") for c in kili.named("assets")][:1] == [ASSET]
     (issue,) = decision.issues
     assert issue.value == pytest.approx(3551) and issue.limit == 3000
     # No resolution known for the asset: the label is reported, not the handler crashed.
@@ -231,7 +245,7 @@ def test_dry_run_writes_nothing(logger: logging.Logger, caplog: pytest.LogCaptur
     ):
         with caplog.at_level(logging.INFO, logger=logger.name):
             decision = plugin.on_submit(copy.deepcopy(label), ASSET)
-        assert plugin.kili.calls == []
+        assert plugin.kili.writes == []
         assert decision.dry_run and decision.sent_back and not decision.wrote
         assert decision.texts == (COUNT_TEXT, "BBox too large")
         assert "would create 2 issue(s)" in caplog.text
@@ -248,13 +262,24 @@ def test_api_failure_is_reported_not_raised(logger: logging.Logger) -> None:
     assert kili.named("send_back_to_queue") == []
 
 
-def test_send_back_failure_after_issues_is_not_retryable(logger: logging.Logger) -> None:
+def test_send_back_failure_after_issues_resumes_at_the_send_back(logger: logging.Logger) -> None:
+    # Changed with the effects module: a retry now resumes after the recorded steps, so a
+    # failure after the issues were written is retryable (it was not, before reconciliation).
     kili = FakeKili()
     kili.fail["send_back_to_queue"] = GraphQLError("down")
-    decision = PluginHandler(kili, PROJECT, logger).on_submit(
-        event_label("webhook_event_three_boxes.json"), ASSET
-    )
-    assert decision.error and decision.wrote and not decision.retryable
+    steps = MemorySteps()
+    label = event_label("webhook_event_three_boxes.json")
+    ruleset = PluginHandler.rules
+    with pytest.raises(KiliCallFailed) as failure:
+        handle_label(kili, ruleset, PROJECT, ASSET, label, steps=steps, logger=logger)
+    assert failure.value.retryable and failure.value.step == "send_back"
+    decision = failure.value.decision
+    assert decision.error and decision.wrote and decision.retryable
+    del kili.fail["send_back_to_queue"]
+    kili.calls.clear()
+    again = handle_label(kili, ruleset, PROJECT, ASSET, label, steps=steps, logger=logger)
+    assert again.error is None and again.sent_back
+    assert kili.writes == ["send_back_to_queue"]  # issues and metadata not redone
 
 
 def test_issues_are_logged_through_self_logger(

@@ -1,4 +1,5 @@
-"""The ``kili-rules`` command: check exports, lint rules, print the schema, serve, register.
+"""The ``kili-rules`` command: check exports, audit a project, lint rules, print the schema,
+serve, register.
 
 Exit codes: 0 success (no violation at or above ``--fail-on``), 1 violations (or lint problems),
 2 bad usage or unreadable input (one line on stderr, no traceback).
@@ -18,7 +19,7 @@ from kili_rules.report import FAIL_ON, Report
 
 PROG = "kili-rules"
 DEFAULT_STORE = "kili-rules-events.db"  # kili_rules.journal.DEFAULT_STORE (not imported here)
-FORMATS = ("text", "json", "jsonl", "junit", "html")
+FORMATS = ("text", "json", "jsonl", "junit", "html", "csv")
 _SUFFIX_FORMATS = {
     ".txt": "text",
     ".json": "json",
@@ -27,6 +28,7 @@ _SUFFIX_FORMATS = {
     ".xml": "junit",
     ".html": "html",
     ".htm": "html",
+    ".csv": "csv",
 }
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
@@ -53,7 +55,9 @@ def _load_rules(path: str) -> Any:
     return RuleSet.from_file(path)
 
 
-def _render(report: Report, fmt: str) -> str:
+def _render(report: Report, fmt: str, args: argparse.Namespace | None = None) -> str:
+    if fmt == "csv":
+        return report.to_csv()
     if fmt == "text":
         return report.to_text()
     if fmt == "json":
@@ -62,11 +66,17 @@ def _render(report: Report, fmt: str) -> str:
         return report.to_jsonl()
     if fmt == "junit":
         return report.to_junit()
-    return report.to_html()
+    if args is None:
+        return report.to_html()
+    images: bool | list[str] = False
+    if args.images:
+        prefixes = [p for p in args.images if p != "local"]
+        images = prefixes or True
+    return report.to_html(drawings_per_rule=args.drawings, images=images)
 
 
 def _write(text: str, output: str | None) -> None:
-    if output is None:
+    if output is None or output == "-":  # "-o -": stdout, as most tools read it
         try:
             try:
                 sys.stdout.write(text)
@@ -100,9 +110,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     ]
     report = Report.concat(reports)
     report.fingerprint = rules.fingerprint
-    _write(_render(report, fmt), args.output)
-    if args.output is not None:
-        from kili_rules._report_text import headline
+    report.context = report.context.with_(
+        rules_file=args.rules,
+        project_id=args.project,
+        kili_url=args.kili_url,
+        asset_url=args.asset_url,
+    )
+    _write(_render(report, fmt, args), args.output)
+    if args.output is not None and args.output != "-":
+        from kili_rules.report.text import headline
 
         print(f"{PROG}: {headline(report)}; report written to {args.output}", file=sys.stderr)
     return report.exit_code(args.fail_on)
@@ -306,6 +322,57 @@ def cmd_register(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _kili_client(api_key_env: str, api_endpoint: str | None, command: str) -> Any:
+    api_key = _env(api_key_env, "Kili API key", required=True)
+    try:
+        from kili.client import Kili  # type: ignore[import-untyped, unused-ignore]
+    except ImportError as error:
+        raise _missing_extra(error, "plugin", command) from error
+    from kili.exceptions import AuthenticationFailed  # type: ignore[import-untyped, unused-ignore]
+
+    kwargs: dict[str, Any] = {"api_key": api_key}
+    if api_endpoint:
+        kwargs["api_endpoint"] = api_endpoint
+    try:
+        return Kili(**kwargs)
+    except AuthenticationFailed as error:
+        raise UsageError(f"Kili API: {error}") from error
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    fmt = args.format
+    if fmt is None:
+        suffix = Path(args.output).suffix.lower() if args.output else ""
+        fmt = _SUFFIX_FORMATS.get(suffix, "text")
+    rules = _load_rules(args.rules)
+    kili = _kili_client(args.api_key_env, args.api_endpoint, "audit")
+    from kili_rules.kili.project import ProjectError
+
+    try:
+        report = rules.validate_project(
+            kili,
+            args.project,
+            since=args.since,
+            status_in=args.status,
+            labels=args.labels,
+            concurrency=args.concurrency,
+            disable_tqdm=args.no_progress or not sys.stderr.isatty(),
+        )
+    except ProjectError as error:
+        raise UsageError(f"Kili API: {error}") from error
+    _write(_render(report, fmt), args.output)
+    from kili_rules.report.text import headline
+
+    if args.output is not None:
+        print(f"{PROG}: {headline(report)}; report written to {args.output}", file=sys.stderr)
+    if args.apply or args.dry_run:
+        apply = getattr(report, "apply", None)
+        if apply is None:
+            raise UsageError("--apply needs Report.apply, which this build of kili-rules lacks")
+        print(apply(kili, dry_run=args.dry_run), file=sys.stderr)
+    return int(report.exit_code(args.fail_on))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Declarative validation rules for Kili labels."
@@ -324,7 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--format", choices=FORMATS, help="output format (default: from --output suffix, or text)"
     )
-    check.add_argument("--output", "-o", metavar="FILE", help="write the report here, not stdout")
+    check.add_argument(
+        "--output", "-o", metavar="FILE", help="write the report here, not stdout ('-': stdout)"
+    )
     check.add_argument(
         "--fail-on",
         choices=FAIL_ON,
@@ -335,7 +404,87 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, metavar="N", help="worker threads (default: all cores)"
     )
     check.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    report_options = check.add_argument_group("HTML report")
+    report_options.add_argument(
+        "--project", metavar="ID", help="Kili project id: each asset links to its labeling page"
+    )
+    report_options.add_argument(
+        "--kili-url",
+        metavar="URL",
+        help="base URL of Kili's app for the links (default https://cloud.kili-technology.com; "
+        "set it for an on-premise install)",
+    )
+    report_options.add_argument(
+        "--asset-url",
+        metavar="PATTERN",
+        help="link pattern for an install whose URLs differ, with {kili_url}, {project_id} "
+        "and {asset_id}",
+    )
+    report_options.add_argument(
+        "--drawings",
+        type=int,
+        default=6,
+        metavar="N",
+        help="draw the first N labels with findings of each rule (default 6, 0: none)",
+    )
+    report_options.add_argument(
+        "--images",
+        action="append",
+        metavar="PREFIX",
+        help="draw the asset's image under its objects: 'local' for local files, or a URL "
+        "prefix the page may load images from (repeatable)",
+    )
     check.set_defaults(func=cmd_check)
+
+    audit = sub.add_parser(
+        "audit",
+        help="validate the labels of a live Kili project",
+        description="Validate the labels of a Kili project straight from the API (latest label "
+        "of each asset by default). Exit code: 0 clean, 1 violations at or above --fail-on "
+        "(or labels that could not be checked), 2 bad usage or a Kili API failure.",
+    )
+    audit.add_argument("--project", required=True, metavar="ID", help="Kili project id")
+    audit.add_argument("--rules", required=True, metavar="FILE", help="rules file (TOML/JSON/YAML)")
+    audit.add_argument(
+        "--since", metavar="DATE", help="only assets updated at or after (ISO date or date-time)"
+    )
+    audit.add_argument(
+        "--status",
+        action="append",
+        metavar="STATUS",
+        help="only assets of this status (repeatable: --status LABELED --status REVIEWED)",
+    )
+    audit.add_argument(
+        "--labels",
+        choices=("latest", "all", "consensus"),
+        default="latest",
+        help="which labels of each asset (default latest)",
+    )
+    audit.add_argument(
+        "--apply", action="store_true", help="push the findings back to Kili (issues, actions)"
+    )
+    audit.add_argument(
+        "--dry-run", action="store_true", help="with --apply: print the changes, make none"
+    )
+    audit.add_argument(
+        "--format", choices=FORMATS, help="output format (default: from --output suffix, or text)"
+    )
+    audit.add_argument("--output", "-o", metavar="FILE", help="write the report here, not stdout")
+    audit.add_argument(
+        "--fail-on", choices=FAIL_ON, default="error", help="exit 1 from this severity"
+    )
+    audit.add_argument(
+        "--concurrency", type=int, default=4, metavar="N", help="pages in flight (default 4)"
+    )
+    audit.add_argument("--api-endpoint", metavar="URL", help="Kili GraphQL endpoint")
+    audit.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        default="KILI_API_KEY",
+        help="environment variable holding the Kili API key (default KILI_API_KEY)",
+    )
+    audit.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    audit.set_defaults(func=cmd_audit)
 
     lint = sub.add_parser("lint", help="check a rules file against a project's jsonInterface")
     lint.add_argument("rules", metavar="RULES", help="rules file")
@@ -518,6 +667,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "threads", None) is not None and args.threads < 1:
         parser.error("--threads must be at least 1")
+    if getattr(args, "drawings", 0) < 0:
+        parser.error("--drawings must be 0 or more")
     try:
         code: int = args.func(args)
     except UsageError as error:

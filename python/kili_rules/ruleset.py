@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Mapping, Sized
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
+from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from kili_rules._native import Engine, Issue, RulesError
 from kili_rules.rules import Rule
@@ -189,8 +190,11 @@ class RuleSet:
             progress = not disable_tqdm
         show = progress if progress is not None else (total or 0) > 10_000
         if not show:
-            return Report.from_batch(
-                self._engine.validate_many(items, threads), fingerprint=self.fingerprint
+            return _keep_items(
+                Report.from_batch(
+                    self._engine.validate_many(items, threads), fingerprint=self.fingerprint
+                ),
+                items,
             )
         with progress_bar(total, disable=False, desc="Validating") as bar:
             state = {"done": 0}
@@ -199,8 +203,11 @@ class RuleSet:
                 bar.update(done - state["done"])
                 state["done"] = done
 
-            return Report.from_batch(
-                self._engine.validate_many(items, threads, tick), fingerprint=self.fingerprint
+            return _keep_items(
+                Report.from_batch(
+                    self._engine.validate_many(items, threads, tick), fingerprint=self.fingerprint
+                ),
+                items,
             )
 
     def validate_export(
@@ -213,13 +220,16 @@ class RuleSet:
     ) -> Report:
         """Validate a Kili export: a zip (``labels/*.json`` or ``data.json``), its unzipped
         folder, a JSON list file or JSON Lines. Streams; parses and checks in parallel."""
-        from kili_rules.report import Report, progress_bar
+        from kili_rules.report import Context, Report, progress_bar
 
+        context = Context(inputs=(os.fspath(path),))
         if disable_tqdm is not None:
             progress = not disable_tqdm
         if not progress:
             return Report.from_batch(
-                self._engine.validate_export(os.fspath(path), threads), fingerprint=self.fingerprint
+                self._engine.validate_export(os.fspath(path), threads),
+                fingerprint=self.fingerprint,
+                context=context,
             )
         with progress_bar(None, disable=False, desc=f"Validating {Path(path).name}") as bar:
             state = {"done": 0}
@@ -234,4 +244,64 @@ class RuleSet:
             return Report.from_batch(
                 self._engine.validate_export(os.fspath(path), threads, tick),
                 fingerprint=self.fingerprint,
+                context=context,
             )
+
+    def validate_project(
+        self,
+        kili: Any,
+        project_id: str,
+        *,
+        since: datetime | date | str | None = None,
+        status_in: Sequence[str] | None = None,
+        step_id_in: Sequence[str] | None = None,
+        step_status_in: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+        labels: Literal["latest", "all", "consensus"] = "latest",
+        concurrency: int = 4,
+        page_size: int = 200,
+        threads: int | None = None,
+        max_retries: int = 6,
+        disable_tqdm: bool | None = None,
+    ) -> Report:
+        """Validate the labels of a live Kili project, straight from the API.
+
+        ``kili`` is a ``kili.client.Kili``. Only the fields the rules need are asked for;
+        pages of ``page_size`` assets are fetched ``concurrency`` at a time (within the SDK's
+        per-process rate limit, transient failures retried with backoff up to ``max_retries``
+        times) and each jsonResponse goes to the native core as the JSON string Kili returned.
+        Memory stays flat in the project's size.
+
+        ``labels``: ``"latest"`` (each asset's latest label), ``"all"`` (every label) or
+        ``"consensus"`` (the latest label of each labeler). Filters: ``since`` (assets updated
+        at or after; a datetime, date or ISO string, naive = UTC), ``status_in`` (e.g.
+        ``["LABELED", "REVIEWED"]``), workflow-v2 ``step_id_in`` / ``step_status_in``, and
+        ``where`` for any other ``AssetWhere`` key. A label without a jsonResponse is never
+        counted as clean: it gets a row of kind ``"unchecked"`` (severity error).
+        ``disable_tqdm``: as in the SDK (default: the client's setting).
+        """
+        from kili_rules.kili.project import validate_project
+
+        return validate_project(
+            self,
+            kili,
+            project_id,
+            since=since,
+            status_in=status_in,
+            step_id_in=step_id_in,
+            step_status_in=step_status_in,
+            where=where,
+            labels=labels,
+            concurrency=concurrency,
+            page_size=page_size,
+            threads=threads,
+            max_retries=max_retries,
+            disable_tqdm=disable_tqdm,
+        )
+
+
+def _keep_items(report: Report, items: Iterable[object]) -> Report:
+    # A list of assets is already in memory: the report's drawings look labels up in it again.
+    if isinstance(items, Sequence) and not isinstance(items, str | bytes):
+        report.items = items
+    return report

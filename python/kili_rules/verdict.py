@@ -69,7 +69,9 @@ class ActionPolicy:
         known = {"on_error", "on_warning", "on_pass", "max_bounces", "metadata_prefix"}
         for key in config:
             if key not in known:
-                raise RulesError(f"actions.{key}: unknown field (known: {', '.join(sorted(known))})")
+                raise RulesError(
+                    f"actions.{key}: unknown field (known: {', '.join(sorted(known))})"
+                )
         default = cls()
         bounces = config.get("max_bounces", 0)
         if isinstance(bounces, bool) or not isinstance(bounces, int) or bounces < 0:
@@ -136,6 +138,8 @@ class Verdict:
     objects: int | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     max_bounces: int = 0
+    # prefix of every metadata key kili-rules writes (figures, bounce count, issue ledger)
+    metadata_prefix: str = DEFAULT_PREFIX
 
     @classmethod
     def decide(
@@ -147,4 +151,6 @@ class Verdict:
         metadata = (
             qa_figures(found, objects, policy.metadata_prefix) if "metadata" in actions else {}
         )
-        return cls(found, outcome, actions, objects, metadata, policy.max_bounces)
+        return cls(
+            found, outcome, actions, objects, metadata, policy.max_bounces, policy.metadata_prefix
+        )

@@ -31,13 +31,16 @@ Public API (all methods are thread-safe)::
                     steps=())               # steps=("Labeling", "Review"): workflow v2
     emu.add_asset(project_id, asset_id=None, *, external_id=None, resolution=None, ...) -> id
     emu.add_label(asset_id, json_response, *, label_type="DEFAULT") -> id   (no webhook)
+    emu.add_assets(project_id, records) -> ids          (bulk load, tens of thousands)
+    emu.fail_requests(root_field, [503, ...])   # HTTP statuses, one request each
     emu.project(id), emu.asset(id), emu.assets(project_id=None)          -> dicts
     emu.labels(project_id=None, *, asset_id=None)                        -> dicts
     emu.issues(project_id=None, *, asset_id=None, label_id=None, status=None) -> dicts
     emu.sent_back, emu.added_to_review, emu.webhooks, emu.requests, emu.deliveries -> lists
     emu.kili_client(timeout=None, **kwargs)   # timeout: replaces the SDK's 60 s request timeout
     emu.inject_fault(operation, kind="error", *, calls=None, seconds=None, delay=None,
-                     applied=False, message=None) -> Fault     # kinds: error, timeout, refuse
+                     applied=False, message=None, status=503) -> Fault
+                                              # kinds: error, timeout, refuse, http
     emu.set_latency(seconds, operation="*"), emu.clear_faults(), emu.faults
     emu.wait_for_deliveries(n, timeout=5.0), emu.wait_until(predicate, timeout=5.0)
     emu.reset()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -14,7 +14,15 @@ from .faults import Fault, Faults
 from .resolvers import build_root
 from .schema import SCHEMA_VERSION, SDL
 from .server import EmulatorHTTPServer, GraphQLService
-from .state import EmulatorError, EmulatorState, Issue, Label, Webhook
+from .state import (
+    STATUS_AFTER_LABEL,
+    EmulatorError,
+    EmulatorState,
+    Issue,
+    Label,
+    Webhook,
+    now_iso,
+)
 
 GRAPHQL_PATH = "/api/label/v2/graphql"
 VERSION_PATH = "/api/label/v2/version"
@@ -61,6 +69,7 @@ class KiliEmulator:
         self._deliveries: list[Delivery] = []
         self._dispatcher = Dispatcher(self._record_delivery, delivery_timeout)
         self._server: EmulatorHTTPServer | None = None
+        self._faults = Faults()
         self._thread: threading.Thread | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -173,14 +182,16 @@ class KiliEmulator:
         delay: float | None = None,
         applied: bool = False,
         message: str | None = None,
+        status: int = 503,
     ) -> Fault:
         """Make requests whose root field is ``operation`` (or ``"*"``: any) fail.
 
         ``kind``: ``"error"`` (a GraphQL error answer), ``"timeout"`` (the answer held
-        ``delay`` seconds, default 65: past the SDK's 60 s timeout) or ``"refuse"`` (the
-        connection reset without an answer). The fault lasts ``calls`` requests and/or
-        ``seconds`` (whichever ends first; neither: until ``clear_faults()``). ``applied=True``
-        runs the operation first, so its effect lands and only the answer is lost. Returns the
+        ``delay`` seconds, default 65: past the SDK's 60 s timeout), ``"refuse"`` (the
+        connection reset without an answer) or ``"http"`` (an HTTP ``status`` answer). The
+        fault lasts ``calls`` requests and/or ``seconds`` (whichever ends first; neither:
+        until ``clear_faults()``). ``applied=True`` runs the operation first, so its effect
+        lands and only the answer is lost. Returns the
         ``Fault`` (its ``hits`` counts the requests it spoiled). Faults are checked in the
         order they were injected; see :mod:`kili_rules.testing.faults`.
         """
@@ -192,7 +203,24 @@ class KiliEmulator:
             delay=delay,
             applied=applied,
             message=message,
+            status=status,
         )
+
+    def fail_requests(self, root_field: str, statuses: Iterable[int]) -> None:
+        """Answer the next requests for ``root_field`` (e.g. ``"assets"``) with these HTTP
+        statuses, one per request, before running them (nothing is changed): one ``http``
+        fault of one call per status."""
+        for status in statuses:
+            self._faults.add(
+                root_field,
+                "http",
+                calls=1,
+                seconds=None,
+                delay=None,
+                applied=False,
+                message=None,
+                status=status,
+            )
 
     def set_latency(self, seconds: float, operation: str = "*") -> None:
         """Wait ``seconds`` before answering each request to ``operation`` (``"*"``: all).
@@ -256,12 +284,29 @@ class KiliEmulator:
     def add_label(
         self,
         asset_id: str,
-        json_response: Mapping[str, Any],
+        json_response: Mapping[str, Any] | None,
         *,
         label_type: str = "DEFAULT",
         author_id: str | None = None,
     ) -> str:
-        """Store a label directly (no webhook fires); returns its id. Updates asset status."""
+        """Store a label directly (no webhook fires); returns its id. Updates asset status.
+
+        ``json_response=None`` stores a label without an inline jsonResponse (served as ``""``,
+        as Kili does for labels it keeps elsewhere).
+        """
+        if json_response is None:
+            with self._state.lock:
+                asset = self._state.asset(asset_id)
+                label = self._state._bulk_label(
+                    asset,
+                    {"json_response": None, "label_type": label_type, "author_id": author_id},
+                    now_iso(),
+                    0,
+                )
+                self._state.labels[label.id] = label
+                asset.label_ids.append(label.id)
+                asset.status = STATUS_AFTER_LABEL.get(label_type, asset.status)
+                return label.id
         item = {
             "assetID": asset_id,
             "authorID": author_id,
@@ -271,6 +316,17 @@ class KiliEmulator:
             {"labelType": label_type, "labelsData": [item]}, {}
         )
         return created[0].id
+
+    def add_assets(self, project_id: str, records: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Bulk-load assets with their labels in one go (tens of thousands in a second or two).
+
+        Each record may hold ``external_id``, ``resolution`` ((width, height)), ``status``,
+        ``json_metadata`` and ``labels``: a list whose items are a jsonResponse (dict or JSON
+        string; None for a label stored without an inline jsonResponse, served as ``""``) or
+        ``{"json_response": ..., "label_type": "DEFAULT", "author_id": ...}``. No webhook
+        fires. Returns the new asset ids, in order.
+        """
+        return self._state.bulk_load(project_id, records)
 
     def reset(self) -> None:
         """Forget all data, logs, faults and latency; the server keeps running on the same port."""

@@ -15,6 +15,11 @@ neither it lasts until cleared. Kinds, and what the real ``kili`` client sees:
     the connection is reset without an answer: a ``requests`` connection error (for a
     mutation, ``MutationOutcomeUnknownError``; a query is resent up to 5 times).
 
+``http``
+    an HTTP ``status`` answer (e.g. 503, 502, 429) with a GraphQL error body, before the
+    operation runs: the SDK retries what its policy says it may (429 and an Envoy 503 until
+    its deadline; other 5xx once for a query, never for a mutation).
+
 ``applied=True`` runs the operation before misbehaving: the write lands in Kili but its answer
 is lost (the "saved, but the client never heard" case). Otherwise nothing is written.
 """
@@ -27,8 +32,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-FaultKind = Literal["error", "timeout", "refuse"]
-FAULT_KINDS: tuple[str, ...] = ("error", "timeout", "refuse")
+FaultKind = Literal["error", "timeout", "refuse", "http"]
+FAULT_KINDS: tuple[str, ...] = ("error", "timeout", "refuse", "http")
 # Past the SDK's 60 s request timeout.
 DEFAULT_TIMEOUT_DELAY = 65.0
 
@@ -44,6 +49,7 @@ class Fault:
     delay: float
     applied: bool
     message: str
+    status: int = 503  # the "http" kind's answer
     hits: int = 0
 
     def live(self, now: float) -> bool:
@@ -73,6 +79,7 @@ class Faults:
         delay: float | None,
         applied: bool,
         message: str | None,
+        status: int = 503,
     ) -> Fault:
         if kind not in FAULT_KINDS:
             raise ValueError(f"fault kind {kind!r} is not one of {FAULT_KINDS}")
@@ -82,6 +89,8 @@ class Faults:
             raise ValueError("calls must be at least 1")
         if seconds is not None and seconds <= 0:
             raise ValueError("seconds must be positive")
+        if not 400 <= status <= 599:
+            raise ValueError("status must be an HTTP error status (400-599)")
         if delay is not None and delay < 0:
             raise ValueError("delay must be >= 0")
         fault = Fault(
@@ -92,6 +101,7 @@ class Faults:
             delay=DEFAULT_TIMEOUT_DELAY if delay is None else delay,
             applied=applied,
             message=message or f"kili-rules emulator: injected fault on {operation}",
+            status=status,
         )
         with self._lock:
             self._faults.append(fault)

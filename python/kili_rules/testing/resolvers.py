@@ -31,18 +31,32 @@ T = TypeVar("T")
 View = dict[str, Any]
 Resolver = Callable[..., Any]
 
+# workflow v2: the status of the asset's current step, from the emulator's asset status
+STEP_STATUS = {
+    "TODO": "TO_DO",
+    "ONGOING": "DOING",
+    "LABELED": "DONE",
+    "TO_REVIEW": "TO_DO",
+    "REVIEWED": "DONE",
+}
 API_KEY_EXPIRY = "2099-12-31T23:59:59.000Z"
 
 
 def page(items: Sequence[T], first: object, skip: object) -> list[T]:
     """Kili's first/skip pagination, with the same bounds as its ``PageSize``."""
+    first, skip = page_bounds(first, skip)
+    return list(items[skip : skip + first])
+
+
+def page_bounds(first: object, skip: object) -> tuple[int, int]:
+    """``first`` and ``skip`` checked against the bounds of Kili's ``PageSize``."""
     if not isinstance(first, int) or isinstance(first, bool) or not 0 <= first <= MAX_PAGE_SIZE:
         raise EmulatorError(
             f"`first` must be an integer between 0 and {MAX_PAGE_SIZE}, got {first!r}"
         )
     if not isinstance(skip, int) or skip < 0:
         raise EmulatorError(f"`skip` must be a non-negative integer, got {skip!r}")
-    return list(items[skip : skip + first])
+    return first, skip
 
 
 def user_view(user_id: str) -> View:
@@ -101,7 +115,11 @@ class Views:
         with state.lock:
             steps = state.project(asset.project_id).steps
         current_step = (
-            {"id": f"{asset.project_id}-step-{asset.step}", "name": steps[asset.step]}
+            {
+                "id": f"{asset.project_id}-step-{asset.step}",
+                "name": steps[asset.step],
+                "status": STEP_STATUS[asset.status],
+            }
             if steps
             else None
         )
@@ -111,7 +129,7 @@ class Views:
             "currentStep": current_step,
             "content": asset.content,
             "jsonContent": "",
-            "jsonMetadata": json.dumps(asset.json_metadata),
+            "jsonMetadata": lambda _info: json.dumps(asset.json_metadata),
             "status": asset.status,
             "skipped": False,
             "isHoneypot": False,
@@ -129,15 +147,20 @@ class Views:
         def label_of(_info: GraphQLResolveInfo) -> View:
             return self.asset(self.state.asset(label.asset_id))
 
-        with self.state.lock:
-            latest_of_author = self.state.latest_labels(self.state.asset(label.asset_id))
-        total_annotations, _ = count_annotations(label.json_response)
+        def is_latest_for_user(_info: GraphQLResolveInfo) -> bool:
+            with self.state.lock:
+                return label in self.state.latest_labels(self.state.asset(label.asset_id))
+
+        def number_of_annotations(_info: GraphQLResolveInfo) -> int:
+            return count_annotations(label.json_response)[0]
+
+        # fields that cost more than a lookup are callables: a page only pays for what it asks
         return {
             "id": label.id,
             "assetId": label.asset_id,
             "labelOf": label_of,
             "labelType": label.label_type,
-            "jsonResponse": json.dumps(label.json_response),
+            "jsonResponse": label.json_text,
             "jsonResponseUrl": None,
             "author": user_view(label.author_id),
             "authorId": label.author_id,
@@ -146,9 +169,9 @@ class Views:
             "secondsToLabel": label.seconds_to_label,
             "modelName": label.model_name,
             "clientVersion": label.client_version,
-            "isLatestLabelForUser": label in latest_of_author,
+            "isLatestLabelForUser": is_latest_for_user,
             "isSentBackToQueue": label.is_sent_back_to_queue,
-            "numberOfAnnotations": total_annotations,
+            "numberOfAnnotations": number_of_annotations,
             "version": 0,
         }
 
@@ -217,10 +240,11 @@ def build_root(
         return len(state.find_projects(where))
 
     def assets(_info: GraphQLResolveInfo, where: Where, first: object, skip: object) -> list[View]:
-        return [views.asset(a) for a in page(state.find_assets(where), first, skip)]
+        count, offset = page_bounds(first, skip)
+        return [views.asset(a) for a in state.find_assets_page(where, count, offset)]
 
     def count_assets(_info: GraphQLResolveInfo, where: Where) -> int:
-        return len(state.find_assets(where))
+        return state.count_assets(where)
 
     def labels(_info: GraphQLResolveInfo, where: Where, first: object, skip: object) -> list[View]:
         return [views.label(lb) for lb in page(state.find_labels(where), first, skip)]

@@ -76,7 +76,7 @@ type Label {
   labelType: LabelType!
   "A JSON string, as Kili returns it."
   jsonResponse: String!
-  "Always null: the emulator serves jsonResponse inline."
+  "Always null: the emulator serves jsonResponse inline (empty for a label stored without it)."
   jsonResponseUrl: String
   author: User!
   authorId: ID!
@@ -95,9 +95,12 @@ type AssetProject {
   id: ID!
 }
 
+enum StepStatus { TO_DO DOING PARTIALLY_DONE REWORK DONE SKIPPED }
+
 type AssetStep {
   id: ID!
   name: String!
+  status: StepStatus!
 }
 
 type AssetRef {
@@ -204,6 +207,11 @@ input AssetWhere {
   externalIdIn: [String!]
   externalIdStrictlyIn: [String!]
   statusIn: [AssetStatus!]
+  "ISO-8601 UTC bounds (inclusive), e.g. 2026-01-31T00:00:00.000Z."
+  updatedAtGte: String
+  updatedAtLte: String
+  createdAtGte: String
+  createdAtLte: String
   skipped: Boolean
   label: AssetLabelWhere
   issue: AssetIssueWhere

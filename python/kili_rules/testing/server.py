@@ -14,8 +14,10 @@ import logging
 import re
 import socket
 import struct
+import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,11 +27,14 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
     build_schema,
     execute_sync,
     parse,
     validate,
 )
+from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.language import DocumentNode
 
 from .faults import Faults
@@ -40,6 +45,7 @@ logger = logging.getLogger("kili_rules.testing")
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_INFLATED_BYTES = 256 * 1024 * 1024
+DOCUMENT_CACHE_SIZE = 256
 UNKNOWN_FIELD = re.compile(r"^Cannot query field '(\w+)' on type '(Query|Mutation)'\.")
 
 Json = dict[str, Any]
@@ -89,6 +95,34 @@ class Reply:
     reset: bool = False
 
 
+def _plain(selection_set: SelectionSetNode | None) -> bool:
+    """Whether a selection set has only plain fields: no fragments, directives or __typename."""
+    if selection_set is None:
+        return True
+    for selection in selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.directives:
+            return False
+        if selection.name.value.startswith("__") or not _plain(selection.selection_set):
+            return False
+    return True
+
+
+def _project(value: Any, selection_set: SelectionSetNode | None) -> Any:
+    """The selected part of a view (dicts, lists, lazy callables), as graphql-core would."""
+    if callable(value):
+        value = value(None)
+    if value is None or selection_set is None:
+        return value
+    if isinstance(value, list):
+        return [_project(item, selection_set) for item in value]
+    out = {}
+    for field in selection_set.selections:
+        assert isinstance(field, FieldNode)  # checked by _plain
+        key = field.alias.value if field.alias else field.name.value
+        out[key] = _project(value.get(field.name.value), field.selection_set)
+    return out
+
+
 class GraphQLService:
     """Parses, authenticates, logs, validates and executes one GraphQL request."""
 
@@ -105,6 +139,9 @@ class GraphQLService:
         self.state = state
         self.api_key = api_key
         self.faults = faults or Faults()
+        # parsed and validated documents by query text: the SDK sends the same few documents
+        self._documents: dict[str, tuple[DocumentNode, list[GraphQLError]]] = {}
+        self._documents_lock = threading.Lock()
 
     def reply(self, body: bytes, authorization: str | None) -> Reply:
         """Run a request through the injected latency and faults (see :mod:`.faults`)."""
@@ -127,7 +164,55 @@ class GraphQLService:
         if fault.kind == "timeout":
             message = f"{fault.message} (answered after {fault.delay} s)"
             return Reply(200, {"data": None, "errors": [error(message)]}, delay=fault.delay)
+        if fault.kind == "http":
+            message = f"{fault.message} (HTTP {fault.status})"
+            return Reply(fault.status, {"data": None, "errors": [error(message)]})
         return Reply(0, {}, reset=True)
+
+    def _document(self, query: str) -> tuple[DocumentNode, list[GraphQLError]] | GraphQLError:
+        with self._documents_lock:
+            cached = self._documents.get(query)
+        if cached is None:
+            try:
+                document = parse(query)
+            except GraphQLError as err:
+                return err
+            cached = (document, validate(self.schema, document))
+            with self._documents_lock:
+                if len(self._documents) >= DOCUMENT_CACHE_SIZE:
+                    self._documents.clear()
+                self._documents[query] = cached
+        return cached
+
+    def _fast_execute(self, document: DocumentNode, variables: Json) -> Json | None:
+        """Run a plain query without graphql-core's executor (about 10x faster on pages).
+
+        Returns None when the query needs the full executor (mutations, fragments, bad
+        variables, a resolver error): the caller then runs it normally.
+        """
+        if len(document.definitions) != 1:
+            return None
+        op = document.definitions[0]
+        if not isinstance(op, OperationDefinitionNode) or op.operation != OperationType.QUERY:
+            return None
+        if not _plain(op.selection_set) or self.schema.query_type is None:
+            return None
+        coerced = get_variable_values(self.schema, op.variable_definitions or (), variables)
+        if isinstance(coerced, list):
+            return None
+        data: Json = {}
+        try:
+            for field in op.selection_set.selections:
+                assert isinstance(field, FieldNode)
+                name = field.name.value
+                field_def = self.schema.query_type.fields[name]
+                resolver: Callable[..., Any] = self.root[name]
+                value = resolver(None, **get_argument_values(field_def, field, coerced))
+                key = field.alias.value if field.alias else name
+                data[key] = _project(value, field.selection_set)
+        except Exception:  # the executor reports it properly
+            return None
+        return {"data": data}
 
     def run(self, body: bytes, authorization: str | None) -> tuple[int, Json]:
         try:
@@ -150,11 +235,12 @@ class GraphQLService:
             return 400, {"data": None, "errors": [error("`variables` must be a JSON object")]}
         if operation_name is not None and not isinstance(operation_name, str):
             return 400, {"data": None, "errors": [error("`operationName` must be a string")]}
-        try:
-            document = parse(query)
-        except GraphQLError as err:
-            return 200, {"data": None, "errors": [format_error(err)]}
-        self.state.log_request(root_fields(document, operation_name))
+        parsed = self._document(query)
+        if isinstance(parsed, GraphQLError):
+            return 200, {"data": None, "errors": [format_error(parsed)]}
+        document, problems = parsed
+        fields = root_fields(document, operation_name)
+        self.state.log_request(fields)
         if authorization != f"X-API-Key: {self.api_key}":
             # status 200 on purpose: the SDK would retry a 401 for two minutes
             return 200, {
@@ -163,9 +249,12 @@ class GraphQLService:
                     error("Unauthorized: missing or invalid API key (header Authorization)")
                 ],
             }
-        problems = validate(self.schema, document)
         if problems:
             return 200, {"data": None, "errors": [format_error(e) for e in problems]}
+        if operation_name is None:
+            fast = self._fast_execute(document, variables)
+            if fast is not None:
+                return 200, fast
         result = execute_sync(
             self.schema,
             document,

@@ -66,7 +66,7 @@ def loopback_url_problem(url: str) -> str | None:
     return None
 
 
-def count_annotations(json_response: Mapping[str, Any]) -> tuple[int, dict[str, int]]:
+def count_annotations(json_response: Mapping[str, Any] | None) -> tuple[int, dict[str, int]]:
     """Kili's ``search`` statistics for a jsonResponse: total and per ``JOB.CATEGORY``.
 
     An emulator approximation: each object annotation counts once (under each of its
@@ -74,7 +74,7 @@ def count_annotations(json_response: Mapping[str, Any]) -> tuple[int, dict[str, 
     """
     total = 0
     by_object: dict[str, int] = {}
-    for job, answer in json_response.items():
+    for job, answer in (json_response or {}).items():
         if not isinstance(answer, Mapping):
             continue
         annotations = answer.get("annotations")
@@ -137,13 +137,21 @@ class Label:
     asset_id: str
     project_id: str
     label_type: str
-    json_response: dict[str, Any]
+    # None: the label's JSON is not stored inline (served as ""), as for labels Kili keeps
+    # behind a jsonResponseUrl; clients must not take it for an empty label.
+    json_response: dict[str, Any] | None
     author_id: str
     created_at: str
     seconds_to_label: float | None = None
     model_name: str | None = None
     client_version: int | None = None
     is_sent_back_to_queue: bool = False
+    # the JSON text served as jsonResponse, built once: serving a page must not re-encode it
+    json_text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.json_response is not None and not self.json_text:
+            self.json_text = json.dumps(self.json_response)
 
 
 @dataclass
@@ -194,6 +202,8 @@ class EmulatorState:
         with self.lock:
             self.projects: dict[str, Project] = {}
             self.assets: dict[str, Asset] = {}
+            # asset ids of each project, in creation order: list queries scan one project only
+            self.project_assets: dict[str, list[str]] = {}
             self.labels: dict[str, Label] = {}
             self.issues: dict[str, Issue] = {}
             self.webhooks: dict[str, Webhook] = {}
@@ -247,6 +257,7 @@ class EmulatorState:
             self.projects[pid] = Project(
                 pid, title, description, input_type, interface, now_iso(), step_names
             )
+            self.project_assets[pid] = []
             self._touch()
             return pid
 
@@ -269,6 +280,7 @@ class EmulatorState:
             if aid in self.assets:
                 raise EmulatorError(f"asset {aid!r} already exists")
             stamp = now_iso()
+            self.project_assets[project_id].append(aid)
             self.assets[aid] = Asset(
                 id=aid,
                 project_id=project_id,
@@ -282,6 +294,75 @@ class EmulatorState:
             )
             self._touch()
             return aid
+
+    def bulk_load(self, project_id: str, records: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Create many assets, each with its labels, under one lock; returns the asset ids.
+
+        A record: ``external_id``, ``resolution`` ((width, height)), ``status`` (default
+        from the labels, else TODO), ``json_metadata``, ``labels``: a list of label specs,
+        each a jsonResponse (a dict, a JSON string, or None for a label whose JSON is not
+        inline) or a dict ``{"json_response", "label_type", "author_id"}``.
+        """
+        with self.lock:
+            if project_id not in self.projects:
+                raise EmulatorError(f"project {project_id!r} does not exist")
+            ids: list[str] = []
+            stamp = now_iso()
+            for index, record in enumerate(records):
+                status = record.get("status")
+                if status is not None and status not in ASSET_STATUSES:
+                    raise EmulatorError(f"records[{index}].status {status!r} is not a status")
+                aid = self._new_id("asset", self.assets)
+                external_id = record.get("external_id")
+                resolution = record.get("resolution")
+                asset = Asset(
+                    id=aid,
+                    project_id=project_id,
+                    external_id=external_id if external_id is not None else aid,
+                    content="",
+                    json_metadata=dict(record.get("json_metadata") or {}),
+                    resolution=tuple(resolution) if resolution is not None else None,
+                    status="TODO",
+                    created_at=stamp,
+                    updated_at=stamp,
+                )
+                for spec in record.get("labels") or ():
+                    label = self._bulk_label(asset, spec, stamp, index)
+                    self.labels[label.id] = label
+                    asset.label_ids.append(label.id)
+                    asset.status = STATUS_AFTER_LABEL.get(label.label_type, asset.status)
+                if status is not None:
+                    asset.status = status
+                self.assets[aid] = asset
+                self.project_assets[project_id].append(aid)
+                ids.append(aid)
+            self._touch()
+            return ids
+
+    def _bulk_label(self, asset: Asset, spec: Any, stamp: str, index: int) -> Label:
+        if isinstance(spec, Mapping) and "json_response" in spec:
+            raw = spec["json_response"]
+            label_type = spec.get("label_type", "DEFAULT")
+            author = spec.get("author_id") or VIEWER_ID
+        else:
+            raw, label_type, author = spec, "DEFAULT", VIEWER_ID
+        if label_type not in LABEL_TYPES:
+            raise EmulatorError(f"records[{index}]: label type {label_type!r} is not a type")
+        text = ""
+        if isinstance(raw, str):
+            text, raw = raw, _parse_json_response(raw, index)
+        elif raw is not None and not isinstance(raw, Mapping):
+            raise EmulatorError(f"records[{index}]: a label must be a dict, a JSON string or None")
+        return Label(
+            id=self._new_id("label", self.labels),
+            asset_id=asset.id,
+            project_id=asset.project_id,
+            label_type=label_type,
+            json_response=dict(raw) if raw is not None else None,
+            author_id=author,
+            created_at=stamp,
+            json_text=text,
+        )
 
     # ---- filters -------------------------------------------------------------------------
 
@@ -334,6 +415,15 @@ class EmulatorState:
             return False  # Kili matches partial external ids here
         if "statusIn" in where and asset.status not in where["statusIn"]:
             return False
+        # ISO-8601 UTC stamps of one format compare as text
+        if "updatedAtGte" in where and asset.updated_at < where["updatedAtGte"]:
+            return False
+        if "updatedAtLte" in where and asset.updated_at > where["updatedAtLte"]:
+            return False
+        if "createdAtGte" in where and asset.created_at < where["createdAtGte"]:
+            return False
+        if "createdAtLte" in where and asset.created_at > where["createdAtLte"]:
+            return False
         if "skipped" in where and where["skipped"] is not False:
             return False  # the emulator has no skipped assets
         label_where = where.get("label") or {}
@@ -351,9 +441,40 @@ class EmulatorState:
             return False
         return True
 
+    def _whole_project(self, where: Where) -> list[str] | None:
+        """The asset ids when ``where`` selects one whole project (the common case), else None."""
+        project_id = (where.get("project") or {}).get("id")
+        if project_id is None or set(where) - {"project", "label", "issue"}:
+            return None
+        if where.get("label") or where.get("issue") or set(where["project"]) != {"id"}:
+            return None
+        return self.project_assets.get(project_id, [])
+
     def find_assets(self, where: Where) -> list[Asset]:
         with self.lock:
-            return [a for a in self.assets.values() if self._asset_matches(a, where)]
+            whole = self._whole_project(where)
+            if whole is not None:
+                return [self.assets[i] for i in whole]
+            project_id = (where.get("project") or {}).get("id")
+            candidates: Iterable[Asset] = (
+                self.assets.values()
+                if project_id is None
+                else (self.assets[i] for i in self.project_assets.get(project_id, []))
+            )
+            return [a for a in candidates if self._asset_matches(a, where)]
+
+    def find_assets_page(self, where: Where, first: int, skip: int) -> list[Asset]:
+        """``find_assets(where)[skip:skip + first]``, without listing a whole project first."""
+        with self.lock:
+            whole = self._whole_project(where)
+            if whole is not None:
+                return [self.assets[i] for i in whole[skip : skip + first]]
+            return self.find_assets(where)[skip : skip + first]
+
+    def count_assets(self, where: Where) -> int:
+        with self.lock:
+            whole = self._whole_project(where)
+            return len(whole) if whole is not None else len(self.find_assets(where))
 
     def find_labels(self, where: Where) -> list[Label]:
         with self.lock:

@@ -1,4 +1,5 @@
-"""Batch reports: the rows a batch run found, and views of them (text, JSON, JUnit, HTML, pandas).
+"""Batch reports: the rows a batch run found, and views of them (text, JSON, CSV, JUnit, HTML,
+pandas). The views live in the modules of this package; the :class:`Report` class lives here.
 
 A :class:`Report` is what ``RuleSet.validate_many`` and ``RuleSet.validate_export`` return. It holds
 one row per issue (an Issue plus the asset and label it belongs to) and the counts of what was
@@ -18,10 +19,15 @@ if TYPE_CHECKING:
     import pandas  # type: ignore[import-untyped, unused-ignore]
 
     from kili_rules._native import BatchResult, Row
+    from kili_rules.kili.apply import ApplyResult
+    from kili_rules.verdict import ActionPolicy
+
+from kili_rules.report.context import Context
 
 __all__ = [
     "COLUMNS",
     "FAIL_ON",
+    "Context",
     "Progress",
     "Report",
     "Summary",
@@ -46,7 +52,15 @@ COLUMNS: tuple[str, ...] = (
     "limit",
     "text",
     "source",
+    "author",
+    "label_type",
+    "created_at",
+    "asset_status",
 )
+
+#: The columns about the label and asset (labeler, label type and date, asset status): present
+#: when the input carries them, None otherwise.
+LABEL_COLUMNS: tuple[str, ...] = ("author", "label_type", "created_at", "asset_status")
 
 #: Accepted values of ``fail_on`` (``Report.exit_code``, ``kili-rules check --fail-on``).
 FAIL_ON: tuple[str, ...] = ("error", "warning", "never")
@@ -60,7 +74,8 @@ INVALID_KIND = "invalid_label"
 
 def row_to_dict(row: Row) -> dict[str, Any]:
     """One row as a plain dict with the keys of :data:`COLUMNS`, in that order."""
-    return {name: getattr(row, name) for name in COLUMNS}
+    # getattr with a default: rows of an older core have no label columns.
+    return {name: getattr(row, name, None) for name in COLUMNS}
 
 
 def asset_key(row: Row) -> str | None:
@@ -126,12 +141,12 @@ class Summary(Sequence[SummaryRow]):
         return [row.to_dict() for row in self.rows]
 
     def __str__(self) -> str:
-        from kili_rules._report_text import summary_table
+        from kili_rules.report.text import summary_table
 
         return summary_table(self)
 
     def _repr_html_(self) -> str:
-        from kili_rules._report_html import summary_table
+        from kili_rules.report.html import summary_table
 
         return summary_table(self)
 
@@ -170,6 +185,7 @@ class Report(Sequence["Row"]):
         invalid: int = 0,
         bytes_read: int = 0,
         fingerprint: str | None = None,
+        context: Context | None = None,
     ) -> None:
         self._rows: list[Row] = list(rows)
         self.labels = labels
@@ -178,9 +194,25 @@ class Report(Sequence["Row"]):
         self.bytes_read = bytes_read
         #: sha256 of the rules that produced this report, when known (``RuleSet.fingerprint``).
         self.fingerprint = fingerprint
+        #: What was checked (inputs, rules file, version, time) and where the assets live in Kili
+        #: (project id, base URL): the header of the HTML page and the asset links.
+        self.context = context if context is not None else Context()
+        #: The assets given to ``validate_many`` when they were a sequence: the drawings of the
+        #: HTML page look their geometry up there (exports are read again from ``context``).
+        self.items: Sequence[object] | None = None
+        #: ``(asset id, label id)`` of every label checked, clean ones included, when the
+        #: producer knows them (``validate_project``); ``apply`` reconciles those labels too.
+        #: When None, ``apply`` takes them from ``items``, else only from the rows.
+        self.checked: list[tuple[str, str]] | None = None
 
     @classmethod
-    def from_batch(cls, result: BatchResult, *, fingerprint: str | None = None) -> Report:
+    def from_batch(
+        cls,
+        result: BatchResult,
+        *,
+        fingerprint: str | None = None,
+        context: Context | None = None,
+    ) -> Report:
         """Wrap what the native batch run returned."""
         return cls(
             result.rows,
@@ -189,6 +221,7 @@ class Report(Sequence["Row"]):
             invalid=result.invalid,
             bytes_read=result.bytes_read,
             fingerprint=fingerprint,
+            context=context,
         )
 
     @classmethod
@@ -199,14 +232,20 @@ class Report(Sequence["Row"]):
         """
         reports = list(reports)
         prints = {report.fingerprint for report in reports}
-        return cls(
+        merged = cls(
             (row for report in reports for row in report._rows),
             labels=sum(report.labels for report in reports),
             assets=sum(report.assets for report in reports),
             invalid=sum(report.invalid for report in reports),
             bytes_read=sum(report.bytes_read for report in reports),
             fingerprint=prints.pop() if len(prints) == 1 else None,
+            context=Context.merge(report.context for report in reports),
         )
+        items = [report.items for report in reports if report.items is not None]
+        merged.items = items[0] if len(items) == 1 else None
+        if all(report.checked is not None for report in reports):
+            merged.checked = [pair for report in reports for pair in report.checked or ()]
+        return merged
 
     def __add__(self, other: object) -> Report:
         if not isinstance(other, Report):
@@ -271,6 +310,35 @@ class Report(Sequence["Row"]):
             row.severity in failing or row.kind == INVALID_KIND for row in self._rows
         )
 
+    def apply(
+        self,
+        kili: Any,
+        *,
+        project_id: str | None = None,
+        dry_run: bool = True,
+        reconcile: bool = True,
+        policy: ActionPolicy | None = None,
+    ) -> ApplyResult:
+        """Push this report's findings to Kili (a dry run by default: ``print()`` the result).
+
+        Issues are created in bulk with their object mids; an issue already open on the asset
+        with the same text and mid is not created again; issues kili-rules created earlier
+        that no longer fire are solved (``reconcile``); the actions of ``policy`` (the rules
+        file's ``[actions]``; default: send back on error) are performed. Applying again
+        changes nothing. ``project_id`` defaults to ``context.project_id``. See
+        :mod:`kili_rules.kili.apply`.
+        """
+        from kili_rules.kili.apply import apply_report
+
+        return apply_report(
+            self,
+            kili,
+            project_id=project_id,
+            dry_run=dry_run,
+            reconcile=reconcile,
+            policy=policy,
+        )
+
     def exit_code(self, fail_on: FailOn | str = "error") -> int:
         """Process exit code for CI: 1 when an issue at or above ``fail_on`` exists, else 0.
 
@@ -305,13 +373,18 @@ class Report(Sequence["Row"]):
         return [row_to_dict(row) for row in self._rows]
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        """``{"summary": {totals..., "by_rule": [...]}, "rows": [...]}`` as a JSON string.
+        """``{"summary": {totals..., "by_rule": [...]}, "checked": {what was checked}, "rows":
+        [...]}`` as a JSON string.
 
         Non-finite measures (``inf``, ``nan``) are written as null.
         """
         summary = self.totals()
         summary["by_rule"] = self.summary().to_dicts()
-        document = {"summary": summary, "rows": [_json_row(row) for row in self._rows]}
+        document = {
+            "summary": summary,
+            "checked": self.context.to_dict(),
+            "rows": [_json_row(row) for row in self._rows],
+        }
         return json.dumps(document, indent=indent, ensure_ascii=False, allow_nan=False)
 
     def to_jsonl(self) -> str:
@@ -321,6 +394,12 @@ class Report(Sequence["Row"]):
             for row in self._rows
         )
 
+    def to_csv(self) -> str:
+        """The rows as CSV (header :data:`COLUMNS`), the format spreadsheets and BI tools read."""
+        from kili_rules.report.csv import render_csv
+
+        return render_csv(self)
+
     def to_junit(self, *, group: Literal["asset", "rule"] = "asset") -> str:
         """JUnit XML for CI: a test case per asset (label) with issues, or per rule.
 
@@ -328,27 +407,48 @@ class Report(Sequence["Row"]):
         ``<system-out>`` of a passing test case. With ``group="asset"`` the labels without any
         issue are one passing test case, so a clean run is never an empty suite.
         """
-        from kili_rules._report_junit import render_junit
+        from kili_rules.report.junit import render_junit
 
         return render_junit(self, group=group)
 
     def to_text(self, *, max_rows: int | None = None) -> str:
         """Readable report for a terminal: totals, a per-rule summary, then the issues."""
-        from kili_rules._report_text import render_text
+        from kili_rules.report.text import render_text
 
         return render_text(self, max_rows=max_rows)
 
     def __str__(self) -> str:
         return self.to_text(max_rows=self.html_max_rows)
 
-    def to_html(self, *, title: str = "kili-rules report") -> str:
-        """A standalone HTML page: totals, per-rule counts and every issue (all escaped)."""
-        from kili_rules._report_html import render_page
+    def to_html(
+        self,
+        *,
+        title: str = "kili-rules report",
+        max_rows: int = 200_000,
+        drawings_per_rule: int = 6,
+        images: bool | Sequence[str] = False,
+    ) -> str:
+        """A standalone HTML page that works offline: what was checked, charts (issues per rule,
+        category, labeler and label date), drawings of the labels with findings, and the issues
+        in a table with filter, sort and pages (all label data escaped).
 
-        return render_page(self, title=title)
+        ``max_rows``: issues embedded in the page's table (the charts and counts cover all; the
+        full list stays in JSON / JSONL / CSV). ``drawings_per_rule``: labels drawn per rule.
+        ``images``: draw the asset's image under its objects when its content is a local file
+        (``True``), or a URL starting with one of the given prefixes.
+        """
+        from kili_rules.report.html import render_page
+
+        return render_page(
+            self,
+            title=title,
+            max_rows=max_rows,
+            drawings_per_rule=drawings_per_rule,
+            images=images,
+        )
 
     def _repr_html_(self) -> str:
-        from kili_rules._report_html import render_fragment
+        from kili_rules.report.html import render_fragment
 
         return render_fragment(self, max_rows=self.html_max_rows)
 

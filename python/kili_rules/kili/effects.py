@@ -1,0 +1,686 @@
+"""Carry out a Verdict against Kili: issues (reconciled), QA metadata, send-back, review, moves.
+
+One implementation, used by ``RulesPlugin`` (in memory), the webhook workers (with a
+journal-backed :class:`StepLog`) and ``Report.apply`` (in bulk, through :func:`run_effects`).
+
+How one label's effects run, each step recorded in the StepLog once done, so a retry resumes
+after the last completed step and never repeats a write:
+
+1. read the asset's OPEN issues (one ``kili.issues`` call) and, when needed, its metadata and
+   status (one ``kili.assets`` call);
+2. ``plan``: the asset actions to perform, after the bounce cap (once ``max_bounces``
+   send-backs were done by kili-rules on the asset, ``send_back`` becomes ``review`` and
+   ``invalidate`` becomes ``next_step``) and without the ones whose end state the asset is
+   already in (no send-back of an asset already in the queue, no review of one already
+   TO_REVIEW: a second run changes nothing);
+3. ``issues``: an open issue with the same text and object mid as a finding is kept, never
+   created again (this also covers a ``createIssues`` that Kili saved but whose answer was
+   lost: the retry reads it back); issues kili-rules created earlier that no longer fire are
+   solved (``update_issue_status(..., "SOLVED")``) when ``reconcile`` is on; the rest are
+   created in one ``create_issues`` call, with object mids;
+4. ``metadata``: one merged write of the keys kili-rules owns (other keys are kept): the QA
+   figures when the ``metadata`` action applies, the bounce count, and the issue ledger;
+5. each asset action in order (``send_back``, ``review``, ``invalidate``, ``next_step``).
+
+Which issues did kili-rules create? The asset's metadata key ``<prefix>issue_ids`` (prefix
+``kili_rules_`` by default) lists the ids of the open issues kili-rules created or kept on
+the asset (an open issue whose text and mid are exactly those of a current finding is adopted
+into it). Only those are ever solved: an issue a reviewer opened is left alone, issue texts
+stay exactly the rules' messages, and an issue of a rule since removed from the rules file is
+still solved. The bounce count is ``<prefix>bounces``.
+
+Failures raise :class:`KiliCallFailed` after the steps done so far were recorded.
+``retryable`` is True for GraphQL errors, timeouts, refused or reset connections and 5xx
+answers, False for a 4xx-like refusal or a wrong call. A dry run reads, logs and returns the
+changes it would make, and writes nothing (not even to the StepLog).
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kili_rules.verdict import Verdict
+
+__all__ = [
+    "Change",
+    "Effects",
+    "KiliCallFailed",
+    "MemorySteps",
+    "StepLog",
+    "Target",
+    "act",
+    "run_effects",
+]
+
+LOGGER = logging.getLogger("kili_rules.kili")
+
+LEDGER_KEY = "issue_ids"
+BOUNCES_KEY = "bounces"
+ISSUE_FIELDS = ["id", "objectMid", "comments.text", "assetId"]
+# "status" is the legacy workflow's; workflow v2 projects have a current step instead (the
+# SDK warns when "status" is asked of one)
+ASSET_FIELDS = {"V1": ["id", "jsonMetadata", "status"], "V2": ["id", "jsonMetadata"]}
+# Asset actions: the SDK method that performs it, and the (legacy workflow) asset statuses in
+# which it is a no-op. In workflow v2, Kili's own decline is relied on.
+MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "send_back": ("send_back_to_queue", ("TODO", "ONGOING")),
+    "review": ("add_to_review", ("TO_REVIEW",)),
+    "invalidate": ("send_back_to_queue", ("TODO", "ONGOING")),
+    "next_step": ("add_to_review", ("TO_REVIEW",)),
+}
+BOUNCE_INSTEAD = {"send_back": "review", "invalidate": "next_step"}
+READ_BATCH = 100  # assets per issues / assets read in bulk
+# client -> project id -> workflow version (a project keeps it)
+_WORKFLOWS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+class StepLog(Protocol):
+    """Where completed steps are remembered (the journal, or memory)."""
+
+    def get(self, step: str) -> Any | None:
+        """The JSON-able result of a done step, or None."""
+
+    def put(self, step: str, result: Any) -> None:
+        """Record a done step (durably, for the journal)."""
+
+
+class MemorySteps:
+    """A dict-backed StepLog (the plugin's: one handler call, no durability)."""
+
+    def __init__(self) -> None:
+        self._done: dict[str, Any] = {}
+
+    def get(self, step: str) -> Any | None:
+        return self._done.get(step)
+
+    def put(self, step: str, result: Any) -> None:
+        self._done[step] = result
+
+    def done(self) -> dict[str, Any]:
+        """A copy of the steps recorded so far."""
+        return dict(self._done)
+
+
+class KiliCallFailed(Exception):
+    """A Kili call failed; the steps before ``step`` are recorded in the StepLog."""
+
+    def __init__(self, message: str, *, retryable: bool, step: str) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.step = step
+        # what handle_label had decided when the call failed (a kili.plugin.Decision)
+        self.decision: Any = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write to Kili, done (or, in a dry run, that would be done)."""
+
+    # create_issue | solve_issue | metadata | send_back | review | invalidate | next_step
+    action: str
+    asset_id: str
+    label_id: str | None = None
+    text: str | None = None
+    mid: str | None = None
+    issue_id: str | None = None
+    metadata: Mapping[str, str] | None = None
+
+    def describe(self) -> str:
+        where = f"asset {self.asset_id}"
+        if self.action == "create_issue":
+            mid = f" on object {self.mid}" if self.mid else ""
+            return f"create issue{mid} of label {self.label_id}: {self.text}"
+        if self.action == "solve_issue":
+            return f"solve issue {self.issue_id} ({self.text}) on {where}"
+        if self.action == "metadata":
+            keys = ", ".join(f"{k}={v}" for k, v in (self.metadata or {}).items())
+            return f"merge metadata into {where}: {keys}"
+        return f"{self.action.replace('_', ' ')}: {where}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "asset_id": self.asset_id,
+            "label_id": self.label_id,
+            "text": self.text,
+            "mid": self.mid,
+            "issue_id": self.issue_id,
+            "metadata": dict(self.metadata) if self.metadata is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What ``act`` did (or would do, in a dry run) for one label."""
+
+    project_id: str
+    asset_id: str
+    label_id: str | None
+    dry_run: bool
+    changes: tuple[Change, ...] = ()
+    created: tuple[str, ...] = ()  # ids of the issues created (none in a dry run)
+    solved: tuple[str, ...] = ()  # ids of the issues solved
+    kept: tuple[str, ...] = ()  # open issues that still fire: not created again
+    actions: tuple[str, ...] = ()  # asset actions performed, after the bounce cap
+    declined: tuple[str, ...] = ()  # asset actions Kili declined
+    resumed: tuple[str, ...] = ()  # steps found done in the StepLog, not redone
+    bounced_to_review: bool = False  # the bounce cap turned a send-back into a review
+
+
+@dataclass
+class Target:
+    """One label to act on (``run_effects`` takes many)."""
+
+    asset_id: str
+    label_id: str | None
+    verdict: Verdict
+    steps: StepLog = field(default_factory=MemorySteps)
+
+
+@dataclass
+class _OpenIssue:
+    id: str
+    text: str | None
+    mid: str | None
+
+
+@dataclass
+class _Work:
+    target: Target
+    open_issues: list[_OpenIssue] | None = None
+    metadata: dict[str, Any] | None = None
+    status: str | None = None
+    changes: list[Change] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+    declined: list[str] = field(default_factory=list)
+    plan: dict[str, Any] | None = None
+    issues: dict[str, Any] | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.target.verdict
+
+    @property
+    def asset_id(self) -> str:
+        return self.target.asset_id
+
+    def key(self, name: str) -> str:
+        return self.verdict.metadata_prefix + name
+
+    def wants_issues(self) -> bool:
+        return "issues" in self.verdict.actions and bool(self.verdict.issues)
+
+
+def act(
+    kili: Any,
+    *,
+    project_id: str,
+    asset_id: str,
+    label_id: str | None,
+    verdict: Verdict,
+    steps: StepLog,
+    reconcile: bool = True,
+    dry_run: bool = False,
+    logger: logging.Logger | None = None,
+) -> Effects:
+    """Carry out ``verdict`` for one label of ``asset_id`` (see the module docstring)."""
+    target = Target(asset_id, label_id, verdict, steps)
+    return run_effects(
+        kili, project_id, [target], reconcile=reconcile, dry_run=dry_run, logger=logger
+    )[0]
+
+
+def run_effects(
+    kili: Any,
+    project_id: str,
+    targets: Sequence[Target],
+    *,
+    reconcile: bool = True,
+    dry_run: bool = False,
+    logger: logging.Logger | None = None,
+) -> list[Effects]:
+    """``act`` over many labels at once: reads in bulk, one ``create_issues`` call (the SDK
+    splits it per 100 issues), one metadata write, one call per asset action.
+
+    Several targets on one asset are not supported (the last one's findings would solve the
+    others'): pass one label per asset.
+    """
+    log = logger or LOGGER
+    runner = _Runner(kili, project_id, reconcile, dry_run, log)
+    works = [_Work(t) for t in targets]
+    seen: set[str] = set()
+    for work in works:
+        if work.asset_id in seen:
+            raise ValueError(f"run_effects: asset {work.asset_id} is given twice")
+        seen.add(work.asset_id)
+    runner.run(works)
+    return [runner.effects(w) for w in works]
+
+
+class _Runner:
+    def __init__(
+        self, sdk: Any, project_id: str, reconcile: bool, dry_run: bool, log: logging.Logger
+    ) -> None:
+        self.sdk = sdk
+        self.project_id = project_id
+        self.reconcile = reconcile
+        self.dry_run = dry_run
+        self.log = log
+
+    # ---- bookkeeping ---------------------------------------------------------------------
+
+    def done(self, work: _Work, step: str) -> Any | None:
+        result = work.target.steps.get(step)
+        if result is not None and step not in work.resumed:
+            work.resumed.append(step)
+        return result
+
+    def record(self, work: _Work, step: str, result: Any) -> None:
+        if not self.dry_run:
+            work.target.steps.put(step, result)
+
+    def call(self, step: str, method: str, **kwargs: Any) -> Any:
+        """Call an SDK method; any failure becomes KiliCallFailed naming the step.
+
+        In a dry run a failed read is logged and answered with None (the changes are then
+        listed as if the asset had no open issue and no metadata).
+        """
+        try:
+            return getattr(_legacy(self.sdk), method)(**kwargs)
+        except Exception as exc:
+            if self.dry_run and step == "read":
+                self.log.warning(
+                    "kili-rules dry run: cannot read from Kili (%s: %s); "
+                    "changes listed without reconciliation",
+                    type(exc).__name__,
+                    exc,
+                )
+                return None
+            raise KiliCallFailed(
+                f"{step}: kili.{method} failed ({type(exc).__name__}: {exc})",
+                retryable=is_retryable(exc),
+                step=step,
+            ) from exc
+
+    def note(self, work: _Work, change: Change) -> None:
+        work.changes.append(change)
+        verb = "would " if self.dry_run else ""
+        self.log.info("kili-rules: %s%s", verb, change.describe())
+
+    # ---- the flow --------------------------------------------------------------------------
+
+    def run(self, works: list[_Work]) -> None:
+        for work in works:
+            work.plan = self.done(work, "plan")
+            work.issues = self.done(work, "issues")
+        self.read_issues([w for w in works if w.issues is None and self.issues_needed(w)])
+        self.read_assets([w for w in works if self.asset_needed(w)])
+        for work in works:
+            if work.plan is None:
+                work.plan = self.plan(work)
+                self.record(work, "plan", work.plan)
+        self.do_issues([w for w in works if w.issues is None])
+        self.do_metadata([w for w in works if self.done(w, "metadata") is None])
+        for action in MOVES:
+            self.do_move(action, [w for w in works if action in self.moves(w)])
+
+    def issues_needed(self, work: _Work) -> bool:
+        return self.reconcile or work.wants_issues()
+
+    def asset_needed(self, work: _Work) -> bool:
+        if work.plan is None and any(a in MOVES for a in work.verdict.actions):
+            return True
+        if work.target.steps.get("metadata") is not None:
+            return False
+        if "metadata" in work.verdict.actions:
+            return True
+        # the ledger: needed when there are issues to create, keep or solve
+        if work.issues is not None:
+            return bool(work.issues["created"] or work.issues["solved"] or work.issues["kept"])
+        return bool(work.open_issues) or work.wants_issues()
+
+    def moves(self, work: _Work) -> list[str]:
+        return list((work.plan or {}).get("moves", []))
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    def read_issues(self, works: list[_Work]) -> None:
+        for chunk in _chunks(works, READ_BATCH):
+            ids = [w.asset_id for w in chunk]
+            where: dict[str, Any] = {"asset_id": ids[0]} if len(ids) == 1 else {"asset_id_in": ids}
+            rows = self.call(
+                "read",
+                "issues",
+                project_id=self.project_id,
+                fields=ISSUE_FIELDS,
+                status="OPEN",
+                issue_type="ISSUE",
+                disable_tqdm=True,
+                **where,
+            )
+            by_asset: dict[str, list[_OpenIssue]] = {i: [] for i in ids}
+            for row in rows or []:
+                owner = row.get("assetId") if len(ids) > 1 else ids[0]
+                if owner in by_asset:
+                    by_asset[owner].append(_open_issue(row))
+            for work in chunk:
+                work.open_issues = by_asset[work.asset_id]
+
+    def workflow(self) -> str:
+        """The project's workflow version, "V1" or "V2" (read once per project)."""
+        try:
+            known = _WORKFLOWS.setdefault(self.sdk, {})
+        except TypeError:  # a client that cannot be weakly referenced: no cache
+            known = {}
+        version = known.get(self.project_id)
+        if version is None:
+            rows = self.call(
+                "read",
+                "projects",
+                project_id=self.project_id,
+                fields=["id", "workflowVersion"],
+                disable_tqdm=True,
+            )
+            found = rows[0].get("workflowVersion") if rows else None
+            version = "V2" if found == "V2" else "V1"
+            if rows:
+                known[self.project_id] = version
+        return version
+
+    def read_assets(self, works: list[_Work]) -> None:
+        fields = ASSET_FIELDS[self.workflow()] if works else []
+        for chunk in _chunks(works, READ_BATCH):
+            ids = [w.asset_id for w in chunk]
+            rows = self.call(
+                "read",
+                "assets",
+                project_id=self.project_id,
+                asset_id_in=ids,
+                fields=fields,
+                disable_tqdm=True,
+            )
+            found = {row.get("id"): row for row in rows or []}
+            for work in chunk:
+                row = found.get(work.asset_id)
+                if row is None and rows is None:
+                    work.metadata = {}
+                    continue
+                if row is None:
+                    raise KiliCallFailed(
+                        f"read: asset {work.asset_id} not found in project {self.project_id}",
+                        retryable=False,
+                        step="read",
+                    )
+                metadata = row.get("jsonMetadata")
+                work.metadata = dict(metadata) if isinstance(metadata, Mapping) else {}
+                status = row.get("status")
+                work.status = status if isinstance(status, str) else None
+
+    # ---- plan -----------------------------------------------------------------------------
+
+    def plan(self, work: _Work) -> dict[str, Any]:
+        verdict = work.verdict
+        metadata = work.metadata or {}
+        done_bounces = _int(metadata.get(work.key(BOUNCES_KEY)))
+        moves: list[str] = []
+        bounces: int | None = None
+        bounced = False
+        for action in verdict.actions:
+            if action not in MOVES:
+                continue
+            is_bounce = action in BOUNCE_INSTEAD and verdict.max_bounces > 0
+            if is_bounce and done_bounces >= verdict.max_bounces:
+                self.log.warning(
+                    "kili-rules: asset %s was sent back %d time(s) (max_bounces %d): %s instead",
+                    work.asset_id,
+                    done_bounces,
+                    verdict.max_bounces,
+                    BOUNCE_INSTEAD[action],
+                )
+                action, is_bounce, bounced = BOUNCE_INSTEAD[action], False, True
+            if work.status is not None and work.status in MOVES[action][1]:
+                self.log.info(
+                    "kili-rules: asset %s is %s already: no %s", work.asset_id, work.status, action
+                )
+                continue
+            if is_bounce and bounces is None:
+                bounces = done_bounces + 1
+            if action not in moves:
+                moves.append(action)
+        return {"moves": moves, "bounces": bounces, "bounced": bounced}
+
+    # ---- issues ---------------------------------------------------------------------------
+
+    def do_issues(self, works: list[_Work]) -> None:
+        # (work, label id, text, mid): a finding carrying a label id (a report row) goes on
+        # its own label, others on the target's
+        to_create: list[tuple[_Work, str | None, str, str | None]] = []
+        results: dict[int, dict[str, Any]] = {}
+        for work in works:
+            verdict = work.verdict
+            ledger = set(_split(work.metadata.get(work.key(LEDGER_KEY)) if work.metadata else None))
+            wanted: Counter[tuple[str | None, str | None]] = Counter(
+                (issue.text, issue.mid) for issue in verdict.issues
+            )
+            kept: list[str] = []
+            solve: list[_OpenIssue] = []
+            for current in work.open_issues or []:
+                key = (current.text, current.mid)
+                if wanted[key] > 0:
+                    wanted[key] -= 1
+                    kept.append(current.id)
+                elif self.reconcile and current.id in ledger:
+                    solve.append(current)
+            if work.wants_issues():
+                for finding in verdict.issues:
+                    if wanted[(finding.text, finding.mid)] > 0:
+                        wanted[(finding.text, finding.mid)] -= 1
+                        label = getattr(finding, "label_id", None) or work.target.label_id
+                        to_create.append((work, label, finding.text, finding.mid))
+            for stale in solve:
+                change = Change("solve_issue", work.asset_id, text=stale.text, issue_id=stale.id)
+                if not self.dry_run:
+                    self.call("issues", "update_issue_status", issue_id=stale.id, status="SOLVED")
+                self.note(work, change)
+            results[id(work)] = {"created": [], "solved": [s.id for s in solve], "kept": kept}
+        for work, label, text, mid in to_create:
+            self.note(work, Change("create_issue", work.asset_id, label, text, mid))
+        if to_create and not self.dry_run:
+            missing = [w.asset_id for w, label, _t, _m in to_create if label is None]
+            if missing:
+                raise KiliCallFailed(
+                    f"issues: no label id to attach issues to on asset {missing[0]}",
+                    retryable=False,
+                    step="issues",
+                )
+            created = self.call(
+                "issues",
+                "create_issues",
+                project_id=self.project_id,
+                label_id_array=[label for _w, label, _t, _m in to_create],
+                text_array=[text for _w, _l, text, _m in to_create],
+                object_mid_array=[mid for _w, _l, _t, mid in to_create],
+            )
+            if not isinstance(created, list) or len(created) != len(to_create):
+                raise KiliCallFailed(
+                    f"issues: create_issues answered {created!r} for {len(to_create)} issue(s)",
+                    retryable=True,
+                    step="issues",
+                )
+            for (work, _l, _t, _m), row in zip(to_create, created, strict=True):
+                results[id(work)]["created"].append(str(row.get("id")))
+        for work in works:
+            work.issues = results[id(work)]
+            self.record(work, "issues", work.issues)
+
+    # ---- metadata -------------------------------------------------------------------------
+
+    def do_metadata(self, works: list[_Work]) -> None:
+        writes: list[tuple[_Work, dict[str, Any]]] = []
+        for work in works:
+            changed = self.metadata_changes(work)
+            if changed:
+                self.note(work, Change("metadata", work.asset_id, metadata=changed))
+                writes.append((work, changed))
+            else:
+                self.record(work, "metadata", {})
+        if writes and not self.dry_run:
+            self.call(
+                "metadata",
+                "update_properties_in_assets",
+                asset_ids=[w.asset_id for w, _c in writes],
+                json_metadatas=[{**(w.metadata or {}), **c} for w, c in writes],
+            )
+        for work, changed in writes:
+            self.record(work, "metadata", changed)
+
+    def metadata_changes(self, work: _Work) -> dict[str, str]:
+        """The keys kili-rules owns whose value changes (others are never touched)."""
+        metadata = work.metadata or {}
+        wanted: dict[str, str] = {}
+        issues = work.issues or {"created": [], "kept": []}
+        ledger = [*issues["kept"], *issues["created"]]
+        old_ledger = metadata.get(work.key(LEDGER_KEY))
+        if ledger or old_ledger:
+            ledger_ids = set(_split(old_ledger if isinstance(old_ledger, str) else None))
+            if ledger_ids != set(ledger):
+                wanted[work.key(LEDGER_KEY)] = ",".join(ledger)
+        if "metadata" in work.verdict.actions:
+            wanted.update(work.verdict.metadata)
+        bounces = (work.plan or {}).get("bounces")
+        if bounces is not None:
+            wanted[work.key(BOUNCES_KEY)] = str(bounces)
+        changed = {k: v for k, v in wanted.items() if metadata.get(k) != v}
+        if self.dry_run:
+            # the ledger is bookkeeping (its new ids are not known before the issues exist)
+            changed.pop(work.key(LEDGER_KEY), None)
+        return changed
+
+    # ---- asset actions --------------------------------------------------------------------
+
+    def do_move(self, action: str, works: list[_Work]) -> None:
+        pending = [w for w in works if self.done(w, action) is None]
+        if not pending:
+            return
+        for work in pending:
+            self.note(work, Change(action, work.asset_id))
+        if self.dry_run:
+            return
+        method = MOVES[action][0]
+        outcome = self.call(action, method, asset_ids=[w.asset_id for w in pending])
+        declined = _asset_ids(outcome, "declined")
+        failed = _asset_ids(outcome, "failed")
+        failures = []
+        for work in pending:
+            if work.asset_id in failed:
+                failures.append(work.asset_id)
+                continue
+            if work.asset_id in declined:
+                self.log.warning("kili-rules: Kili declined %s of asset %s", action, work.asset_id)
+                work.declined.append(action)
+                self.record(work, action, "declined")
+            else:
+                self.record(work, action, "done")
+        if failures:
+            raise KiliCallFailed(
+                f"{action}: Kili failed it on asset(s) {', '.join(failures)}",
+                retryable=True,
+                step=action,
+            )
+
+    # ---- result ---------------------------------------------------------------------------
+
+    def effects(self, work: _Work) -> Effects:
+        issues = work.issues or {"created": [], "solved": [], "kept": []}
+        plan = work.plan or {}
+        return Effects(
+            project_id=self.project_id,
+            asset_id=work.asset_id,
+            label_id=work.target.label_id,
+            dry_run=self.dry_run,
+            changes=tuple(work.changes),
+            created=tuple(issues["created"]),
+            solved=tuple(issues["solved"]),
+            kept=tuple(issues["kept"]),
+            actions=tuple(a for a in plan.get("moves", []) if a not in work.declined),
+            declined=tuple(work.declined),
+            resumed=tuple(work.resumed),
+            bounced_to_review=bool(plan.get("bounced")),
+        )
+
+
+def _open_issue(row: Mapping[str, Any]) -> _OpenIssue:
+    comments = row.get("comments") or []
+    text = comments[0].get("text") if comments and isinstance(comments[0], Mapping) else None
+    return _OpenIssue(str(row.get("id")), text, row.get("objectMid"))
+
+
+def _chunks(items: list[_Work], size: int) -> Iterable[list[_Work]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _split(value: object) -> list[str]:
+    if not isinstance(value, str):
+        return []
+    return [part for part in value.split(",") if part]
+
+
+def _int(value: object) -> int:
+    try:
+        return max(0, int(str(value)))
+    except ValueError:
+        return 0
+
+
+def _asset_ids(outcome: object, status: str) -> set[str]:
+    if not isinstance(outcome, Mapping):
+        return set()
+    entries = outcome.get(status)
+    if not isinstance(entries, Sequence):
+        return set()
+    return {str(e.get("assetId")) for e in entries if isinstance(e, Mapping)}
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for failures that may pass on a later attempt (see the module docstring)."""
+    code = _http_status(exc)
+    if code is not None:
+        return code >= 500 or code in (401, 408, 429)
+    import requests
+    from kili.exceptions import (  # type: ignore[import-untyped]
+        GraphQLError,
+        MutationOutcomeUnknownError,
+    )
+
+    if isinstance(exc, GraphQLError | MutationOutcomeUnknownError):
+        return True
+
+    return isinstance(exc, requests.RequestException | TimeoutError | ConnectionError)
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status behind an error, when there is one (gql or requests)."""
+    for candidate in (exc, exc.__cause__):
+        code = getattr(candidate, "code", None)
+        if isinstance(code, int) and 100 <= code < 600:
+            return code
+        response = getattr(candidate, "response", None)
+        status = getattr(response, "status_code", None)
+        if isinstance(status, int):
+            return status
+    return None
+
+
+def _legacy(kili: Any) -> Any:
+    """The legacy client behind a ``kili.client_domain.Kili`` (the methods act calls)."""
+    try:
+        from kili.client_domain import Kili as DomainKili  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - older SDKs have no domain client
+        return kili
+    return kili.legacy_client if isinstance(kili, DomainKili) else kili

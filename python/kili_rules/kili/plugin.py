@@ -1,0 +1,479 @@
+"""Kili plugin shim: check a submitted label against a RuleSet and act on the verdict.
+
+``RulesPlugin`` is a ``kili.plugins.PluginCore``: subclass it, set ``rules``, and use it as a
+hosted plugin or behind a webhook (the SDK tutorial's ``PluginHandler(kili, project_id)``
+pattern). ``handle_label`` is the whole flow for one label (fetch when needed, validate,
+decide, act through :mod:`kili_rules.kili.effects`); the webhook workers call it with a
+journal-backed StepLog, the plugin with an in-memory one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+try:
+    from kili.exceptions import GraphQLError  # type: ignore[import-untyped]
+    from kili.plugins import PluginCore  # type: ignore[import-untyped]
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "kili_rules.kili.plugin needs the Kili SDK (package `kili`); "
+        "install it with: pip install 'kili-rules[plugin]'"
+    ) from exc
+
+from kili_rules import Issue, LabelError, RuleSet
+from kili_rules.kili.effects import (
+    Effects,
+    KiliCallFailed,
+    MemorySteps,
+    StepLog,
+    act,
+    is_retryable,
+)
+from kili_rules.verdict import ActionPolicy, Verdict
+
+__all__ = ["INVALID_LABEL_PREFIX", "Decision", "RulesPlugin", "handle_label", "register_webhook"]
+
+LOGGER = logging.getLogger("kili_rules.kili")
+
+# The fields fetched when the payload carries no usable jsonResponse.
+LABEL_FIELDS = ("id", "jsonResponse")
+INVALID_LABEL_PREFIX = "kili-rules could not read this label: "
+
+_rules_cache: dict[str, RuleSet] = {}
+_rules_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What was decided and done for one label (returned by ``handle_label``, ``on_submit``
+    and ``on_review``).
+
+    ``texts`` / ``mids`` are the label's findings in the order given to ``create_issues``
+    (those already open on the asset are kept, not created again: see ``effects``).
+    ``retryable``: the failure may pass on another attempt, which resumes after the steps
+    already done (recorded in the StepLog given to ``handle_label``).
+    """
+
+    handler: str
+    project_id: str
+    asset_id: str
+    label_id: str | None
+    issues: tuple[Issue, ...] = ()
+    invalid: str | None = None
+    texts: tuple[str, ...] = ()
+    mids: tuple[str | None, ...] = ()
+    sent_back: bool = False
+    fetched: bool = False
+    dry_run: bool = False
+    error: str | None = None
+    wrote: bool = False
+    outcome: str = "pass"
+    actions: tuple[str, ...] = ()
+    effects: Effects | None = None
+    failed_step: str | None = None
+    can_retry: bool = False
+
+    @property
+    def retryable(self) -> bool:
+        """A Kili call failed in a way another attempt may get past."""
+        return self.error is not None and self.can_retry
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (used by the webhook server's log line)."""
+        effects = self.effects
+        return {
+            "handler": self.handler,
+            "project_id": self.project_id,
+            "asset_id": self.asset_id,
+            "label_id": self.label_id,
+            "issues": len(self.texts),
+            "rules": [issue.rule for issue in self.issues],
+            "error_issues": sum(1 for issue in self.issues if issue.severity == "error"),
+            "invalid": self.invalid,
+            "outcome": self.outcome,
+            "actions": list(self.actions),
+            "created": len(effects.created) if effects else 0,
+            "kept": len(effects.kept) if effects else 0,
+            "solved": len(effects.solved) if effects else 0,
+            "sent_back": self.sent_back,
+            "fetched": self.fetched,
+            "dry_run": self.dry_run,
+            "error": self.error,
+            "failed_step": self.failed_step,
+        }
+
+
+@dataclass(frozen=True)
+class _Finding:
+    """A finding made outside the rules (an unreadable label), shaped like an Issue."""
+
+    text: str
+    mid: str | None = None
+    rule: str = "unreadable_label"
+    kind: str = "unreadable_label"
+    severity: str = "error"
+
+
+def _load_rules(owner: type, spec: object) -> RuleSet:
+    """Return the RuleSet for ``spec``; a path is read once per process and cached."""
+    if isinstance(spec, RuleSet):
+        return spec
+    if isinstance(spec, (str, os.PathLike)):
+        path = Path(spec)
+        key = str(path.resolve())
+        with _rules_lock:
+            ruleset = _rules_cache.get(key)
+            if ruleset is None:
+                ruleset = RuleSet.from_file(path)
+                _rules_cache[key] = ruleset
+        return ruleset
+    if spec is None:
+        raise TypeError(
+            f"{owner.__name__} has no rules: set the class attribute "
+            "`rules = RuleSet.from_file(...)` (or a path to a rules file), or pass rules=..."
+        )
+    raise TypeError(
+        f"{owner.__name__}.rules must be a RuleSet or the path of a rules file, "
+        f"not {type(spec).__name__}"
+    )
+
+
+def _usable(json_response: object) -> bool:
+    """False for a jsonResponse Kili left out of the payload (missing, null, "" or {})."""
+    if json_response is None:
+        return False
+    if isinstance(json_response, (str, bytes)):
+        return json_response.strip() not in ("", b"", "{}", b"{}", "null", b"null")
+    if isinstance(json_response, Mapping):
+        return len(json_response) > 0
+    return True  # a wrong type is the validator's to report
+
+
+def _policy(ruleset: RuleSet) -> ActionPolicy:
+    """The rules file's ``[actions]`` (``RuleSet.actions`` once the config carries it)."""
+    policy = getattr(ruleset, "actions", None)
+    return policy if isinstance(policy, ActionPolicy) else ActionPolicy()
+
+
+def handle_label(
+    kili: Any,
+    ruleset: RuleSet,
+    project_id: str,
+    asset_id: str,
+    label_payload: object,
+    *,
+    steps: StepLog,
+    fetch_label: bool = False,
+    dry_run: bool = False,
+    reconcile: bool = True,
+    logger: logging.Logger | None = None,
+    handler: str = "check",
+) -> Decision:
+    """The whole flow for one label: fetch it when needed, validate, decide, act.
+
+    The label is fetched by its id when the payload has no usable jsonResponse, or always
+    with ``fetch_label`` (for untrusted networks: inline content is then ignored). An
+    unreadable label becomes one error finding on it (the rules' error actions apply). A Kili
+    failure raises ``KiliCallFailed`` (``retryable``, ``step``; its ``decision`` is the
+    Decision with the error) after the steps done so far were recorded: a retry with the same
+    ``steps`` resumes after the last completed one.
+    """
+    log = logger or LOGGER
+    label_id = _label_id(label_payload)
+    base: dict[str, Any] = {
+        "handler": handler,
+        "project_id": project_id,
+        "asset_id": asset_id,
+        "label_id": label_id,
+        "dry_run": dry_run,
+    }
+    if not isinstance(label_payload, Mapping):
+        reason = f"the label is not an object ({type(label_payload).__name__})"
+        return _unreadable(kili, ruleset, base, reason, steps, reconcile, log)
+    target: object = label_payload
+    if fetch_label or not _usable(label_payload.get("jsonResponse")):
+        if label_id is None:
+            return _unreadable(
+                kili,
+                ruleset,
+                base,
+                "the label has no jsonResponse and no id",
+                steps,
+                reconcile,
+                log,
+            )
+        try:
+            rows = list(
+                kili.labels(
+                    project_id=project_id,
+                    label_id=label_id,
+                    fields=list(LABEL_FIELDS),
+                    disable_tqdm=True,
+                )
+            )
+        except Exception as exc:
+            log.exception("kili-rules: fetching label %s failed", label_id)
+            raise _failed(
+                base, "fetch_label", f"fetching label {label_id} failed: {exc}", exc
+            ) from exc
+        base["fetched"] = True
+        if not rows:
+            # No label to attach an issue to: report, write nothing.
+            invalid = f"label {label_id} was not found in project {project_id}"
+            log.error("kili-rules: %s", invalid)
+            return Decision(**base, invalid=invalid)
+        target = {"id": label_id, "jsonResponse": rows[0].get("jsonResponse")}
+    resolution: tuple[float, float] | None = None
+    if ruleset.needs_resolution:
+        try:
+            resolution = _asset_resolution(kili, project_id, asset_id)
+        except Exception as exc:
+            log.exception("kili-rules: fetching asset %s failed", asset_id)
+            raise _failed(
+                base, "fetch_asset", f"fetching asset {asset_id} failed: {exc}", exc
+            ) from exc
+    try:
+        issues = tuple(ruleset.validate(target, resolution=resolution))
+    except LabelError as exc:
+        return _unreadable(kili, ruleset, base, str(exc), steps, reconcile, log)
+    verdict = Verdict.decide(issues, _policy(ruleset))
+    if not issues:
+        log.info("kili-rules: label %s on asset %s passes", label_id, asset_id)
+    for issue in issues:
+        log.warning("kili-rules: issue on label %s (mid %s): %s", label_id, issue.mid, issue.text)
+    return _act(kili, base, verdict, steps, reconcile, log)
+
+
+def _failed(base: dict[str, Any], step: str, message: str, cause: Exception) -> KiliCallFailed:
+    failure = KiliCallFailed(message, retryable=is_retryable(cause), step=step)
+    failure.decision = Decision(
+        **base, error=message, failed_step=step, can_retry=failure.retryable
+    )
+    return failure
+
+
+def _unreadable(
+    kili: Any,
+    ruleset: RuleSet,
+    base: dict[str, Any],
+    reason: str,
+    steps: StepLog,
+    reconcile: bool,
+    log: logging.Logger,
+) -> Decision:
+    """An unreadable label is an error: one finding naming the problem, on the label."""
+    log.error(
+        "kili-rules: label %s on asset %s is unreadable: %s",
+        base["label_id"],
+        base["asset_id"],
+        reason,
+    )
+    if base["label_id"] is None:
+        # Without a label id there is nothing to attach an issue to: log only.
+        return Decision(**base, invalid=reason)
+    finding: Any = _Finding(INVALID_LABEL_PREFIX + reason)
+    verdict = Verdict.decide([finding], _policy(ruleset))
+    return _act(kili, {**base, "invalid": reason}, verdict, steps, reconcile, log)
+
+
+def _act(
+    kili: Any,
+    base: dict[str, Any],
+    verdict: Verdict,
+    steps: StepLog,
+    reconcile: bool,
+    log: logging.Logger,
+) -> Decision:
+    plan: dict[str, Any] = {
+        **base,
+        "issues": tuple(i for i in verdict.issues if not isinstance(i, _Finding)),
+        "texts": tuple(i.text for i in verdict.issues),
+        "mids": tuple(i.mid for i in verdict.issues),
+        "outcome": verdict.outcome,
+    }
+    try:
+        effects = act(
+            kili,
+            project_id=base["project_id"],
+            asset_id=base["asset_id"],
+            label_id=base["label_id"],
+            verdict=verdict,
+            steps=steps,
+            reconcile=reconcile,
+            dry_run=base["dry_run"],
+            logger=log,
+        )
+    except KiliCallFailed as exc:
+        log.error("kili-rules: %s (asset %s)", exc, base["asset_id"])
+        exc.decision = Decision(
+            **plan,
+            error=str(exc),
+            failed_step=exc.step,
+            can_retry=exc.retryable,
+            wrote=exc.step not in ("read", "plan", "issues"),
+        )
+        raise
+    if base["dry_run"]:
+        log.info(
+            "kili-rules dry run: would create %d issue(s) on label %s; %d change(s) in all",
+            sum(1 for c in effects.changes if c.action == "create_issue"),
+            base["label_id"],
+            len(effects.changes),
+        )
+    sent_back = any(a in ("send_back", "invalidate") for a in effects.actions)
+    if sent_back and not base["dry_run"]:
+        log.info("kili-rules: asset %s sent back to the queue", base["asset_id"])
+    return Decision(
+        **plan,
+        actions=effects.actions,
+        effects=effects,
+        sent_back=sent_back,
+        wrote=bool(effects.changes) and not base["dry_run"],
+    )
+
+
+def _asset_resolution(kili: Any, project_id: str, asset_id: str) -> tuple[float, float] | None:
+    """The asset's (width, height) in pixels, for pixel-unit rules (payloads carry none)."""
+    rows = list(
+        kili.assets(
+            project_id=project_id,
+            asset_id=asset_id,
+            fields=["id", "resolution.width", "resolution.height"],
+            disable_tqdm=True,
+        )
+    )
+    size = (rows[0].get("resolution") or {}) if rows else {}
+    width, height = size.get("width"), size.get("height")
+    if isinstance(width, int | float) and isinstance(height, int | float):
+        return (float(width), float(height))
+    return None
+
+
+class RulesPlugin(PluginCore):  # type: ignore[misc]
+    """A PluginCore whose ``on_submit`` / ``on_review`` enforce a RuleSet.
+
+    Set ``rules`` on the subclass (a RuleSet, or the path of a rules file, loaded once). Each
+    handler validates the label and carries out the rules' actions (by default: create the
+    issues in one ``create_issues`` call and send the asset back to the queue when an
+    error-severity issue exists; warnings only create issues). Issue reconciliation is on by
+    default (``reconcile = False`` turns it off): issues kili-rules created earlier on the
+    asset that no longer fire are solved, those still firing are not created again. A label
+    that cannot be read is reported as one error issue on it. Handlers never raise: failures
+    are logged and returned in the ``Decision``.
+    """
+
+    rules: RuleSet | str | os.PathLike[str]
+    dry_run: bool = False
+    reconcile: bool = True
+
+    def __init__(
+        self,
+        kili: Any,
+        project_id: str,
+        logger: logging.Logger | None = None,
+        *,
+        rules: RuleSet | str | os.PathLike[str] | None = None,
+        dry_run: bool | None = None,
+        reconcile: bool | None = None,
+    ) -> None:
+        super().__init__(kili, project_id, logger)
+        spec = rules if rules is not None else getattr(type(self), "rules", None)
+        self._ruleset = _load_rules(type(self), spec)
+        self.rules = self._ruleset
+        if dry_run is not None:
+            self.dry_run = dry_run
+        if reconcile is not None:
+            self.reconcile = reconcile
+        self.last_decision: Decision | None = None
+
+    def on_submit(self, label: dict[str, Any], asset_id: str) -> Decision:
+        """Validate a submitted label and act on the verdict."""
+        return self.check_label(label, asset_id, handler="on_submit")
+
+    def on_review(self, label: dict[str, Any], asset_id: str) -> Decision:
+        """Validate a review label the same way as a submitted one."""
+        return self.check_label(label, asset_id, handler="on_review")
+
+    def check_label(self, label: object, asset_id: str, *, handler: str = "check") -> Decision:
+        """Validate ``label`` and act on the result; never raises."""
+        try:
+            decision = handle_label(
+                self.kili,
+                self._ruleset,
+                self.project_id,
+                asset_id,
+                label,
+                steps=MemorySteps(),
+                dry_run=self.dry_run,
+                reconcile=self.reconcile,
+                logger=self.logger,
+                handler=handler,
+            )
+        except KiliCallFailed as exc:  # logged by handle_label
+            decision = exc.decision or Decision(
+                handler=handler,
+                project_id=self.project_id,
+                asset_id=asset_id,
+                label_id=_label_id(label),
+                dry_run=self.dry_run,
+                error=str(exc),
+                failed_step=exc.step,
+                can_retry=exc.retryable,
+            )
+        except Exception as exc:  # a bug must not take the plugin run down
+            self.logger.exception("kili-rules: unexpected failure on asset %s", asset_id)
+            decision = Decision(
+                handler=handler,
+                project_id=self.project_id,
+                asset_id=asset_id,
+                label_id=_label_id(label),
+                dry_run=self.dry_run,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        self.last_decision = decision
+        return decision
+
+
+def _label_id(label: object) -> str | None:
+    if isinstance(label, Mapping):
+        value = label.get("id")
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _already_exists(error: Exception) -> bool:
+    text = str(error).lower()
+    return "already exists" in text or "already activated" in text
+
+
+def register_webhook(
+    kili: Any, *, project_id: str, url: str, name: str, header: str | None = None
+) -> str:
+    """Create (or update, if ``name`` exists) a webhook and activate it on ``project_id``.
+
+    ``header`` is the exact value Kili will send in the ``Authorization`` header (the secret
+    the server checks). Returns a one-line summary of what was done.
+    """
+    try:
+        kili.create_webhook(webhook_url=url, plugin_name=name, header=header, verbose=False)
+        action = "created"
+    except GraphQLError as exc:
+        if not _already_exists(exc):
+            raise
+        kili.update_webhook(new_webhook_url=url, plugin_name=name, new_header=header, verbose=False)
+        action = "updated"
+    try:
+        kili.activate_plugin_on_project(plugin_name=name, project_id=project_id)
+        activation = "activated on"
+    except GraphQLError as exc:
+        if not _already_exists(exc):
+            raise
+        activation = "already active on"
+    return f'webhook "{name}" {action} ({url}) and {activation} project {project_id}'

@@ -1,0 +1,470 @@
+"""Validate a live Kili project: page its assets concurrently, check the labels natively.
+
+Why not ``kili.assets(...)``: the SDK sends every request under one process-wide lock (so
+threads do not overlap), pages 100 assets at a time, and ``json.loads`` every jsonResponse
+into Python dicts that the native core then has to walk again. Here pages are POSTed directly
+(each worker thread has its own HTTP session), several at once, within the SDK's own
+per-process rate limiter; the answer is decoded once, each jsonResponse stays the JSON string
+the API returned, and the native core parses it. Pages are consumed in order and handed to one
+streaming native batch, so at most ``concurrency + 1`` pages are held at any time.
+
+Only the fields the rules need are asked for: ids, the labels of the chosen kind (id,
+jsonResponse, jsonResponseUrl), and the resolution only when a rule measures pixels.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+if TYPE_CHECKING:
+    from kili_rules._native import Row
+    from kili_rules.report import Report
+    from kili_rules.ruleset import RuleSet
+
+LabelsMode = Literal["latest", "all", "consensus"]
+
+#: The asset field holding the labels to check, per ``labels=`` mode.
+LABEL_FIELDS: dict[str, str] = {
+    "latest": "latestLabel",
+    "all": "labels",
+    "consensus": "latestLabels",
+}
+#: HTTP statuses worth retrying: rate limited, or a gateway / server that may recover.
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524})
+#: Kili's documented per-process budget, used when the SDK's own limiter cannot be shared.
+CALLS_PER_MINUTE = 500
+MAX_PAGE_SIZE = 500
+
+COUNT_QUERY = "query countAssets($where: AssetWhere!){ data: countAssets(where:$where) }"
+ASSETS_QUERY = (
+    "query assets($where: AssetWhere!, $first: PageSize!, $skip: Int!)"
+    "{ data: assets(where:$where, skip:$skip, first:$first){ %s } }"
+)
+UNCHECKED_KIND = "unchecked"
+
+
+class ProjectError(RuntimeError):
+    """Kili refused a request, or kept failing after the retries; names the request."""
+
+
+def asset_selection(ruleset: RuleSet, labels: LabelsMode) -> str:
+    """The GraphQL selection of one asset: only what the rules need."""
+    if labels not in LABEL_FIELDS:
+        raise ValueError(f"labels must be one of {', '.join(LABEL_FIELDS)}, not {labels!r}")
+    parts = ["id", "externalId"]
+    if ruleset.needs_resolution:
+        parts.append("resolution { width height }")
+    parts.append(f"{LABEL_FIELDS[labels]} {{ id jsonResponse jsonResponseUrl }}")
+    return " ".join(parts)
+
+
+def kili_timestamp(value: datetime | date | str) -> str:
+    """A bound as Kili compares it: ISO-8601 UTC with milliseconds and a ``Z``."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"since: {text!r} is not an ISO-8601 date or date-time") from None
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)  # naive: taken as UTC, as Kili stores times
+    value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def asset_where(
+    project_id: str,
+    *,
+    since: datetime | date | str | None = None,
+    status_in: Sequence[str] | None = None,
+    step_id_in: Sequence[str] | None = None,
+    step_status_in: Sequence[str] | None = None,
+    where: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``AssetWhere`` of a project scan (None filters are left out, as the SDK does)."""
+    out: dict[str, Any] = {"project": {"id": project_id}}
+    if since is not None:
+        out["updatedAtGte"] = kili_timestamp(since)
+    if status_in is not None:
+        out["statusIn"] = list(status_in)
+    if step_id_in is not None:
+        out["stepIdIn"] = list(step_id_in)
+    if step_status_in is not None:
+        out["stepStatusIn"] = list(step_status_in)
+    for key, value in (where or {}).items():
+        if key == "project":
+            raise ValueError("where: the project is given by project_id")
+        out[key] = value
+    return out
+
+
+class _RateLimit:
+    """At most ``per_minute`` calls in any 60 s window (a sliding log of call times)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._lock = threading.Lock()
+        self._calls: deque[float] = deque()
+        self._per_minute = per_minute
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                while self._calls and now - self._calls[0] >= 60.0:
+                    self._calls.popleft()
+                if len(self._calls) < self._per_minute:
+                    self._calls.append(now)
+                    return
+                wait = 60.0 - (now - self._calls[0])
+            time.sleep(wait)
+
+
+def _sdk_limiter() -> Any | None:
+    # The SDK keeps its per-process limiter at module level: sharing it keeps this scan and
+    # any SDK call made meanwhile within one budget. Private API, so it is optional.
+    try:
+        from kili.core.graphql import graphql_client  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    limiter = getattr(graphql_client, "_limiter", None)
+    return limiter if callable(getattr(limiter, "try_acquire", None)) else None
+
+
+@dataclass
+class GraphQLPoster:
+    """POSTs GraphQL documents to the client's endpoint with its key, retrying transient errors.
+
+    Answers are decoded with ``json.loads`` once: string fields such as ``jsonResponse`` stay
+    strings. One ``requests.Session`` per thread.
+    """
+
+    endpoint: str
+    api_key: str
+    verify: bool | str = True
+    max_retries: int = 6
+    backoff: float = 0.25
+    max_backoff: float = 8.0
+    timeout: float = 60.0
+    retried: int = 0
+    _local: threading.local = field(default_factory=threading.local)
+    _own_limit: _RateLimit = field(default_factory=lambda: _RateLimit(CALLS_PER_MINUTE))
+    _count_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._limiter = _sdk_limiter()
+
+    @classmethod
+    def of(cls, kili: Any, **kwargs: Any) -> GraphQLPoster:
+        """From a ``kili.client.Kili``: its endpoint, API key and TLS setting."""
+        try:
+            endpoint, api_key = kili.api_endpoint, kili.api_key
+        except AttributeError:
+            raise TypeError(
+                f"expected a kili.client.Kili, got {type(kili).__name__} "
+                "(it has no api_endpoint / api_key)"
+            ) from None
+        return cls(endpoint, api_key, getattr(kili, "verify", True), **kwargs)
+
+    def _session(self) -> Any:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            import requests  # type: ignore[import-untyped, unused-ignore]
+
+            session = requests.Session()
+            session.verify = self.verify
+            session.headers.update(
+                {
+                    "Authorization": f"X-API-Key: {self.api_key}",
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                    "apollographql-client-name": "kili-rules",
+                }
+            )
+            self._local.session = session
+        return session
+
+    def _acquire(self) -> None:
+        if self._limiter is not None:
+            self._limiter.try_acquire("GraphQLClient.execute")
+        else:
+            self._own_limit.acquire()
+
+    def _sleep_before(self, attempt: int) -> None:
+        with self._count_lock:
+            self.retried += 1
+        # full jitter: concurrent workers that failed together do not retry together
+        time.sleep(random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt)))
+
+    def get_text(self, url: str, what: str) -> str:
+        """GET a URL (a jsonResponseUrl); the API key is sent only to Kili's own host."""
+        import requests
+
+        base = self.endpoint.rsplit("/graphql", 1)[0]
+        headers = {"Authorization": f"X-API-Key: {self.api_key}"} if url.startswith(base) else {}
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = requests.get(url, headers=headers, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as error:
+                if attempt == self.max_retries:
+                    raise ProjectError(f"{what}: {error}") from error
+                self._sleep_before(attempt)
+                continue
+            if response.status_code in TRANSIENT_STATUSES and attempt < self.max_retries:
+                self._sleep_before(attempt)
+                continue
+            if response.status_code != 200:
+                raise ProjectError(f"{what}: HTTP {response.status_code}")
+            return str(response.text)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def post(self, query: str, variables: Mapping[str, Any], what: str) -> Any:
+        """The ``data`` alias of the answer; ``what`` names the request in errors."""
+        import requests
+
+        body = json.dumps({"query": query, "variables": variables})
+        for attempt in range(self.max_retries + 1):
+            self._acquire()
+            try:
+                response = self._session().post(self.endpoint, data=body, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as error:
+                if attempt == self.max_retries:
+                    raise ProjectError(f"{what}: {error} (after {attempt + 1} attempts)") from error
+                self._sleep_before(attempt)
+                continue
+            status = response.status_code
+            if status in TRANSIENT_STATUSES and attempt < self.max_retries:
+                self._sleep_before(attempt)
+                continue
+            try:
+                answer = json.loads(response.content)
+            except ValueError:
+                raise ProjectError(
+                    f"{what}: HTTP {status}, answer is not JSON: {response.text[:200]!r}"
+                ) from None
+            errors = answer.get("errors") if isinstance(answer, dict) else None
+            if errors or status != 200:
+                message = "; ".join(
+                    str(e.get("message", e)) if isinstance(e, dict) else str(e)
+                    for e in (errors or [])
+                )
+                raise ProjectError(f"{what}: HTTP {status}: {message or 'no data'}")
+            data = answer.get("data") if isinstance(answer, dict) else None
+            if not isinstance(data, dict) or "data" not in data:
+                raise ProjectError(f"{what}: the answer has no data")
+            return data["data"]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class UncheckedRow:
+    """A label that could not be checked (no jsonResponse to read). Never counted as clean.
+
+    Same attributes as the native ``Row``, so reports, exit codes and every view take it.
+    """
+
+    asset_id: str | None
+    external_id: str | None
+    label_id: str | None
+    text: str
+    source: str | None = None
+    rule: str = UNCHECKED_KIND
+    kind: str = UNCHECKED_KIND
+    severity: str = "error"
+    mid: str | None = None
+    job: str | None = None
+    category: str | None = None
+    frame: int | None = None
+    value: float | None = None
+    limit: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        from kili_rules.report import COLUMNS
+
+        return {name: getattr(self, name) for name in COLUMNS}
+
+
+@dataclass
+class _Scan:
+    """One project scan: pages in order, label fix-ups, and what could not be checked."""
+
+    poster: GraphQLPoster
+    where: dict[str, Any]
+    query: str
+    label_field: str
+    page_size: int
+    concurrency: int
+    total: int = 0
+    unchecked: list[UncheckedRow] = field(default_factory=list)
+    on_page: Any = None
+    # (asset id, label id) of every label handed to the checker: Report.apply reconciles them
+    checked: list[tuple[str, str]] = field(default_factory=list)
+
+    def _page(self, skip: int) -> list[dict[str, Any]]:
+        variables = {"where": self.where, "first": self.page_size, "skip": skip}
+        page = self.poster.post(self.query, variables, f"assets (skip={skip})")
+        if not isinstance(page, list):
+            raise ProjectError(f"assets (skip={skip}): expected a list, got {type(page).__name__}")
+        return page
+
+    def pages(self) -> Iterator[list[dict[str, Any]]]:
+        """Pages in order, ``concurrency`` requests in flight, as many as the count said.
+
+        Pages are offsets (Kili's first/skip): assets added or removed while the scan runs
+        can shift them, as with the SDK's own paging.
+        """
+        offsets = iter(range(0, max(self.total, 1), self.page_size))
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="kili-rules-page") as pool:
+            inflight: deque[Future[list[dict[str, Any]]]] = deque()
+            for skip in offsets:
+                inflight.append(pool.submit(self._page, skip))
+                if len(inflight) >= self.concurrency:
+                    break
+            try:
+                while inflight:
+                    page = inflight.popleft().result()
+                    nxt = next(offsets, None)
+                    if nxt is not None:
+                        inflight.append(pool.submit(self._page, nxt))
+                    yield page
+            finally:
+                for future in inflight:
+                    future.cancel()
+
+    def items(self) -> Iterator[dict[str, Any]]:
+        """Assets ready for the native batch: every label keeps its jsonResponse string."""
+        for page in self.pages():
+            for asset in page:
+                self._prepare(asset)
+                self._record(asset)
+                yield asset
+            if self.on_page is not None:
+                self.on_page(len(page))
+
+    def _prepare(self, asset: dict[str, Any]) -> None:
+        held = asset.get(self.label_field)
+        if held is None:
+            return
+        if isinstance(held, list):
+            asset[self.label_field] = [lb for lb in held if self._usable(asset, lb)]
+        elif not self._usable(asset, held):
+            asset[self.label_field] = None
+
+    def _record(self, asset: Mapping[str, Any]) -> None:
+        held = asset.get(self.label_field)
+        for label in held if isinstance(held, list) else [held]:
+            if isinstance(label, Mapping) and label.get("id") and asset.get("id"):
+                self.checked.append((str(asset["id"]), str(label["id"])))
+
+    def _usable(self, asset: Mapping[str, Any], label: Any) -> bool:
+        """Whether a label has JSON to check (fetched from its URL if needed); else recorded."""
+        if not isinstance(label, dict):
+            return True  # the native reader reports what is not a label object
+        url = label.pop("jsonResponseUrl", None)
+        label_id = label.get("id")
+        if isinstance(url, str) and url.startswith(("http://", "https://")):
+            try:
+                label["jsonResponse"] = self.poster.get_text(url, f"label {label_id}: {url}")
+            except ProjectError as error:
+                self._unchecked(asset, label_id, f"its jsonResponse could not be fetched: {error}")
+                return False
+        response = label.get("jsonResponse")
+        if response is None or (isinstance(response, str) and not response.strip()):
+            self._unchecked(asset, label_id, "Kili returned no jsonResponse for this label")
+            return False
+        return True
+
+    def _unchecked(self, asset: Mapping[str, Any], label_id: Any, why: str) -> None:
+        asset_id = asset.get("id")
+        external_id = asset.get("externalId")
+        self.unchecked.append(
+            UncheckedRow(
+                asset_id=str(asset_id) if asset_id is not None else None,
+                external_id=str(external_id) if external_id is not None else None,
+                label_id=str(label_id) if label_id is not None else None,
+                text=f"label not checked: {why}",
+            )
+        )
+
+
+def validate_project(
+    ruleset: RuleSet,
+    kili: Any,
+    project_id: str,
+    *,
+    since: datetime | date | str | None = None,
+    status_in: Sequence[str] | None = None,
+    step_id_in: Sequence[str] | None = None,
+    step_status_in: Sequence[str] | None = None,
+    where: Mapping[str, Any] | None = None,
+    labels: LabelsMode = "latest",
+    concurrency: int = 4,
+    page_size: int = 200,
+    threads: int | None = None,
+    max_retries: int = 6,
+    disable_tqdm: bool | None = None,
+) -> Report:
+    """See :meth:`kili_rules.RuleSet.validate_project`."""
+    from kili_rules.report import Report, progress_bar
+
+    if not isinstance(project_id, str) or not project_id:
+        raise ValueError("project_id must be a non-empty string")
+    if not 1 <= concurrency <= 32:
+        raise ValueError(f"concurrency must be between 1 and 32, not {concurrency}")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+    selection = asset_selection(ruleset, labels)
+    poster = GraphQLPoster.of(kili, max_retries=max_retries)
+    scan_where = asset_where(
+        project_id,
+        since=since,
+        status_in=status_in,
+        step_id_in=step_id_in,
+        step_status_in=step_status_in,
+        where=where,
+    )
+    total = poster.post(COUNT_QUERY, {"where": scan_where}, f"countAssets of project {project_id}")
+    if not isinstance(total, int):
+        raise ProjectError(f"countAssets of project {project_id}: not a number: {total!r}")
+    scan = _Scan(
+        poster,
+        scan_where,
+        ASSETS_QUERY % selection,
+        LABEL_FIELDS[labels],
+        page_size,
+        concurrency,
+        total,
+    )
+    if disable_tqdm is None:  # the SDK's rule: the client's setting, unless given here
+        disable_tqdm = bool(getattr(kili, "disable_tqdm", False))
+    engine = ruleset._engine
+    with progress_bar(total, disable=disable_tqdm, desc=f"Validating {project_id}") as bar:
+        scan.on_page = bar.update
+        result = engine.validate_many(scan.items(), threads) if total else None
+    if result is None:
+        report = Report(fingerprint=ruleset.fingerprint)
+    else:
+        report = Report.from_batch(result, fingerprint=ruleset.fingerprint)
+    if scan.unchecked:
+        rows = cast("list[Row]", [*report.rows, *scan.unchecked])
+        report = Report(
+            rows,
+            labels=report.labels,
+            assets=report.assets,
+            invalid=report.invalid,
+            bytes_read=report.bytes_read,
+            fingerprint=report.fingerprint,
+        )
+    report.checked = scan.checked
+    report.context = report.context.with_(project_id=project_id)
+    return report

@@ -1,0 +1,434 @@
+"""HTML views of a report: a notebook fragment (``_repr_html_``) and a standalone page.
+
+The page works offline from a file: styles, charts (SVG), drawings (SVG) and a small script are
+inline; nothing is fetched. The issues table holds at most ``max_rows`` issues as compact JSON
+and the script shows them a page at a time, with filter and sort, so a run with hundreds of
+thousands of issues is still a page a browser opens in seconds; the full data stays in the JSON,
+JSON Lines and CSV outputs. Without script the first page of issues is there as plain HTML.
+
+Everything that comes from labels or rules (ids, categories, messages) is escaped: an export is
+data written by annotators, and a report page is opened in a browser. The script writes cells
+with ``textContent`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from kili_rules.report import charts, drawings
+from kili_rules.report.text import headline
+
+if TYPE_CHECKING:
+    from kili_rules._native import Row
+    from kili_rules.report import Report, Summary
+
+#: Issues per page of the table.
+PAGE_SIZE = 100
+
+
+def _opt(row: Row, name: str) -> Any:
+    return getattr(row, name, None)  # label columns: absent from rows of an older core
+
+
+def _asset(row: Row) -> str | None:
+    return row.external_id or row.asset_id or row.source
+
+
+# (header, value of a row, numeric) for every column the table can show.
+_COLUMNS: tuple[tuple[str, Callable[[Row], Any], bool], ...] = (
+    ("asset", _asset, False),
+    ("label", lambda r: r.label_id, False),
+    ("labeler", lambda r: _opt(r, "author"), False),
+    ("label type", lambda r: _opt(r, "label_type"), False),
+    ("label date", lambda r: _opt(r, "created_at"), False),
+    ("asset status", lambda r: _opt(r, "asset_status"), False),
+    ("rule", lambda r: r.rule, False),
+    ("severity", lambda r: r.severity, False),
+    ("job", lambda r: r.job, False),
+    ("category", lambda r: r.category, False),
+    ("mid", lambda r: r.mid, False),
+    ("frame", lambda r: r.frame, True),
+    ("value", lambda r: r.value, True),
+    ("limit", lambda r: r.limit, True),
+    ("text", lambda r: r.text, False),
+)
+# Shown even when empty: the table would not say much without them.
+_ALWAYS = {"asset", "rule", "severity", "text"}
+
+_STYLE = """
+.kili-rules-report, body.kili-rules-page { font-family: system-ui, sans-serif; color: #222; }
+body.kili-rules-page { margin: 2em; }
+table.kili-rules { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+table.kili-rules th, table.kili-rules td { border: 1px solid #ccc; padding: 0.25em 0.6em;
+  text-align: left; vertical-align: top; white-space: pre-wrap; }
+table.kili-rules th { background: #f2f2f2; }
+table.kili-rules th button { all: unset; cursor: pointer; }
+table.kili-rules td.num { text-align: right; }
+dl.kr-checked { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em;
+  font-size: 0.9em; }
+dl.kr-checked dt { color: #555; } dl.kr-checked dd { margin: 0; overflow-wrap: anywhere; }
+.kr-charts { display: flex; flex-wrap: wrap; gap: 1.5em; margin: 0.5em 0 1em; }
+.kr-controls { display: flex; flex-wrap: wrap; gap: 0.6em; align-items: center; }
+.kr-note { color: #555; font-size: 0.9em; }
+.kili-rules-error { color: #b00020; font-weight: 600; }
+.kili-rules-warning { color: #a15c00; }
+.kili-rules-ok { color: #1b7f3b; font-weight: 600; }
+""" + drawings.DRAWING_STYLE
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return escape(str(value), quote=True)
+
+
+def _table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    numeric: frozenset[int],
+    *,
+    attrs: str = "",
+) -> str:
+    """``rows`` hold cells that are already escaped."""
+    head = "".join(f"<th>{escape(name)}</th>" for name in header)
+    body = []
+    for cells in rows:
+        tds = "".join(
+            f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
+            for i, cell in enumerate(cells)
+        )
+        body.append(f"<tr>{tds}</tr>")
+    return (
+        f'<table class="kili-rules"{attrs}><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def _severity(severity: str) -> str:
+    css = "kili-rules-error" if severity == "error" else "kili-rules-warning"
+    return f'<span class="{css}">{escape(severity)}</span>'
+
+
+def summary_table(summary: Summary) -> str:
+    if not summary:
+        return "<p>No issues.</p>"
+    header = ("rule", "kind", "severity", "job", "category", "issues", "assets")
+    rows = [
+        (
+            _cell(r.rule),
+            _cell(r.kind),
+            _severity(r.severity),
+            _cell(r.job),
+            _cell(r.category),
+            str(r.issues),
+            str(r.assets),
+        )
+        for r in summary
+    ]
+    return _table(header, rows, numeric=frozenset({5, 6}))
+
+
+def _shown_columns(report: Report) -> list[tuple[str, Callable[[Row], Any], bool]]:
+    return [
+        column
+        for column in _COLUMNS
+        if column[0] in _ALWAYS or any(column[1](row) is not None for row in report)
+    ]
+
+
+def issues_table(report: Report, rows: Sequence[Row], *, attrs: str = "") -> str:
+    columns = _shown_columns(report)
+    cells = []
+    for row in rows:
+        line = []
+        for name, get, _ in columns:
+            value = get(row)
+            if name == "severity":
+                line.append(_severity(row.severity))
+            elif name == "asset" and (link := report.context.link(row.asset_id)):
+                line.append(f'<a href="{escape(link, quote=True)}">{_cell(value)}</a>')
+            else:
+                line.append(_cell(value))
+        cells.append(line)
+    numeric = frozenset(i for i, column in enumerate(columns) if column[2])
+    return _table([c[0] for c in columns], cells, numeric=numeric, attrs=attrs)
+
+
+def _verdict(report: Report) -> str:
+    css = "kili-rules-ok" if report.ok else "kili-rules-error"
+    counts = (
+        f"{report.labels} labels in {report.assets} assets checked, {report.invalid} unreadable"
+    )
+    return f'<p><span class="{css}">{escape(headline(report))}</span> — {escape(counts)}</p>'
+
+
+def _checked(report: Report) -> str:
+    """What was checked: inputs, rules file and fingerprint, version, time, project."""
+    context = report.context
+    items: list[tuple[str, str]] = []
+    if context.inputs:
+        items.append(("inputs", "<br>".join(escape(i) for i in context.inputs)))
+    if context.rules_file:
+        items.append(("rules file", escape(context.rules_file)))
+    if report.fingerprint:
+        items.append(("rules fingerprint", f"<code>{escape(report.fingerprint)}</code>"))
+    items.append(("kili-rules", escape(context.version)))
+    items.append(("checked at", escape(context.checked_at)))
+    if context.project_id:
+        items.append(("Kili project", escape(context.project_id)))
+    body = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in items)
+    return f'<dl class="kr-checked">{body}</dl>'
+
+
+def _charts(report: Report) -> str:
+    rules = Counter(row.rule for row in report)
+    categories = Counter(row.category or row.job or "(none)" for row in report)
+    labelers = Counter(_opt(row, "author") or "(unknown)" for row in report)
+    dates = (_opt(row, "created_at") for row in report)
+    return (
+        '<div class="kr-charts">'
+        + charts.bar_chart("Issues per rule", list(rules.items()), css_class="kr-per-rule")
+        + charts.bar_chart(
+            "Issues per category", list(categories.items()), css_class="kr-per-category"
+        )
+        + charts.bar_chart("Issues per labeler", list(labelers.items()), css_class="kr-per-labeler")
+        + charts.timeline("Issues by label date", dates)
+        + "</div>"
+    )
+
+
+def _drawings(report: Report, *, per_rule: int, images: bool | Sequence[str], box: int) -> str:
+    if per_rule <= 0 or not len(report):
+        return ""
+    items, total = drawings.sketches(report, per_rule=per_rule, images=images)
+    if not items:
+        return ""
+    note = (
+        f"{len(items)} of {total} labels with findings drawn (the first {per_rule} per rule). "
+        if len(items) < total
+        else f"All {total} labels with findings drawn. "
+    )
+    note += "Objects a finding points at are in red; the others are faint."
+    return f'<p class="kr-note">{escape(note)}</p>' + drawings.figures(items, box=box)
+
+
+def render_fragment(report: Report, *, max_rows: int) -> str:
+    """Notebook view, compact: verdict, charts, per-rule summary, a few drawings, the first
+    ``max_rows`` issues."""
+    parts = [f'<div class="kili-rules-report"><style>{_STYLE}</style>', _verdict(report)]
+    if len(report):
+        parts += [_charts(report), "<h4>Issues by rule</h4>", summary_table(report.summary())]
+        parts.append(_drawings(report, per_rule=2, images=False, box=180))
+        parts += [f"<h4>Issues ({len(report)})</h4>", issues_table(report, report[:max_rows])]
+        if len(report) > max_rows:
+            parts.append(
+                f"<p>First {max_rows} of {len(report)} issues shown; "
+                "use <code>report.to_pandas()</code> or <code>report.to_html()</code> "
+                "for all.</p>"
+            )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _number(value: float | int | None) -> float | int | str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # "inf", "-inf", "nan": JSON has no such numbers
+    return value
+
+
+def _data(report: Report, rows: Sequence[Row]) -> str:
+    """The table's rows as compact JSON: strings interned in one list, numbers as numbers."""
+    columns = _shown_columns(report)
+    strings: dict[str, int] = {}
+    encoded = []
+    for row in rows:
+        line: list[Any] = []
+        for _, get, numeric in columns:
+            value = get(row)
+            if numeric:
+                line.append(_number(value))
+            elif value is None:
+                line.append(-1)
+            else:
+                line.append(strings.setdefault(str(value), len(strings)))
+        line.append(strings.setdefault(row.asset_id, len(strings)) if row.asset_id else -1)
+        encoded.append(line)
+    link = report.context.link("@ASSET@")
+    document = {
+        "columns": [c[0] for c in columns],
+        "numeric": [c[2] for c in columns],
+        "strings": list(strings),
+        "rows": encoded,
+        "link": link,
+        "page": PAGE_SIZE,
+    }
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    # Inside <script>, "</script>" or "<!--" in label data would end or break the element.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+_SCRIPT = r"""
+(function () {
+  var data = JSON.parse(document.getElementById("kr-data").textContent);
+  var S = data.strings, cols = data.columns, numeric = data.numeric, n = cols.length;
+  var lower = S.map(function (s) { return s.toLowerCase(); });
+  var sevCol = cols.indexOf("severity"), ruleCol = cols.indexOf("rule");
+  var labelerCol = cols.indexOf("labeler");
+  var all = data.rows, view = all, page = 0, sortCol = -1, sortDir = 1;
+  var table = document.getElementById("kr-issues"), tbody = table.tBodies[0];
+  var q = document.getElementById("kr-q"), pager = document.getElementById("kr-pager");
+  function text(row, c) {
+    var v = row[c];
+    if (numeric[c]) return v === null ? "" : (typeof v === "number" ? +v.toPrecision(6) + "" : v);
+    return v < 0 ? "" : S[v];
+  }
+  function fill(select, col) {
+    if (col < 0) { select.style.display = "none"; return; }
+    var seen = {};
+    all.forEach(function (r) { if (r[col] >= 0) seen[r[col]] = 1; });
+    Object.keys(seen).map(Number).sort(function (a, b) { return S[a] < S[b] ? -1 : 1; })
+      .forEach(function (i) {
+        var o = document.createElement("option"); o.value = i; o.textContent = S[i];
+        select.appendChild(o);
+      });
+  }
+  var sev = document.getElementById("kr-sev"), rule = document.getElementById("kr-rule");
+  var labeler = document.getElementById("kr-labeler");
+  fill(sev, sevCol); fill(rule, ruleCol); fill(labeler, labelerCol);
+  function apply() {
+    var needle = q.value.trim().toLowerCase();
+    var s = sev.value === "" ? -2 : +sev.value, r = rule.value === "" ? -2 : +rule.value;
+    var l = labeler.value === "" ? -2 : +labeler.value;
+    view = all.filter(function (row) {
+      if (s !== -2 && row[sevCol] !== s) return false;
+      if (r !== -2 && row[ruleCol] !== r) return false;
+      if (l !== -2 && row[labelerCol] !== l) return false;
+      if (!needle) return true;
+      for (var c = 0; c < n; c++) {
+        var v = row[c];
+        if (numeric[c] ? (v !== null && String(v).indexOf(needle) >= 0)
+                       : (v >= 0 && lower[v].indexOf(needle) >= 0)) return true;
+      }
+      return false;
+    });
+    if (sortCol >= 0) {
+      var c = sortCol, num = numeric[c];
+      view.sort(function (a, b) {
+        var x = a[c], y = b[c];
+        if (num) { x = x === null ? -Infinity : +x; y = y === null ? -Infinity : +y; }
+        else { x = x < 0 ? "" : S[x]; y = y < 0 ? "" : S[y]; }
+        return x < y ? -sortDir : x > y ? sortDir : 0;
+      });
+    }
+    page = 0; draw();
+  }
+  function draw() {
+    var pages = Math.max(1, Math.ceil(view.length / data.page));
+    if (page >= pages) page = pages - 1;
+    var rows = view.slice(page * data.page, (page + 1) * data.page);
+    var frag = document.createDocumentFragment();
+    rows.forEach(function (row) {
+      var tr = document.createElement("tr");
+      for (var c = 0; c < n; c++) {
+        var td = document.createElement("td"), value = text(row, c);
+        if (numeric[c]) td.className = "num";
+        if (c === sevCol) td.className = value === "error" ? "kili-rules-error" : "kili-rules-warning";
+        if (c === 0 && data.link && row[n] >= 0) {
+          var a = document.createElement("a");
+          a.href = data.link.replace("@ASSET@", encodeURIComponent(S[row[n]]));
+          a.textContent = value; td.appendChild(a);
+        } else { td.textContent = value; }
+        tr.appendChild(td);
+      }
+      frag.appendChild(tr);
+    });
+    tbody.replaceChildren(frag);
+    var first = view.length ? page * data.page + 1 : 0;
+    document.getElementById("kr-range").textContent =
+      first + "–" + (page * data.page + rows.length) + " of " + view.length +
+      " issues (page " + (page + 1) + " of " + pages + ")";
+    document.getElementById("kr-prev").disabled = page === 0;
+    document.getElementById("kr-next").disabled = page >= pages - 1;
+  }
+  q.addEventListener("input", apply);
+  [sev, rule, labeler].forEach(function (el) { el.addEventListener("change", apply); });
+  document.getElementById("kr-prev").addEventListener("click", function () { page--; draw(); });
+  document.getElementById("kr-next").addEventListener("click", function () { page++; draw(); });
+  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, c) {
+    var b = document.createElement("button"); b.textContent = th.textContent;
+    b.title = "sort"; th.textContent = ""; th.appendChild(b);
+    b.addEventListener("click", function () {
+      sortDir = sortCol === c ? -sortDir : 1; sortCol = c; apply();
+    });
+  });
+  pager.hidden = false;
+  draw();
+  document.body.setAttribute("data-kr-ready", String(all.length));
+})();
+"""
+
+
+def _issues_section(report: Report, max_rows: int) -> str:
+    rows = report[:max_rows]
+    note = ""
+    if len(rows) < len(report):
+        note = (
+            f'<p class="kr-note">This page holds the first {len(rows)} of {len(report)} issues; '
+            "the charts and counts above cover all of them. Every issue is in the JSON, JSON "
+            "Lines and CSV outputs (<code>kili-rules check --format csv</code>).</p>"
+        )
+    controls = (
+        '<div class="kr-controls" id="kr-pager" hidden>'
+        '<input id="kr-q" type="search" placeholder="filter: any text" size="28">'
+        '<select id="kr-sev"><option value="">all severities</option></select>'
+        '<select id="kr-rule"><option value="">all rules</option></select>'
+        '<select id="kr-labeler"><option value="">all labelers</option></select>'
+        '<button id="kr-prev" type="button">‹ previous</button>'
+        '<span id="kr-range"></span>'
+        '<button id="kr-next" type="button">next ›</button></div>'
+    )
+    first_page = issues_table(report, rows[:PAGE_SIZE], attrs=' id="kr-issues"')
+    return (
+        f"<h2>Issues ({len(report)})</h2>{note}{controls}{first_page}"
+        f'<script type="application/json" id="kr-data">{_data(report, rows)}</script>'
+        f"<script>{_SCRIPT}</script>"
+    )
+
+
+def render_page(
+    report: Report,
+    *,
+    title: str,
+    max_rows: int,
+    drawings_per_rule: int,
+    images: bool | Sequence[str],
+) -> str:
+    """A complete HTML document: what was checked, charts, drawings, the issues."""
+    body = [
+        f"<h1>{escape(title)}</h1>",
+        _verdict(report),
+        "<h2>What was checked</h2>",
+        _checked(report),
+    ]
+    if len(report):
+        body += ["<h2>Charts</h2>", _charts(report)]
+    body += ["<h2>Issues by rule</h2>", summary_table(report.summary())]
+    if len(report):
+        pictures = _drawings(report, per_rule=drawings_per_rule, images=images, box=260)
+        if pictures:
+            body += ["<h2>Labels with findings</h2>", pictures]
+        body.append(_issues_section(report, max_rows))
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>\n"
+        f'<body class="kili-rules-page">\n{"".join(body)}\n</body></html>\n'
+    )

@@ -1,0 +1,183 @@
+"""Report.apply with the real kili client against the emulator: a dry run lists the changes,
+apply makes them in bulk, a second apply makes none, a label fixed between two applies gets its
+issues solved."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kili_rules import RuleSet
+from kili_rules.testing import KiliEmulator
+from kili_rules.verdict import ActionPolicy
+
+pytest.importorskip("kili")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "tests" / "data" / "seed"
+RULES = RuleSet.from_file(ROOT / "examples" / "rules.toml")
+THREE_BOXES: dict[str, Any] = json.loads((SEED / "json_response_three_boxes.json").read_text())
+ONE_BOX: dict[str, Any] = json.loads((SEED / "json_response_one_box.json").read_text())
+INTERFACE: dict[str, Any] = json.loads((SEED / "json_interface.json").read_text())
+COUNT_TEXT = "There are too many BBox (3) - Only 1 BBox of Object A accepted"
+BIG_MID = "20221124161451411-13314"
+FIELDS = ["id", "externalId", "latestLabel.id", "latestLabel.jsonResponse"]
+MUTATIONS = {
+    "createIssues",
+    "updatePropertiesInIssue",
+    "updatePropertiesInAssets",
+    "sendAssetsBackToQueue",
+    "addAssetsToReview",
+}
+
+
+def clean() -> dict[str, Any]:
+    label = copy.deepcopy(ONE_BOX)
+    label["JOB_0"]["annotations"][0]["boundingPoly"][0]["normalizedVertices"] = [
+        {"x": 0.1, "y": 0.2},
+        {"x": 0.1, "y": 0.1},
+        {"x": 0.2, "y": 0.1},
+        {"x": 0.2, "y": 0.2},
+    ]
+    return label
+
+
+@pytest.fixture
+def emu() -> Iterator[KiliEmulator]:
+    with KiliEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def kili(emu: KiliEmulator, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setattr("kili.core.utils.pagination.sleep", lambda _s: None)
+    return emu.kili_client()
+
+
+@pytest.fixture
+def project(emu: KiliEmulator) -> dict[str, str]:
+    project_id = emu.add_project(json_interface=INTERFACE)
+    ids = {"project": project_id}
+    for name, response in (("a", THREE_BOXES), ("b", ONE_BOX), ("c", clean())):
+        ids[name] = emu.add_asset(project_id, external_id=name, json_metadata={"site": name})
+        emu.add_label(ids[name], response)
+    return ids
+
+
+def audit(kili: Any, project_id: str) -> Any:
+    return RULES.validate_many(kili.assets(project_id=project_id, fields=FIELDS))
+
+
+def mutations(emu: KiliEmulator) -> list[str]:
+    return [name for name in emu.requests if name in MUTATIONS]
+
+
+def test_dry_run_apply_then_nothing_left(kili: Any, emu: KiliEmulator, project: Any) -> None:
+    report = audit(kili, project["project"])
+    assert len(report) == 3
+
+    dry = report.apply(kili, project_id=project["project"])
+    assert dry.dry_run and mutations(emu) == []
+    assert emu.issues() == [] and emu.sent_back == []
+    text = str(dry)
+    assert f"would create issue of label {report[0].label_id}: {COUNT_TEXT}" in text
+    assert f"would send back: asset {project['a']}" in text
+    assert (dry.count("create_issue"), dry.count("send_back")) == (3, 2)
+
+    done = report.apply(kili, project_id=project["project"], dry_run=False)
+    assert done.ok and not done.dry_run and done.complete
+    assert [c.describe() for c in done.changes if c.action != "metadata"] == [
+        c.describe() for c in dry.changes
+    ]
+    assert mutations(emu).count("createIssues") == 1  # one call for the batch
+    assert mutations(emu).count("sendAssetsBackToQueue") == 1
+    assert sorted((i["assetId"], i["text"], i["objectMid"]) for i in emu.issues()) == sorted(
+        [
+            (project["a"], COUNT_TEXT, None),
+            (project["a"], "BBox too large", BIG_MID),
+            (project["b"], "BBox too large", BIG_MID),
+        ]
+    )
+    assert sorted(emu.sent_back) == sorted([project["a"], project["b"]])
+    assert emu.asset(project["c"])["metadata"] == {"site": "c"}  # clean: untouched
+
+    before = len(mutations(emu))
+    again = audit(kili, project["project"]).apply(
+        kili, project_id=project["project"], dry_run=False
+    )
+    assert len(again) == 0 and again.ok
+    assert len(mutations(emu)) == before
+    assert "no change" in str(again)
+
+
+def test_label_fixed_between_two_applies(kili: Any, emu: KiliEmulator, project: Any) -> None:
+    project_id = project["project"]
+    audit(kili, project_id).apply(kili, project_id=project_id, dry_run=False)
+    emu.add_label(project["a"], clean())  # the labeler fixes asset a
+    report = audit(kili, project_id)
+    assert {row.asset_id for row in report} == {project["b"]}
+    result = report.apply(kili, project_id=project_id, dry_run=False)
+    assert result.count("solve_issue") == 2 and result.count("create_issue") == 0
+    assert result.count("send_back") == 0
+    assert [i["text"] for i in emu.issues(asset_id=project["a"], status="SOLVED")] == [
+        COUNT_TEXT,
+        "BBox too large",
+    ]
+    assert [i["text"] for i in emu.issues(status="OPEN")] == ["BBox too large"]
+
+
+def test_apply_in_batches_with_policy(
+    kili: Any, emu: KiliEmulator, project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("kili_rules.kili.apply.APPLY_BATCH", 1)
+    report = audit(kili, project["project"])
+    policy = ActionPolicy(on_error=("issues", "metadata", "review"))
+    result = report.apply(kili, project_id=project["project"], dry_run=False, policy=policy)
+    assert result.ok and mutations(emu).count("createIssues") == 2  # one per batch
+    assert sorted(emu.added_to_review) == sorted([project["a"], project["b"]])
+    metadata = emu.asset(project["a"])["metadata"]
+    assert metadata["site"] == "a" and metadata["kili_rules_errors"] == "2"
+
+
+def test_rows_only_report_is_incomplete_and_needs_a_project(
+    kili: Any, emu: KiliEmulator, project: Any
+) -> None:
+    assets = kili.assets(project_id=project["project"], fields=FIELDS)
+    report = RULES.validate_many(iter(assets))  # a generator: the items are not kept
+    with pytest.raises(ValueError, match="project id"):
+        report.apply(kili)
+    result = report.apply(kili, project_id=project["project"])
+    assert not result.complete and "not reconciled" in str(result)
+    assert result.count("create_issue") == 3
+
+
+def test_a_failed_batch_is_reported_and_apply_again_completes(
+    kili: Any, emu: KiliEmulator, project: Any
+) -> None:
+    report = audit(kili, project["project"])
+    emu.inject_fault("createIssues", "error", calls=1)
+    first = report.apply(kili, project_id=project["project"], dry_run=False)
+    assert not first.ok and "FAILED" in str(first)
+    second = report.apply(kili, project_id=project["project"], dry_run=False)
+    assert second.ok and len(emu.issues()) == 3
+
+
+def test_validate_project_report_reconciles_fixed_labels(
+    kili: Any, emu: KiliEmulator, project: Any
+) -> None:
+    project_id = project["project"]
+    report = RULES.validate_project(kili, project_id, disable_tqdm=True)
+    assert report.context.project_id == project_id
+    assert sorted(report.checked or []) == sorted(
+        (a["id"], a["labelIds"][-1]) for a in emu.assets(project_id)
+    )
+    assert report.apply(kili, dry_run=False).count("create_issue") == 3
+    emu.add_label(project["a"], clean())
+    fixed = RULES.validate_project(kili, project_id, disable_tqdm=True)
+    result = fixed.apply(kili, dry_run=False)
+    assert (result.count("solve_issue"), len(result)) == (2, 3)  # 2 solved + the ledger write
+    assert [i["assetId"] for i in emu.issues(status="OPEN")] == [project["b"]]

@@ -1,0 +1,137 @@
+"""`kili-rules audit` against the emulator: output, exit codes, filters, API failures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kili_rules.cli import main
+from kili_rules.testing import KiliEmulator
+
+pytestmark = pytest.mark.e2e
+
+RULES = """
+[[rule]]
+id = "one-a"
+kind = "count"
+job = "JOB_0"
+category = "OBJECT_A"
+max = 1
+"""
+
+
+def box(mid: str, x: float) -> dict[str, Any]:
+    points = [(x, 0.1), (x, 0.2), (x + 0.1, 0.2), (x + 0.1, 0.1)]
+    return {
+        "mid": mid,
+        "type": "rectangle",
+        "categories": [{"name": "OBJECT_A"}],
+        "boundingPoly": [{"normalizedVertices": [{"x": a, "y": b} for a, b in points]}],
+    }
+
+
+ONE = {"JOB_0": {"annotations": [box("a", 0.1)]}}
+TWO = {"JOB_0": {"annotations": [box("a", 0.1), box("b", 0.5)]}}
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[KiliEmulator]:
+    with KiliEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture()
+def env(emu: KiliEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("KILI_SDK_SKIP_CHECKS", "1")
+    monkeypatch.setenv("AUDIT_KEY", emu.api_key)
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES)
+    return rules
+
+
+def audit(emu: KiliEmulator, rules: Path, project: str, *extra: str) -> int:
+    argv = ["audit", "--project", project, "--rules", str(rules), "--api-key-env", "AUDIT_KEY"]
+    return main([*argv, "--api-endpoint", emu.endpoint, "--no-progress", *extra])
+
+
+def test_clean_project_exits_0(emu: KiliEmulator, env: Path, capsys: Any) -> None:
+    project = emu.add_project()
+    emu.add_assets(project, [{"labels": [ONE]}] * 3)
+    assert audit(emu, env, project, "--format", "json") == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert summary["labels"] == 3 and summary["issues"] == 0 and summary["ok"]
+
+
+def test_violations_exit_1_and_filters_apply(
+    emu: KiliEmulator, env: Path, capsys: Any, tmp_path: Path
+) -> None:
+    project = emu.add_project()
+    ids = emu.add_assets(project, [{"labels": [TWO]}, {"labels": [TWO], "status": "REVIEWED"}])
+    out = tmp_path / "report.jsonl"
+    assert audit(emu, env, project, "--output", str(out)) == 1
+    assert {json.loads(line)["asset_id"] for line in out.read_text().splitlines()} == set(ids)
+    assert "report written to" in capsys.readouterr().err
+    assert audit(emu, env, project, "--status", "REVIEWED", "--format", "jsonl") == 1
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["asset_id"] for r in rows] == [ids[1]]
+    assert audit(emu, env, project, "--since", "2999-01-01", "--format", "json") == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["labels"] == 0
+    assert audit(emu, env, project, "--fail-on", "never") == 0
+
+
+def test_unchecked_label_fails_the_audit(emu: KiliEmulator, env: Path, capsys: Any) -> None:
+    project = emu.add_project()
+    emu.add_assets(project, [{"labels": [ONE]}, {"labels": [None]}])
+    assert audit(emu, env, project, "--format", "jsonl") == 1
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["kind"] for r in rows] == ["unchecked"]
+
+
+def test_usage_and_api_errors_exit_2(emu: KiliEmulator, env: Path, capsys: Any) -> None:
+    project = emu.add_project()
+    emu.add_assets(project, [{"labels": [ONE]}])
+    assert audit(emu, env, project, "--since", "last week") == 2
+    assert "since: 'last week'" in capsys.readouterr().err
+    assert audit(emu, env, project, "--concurrency", "0") == 2
+    assert "concurrency" in capsys.readouterr().err
+    emu.fail_requests("countAssets", [500] * 2)
+    assert audit(emu, env, project, "--status", "NOT_A_STATUS") == 2
+    err = capsys.readouterr().err
+    assert "Kili API: countAssets" in err and "NOT_A_STATUS" in err
+    argv = ["audit", "--project", project, "--rules", str(env), "--api-key-env", "NO_SUCH_VAR"]
+    assert main(argv) == 2
+    assert "NO_SUCH_VAR" in capsys.readouterr().err
+
+
+def test_apply_without_report_apply_is_a_usage_error_or_runs(
+    emu: KiliEmulator, env: Path, capsys: Any
+) -> None:
+    from kili_rules.report import Report
+
+    project = emu.add_project()
+    emu.add_assets(project, [{"labels": [ONE]}])
+    code = audit(emu, env, project, "--apply", "--dry-run")
+    if hasattr(Report, "apply"):
+        assert code == 0
+    else:
+        assert code == 2
+        assert "--apply needs Report.apply" in capsys.readouterr().err
+
+
+def test_audit_as_a_process(emu: KiliEmulator, env: Path) -> None:
+    project = emu.add_project()
+    emu.add_assets(project, [{"labels": [TWO]}])
+    argv = ["audit", "--project", project, "--rules", str(env), "--api-key-env", "AUDIT_KEY"]
+    done = subprocess.run(
+        [sys.executable, "-m", "kili_rules.cli", *argv, "--api-endpoint", emu.endpoint],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "one-a" in done.stdout
