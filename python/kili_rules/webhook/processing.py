@@ -14,20 +14,13 @@ from typing import Any
 
 from kili_rules import RuleSet
 from kili_rules.journal import Event, JournalSteps
+from kili_rules.kili.effects import KiliCallFailed
+from kili_rules.kili.plugin import handle_label
 
 from .workers import Permanent, Process, Retryable
 
 logger = logging.getLogger("kili_rules.webhook")
 plugin_logger = logging.getLogger("kili_rules.plugin")
-
-
-def _effects() -> tuple[Any, type[BaseException]]:
-    try:
-        from kili_rules.kili.effects import KiliCallFailed
-        from kili_rules.kili.plugin import handle_label
-    except ImportError:  # until the effects layer is merged
-        from ._interim_effects import KiliCallFailed, handle_label  # type: ignore[assignment]
-    return handle_label, KiliCallFailed
 
 
 def make_process(
@@ -38,8 +31,6 @@ def make_process(
     dry_run: bool,
     reconcile: bool,
 ) -> Process:
-    handle_label, kili_call_failed = _effects()
-
     def process(event: Event, steps: JournalSteps) -> dict[str, Any]:
         started = time.perf_counter()
         record: dict[str, Any] = {
@@ -64,17 +55,16 @@ def make_process(
                 dry_run=dry_run,
                 reconcile=reconcile,
                 logger=plugin_logger,
+                handler=event.handler,
             )
-        except kili_call_failed as exc:
+        except KiliCallFailed as exc:
             record["error"] = f"{type(exc).__name__}: {exc}"
-            record["step"] = getattr(exc, "step", None)
+            record["step"] = exc.step
             _log(record, started, logging.WARNING)
-            if getattr(exc, "retryable", True):
+            if exc.retryable:
                 raise Retryable(str(exc)) from exc
             raise Permanent(str(exc)) from exc
-        summary: dict[str, Any] = (
-            decision.to_dict() if hasattr(decision, "to_dict") else dict(decision or {})
-        )
+        summary: dict[str, Any] = decision.to_dict()
         record.update(summary)
         _log(record, started, logging.INFO)
         return summary
