@@ -172,3 +172,53 @@ def post_all(url: str, bodies: Sequence[bytes], *, clients: int = 16) -> list[in
 
         with ThreadPoolExecutor(clients) as pool:
             return list(pool.map(one, bodies))
+
+
+async def _blast(
+    host: str, port: int, bodies: Sequence[bytes], clients: int
+) -> tuple[list[int], list[float]]:
+    import asyncio
+
+    statuses = [0] * len(bodies)
+    latencies = [0.0] * len(bodies)
+    next_index = 0
+    auth = AUTH["Authorization"].encode()
+
+    async def client() -> None:
+        nonlocal next_index
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while next_index < len(bodies):
+                index = next_index
+                next_index += 1
+                body = bodies[index]
+                started = time.perf_counter()
+                writer.write(
+                    b"POST / HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                    b"Authorization: " + auth + b"\r\nContent-Length: "
+                    + str(len(body)).encode() + b"\r\n\r\n" + body
+                )
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                await reader.readexactly(length)
+                statuses[index] = int(head.split(b" ", 2)[1])
+                latencies[index] = time.perf_counter() - started
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return statuses, latencies
+
+
+def blast(url: str, bodies: Sequence[bytes], *, clients: int = 100) -> tuple[list[int], list[float]]:
+    """POST every body over ``clients`` keep-alive connections (raw HTTP/1.1, asyncio: a
+    cheap client, so the server is what gets measured). Statuses and latencies, in order."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None
+    return asyncio.run(_blast(parts.hostname, parts.port, bodies, clients))
