@@ -87,7 +87,7 @@ class Server:
             "1000000",
             *extra,
         ]
-        self._log_handle = open(log, "ab")  # noqa: SIM115 - closed in wait()
+        self._log_handle = open(log, "ab")
 
         def limit_files() -> None:  # runs in the child before exec: `ulimit -n`
             if open_files is not None:
@@ -98,7 +98,7 @@ class Server:
             env=env,
             stdout=self._log_handle,
             stderr=subprocess.STDOUT,
-            preexec_fn=limit_files,  # noqa: PLW1509 - no threads run the child's setup
+            preexec_fn=limit_files,
         )
 
     def wait_ready(self, timeout: float = 30.0) -> Server:
@@ -195,8 +195,12 @@ async def _blast(
                 started = time.perf_counter()
                 writer.write(
                     b"POST / HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-                    b"Authorization: " + auth + b"\r\nContent-Length: "
-                    + str(len(body)).encode() + b"\r\n\r\n" + body
+                    b"Authorization: "
+                    + auth
+                    + b"\r\nContent-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\n\r\n"
+                    + body
                 )
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = 0
@@ -213,7 +217,9 @@ async def _blast(
     return statuses, latencies
 
 
-def blast(url: str, bodies: Sequence[bytes], *, clients: int = 100) -> tuple[list[int], list[float]]:
+def blast(
+    url: str, bodies: Sequence[bytes], *, clients: int = 100
+) -> tuple[list[int], list[float]]:
     """POST every body over ``clients`` keep-alive connections (raw HTTP/1.1, asyncio: a
     cheap client, so the server is what gets measured). Statuses and latencies, in order."""
     import asyncio

@@ -176,8 +176,7 @@ def test_kili_faults_then_recovery_process_everything_exactly_once(
     ).wait_ready()
     try:
         injected = [
-            emu.inject_fault(operation, kind, **options)
-            for operation, kind, options in faults
+            emu.inject_fault(operation, kind, **options) for operation, kind, options in faults
         ]
         assert Counter(post_all(server.url, scenario.bodies)) == {202: 24}
         status = server.wait_drained(120)
@@ -229,10 +228,7 @@ def test_20000_distinct_events_then_all_redelivered_are_processed_once(
     free; each event processed logs one decision line, and the journal counts them:
     20,000 each, and the redelivery adds none."""
     n = 20_000
-    bodies = [
-        legacy_event("project-big", f"asset-{i}", f"label-{i}", PASSING)
-        for i in range(n)
-    ]
+    bodies = [legacy_event("project-big", f"asset-{i}", f"label-{i}", PASSING) for i in range(n)]
     server = Server(
         tmp_path / "events.db",
         emu.endpoint,

@@ -136,12 +136,9 @@ def test_slow_clients_up_to_the_cap_do_not_stop_the_server(
     assert "Traceback" not in log
 
 
-def test_a_low_open_file_limit_lowers_the_cap_instead_of_failing(
-    tmp_path: Path, slow_clients: tuple[threading.Event, list[str], list[threading.Thread]]
-) -> None:
+def test_a_low_open_file_limit_lowers_the_cap_instead_of_failing(tmp_path: Path) -> None:
     """``ulimit -n 200``: the cap becomes 111 (200 minus a reserve and the listen backlog of
     25); 300 idle connections are refused past it rather than exhausting the file table."""
-    stop, outcome, threads = slow_clients
     server = serve(tmp_path, "--max-connections", "1000", open_files=200)
     sockets: list[socket.socket] = []
     try:

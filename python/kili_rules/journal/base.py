@@ -161,7 +161,10 @@ class Journal:
                     conn = None  # the next batch reconnects
                 if stop:
                     return
-                if conn is not None and time.time() - self._last_housekeeping > HOUSEKEEPING_SECONDS:
+                if (
+                    conn is not None
+                    and time.time() - self._last_housekeeping > HOUSEKEEPING_SECONDS
+                ):
                     self._housekeeping(conn)
         finally:
             if conn is not None:
@@ -318,7 +321,9 @@ class Journal:
 
         self._call(run)
 
-    def put_steps(self, event_id: int, owner: str, steps: dict[str, Any], lease_seconds: float) -> None:
+    def put_steps(
+        self, event_id: int, owner: str, steps: dict[str, Any], lease_seconds: float
+    ) -> None:
         """Record the completed steps (durably) and extend the lease."""
         self._owned_update(
             event_id,
@@ -358,7 +363,8 @@ class Journal:
         self._owned_update(
             event_id,
             owner,
-            "state = 'pending', lease_owner = NULL, lease_until = NULL, last_error = ?, next_at = ?",
+            "state = 'pending', lease_owner = NULL, lease_until = NULL, "
+            "last_error = ?, next_at = ?",
             (error, at),
         )
 
@@ -464,9 +470,7 @@ class Journal:
 
         return self._read(run)
 
-    def list(
-        self, *, state: State | None = None, limit: int = 100, offset: int = 0
-    ) -> list[Event]:
+    def list(self, *, state: State | None = None, limit: int = 100, offset: int = 0) -> list[Event]:
         def run(cur: Any) -> list[Event]:
             where = "" if state is None else " WHERE state = ?"
             params: tuple[Any, ...] = () if state is None else (state.value,)

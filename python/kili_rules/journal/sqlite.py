@@ -56,9 +56,11 @@ class SQLiteJournal(Journal):
         self.description = f"SQLite journal {self.path}"
         self._lock_file: Any = None
         if self.path.parent and not self.path.parent.exists():
-            raise FileNotFoundError(f"the directory of the store does not exist: {self.path.parent}")
+            raise FileNotFoundError(
+                f"the directory of the store does not exist: {self.path.parent}"
+            )
         if lock:
-            handle = open(f"{self.path}.lock", "a")  # noqa: SIM115 - held for the process life
+            handle = open(f"{self.path}.lock", "a")
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -81,7 +83,9 @@ class SQLiteJournal(Journal):
         return self._lock_file is not None
 
     def _connect(self) -> Any:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=30000")

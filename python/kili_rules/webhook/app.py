@@ -164,7 +164,9 @@ def create_app(
         if isinstance(journal, SQLiteJournal) and journal.locked:
             released = await run_in_threadpool(journal.release_all_leases)
             if released:
-                logger.info("kili-rules: %d event(s) left in progress by the last run resume", released)
+                logger.info(
+                    "kili-rules: %d event(s) left in progress by the last run resume", released
+                )
         if isinstance(base_client, LazyKili) and not dry_run:
             base_client.warm_up()  # the SDK's start-up calls, before the first event waits
         pool.start()

@@ -16,6 +16,7 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+
 def _response(status: bytes, body: bytes) -> bytes:
     return (
         b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nConnection: close\r\n"
@@ -23,8 +24,12 @@ def _response(status: bytes, body: bytes) -> bytes:
     )
 
 
-REFUSED = _response(b"503 Service Unavailable", b'{"error":"busy","detail":"too many open connections"}')
-TIMED_OUT = _response(b"408 Request Timeout", b'{"error":"timeout","detail":"request headers too slow"}')
+REFUSED = _response(
+    b"503 Service Unavailable", b'{"error":"busy","detail":"too many open connections"}'
+)
+TIMED_OUT = _response(
+    b"408 Request Timeout", b'{"error":"timeout","detail":"request headers too slow"}'
+)
 
 
 def guarded_protocol(*, max_connections: int, header_timeout: float) -> type[H11Protocol]:
