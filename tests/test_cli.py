@@ -280,7 +280,12 @@ def test_serve_and_register_check_their_inputs(rules_file: Path, tmp_path: Path)
     assert_one_line_error(
         run("serve", "--rules", rules_file, "--secret-env", "NO_SUCH_VAR", env=env), "NO_SUCH_VAR"
     )
-    assert_one_line_error(run("serve", "--rules", rules_file, env=env), "KILI_API_KEY", "--dry-run")
+    assert_one_line_error(run("serve", "--rules", rules_file, env=env), "--insecure-no-auth")
+    assert_one_line_error(
+        run("serve", "--rules", rules_file, "--insecure-no-auth", env=env),
+        "KILI_API_KEY",
+        "--dry-run",
+    )
     assert_one_line_error(run("serve", "--rules", tmp_path / "none.toml", "--dry-run", env=env))
     assert_one_line_error(
         run("register", "--project", "p", "--url", "https://x", "--name", "n", env=env),
@@ -317,6 +322,7 @@ def test_serve_answers_on_loopback(rules_file: Path, tmp_path: Path) -> None:
     env = dict(os.environ, KILI_RULES_TEST_SECRET="s3cret")
     command = [sys.executable, "-m", "kili_rules.cli", "serve", "--rules", str(rules_file)]
     command += ["--port", str(port), "--dry-run", "--secret-env", "KILI_RULES_TEST_SECRET"]
+    command += ["--store", str(tmp_path / "events.db")]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 20

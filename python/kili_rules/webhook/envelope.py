@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
+from kili_rules.journal import FETCH_DIGEST, NewEvent, content_digest, event_key
+
 # Legacy handler name -> RulesPlugin method.
 LEGACY_HANDLERS = {"onSubmit": "on_submit", "onReview": "on_review"}
 # Events whose payload names a new label to check -> RulesPlugin method.
@@ -47,15 +49,28 @@ class Job:
     label: dict[str, Any]
     run_id: str | None
     fingerprint: str
+    digest: str = FETCH_DIGEST
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        """Redeliveries of the same label under the same rules share this key."""
-        return (self.project_id, self.label_id, self.fingerprint)
+    def key(self) -> str:
+        """Redeliveries of the same label content under the same rules share this key."""
+        return event_key(self.project_id, self.label_id, self.fingerprint, self.digest)
 
     @property
     def key_text(self) -> str:
-        return f"{self.project_id}/{self.label_id}/{self.fingerprint[:12]}"
+        return f"{self.project_id}/{self.label_id}/{self.fingerprint[:12]}/{self.digest[:12]}"
+
+    def to_event(self) -> NewEvent:
+        return NewEvent(
+            key=self.key,
+            project_id=self.project_id,
+            asset_id=self.asset_id,
+            label_id=self.label_id,
+            handler=self.handler,
+            event=self.event,
+            payload=self.label,
+            run_id=self.run_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -124,8 +139,11 @@ def _validate(model: type[BaseModel], data: object, prefix: str = "") -> Any:
         raise PayloadError(422, "invalid_payload", _describe(exc, prefix)) from None
 
 
-def parse_body(body: bytes, fingerprint: str) -> Job | Ignored:
-    """Decode and check a webhook body; raise PayloadError (400/422) on bad input."""
+def parse_body(body: bytes, fingerprint: str, *, fetch_labels: bool = False) -> Job | Ignored:
+    """Decode and check a webhook body; raise PayloadError (400/422) on bad input.
+
+    ``fetch_labels``: keep only the label id of an inline label (the worker fetches it).
+    """
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
@@ -134,7 +152,7 @@ def parse_body(body: bytes, fingerprint: str) -> Job | Ignored:
     if not isinstance(data, dict):
         raise PayloadError(422, "invalid_payload", f"body must be a JSON object, not {_kind(data)}")
     if "eventType" in data:
-        return _parse_legacy(data, fingerprint)
+        return _parse_legacy(data, fingerprint, fetch_labels)
     if "event" in data:
         return _parse_event(data, fingerprint)
     raise PayloadError(
@@ -145,13 +163,15 @@ def parse_body(body: bytes, fingerprint: str) -> Job | Ignored:
     )
 
 
-def _parse_legacy(data: dict[str, Any], fingerprint: str) -> Job | Ignored:
+def _parse_legacy(data: dict[str, Any], fingerprint: str, fetch_labels: bool) -> Job | Ignored:
     envelope: _LegacyEnvelope = _validate(_LegacyEnvelope, data)
     handler = LEGACY_HANDLERS.get(envelope.eventType)
     if handler is None:
         return Ignored(envelope.eventType)
     payload: _LegacyPayload = _validate(_LegacyPayload, envelope.payload, "payload")
     label: dict[str, Any] = data["payload"]["label"]
+    if fetch_labels:
+        label = {"id": payload.label.id}
     return Job(
         handler=handler,
         event=envelope.eventType,
@@ -161,6 +181,7 @@ def _parse_legacy(data: dict[str, Any], fingerprint: str) -> Job | Ignored:
         label=label,
         run_id=envelope.logPayload.runId,
         fingerprint=fingerprint,
+        digest=content_digest(label),
     )
 
 
