@@ -69,7 +69,9 @@ class ActionPolicy:
         known = {"on_error", "on_warning", "on_pass", "max_bounces", "metadata_prefix"}
         for key in config:
             if key not in known:
-                raise RulesError(f"actions.{key}: unknown field (known: {', '.join(sorted(known))})")
+                raise RulesError(
+                    f"actions.{key}: unknown field (known: {', '.join(sorted(known))})"
+                )
         default = cls()
         bounces = config.get("max_bounces", 0)
         if isinstance(bounces, bool) or not isinstance(bounces, int) or bounces < 0:

@@ -389,4 +389,3 @@ def figures(items: Sequence[Sketch], *, box: int = 260) -> str:
         )
     out.append("</div>")
     return "".join(out)
-

@@ -14,7 +14,6 @@ with ``textContent`` only.
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from html import escape
@@ -60,7 +59,8 @@ _COLUMNS: tuple[tuple[str, Callable[[Row], Any], bool], ...] = (
 # Shown even when empty: the table would not say much without them.
 _ALWAYS = {"asset", "rule", "severity", "text"}
 
-_STYLE = """
+_STYLE = (
+    """
 .kili-rules-report, body.kili-rules-page { font-family: system-ui, sans-serif; color: #222; }
 body.kili-rules-page { margin: 2em; }
 table.kili-rules { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
@@ -78,7 +78,9 @@ dl.kr-checked dt { color: #555; } dl.kr-checked dd { margin: 0; overflow-wrap: a
 .kili-rules-error { color: #b00020; font-weight: 600; }
 .kili-rules-warning { color: #a15c00; }
 .kili-rules-ok { color: #1b7f3b; font-weight: 600; }
-""" + drawings.DRAWING_STYLE
+"""
+    + drawings.DRAWING_STYLE
+)
 
 
 def _cell(value: object) -> str:
@@ -135,28 +137,29 @@ def summary_table(summary: Summary) -> str:
     return _table(header, rows, numeric=frozenset({5, 6}))
 
 
-def _shown_columns(report: Report) -> list[tuple[str, Callable[[Row], Any], bool]]:
-    return [
-        column
-        for column in _COLUMNS
-        if column[0] in _ALWAYS or any(column[1](row) is not None for row in report)
-    ]
+def _columns(rows: Sequence[Row]) -> list[tuple[str, list[Any], bool]]:
+    """The table's columns for these rows, as (header, values, numeric); a column that is empty
+    in every row is left out (no labeler column for an input without authors)."""
+    out = []
+    for name, get, numeric in _COLUMNS:
+        values = [get(row) for row in rows]
+        if name in _ALWAYS or any(value is not None for value in values):
+            out.append((name, values, numeric))
+    return out
 
 
 def issues_table(report: Report, rows: Sequence[Row], *, attrs: str = "") -> str:
-    columns = _shown_columns(report)
-    cells = []
-    for row in rows:
-        line = []
-        for name, get, _ in columns:
-            value = get(row)
+    columns = _columns(rows)
+    cells: list[list[str]] = [[] for _ in rows]
+    for name, values, _ in columns:
+        for i, value in enumerate(values):
+            row = rows[i]
             if name == "severity":
-                line.append(_severity(row.severity))
+                cells[i].append(_severity(row.severity))
             elif name == "asset" and (link := report.context.link(row.asset_id)):
-                line.append(f'<a href="{escape(link, quote=True)}">{_cell(value)}</a>')
+                cells[i].append(f'<a href="{escape(link, quote=True)}">{_cell(value)}</a>')
             else:
-                line.append(_cell(value))
-        cells.append(line)
+                cells[i].append(_cell(value))
     numeric = frozenset(i for i, column in enumerate(columns) if column[2])
     return _table([c[0] for c in columns], cells, numeric=numeric, attrs=attrs)
 
@@ -238,35 +241,40 @@ def render_fragment(report: Report, *, max_rows: int) -> str:
 
 
 def _number(value: float | int | None) -> float | int | str | None:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # "inf", "-inf", "nan": JSON has no such numbers
-    return value
+    if value is None or isinstance(value, int):
+        return value
+    if value - value == 0:  # finite (inf - inf and nan - nan are nan)
+        return float(f"{value:.6g}")  # what the page shows; the exact value is in JSON / CSV
+    return str(value)  # "inf", "-inf", "nan": JSON has no such numbers
 
 
 def _data(report: Report, rows: Sequence[Row]) -> str:
-    """The table's rows as compact JSON: strings interned in one list, numbers as numbers."""
-    columns = _shown_columns(report)
+    """The table's rows as compact JSON: strings interned in one list, numbers as numbers.
+
+    Built column by column (a few list comprehensions rather than a call per cell): this is
+    the part of a 200,000-issue page that takes time in Python.
+    """
+    columns = _columns(rows)
     strings: dict[str, int] = {}
-    encoded = []
-    for row in rows:
-        line: list[Any] = []
-        for _, get, numeric in columns:
-            value = get(row)
-            if numeric:
-                line.append(_number(value))
-            elif value is None:
-                line.append(-1)
-            else:
-                line.append(strings.setdefault(str(value), len(strings)))
-        line.append(strings.setdefault(row.asset_id, len(strings)) if row.asset_id else -1)
-        encoded.append(line)
-    link = report.context.link("@ASSET@")
+    intern = strings.setdefault
+    encoded: list[list[Any]] = [[] for _ in range(len(columns) + 1)]
+    # Columns with few distinct values first, so that their strings get short indices.
+    many = {"asset", "label", "mid"}
+    order = sorted(range(len(columns)), key=lambda i: columns[i][0] in many)
+    for i in order:
+        _, values, numeric = columns[i]
+        if numeric:
+            encoded[i] = [_number(v) for v in values]
+        else:
+            encoded[i] = [-1 if v is None else intern(str(v), len(strings)) for v in values]
+    ids = [row.asset_id for row in rows]
+    encoded[-1] = [-1 if v is None else intern(v, len(strings)) for v in ids]
     document = {
         "columns": [c[0] for c in columns],
         "numeric": [c[2] for c in columns],
         "strings": list(strings),
-        "rows": encoded,
-        "link": link,
+        "rows": [list(line) for line in zip(*encoded, strict=True)] if rows else [],
+        "link": report.context.link("@ASSET@"),
         "page": PAGE_SIZE,
     }
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -339,7 +347,9 @@ _SCRIPT = r"""
       for (var c = 0; c < n; c++) {
         var td = document.createElement("td"), value = text(row, c);
         if (numeric[c]) td.className = "num";
-        if (c === sevCol) td.className = value === "error" ? "kili-rules-error" : "kili-rules-warning";
+        if (c === sevCol) {
+          td.className = value === "error" ? "kili-rules-error" : "kili-rules-warning";
+        }
         if (c === 0 && data.link && row[n] >= 0) {
           var a = document.createElement("a");
           a.href = data.link.replace("@ASSET@", encodeURIComponent(S[row[n]]));
@@ -369,8 +379,14 @@ _SCRIPT = r"""
     });
   });
   pager.hidden = false;
-  draw();
+  // A filter in the address (report.html#q=street_003) opens the page filtered: links to share.
+  var preset = new URLSearchParams(location.hash.slice(1)).get("q");
+  if (preset) { q.value = preset; apply(); } else { draw(); }
+  window.addEventListener("hashchange", function () {
+    q.value = new URLSearchParams(location.hash.slice(1)).get("q") || ""; apply();
+  });
   document.body.setAttribute("data-kr-ready", String(all.length));
+  document.body.setAttribute("data-kr-ms", String(Math.round(performance.now())));
 })();
 """
 
