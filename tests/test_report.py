@@ -418,9 +418,10 @@ def test_drawings_read_every_export_shape_again(rules: RuleSet, tmp_path: Path) 
         svg = drawing_of(page)
         assert svg.count('class="kr-hit"') == 3, path
         assert "label not found again" not in page, path
-    # A generator is not kept: the page says the label could not be found again.
+    # A generator is not kept: the page says why there is no drawing.
     page = rules.validate_many(iter(items), progress=False).to_html()
-    assert "label not found again" in page
+    assert "No drawings: the labels cannot be read again" in page
+    assert '<svg class="kr-drawing"' not in page
 
 
 def test_charts_over_time() -> None:

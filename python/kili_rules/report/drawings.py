@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 Point = tuple[float, float]
 
+NOT_FOUND = "label not found again"
+
 #: A JSON list export larger than this is not parsed again just to draw a few labels.
 MAX_REREAD_BYTES = 256 * 1024 * 1024
 
@@ -305,7 +307,7 @@ def sketches(
             title = first.external_id or first.asset_id or first.source or "?"
             link = report.context.link(first.asset_id)
             if record is None:
-                out.append(Sketch(title, link, 4, 3, None, [], rows, "label not found again"))
+                out.append(Sketch(title, link, 4, 3, None, [], rows, NOT_FOUND))
                 continue
             label = _label_of(record, first.label_id)
             frame = next((r.frame for r in rows if r.frame is not None), None)

@@ -213,6 +213,11 @@ def _drawings(report: Report, *, per_rule: int, images: bool | Sequence[str], bo
     items, total = drawings.sketches(report, per_rule=per_rule, images=images)
     if not items:
         return ""
+    if all(item.note == drawings.NOT_FOUND for item in items):
+        return (
+            '<p class="kr-note">No drawings: the labels cannot be read again (they were given '
+            "as an iterator, not a list or an export file).</p>"
+        )
     note = (
         f"{len(items)} of {total} labels with findings drawn (the first {per_rule} per rule). "
         if len(items) < total
