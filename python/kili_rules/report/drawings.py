@@ -368,7 +368,7 @@ def svg(sketch: Sketch, *, box: int = 260) -> str:
 
 DRAWING_STYLE = """
 .kr-drawings { display: flex; flex-wrap: wrap; gap: 1em; }
-.kr-figure { margin: 0; max-width: 280px; font-size: 0.8em; }
+.kr-figure { margin: 0; font-size: 0.8em; }
 .kr-figure figcaption { overflow-wrap: anywhere; }
 .kr-hit { fill: rgba(214, 40, 40, 0.25); stroke: #d62828; stroke-width: 2.5; }
 .kr-faint { fill: rgba(80, 80, 80, 0.06); stroke: #888; stroke-width: 1; stroke-opacity: 0.6; }
@@ -386,7 +386,8 @@ def figures(items: Sequence[Sketch], *, box: int = 260) -> str:
         findings = "; ".join(sorted({f"{r.rule}: {r.text}" for r in sketch.rows}))
         note = f"<br><i>{escape(sketch.note)}</i>" if sketch.note else ""
         out.append(
-            f'<figure class="kr-figure">{svg(sketch, box=box)}<figcaption><b>{title}</b>'
+            f'<figure class="kr-figure" style="width: {box}px">{svg(sketch, box=box)}'
+            f"<figcaption><b>{title}</b>'
             f"<br>{escape(findings)}{note}</figcaption></figure>"
         )
     out.append("</div>")

@@ -444,7 +444,7 @@ def render_page(
     if len(report):
         pictures = _drawings(report, per_rule=drawings_per_rule, images=images, box=260)
         if pictures:
-            body += ["<h2>Labels with findings</h2>", pictures]
+            body += ['<h2 id="kr-figures">Labels with findings</h2>', pictures]
         body.append(_issues_section(report, max_rows))
     return (
         "<!DOCTYPE html>\n"
