@@ -79,7 +79,8 @@ def main() -> None:
     print("| what | figure |\n|---|---|")
     print(f"| page size | {len(html.encode()) / 2**20:.1f} MiB |")
     print(f"| `Report.to_html()` in Python | {build:.1f} s |")
-    print(f"| page ready (its script drew the first table page) | {statistics.median(ready):.1f} s |")
+    ready_s = statistics.median(ready)
+    print(f"| page ready (its script drew the first table page) | {ready_s:.1f} s |")
     print(
         f"| `chromium --headless --screenshot`, process start to PNG | "
         f"{statistics.median(walls):.1f} s |"

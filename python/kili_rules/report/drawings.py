@@ -387,7 +387,7 @@ def figures(items: Sequence[Sketch], *, box: int = 260) -> str:
         note = f"<br><i>{escape(sketch.note)}</i>" if sketch.note else ""
         out.append(
             f'<figure class="kr-figure" style="width: {box}px">{svg(sketch, box=box)}'
-            f"<figcaption><b>{title}</b>'
+            f"<figcaption><b>{title}</b>"
             f"<br>{escape(findings)}{note}</figcaption></figure>"
         )
     out.append("</div>")
