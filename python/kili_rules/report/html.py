@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from html import escape
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from kili_rules.report import charts, drawings
@@ -34,27 +35,24 @@ def _opt(row: Row, name: str) -> Any:
     return getattr(row, name, None)  # label columns: absent from rows of an older core
 
 
-def _asset(row: Row) -> str | None:
-    return row.external_id or row.asset_id or row.source
-
-
-# (header, value of a row, numeric) for every column the table can show.
-_COLUMNS: tuple[tuple[str, Callable[[Row], Any], bool], ...] = (
-    ("asset", _asset, False),
-    ("label", lambda r: r.label_id, False),
-    ("labeler", lambda r: _opt(r, "author"), False),
-    ("label type", lambda r: _opt(r, "label_type"), False),
-    ("label date", lambda r: _opt(r, "created_at"), False),
-    ("asset status", lambda r: _opt(r, "asset_status"), False),
-    ("rule", lambda r: r.rule, False),
-    ("severity", lambda r: r.severity, False),
-    ("job", lambda r: r.job, False),
-    ("category", lambda r: r.category, False),
-    ("mid", lambda r: r.mid, False),
-    ("frame", lambda r: r.frame, True),
-    ("value", lambda r: r.value, True),
-    ("limit", lambda r: r.limit, True),
-    ("text", lambda r: r.text, False),
+# (header, Row attribute, numeric) for every column the table can show; "asset" is the external
+# id, else the asset id, else the source.
+_COLUMNS: tuple[tuple[str, str, bool], ...] = (
+    ("asset", "", False),
+    ("label", "label_id", False),
+    ("labeler", "author", False),
+    ("label type", "label_type", False),
+    ("label date", "created_at", False),
+    ("asset status", "asset_status", False),
+    ("rule", "rule", False),
+    ("severity", "severity", False),
+    ("job", "job", False),
+    ("category", "category", False),
+    ("mid", "mid", False),
+    ("frame", "frame", True),
+    ("value", "value", True),
+    ("limit", "limit", True),
+    ("text", "text", False),
 )
 # Shown even when empty: the table would not say much without them.
 _ALWAYS = {"asset", "rule", "severity", "text"}
@@ -141,8 +139,14 @@ def _columns(rows: Sequence[Row]) -> list[tuple[str, list[Any], bool]]:
     """The table's columns for these rows, as (header, values, numeric); a column that is empty
     in every row is left out (no labeler column for an input without authors)."""
     out = []
-    for name, get, numeric in _COLUMNS:
-        values = [get(row) for row in rows]
+    for name, attribute, numeric in _COLUMNS:
+        if not attribute:
+            values = [row.external_id or row.asset_id or row.source for row in rows]
+        elif rows and not hasattr(rows[0], attribute):
+            values = [None] * len(rows)  # rows of an older core: no label columns
+        else:
+            get = attrgetter(attribute)
+            values = [get(row) for row in rows]
         if name in _ALWAYS or any(value is not None for value in values):
             out.append((name, values, numeric))
     return out
@@ -269,7 +273,10 @@ def _data(report: Report, rows: Sequence[Row]) -> str:
     for i in order:
         _, values, numeric = columns[i]
         if numeric:
-            encoded[i] = [_number(v) for v in values]
+            numbers: dict[Any, Any] = {}  # measures repeat (limits, counts): convert each once
+            encoded[i] = [
+                numbers[v] if v in numbers else numbers.setdefault(v, _number(v)) for v in values
+            ]
         else:
             encoded[i] = [-1 if v is None else intern(str(v), len(strings)) for v in values]
     ids = [row.asset_id for row in rows]
