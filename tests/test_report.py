@@ -384,7 +384,10 @@ def test_drawing_images_only_when_allowed(rules: RuleSet, tmp_path: Path) -> Non
     assert picture.resolve().as_uri() in page and "cdn.example.com" not in page
     page = report.to_html(images=["https://cdn.example.com/"])
     assert 'href="https://cdn.example.com/d2.jpg?&quot;&gt;&lt;script&gt;"' in page
-    assert '<script>"' not in page
+    assert '<script>"' not in page and picture.resolve().as_uri() not in page
+    page = report.to_html(images=["local", "https://cdn.example.com/"])
+    assert picture.resolve().as_uri() in page and "cdn.example.com/d2.jpg" in page
+    assert "cdn.example.com/d2.jpg" not in report.to_html(images=["https://cdn.other/"])
 
 
 def test_drawings_are_capped_per_rule_with_a_note(rules: RuleSet) -> None:

@@ -251,10 +251,14 @@ def _image(record: Mapping[str, Any], images: bool | Sequence[str]) -> str | Non
     content = record.get("content")
     if not images or not isinstance(content, str) or not content:
         return None
+    # True: local files. A list: the URL prefixes it names, and local files if it holds "local".
+    allowed = [] if images is True else [p for p in images if p != "local"]
+    local = images is True or "local" in images
     lowered = content.lower()
     if lowered.startswith(("http://", "https://")):
-        allowed = [] if images is True else list(images)  # URLs only when the user lists them
         return content if any(content.startswith(prefix) for prefix in allowed) else None
+    if not local or ("://" in lowered and not lowered.startswith("file://")):
+        return None
     if lowered.startswith("file://"):
         return content
     path = Path(content)
