@@ -341,6 +341,7 @@ def test_page_says_what_was_checked(rules: RuleSet, tmp_path: Path) -> None:
     assert report.context.inputs == (str(path),)
     page = report.to_html()
     assert str(path) in page and rules.fingerprint in page and kili_rules.__version__ in page
+    assert f"inputs: {path}" in report.to_text()
 
 
 # -- drawings -------------------------------------------------------------------------------------
