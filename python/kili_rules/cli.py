@@ -68,11 +68,7 @@ def _render(report: Report, fmt: str, args: argparse.Namespace | None = None) ->
         return report.to_junit()
     if args is None:
         return report.to_html()
-    images: bool | list[str] = False
-    if args.images:
-        prefixes = [p for p in args.images if p != "local"]
-        images = prefixes or True
-    return report.to_html(drawings_per_rule=args.drawings, images=images)
+    return report.to_html(drawings_per_rule=args.drawings, images=args.images or False)
 
 
 def _write(text: str, output: str | None) -> None:
