@@ -23,9 +23,7 @@ def ring_json(pts: list[tuple[float, float]]) -> dict[str, Any]:
 
 
 def pixel_area(rings: list[list[tuple[float, float]]], w: int = W, h: int = H) -> float | None:
-    rules = RuleSet.from_dict(
-        {"rule": [{"kind": "area", "job": "J", "max": 0, "unit": "pixels"}]}
-    )
+    rules = RuleSet.from_dict({"rule": [{"kind": "area", "job": "J", "max": 0, "unit": "pixels"}]})
     label = {
         "jsonResponse": {
             "J": {"annotations": [{"mid": "m", "boundingPoly": [ring_json(r) for r in rings]}]}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
@@ -170,6 +170,7 @@ class Report(Sequence["Row"]):
         invalid: int = 0,
         bytes_read: int = 0,
         fingerprint: str | None = None,
+        jobs: Iterable[str] = (),
     ) -> None:
         self._rows: list[Row] = list(rows)
         self.labels = labels
@@ -178,6 +179,13 @@ class Report(Sequence["Row"]):
         self.bytes_read = bytes_read
         #: sha256 of the rules that produced this report, when known (``RuleSet.fingerprint``).
         self.fingerprint = fingerprint
+        #: The jobs that appear in the labels checked.
+        self.jobs: frozenset[str] = frozenset(jobs)
+        #: Run-level warnings shown in the report header (e.g. rules that matched no job).
+        self.notes: list[str] = []
+        #: The severity the verdict (headline, ``passed``) is judged at; ``kili-rules check
+        #: --fail-on`` sets it.
+        self.fail_on: str = "error"
 
     @classmethod
     def from_batch(cls, result: BatchResult, *, fingerprint: str | None = None) -> Report:
@@ -189,6 +197,7 @@ class Report(Sequence["Row"]):
             invalid=result.invalid,
             bytes_read=result.bytes_read,
             fingerprint=fingerprint,
+            jobs=result.jobs,
         )
 
     @classmethod
@@ -206,6 +215,7 @@ class Report(Sequence["Row"]):
             invalid=sum(report.invalid for report in reports),
             bytes_read=sum(report.bytes_read for report in reports),
             fingerprint=prints.pop() if len(prints) == 1 else None,
+            jobs=(job for report in reports for job in report.jobs),
         )
 
     def __add__(self, other: object) -> Report:
@@ -271,6 +281,15 @@ class Report(Sequence["Row"]):
             row.severity in failing or row.kind == INVALID_KIND for row in self._rows
         )
 
+    def unmatched_rules(self, rules: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Ids of the rules (normalized dicts, ``RuleSet.rules``) whose job appears in no
+        label of this report: they checked nothing."""
+        return [
+            str(rule.get("id"))
+            for rule in rules
+            if isinstance(rule.get("job"), str) and rule["job"] not in self.jobs
+        ]
+
     def exit_code(self, fail_on: FailOn | str = "error") -> int:
         """Process exit code for CI: 1 when an issue at or above ``fail_on`` exists, else 0.
 
@@ -296,6 +315,7 @@ class Report(Sequence["Row"]):
             "assets_with_issues": self.assets_with_issues,
             "bytes_read": self.bytes_read,
             "fingerprint": self.fingerprint,
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
     # -- views ------------------------------------------------------------------------------

@@ -163,9 +163,14 @@ fn validate_zip_stream(
                 out.extend(part);
             }
             if let Err(e) = other {
-                out.extend(invalid(
-                    &path.display().to_string(),
-                    format!("corrupt zip, reading stopped: {e}"),
+                // A zip that breaks off (truncated download, corrupt header) is unreadable
+                // input, not a label issue: the whole run fails as such.
+                return Err(unreadable(
+                    path,
+                    format!(
+                        "corrupt zip, reading stopped after {} labels: {e}",
+                        out.labels
+                    ),
                 ));
             }
             progress(total, total);
