@@ -15,8 +15,9 @@ core=(tests/test_rule_kinds.py tests/test_fixtures.py tests/test_garbage.py test
 
 find_python() {
     local v=$1 p
-    for p in "python$v" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$v"*/bin/"python$v"; do
-        if command -v "$p" >/dev/null 2>&1; then command -v "$p"; return; fi
+    # pyenv's versions first: its shims on PATH answer for versions that are not selected.
+    for p in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$v"*/bin/"python$v" "python$v"; do
+        if "$p" -c "import sys" >/dev/null 2>&1; then command -v "$p"; return; fi
     done
     return 1
 }
