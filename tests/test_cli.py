@@ -203,7 +203,7 @@ def test_fail_on(rules_file: Path, tmp_path: Path) -> None:
     assert run("check", EXPORT, "--rules", only_area, "--no-progress").returncode == 0
     result = run("check", EXPORT, "--rules", only_area, "--fail-on", "warning", "--no-progress")
     assert result.returncode == 1
-    assert "OK: 3 issues (0 errors, 3 warnings) in 3 assets" in result.stdout
+    assert "FAILED: 3 issues (0 errors, 3 warnings) in 3 assets" in result.stdout
 
 
 def test_folder_json_list_and_jsonl_exports_agree(rules_file: Path, tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 serve, register.
 
 Exit codes: 0 success (no violation at or above ``--fail-on``), 1 violations (or lint problems),
-2 bad usage or unreadable input (one line on stderr, no traceback).
+2 bad usage or unreadable input (one line on stderr, no traceback): a rules file with no rule,
+an export that is not a readable zip, folder or JSON file, an export holding no label (unless
+``--allow-empty``), and under ``--strict`` rules whose job appears in no label checked.
 """
 
 from __future__ import annotations
@@ -52,7 +54,10 @@ def _load_rules(path: str) -> Any:
 
     if not Path(path).exists():
         raise UsageError(f"rules file not found: {path}")
-    return RuleSet.from_file(path)
+    rules = RuleSet.from_file(path)
+    if not len(rules):
+        raise UsageError(f"{path}: the rules file defines no rule, so nothing would be checked")
+    return rules
 
 
 def _render(report: Report, fmt: str, args: argparse.Namespace | None = None) -> str:
@@ -112,11 +117,27 @@ def cmd_check(args: argparse.Namespace) -> int:
         kili_url=args.kili_url,
         asset_url=args.asset_url,
     )
+    report.fail_on = args.fail_on
+    unmatched = report.unmatched_rules(rules.rules) if report.labels else []
+    if unmatched:
+        report.notes.append(
+            f"{len(unmatched)} rule{'s' * (len(unmatched) != 1)} matched no job in the labels "
+            f"checked: {', '.join(unmatched)}"
+        )
     _write(_render(report, fmt, args), args.output)
     if args.output is not None and args.output != "-":
         from kili_rules.report.text import headline
 
         print(f"{PROG}: {headline(report)}; report written to {args.output}", file=sys.stderr)
+    if not report.labels and not args.allow_empty:
+        raise UsageError(
+            f"no label was checked in {', '.join(args.paths)} (empty export?); "
+            "pass --allow-empty to accept that"
+        )
+    if unmatched and args.strict:
+        raise UsageError(f"--strict: {report.notes[-1]}")
+    for note in report.notes:
+        print(f"{PROG}: warning: {note}", file=sys.stderr)
     return report.exit_code(args.fail_on)
 
 
@@ -436,6 +457,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PREFIX",
         help="draw the asset's image under its objects: 'local' for local files, or a URL "
         "prefix the page may load images from (repeatable)",
+    )
+    check.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="accept an export holding no label (else exit 2)",
+    )
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 2 when a rule's job appears in no label checked (else a warning)",
     )
     check.set_defaults(func=cmd_check)
 

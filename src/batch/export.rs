@@ -52,6 +52,12 @@ pub fn validate_export(
     if head.get(..n).is_some_and(|h| h.starts_with(b"PK")) {
         return super::zip::validate_zip(rs, path, progress);
     }
+    let named_zip = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    if named_zip {
+        return Err(unreadable(path, "not a zip file (no zip signature)"));
+    }
     validate_json_file(rs, path, meta.len(), progress)
 }
 

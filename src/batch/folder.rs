@@ -18,10 +18,17 @@ pub(crate) fn validate_folder(
     progress: Progress,
 ) -> Result<BatchOut, ExportError> {
     let mut files = Vec::new();
-    collect_json(root, &mut files, 0).map_err(|e| unreadable(root, e))?;
+    let mut skipped = Vec::new();
+    collect_json(root, &mut files, &mut skipped, 0).map_err(|e| unreadable(root, e))?;
     files.sort();
+    skipped.sort();
     let total = files.len() as u64;
     let mut out = BatchOut::default();
+    // Nothing is left out silently: every path not read is a row saying why.
+    for (p, reason) in skipped {
+        let name = p.strip_prefix(root).unwrap_or(&p).display().to_string();
+        out.extend(invalid(&name, format!("not read: {reason}")));
+    }
     let mut done = 0u64;
     for chunk in files.chunks(256) {
         let parts: Vec<BatchOut> = chunk
@@ -55,18 +62,35 @@ fn read_bounded(p: &Path) -> Result<Vec<u8>, String> {
     Ok(b)
 }
 
-fn collect_json(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> std::io::Result<()> {
-    if depth > 32 {
-        return Ok(());
-    }
+/// Folders nested deeper than this are not read (a loop of bind mounts, a hostile tree).
+const MAX_DEPTH: usize = 32;
+
+/// Label files under `dir`; symbolic links (not followed: they may leave the export or loop),
+/// special files named like labels and folders too deep go to `skipped` with the reason.
+fn collect_json(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    skipped: &mut Vec<(PathBuf, &'static str)>,
+    depth: usize,
+) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let ty = entry.file_type()?;
         let p = entry.path();
-        if ty.is_dir() {
-            collect_json(&p, out, depth + 1)?;
-        } else if ty.is_file() && is_label_file(&p.to_string_lossy()) {
-            out.push(p);
+        if ty.is_symlink() {
+            skipped.push((p, "symbolic link (links are not followed)"));
+        } else if ty.is_dir() {
+            if depth >= MAX_DEPTH {
+                skipped.push((p, "folder nested too deep (more than 32 levels)"));
+            } else {
+                collect_json(&p, out, skipped, depth + 1)?;
+            }
+        } else if is_label_file(&p.to_string_lossy()) {
+            if ty.is_file() {
+                out.push(p);
+            } else {
+                skipped.push((p, "not a regular file (FIFO, socket or device)"));
+            }
         }
     }
     Ok(())

@@ -10,9 +10,11 @@ mod zip;
 pub use export::{validate_export, ExportError, Progress};
 pub use pipeline::{check_chunk, check_many_bytes, with_threads, Input, Pipeline};
 
+use std::collections::BTreeSet;
+
 use crate::error::LabelError;
 use crate::label::json::parse_document;
-use crate::label::Document;
+use crate::label::{Document, Label, Name};
 use crate::rules::{Issue, Severity};
 use crate::ruleset::RuleSet;
 
@@ -35,6 +37,8 @@ pub struct BatchOut {
     pub assets: usize,
     pub invalid: usize,
     pub bytes_read: u64,
+    /// The jobs that appear in the labels checked: a rule on another job matched nothing.
+    pub jobs: BTreeSet<Name>,
 }
 
 impl BatchOut {
@@ -44,6 +48,11 @@ impl BatchOut {
         self.assets += other.assets;
         self.invalid += other.invalid;
         self.bytes_read += other.bytes_read;
+        if self.jobs.is_empty() {
+            self.jobs = other.jobs;
+        } else {
+            self.jobs.extend(other.jobs);
+        }
     }
 }
 
@@ -110,6 +119,7 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
     let external_id = doc.external_id.as_ref().map(|n| n.to_string());
     for pl in doc.labels {
         out.labels += 1;
+        note_jobs(&mut out.jobs, &pl.label);
         match rs.check(&pl.label, &doc.resolution) {
             Ok(issues) => out.rows.extend(issues.into_iter().map(|issue| Row {
                 asset_id: asset_id.clone(),
@@ -131,6 +141,16 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
         }
     }
     out
+}
+
+/// Record the jobs a label uses (names are cheap clones; most are already known).
+fn note_jobs(jobs: &mut BTreeSet<Name>, label: &Label) {
+    let names = label.objects.iter().map(|o| &o.job);
+    for job in names.chain(label.answers.iter().map(|a| &a.job)) {
+        if !jobs.contains(job) {
+            jobs.insert(job.clone());
+        }
+    }
 }
 
 /// Parse and check one JSON document; a malformed one becomes an `invalid_label` row.

@@ -163,9 +163,14 @@ fn validate_zip_stream(
                 out.extend(part);
             }
             if let Err(e) = other {
-                out.extend(invalid(
-                    &path.display().to_string(),
-                    format!("corrupt zip, reading stopped: {e}"),
+                // A zip that breaks off (truncated download, corrupt header) is unreadable
+                // input, not a label issue: the whole run fails as such.
+                return Err(unreadable(
+                    path,
+                    format!(
+                        "corrupt zip, reading stopped after {} labels: {e}",
+                        out.labels
+                    ),
                 ));
             }
             progress(total, total);
@@ -253,9 +258,52 @@ fn read_raw<R: Read + std::io::Seek>(
     Ok((method, buf, declared))
 }
 
+/// Inflated bytes in flight across all worker threads, whatever their number: a member
+/// reserves its declared size before inflating and gives it back once checked. It is also
+/// the largest member accepted.
+const INFLATE_BUDGET: u64 = 160 << 20;
+
+/// The shared budget of inflated bytes (a counting semaphore).
+struct Budget {
+    used: std::sync::Mutex<u64>,
+    freed: std::sync::Condvar,
+}
+
+static BUDGET: Budget = Budget {
+    used: std::sync::Mutex::new(0),
+    freed: std::sync::Condvar::new(),
+};
+
+/// A reservation, returned to the budget when dropped.
+struct Reserved(u64);
+
+impl Budget {
+    /// Wait until `n` bytes fit. Reservations are taken whole, before any inflating, so no
+    /// holder ever waits for more: the waiters only wait for holders that are finishing.
+    fn reserve(&'static self, n: u64) -> Reserved {
+        let n = n.min(INFLATE_BUDGET);
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used > 0 && *used + n > INFLATE_BUDGET {
+            used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
+        }
+        *used += n;
+        Reserved(n)
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        let mut used = BUDGET.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used = used.saturating_sub(self.0);
+        BUDGET.freed.notify_all();
+    }
+}
+
 fn inflate(method: zip::CompressionMethod, raw: Vec<u8>, declared: u64) -> Result<Vec<u8>, String> {
-    if declared > MAX_DOC_BYTES {
-        return Err(format!("member too large ({declared} bytes inflated)"));
+    if declared > MAX_DOC_BYTES.min(INFLATE_BUDGET) {
+        return Err(format!(
+            "member too large ({declared} bytes inflated; the limit is {INFLATE_BUDGET})"
+        ));
     }
     match method {
         zip::CompressionMethod::Stored => Ok(raw),
@@ -267,12 +315,17 @@ fn inflate(method: zip::CompressionMethod, raw: Vec<u8>, declared: u64) -> Resul
                 .min(raw.len().saturating_mul(64))
                 .min(16 << 20);
             let mut out = Vec::with_capacity(hint);
+            // A member may not inflate past its declared size: a zip bomb lying about its
+            // sizes is stopped after `declared` bytes, which the budget has reserved.
             flate2::read::DeflateDecoder::new(raw.as_slice())
-                .take(MAX_DOC_BYTES + 1)
+                .take(declared + 1)
                 .read_to_end(&mut out)
                 .map_err(|e| format!("corrupt zip member: {e}"))?;
-            if out.len() as u64 > MAX_DOC_BYTES {
-                return Err("member too large when inflated".into());
+            if out.len() as u64 > declared {
+                return Err(format!(
+                    "member inflates past its declared size of {declared} bytes \
+                     (zip bomb?), not read"
+                ));
             }
             Ok(out)
         }
@@ -281,6 +334,9 @@ fn inflate(method: zip::CompressionMethod, raw: Vec<u8>, declared: u64) -> Resul
 }
 
 fn check_member(rs: &RuleSet, m: RawMember) -> BatchOut {
+    let declared = m.data.as_ref().map_or(0, |d| d.2);
+    // Held until the member is checked: its inflated bytes and the model built from them.
+    let _reserved = BUDGET.reserve(declared);
     let bytes = m
         .data
         .and_then(|(method, raw, declared)| inflate(method, raw, declared));

@@ -8,7 +8,7 @@ mod bounds;
 mod iou;
 mod validity;
 
-pub use area::{part_area, ring_area};
+pub use area::{part_area, ring_area, ring_area_kili};
 pub use bounds::{bounds, bounds_overlap, parts_bounds};
 pub use iou::{iou, iou_above};
 pub use validity::{validate_part, Invalid};

@@ -38,7 +38,7 @@ fn bow_tie_is_invalid() {
     let p = part(&[&[(0., 0.), (2., 2.), (2., 0.), (0., 1.)]]);
     let r = validate_part(&p);
     assert!(matches!(r, Err(Invalid::SelfIntersection { .. })), "{r:?}");
-    // Symmetric: the signed lobes cancel out to zero area, which is reported first.
+    // Symmetric: the signed lobes cancel out to zero area; the crossing is still named.
     let p = part(&[&[(0., 0.), (1., 1.), (1., 0.), (0., 1.)]]);
     assert!(validate_part(&p).is_err());
 }
@@ -126,4 +126,37 @@ fn iou_rect_fast_path_matches_boolean_ops() {
     let c = part(&[&[(0., 0.), (2., 0.), (2., 2.), (0., 2.), (0., 1.)]]);
     let slow = iou(&[&c], &[&b]);
     assert!((slow - 1.0 / 7.0).abs() < 1e-9, "{slow}");
+}
+
+#[test]
+fn self_intersecting_ring_area_sums_the_valid_pieces() {
+    // The Z-ordered rectangle: two triangles of 0.01 each (kili-formats: 41,472 px² at
+    // 1920x1080), where the shoelace sum cancels out to 0.
+    let z = part(&[&[(0.1, 0.1), (0.1, 0.3), (0.3, 0.1), (0.3, 0.3)]]);
+    let a = part_area(&z);
+    // (the pieces come from integer-snapped boolean ops: 1e-8 relative)
+    assert!((a - 0.02).abs() < 1e-9, "{a}");
+    assert!((a * 1920.0 * 1080.0 - 41_472.0).abs() < 1e-3);
+    // Simple rings keep the shoelace area.
+    let sq = part(&[SQUARE]);
+    assert_eq!(part_area(&sq), 1.0);
+}
+
+#[test]
+fn zero_area_bow_tie_names_the_crossing() {
+    let z = part(&[&[(0.1, 0.1), (0.1, 0.3), (0.3, 0.1), (0.3, 0.3)]]);
+    match validate_part(&z) {
+        Err(Invalid::SelfIntersection { ring: 0, at }) => {
+            assert!(
+                (at.0 - 0.2).abs() < 1e-12 && (at.1 - 0.2).abs() < 1e-12,
+                "{at:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = validate_part(&z)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_eq!(text, "outer ring intersects itself at (0.2, 0.2)");
 }

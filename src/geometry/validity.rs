@@ -41,8 +41,8 @@ impl std::fmt::Display for Invalid {
                     f,
                     "{} intersects itself at ({}, {})",
                     name(ring),
-                    at.0,
-                    at.1
+                    tidy(at.0),
+                    tidy(at.1)
                 )
             }
             Invalid::RingsIntersect { a, b, at } => {
@@ -51,8 +51,8 @@ impl std::fmt::Display for Invalid {
                     "{} and {} intersect at ({}, {})",
                     name(a),
                     name(b),
-                    at.0,
-                    at.1
+                    tidy(at.0),
+                    tidy(at.1)
                 )
             }
             Invalid::HoleOutside { ring } => {
@@ -66,6 +66,16 @@ impl std::fmt::Display for Invalid {
                 )
             }
         }
+    }
+}
+
+/// A computed coordinate without its floating-point noise (0.19999999999999998 -> 0.2).
+fn tidy(x: f64) -> f64 {
+    let r = (x * 1e12).round() / 1e12;
+    if r.is_finite() {
+        r
+    } else {
+        x
     }
 }
 
@@ -119,7 +129,12 @@ pub fn validate_part(part: &Part) -> Result<(), Invalid> {
             .map(|b| (b.2 - b.0).max(b.3 - b.1))
             .unwrap_or(0.0);
         if area.is_nan() || area <= 1e-12 * scale * scale {
-            return Err(Invalid::ZeroArea { ring: i });
+            // Lobes of opposite orientation cancel out in the shoelace sum: a ring that
+            // crosses itself is reported as such, with the crossing point.
+            return Err(match self_crossing(&d) {
+                Some(at) => Invalid::SelfIntersection { ring: i, at },
+                None => Invalid::ZeroArea { ring: i },
+            });
         }
         rings.push(d);
     }
@@ -153,7 +168,33 @@ pub fn validate_part(part: &Part) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Where a ring properly crosses itself (two non-adjacent edges meeting at one point); None
+/// for a simple ring, a ring whose only overlaps are collinear, or one too complex to check.
+pub(crate) fn self_crossing(ring: &[Pt]) -> Option<(f64, f64)> {
+    let d = distinct(ring);
+    if d.len() < 4 {
+        return None;
+    }
+    match crossings(std::slice::from_ref(&d)) {
+        Err(Crossing {
+            invalid: Invalid::SelfIntersection { at, .. },
+            collinear: false,
+        }) => Some(at),
+        _ => None,
+    }
+}
+
+/// The first crossing found, and whether it is a collinear overlap.
+struct Crossing {
+    invalid: Invalid,
+    collinear: bool,
+}
+
 fn check_crossings(rings: &[Vec<Pt>]) -> Result<(), Invalid> {
+    crossings(rings).map_err(|c| c.invalid)
+}
+
+fn crossings(rings: &[Vec<Pt>]) -> Result<(), Crossing> {
     let mut segs: Vec<Seg> = Vec::with_capacity(rings.iter().map(Vec::len).sum());
     for (ri, r) in rings.iter().enumerate() {
         let n = r.len();
@@ -185,8 +226,11 @@ fn check_crossings(rings: &[Vec<Pt>]) -> Result<(), Invalid> {
             }
             pairs += 1;
             if pairs > budget {
-                return Err(Invalid::TooComplex {
-                    segments: segs.len(),
+                return Err(Crossing {
+                    invalid: Invalid::TooComplex {
+                        segments: segs.len(),
+                    },
+                    collinear: false,
                 });
             }
             if t.ymin > s.ymax || s.ymin > t.ymax {
@@ -204,9 +248,12 @@ fn check_crossings(rings: &[Vec<Pt>]) -> Result<(), Invalid> {
                         continue;
                     }
                 }
-                return Err(Invalid::SelfIntersection {
-                    ring: s.ring,
-                    at: hit_point(&hit),
+                return Err(Crossing {
+                    invalid: Invalid::SelfIntersection {
+                        ring: s.ring,
+                        at: hit_point(&hit),
+                    },
+                    collinear: matches!(hit, LineIntersection::Collinear { .. }),
                 });
             }
             let (a, b) = if s.ring < t.ring {
@@ -214,10 +261,13 @@ fn check_crossings(rings: &[Vec<Pt>]) -> Result<(), Invalid> {
             } else {
                 (t.ring, s.ring)
             };
-            return Err(Invalid::RingsIntersect {
-                a,
-                b,
-                at: hit_point(&hit),
+            return Err(Crossing {
+                invalid: Invalid::RingsIntersect {
+                    a,
+                    b,
+                    at: hit_point(&hit),
+                },
+                collinear: matches!(hit, LineIntersection::Collinear { .. }),
             });
         }
     }

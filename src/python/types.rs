@@ -197,6 +197,7 @@ pub struct BatchResult {
     invalid: usize,
     #[pyo3(get)]
     bytes_read: u64,
+    jobs: Vec<String>,
 }
 
 impl BatchResult {
@@ -212,6 +213,7 @@ impl BatchResult {
             assets: out.assets,
             invalid: out.invalid,
             bytes_read: out.bytes_read,
+            jobs: out.jobs.iter().map(|j| j.to_string()).collect(),
         })
     }
 }
@@ -221,6 +223,12 @@ impl BatchResult {
     #[getter]
     fn rows(&self, py: Python<'_>) -> Vec<Py<Row>> {
         self.rows.iter().map(|r| r.clone_ref(py)).collect()
+    }
+
+    /// The jobs that appear in the labels checked.
+    #[getter]
+    fn jobs(&self) -> Vec<String> {
+        self.jobs.clone()
     }
 
     fn __repr__(&self) -> String {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
@@ -186,6 +186,7 @@ class Report(Sequence["Row"]):
         bytes_read: int = 0,
         fingerprint: str | None = None,
         context: Context | None = None,
+        jobs: Iterable[str] = (),
     ) -> None:
         self._rows: list[Row] = list(rows)
         self.labels = labels
@@ -204,6 +205,13 @@ class Report(Sequence["Row"]):
         #: producer knows them (``validate_project``); ``apply`` reconciles those labels too.
         #: When None, ``apply`` takes them from ``items``, else only from the rows.
         self.checked: list[tuple[str, str]] | None = None
+        #: The jobs that appear in the labels checked.
+        self.jobs: frozenset[str] = frozenset(jobs)
+        #: Run-level warnings shown in the report header (e.g. rules that matched no job).
+        self.notes: list[str] = []
+        #: The severity the verdict (headline, ``passed``) is judged at; ``kili-rules check
+        #: --fail-on`` sets it.
+        self.fail_on: str = "error"
 
     @classmethod
     def from_batch(
@@ -222,6 +230,7 @@ class Report(Sequence["Row"]):
             bytes_read=result.bytes_read,
             fingerprint=fingerprint,
             context=context,
+            jobs=result.jobs,
         )
 
     @classmethod
@@ -240,6 +249,7 @@ class Report(Sequence["Row"]):
             bytes_read=sum(report.bytes_read for report in reports),
             fingerprint=prints.pop() if len(prints) == 1 else None,
             context=Context.merge(report.context for report in reports),
+            jobs=(job for report in reports for job in report.jobs),
         )
         items = [report.items for report in reports if report.items is not None]
         merged.items = items[0] if len(items) == 1 else None
@@ -338,6 +348,14 @@ class Report(Sequence["Row"]):
             reconcile=reconcile,
             policy=policy,
         )
+    def unmatched_rules(self, rules: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Ids of the rules (normalized dicts, ``RuleSet.rules``) whose job appears in no
+        label of this report: they checked nothing."""
+        return [
+            str(rule.get("id"))
+            for rule in rules
+            if isinstance(rule.get("job"), str) and rule["job"] not in self.jobs
+        ]
 
     def exit_code(self, fail_on: FailOn | str = "error") -> int:
         """Process exit code for CI: 1 when an issue at or above ``fail_on`` exists, else 0.
@@ -364,6 +382,7 @@ class Report(Sequence["Row"]):
             "assets_with_issues": self.assets_with_issues,
             "bytes_read": self.bytes_read,
             "fingerprint": self.fingerprint,
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
     # -- views ------------------------------------------------------------------------------

@@ -66,9 +66,12 @@ def summary_table(summary: Summary) -> str:
 
 def headline(report: Report) -> str:
     """The verdict in one line, e.g. ``FAILED: 5 issues (4 errors, 1 warning) in 3 assets``."""
+    if not report.labels and not len(report):
+        return "NOTHING CHECKED: no label was read"
+    # The verdict follows the severity the run fails at (``--fail-on``), as the exit code does.
+    verdict = "FAILED" if report.exit_code(report.fail_on) else "OK"
     if not len(report):
-        return "OK: no issues"
-    verdict = "OK" if report.ok else "FAILED"
+        return f"{verdict}: no issues"
     errors = f"{report.errors} error{'s' * (report.errors != 1)}"
     warnings = f"{report.warnings} warning{'s' * (report.warnings != 1)}"
     assets = report.assets_with_issues
@@ -89,6 +92,7 @@ def render_text(report: Report, *, max_rows: int | None) -> str:
         lines.append(f"inputs: {', '.join(clean(i, limit=None) for i in context.inputs)}")
     if context.rules_file:
         lines.append(f"rules file: {clean(context.rules_file, limit=None)}")
+    lines += [f"warning: {clean(note, None)}" for note in report.notes]
     if report.fingerprint:
         lines.append(f"rules fingerprint: {report.fingerprint[:16]}")
     if not len(report):

@@ -67,13 +67,13 @@ impl Check for InsideCheck {
 
 fn check(rule: &Rule, label: &Label, tol: f64, out: &mut Vec<Issue>) {
     for g in group_by_mid(in_scope(rule, label)) {
-        // The coordinate furthest outside [0, 1], and the edge it crossed.
-        let mut worst: Option<(f64, f64)> = None;
+        // The coordinate furthest outside [0, 1] (by its excess), and the edge it crossed.
+        let mut worst: Option<(f64, f64, f64)> = None;
         let mut visit = |p: &Pt| {
             for c in [p.x, p.y] {
                 let (excess, edge) = if c < 0.0 { (-c, 0.0) } else { (c - 1.0, 1.0) };
-                if excess > tol && worst.is_none_or(|(w, _)| excess > (w - edge).abs()) {
-                    worst = Some((c, edge));
+                if excess > tol && worst.is_none_or(|(w, _, _)| excess > w) {
+                    worst = Some((excess, c, edge));
                 }
             }
         };
@@ -88,7 +88,7 @@ fn check(rule: &Rule, label: &Label, tol: f64, out: &mut Vec<Issue>) {
                 Geometry::None => {}
             }
         }
-        if let Some((value, edge)) = worst {
+        if let Some((_, value, edge)) = worst {
             let vars = Vars {
                 mid: g.mid,
                 category: g.category,
