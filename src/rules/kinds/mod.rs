@@ -4,7 +4,7 @@
 pub mod answer;
 pub mod area;
 pub mod bbox;
-pub(crate) mod checksum;
+pub mod checksum;
 pub mod count;
 pub mod inside_image;
 pub mod overlap;
