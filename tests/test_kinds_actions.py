@@ -6,7 +6,7 @@ import pickle
 from pathlib import Path
 
 import pytest
-from kili_rules import Count, RuleSet, RulesError
+from kili_rules import Count, RulesError, RuleSet
 from kili_rules.verdict import ActionPolicy
 
 TOML = """
@@ -55,7 +55,11 @@ def test_actions_table_and_decide() -> None:
     assert v.metadata["qa_accuracy"] == repr(1 - 1 / 3)
     assert v.metadata["qa_rules"] == "one-a"
     ok = rs.decide({"JOB_0": {"annotations": [box("a")]}})
-    assert (ok.outcome, ok.actions, ok.metadata["qa_accuracy"]) == ("pass", ("metadata", "review"), "1.0")
+    assert (ok.outcome, ok.actions, ok.metadata["qa_accuracy"]) == (
+        "pass",
+        ("metadata", "review"),
+        "1.0",
+    )
 
 
 def test_default_actions_and_objects_without_a_table() -> None:
@@ -83,10 +87,12 @@ def test_actions_are_in_the_fingerprint_and_survive_pickling() -> None:
 def test_a_bad_actions_table_names_the_file_and_the_field(tmp_path: Path) -> None:
     path = tmp_path / "rules.toml"
     path.write_text(TOML.replace('"review", "metadata"', '"review", "teleport"'))
-    with pytest.raises(RulesError, match=r"rules\.toml: actions\.on_pass: unknown action 'teleport'"):
+    with pytest.raises(
+        RulesError, match=r"rules\.toml: actions\.on_pass: unknown action 'teleport'"
+    ):
         RuleSet.from_file(path)
     path.write_text('actions = "all"\n' + TOML.split("\n", 7)[-1])
     with pytest.raises(RulesError, match=r"rules\.toml: .*actions: expected a table"):
         RuleSet.from_file(path)
-    with pytest.raises(RulesError, match="actions.max_bounces"):
+    with pytest.raises(RulesError, match=r"actions\.max_bounces"):
         RuleSet.from_dict({"actions": {"max_bounces": -1}, "rule": []})

@@ -13,12 +13,10 @@ from kili_rules.rules import (
     Area,
     Box,
     Count,
-    Entity,
     InsideImage,
     Overlap,
     Required,
     Rule,
-    Text,
     ValidPolygon,
 )
 from kili_rules.ruleset import RuleSet
@@ -32,7 +30,6 @@ __all__ = [
     "BatchResult",
     "Box",
     "Count",
-    "Entity",
     "InsideImage",
     "Issue",
     "LabelError",
@@ -43,7 +40,6 @@ __all__ = [
     "Rule",
     "RuleSet",
     "RulesError",
-    "Text",
     "ValidPolygon",
     "__version__",
 ]

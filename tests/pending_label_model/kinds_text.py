@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from _kinds_check import asset, three_ways
 from conftest import DATA, load
-from kili_rules import RuleSet, RulesError, Text
+from kili_rules import RulesError, RuleSet, Text
 
 IFACE = load(DATA / "kili-invoice" / "json_interface.json")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from _kinds_check import asset, three_ways
-from kili_rules import Entity, RuleSet, RulesError
+from kili_rules import Entity, RulesError, RuleSet
 
 IFACE: dict[str, Any] = {
     "jobs": {
