@@ -2,17 +2,11 @@
 //! Nothing below `python/` knows about Python; `cargo test` covers the core alone.
 
 pub mod batch;
-pub mod config;
 pub mod error;
-pub mod export;
-pub mod export_zip;
 pub mod geometry;
 pub mod label;
-pub mod lint;
 pub mod rules;
 pub mod ruleset;
-pub mod schema;
-pub mod template;
 
 #[cfg(feature = "python")]
 mod python;

@@ -23,3 +23,12 @@ def tutorial_rules() -> Any:
     from kili_rules import RuleSet
 
     return RuleSet.from_file(EXAMPLES / "rules.toml")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Any:
+    """A real PostgreSQL server started for this test session (skips only without binaries)."""
+    pytest.importorskip("psycopg")
+    from _postgres import postgres_server
+
+    yield from postgres_server()

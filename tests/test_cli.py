@@ -153,6 +153,34 @@ def test_output_file_and_format_from_suffix(rules_file: Path, tmp_path: Path) ->
     assert len(explicit.read_text().splitlines()) == 6
 
 
+def test_csv_to_stdout_and_from_suffix(rules_file: Path, tmp_path: Path) -> None:
+    import csv
+    import io
+
+    result = run("check", EXPORT, "--rules", rules_file, "--format", "csv", "-o", "-")
+    assert result.returncode == 1
+    lines = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(lines) == 6 and "written to" not in result.stderr  # "-o -" is stdout
+    assert {line["external_id"] for line in lines if line["rule"] == "too-many-object-a"} == (
+        TOO_MANY_A
+    )
+    target = tmp_path / "issues.csv"
+    assert run("check", EXPORT, "--rules", rules_file, "-o", target).returncode == 1
+    assert target.read_text() == result.stdout
+
+
+def test_html_options(rules_file: Path) -> None:
+    html = run(
+        "check", EXPORT, "--rules", rules_file, "--format", "html", "--project", "p1",
+        "--kili-url", "https://kili.example.org", "--drawings", "1",
+    ).stdout  # fmt: skip
+    assert "https://kili.example.org/label/projects/p1/labeling/" in html
+    assert str(rules_file) in html  # the header names the rules file
+    assert html.count('<svg class="kr-drawing"') == 2  # one per rule
+    bad = run("check", EXPORT, "--rules", rules_file, "--drawings", "-1")
+    assert bad.returncode == 2 and "--drawings" in bad.stderr
+
+
 def test_fail_on(rules_file: Path, tmp_path: Path) -> None:
     assert (
         run(
@@ -280,7 +308,12 @@ def test_serve_and_register_check_their_inputs(rules_file: Path, tmp_path: Path)
     assert_one_line_error(
         run("serve", "--rules", rules_file, "--secret-env", "NO_SUCH_VAR", env=env), "NO_SUCH_VAR"
     )
-    assert_one_line_error(run("serve", "--rules", rules_file, env=env), "KILI_API_KEY", "--dry-run")
+    assert_one_line_error(run("serve", "--rules", rules_file, env=env), "--insecure-no-auth")
+    assert_one_line_error(
+        run("serve", "--rules", rules_file, "--insecure-no-auth", env=env),
+        "KILI_API_KEY",
+        "--dry-run",
+    )
     assert_one_line_error(run("serve", "--rules", tmp_path / "none.toml", "--dry-run", env=env))
     assert_one_line_error(
         run("register", "--project", "p", "--url", "https://x", "--name", "n", env=env),
@@ -317,6 +350,7 @@ def test_serve_answers_on_loopback(rules_file: Path, tmp_path: Path) -> None:
     env = dict(os.environ, KILI_RULES_TEST_SECRET="s3cret")
     command = [sys.executable, "-m", "kili_rules.cli", "serve", "--rules", str(rules_file)]
     command += ["--port", str(port), "--dry-run", "--secret-env", "KILI_RULES_TEST_SECRET"]
+    command += ["--store", str(tmp_path / "events.db")]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 20

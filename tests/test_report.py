@@ -254,7 +254,10 @@ def test_notebook_view_shows_summary_and_first_rows(rules: RuleSet) -> None:
     # Two header lines, one summary line, then the first html_max_rows issues only.
     assert html.count("<tr>") == 3 + Report.html_max_rows
     assert f"First {Report.html_max_rows} of 60 issues shown" in html
-    assert html.count("a0.jpg") == 1 and "a59.jpg" not in html
+    assert "a49.jpg" in html and "a50.jpg" not in html
+    # Compact but complete in kind: the four charts and a couple of drawings.
+    assert html.count('<svg class="kr-chart') == 4
+    assert html.count('<svg class="kr-drawing"') == 2
     assert "a59.jpg" in report.to_html()  # the page has every issue
 
 
@@ -297,3 +300,145 @@ def test_progress_bar(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mo
     with progress_bar(None, disable=False, desc="no tqdm") as bar:
         bar.update(1)
     assert capsys.readouterr().err == ""
+
+
+# -- CSV, what was checked, links -----------------------------------------------------------------
+
+
+def test_csv_has_every_row_and_column(report: Report) -> None:
+    import csv
+    import io
+
+    lines = list(csv.reader(io.StringIO(report.to_csv())))
+    assert lines[0] == list(COLUMNS)
+    assert len(lines) == 1 + len(report)
+    expected = [["" if v is None else str(v) for v in row_to_dict(row).values()] for row in report]
+    assert lines[1:] == expected
+    assert Report().to_csv() == ",".join(COLUMNS) + "\n"
+
+
+def test_context_links_and_json_header(report: Report) -> None:
+    from kili_rules.report import Context
+
+    assert Context().link("a1") is None  # no project id: no link
+    context = Context(project_id="p 1", kili_url="https://kili.example.org/")
+    assert context.link("a/1") == "https://kili.example.org/label/projects/p%201/labeling/a%2F1"
+    assert context.link(None) is None
+    custom = context.with_(asset_url="{kili_url}/app/{project_id}/asset/{asset_id}")
+    assert custom.link("a1") == "https://kili.example.org/app/p%201/asset/a1"
+    linked = Report(report.rows, labels=3, assets=3, context=context.with_(inputs=("x.zip",)))
+    page = linked.to_html()
+    assert 'href="https://kili.example.org/label/projects/p%201/labeling/a1"' in page
+    checked = json.loads(linked.to_json())["checked"]
+    assert checked["inputs"] == ["x.zip"] and checked["project_id"] == "p 1"
+    assert checked["version"] == kili_rules.__version__ and checked["checked_at"]
+
+
+def test_page_says_what_was_checked(rules: RuleSet, tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([asset("a2", seed("json_response_one_box.json"))]))
+    report = rules.validate_export(path)
+    assert report.context.inputs == (str(path),)
+    page = report.to_html()
+    assert str(path) in page and rules.fingerprint in page and kili_rules.__version__ in page
+    assert f"inputs: {path}" in report.to_text()
+
+
+# -- drawings -------------------------------------------------------------------------------------
+
+
+def two_objects(large: str = "OBJECT_A", small: str = "OBJECT_B") -> dict[str, Any]:
+    """A large box (breaks the area rule) and a small one (breaks nothing)."""
+    response = seed("json_response_one_box.json")
+    large_box = copy.deepcopy(response["JOB_0"]["annotations"][0])
+    large_box["categories"] = [{"name": large}]
+    small_box = small_box_response(small)["JOB_0"]["annotations"][0]
+    return {"JOB_0": {"annotations": [large_box, small_box]}}
+
+
+def drawing_of(page: str) -> str:
+    start = page.index('<svg class="kr-drawing"')
+    return page[start : page.index("</svg>", start)]
+
+
+def test_drawing_highlights_the_offending_object(rules: RuleSet) -> None:
+    item = asset("d1", two_objects())
+    item["resolution"] = {"width": 1000, "height": 500}
+    report = rules.validate_many([item], progress=False)
+    assert [row.rule for row in report] == ["bbox-too-large"]
+    svg = drawing_of(report.to_html())
+    assert svg.count('class="kr-hit"') == 1 and svg.count('class="kr-faint"') == 1
+    assert 'width="260" height="130"' in svg  # the asset's 2:1 aspect ratio
+    assert "<image" not in svg  # no image unless allowed
+
+
+def test_drawing_images_only_when_allowed(rules: RuleSet, tmp_path: Path) -> None:
+    picture = tmp_path / "d1.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n")
+    local = asset("d1", two_objects())
+    local["content"] = str(picture)
+    remote = asset("d2", two_objects())
+    remote["content"] = 'https://cdn.example.com/d2.jpg?"><script>'
+    report = rules.validate_many([local, remote], progress=False)
+    assert "<image" not in report.to_html()
+    page = report.to_html(images=True)  # local files only
+    assert picture.resolve().as_uri() in page and "cdn.example.com" not in page
+    page = report.to_html(images=["https://cdn.example.com/"])
+    assert 'href="https://cdn.example.com/d2.jpg?&quot;&gt;&lt;script&gt;"' in page
+    assert '<script>"' not in page and picture.resolve().as_uri() not in page
+    page = report.to_html(images=["local", "https://cdn.example.com/"])
+    assert picture.resolve().as_uri() in page and "cdn.example.com/d2.jpg" in page
+    assert "cdn.example.com/d2.jpg" not in report.to_html(images=["https://cdn.other/"])
+
+
+def test_drawings_are_capped_per_rule_with_a_note(rules: RuleSet) -> None:
+    items = [asset(f"c{i}", two_objects()) for i in range(10)]
+    report = rules.validate_many(items, progress=False)
+    page = report.to_html(drawings_per_rule=3)
+    assert page.count('<svg class="kr-drawing"') == 3
+    assert "3 of 10 labels with findings drawn (the first 3 per rule)" in page
+    assert '<svg class="kr-drawing"' not in report.to_html(drawings_per_rule=0)
+
+
+def test_label_level_finding_highlights_its_category(rules: RuleSet) -> None:
+    # The count rule points at no mid: every OBJECT_A is what it is about, OBJECT_B is not.
+    response = seed("json_response_three_boxes.json")
+    response["JOB_0"]["annotations"] += small_box_response("OBJECT_B")["JOB_0"]["annotations"]
+    report = rules.validate_many([asset("k", response)], progress=False)
+    svg = drawing_of(report.to_html())
+    assert svg.count('class="kr-hit"') == 3 and svg.count('class="kr-faint"') == 1
+
+
+def test_drawings_read_every_export_shape_again(rules: RuleSet, tmp_path: Path) -> None:
+    items = [asset("a1", seed("json_response_three_boxes.json")), asset("a2", small_box_response())]
+    folder = tmp_path / "folder" / "labels"
+    folder.mkdir(parents=True)
+    for item in items:
+        (folder / f"{item['id']}.json").write_text(json.dumps(item))
+    (tmp_path / "list.json").write_text(json.dumps(items))
+    (tmp_path / "lines.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
+    for path in (tmp_path / "folder", tmp_path / "list.json", tmp_path / "lines.jsonl"):
+        page = rules.validate_export(path).to_html()
+        svg = drawing_of(page)
+        assert svg.count('class="kr-hit"') == 3, path
+        assert "label not found again" not in page, path
+    # A generator is not kept: the page says why there is no drawing.
+    page = rules.validate_many(iter(items), progress=False).to_html()
+    assert "No drawings: the labels cannot be read again" in page
+    assert '<svg class="kr-drawing"' not in page
+
+
+def test_charts_over_time() -> None:
+    from kili_rules.report import charts
+
+    daily = charts.timeline(
+        "t", ["2024-03-01T10:00:00Z", "2024-03-01T11:00:00Z", "2024-03-03", None]
+    )
+    assert daily.count('class="kr-day"') == 3  # 1, 2 and 3 March (an empty day is a column)
+    assert "2024-03-01: 2</title>" in daily and "1 undated" in daily
+    weekly = charts.timeline("t", ["2024-01-01", "2024-06-30", "bad date"])
+    assert "issues per week" in weekly and "week of 2024-01-01: 1" in weekly
+    assert "no label dates" in charts.timeline("t", [None, None])
+    bars = charts.bar_chart("r", [(f"rule{i}", i + 1) for i in range(20)], max_bars=5)
+    assert bars.count('class="kr-bar"') == 5 and "16 others" in bars
+    assert "&lt;b&gt;" in charts.bar_chart("<b>", [("<b>", 1)])

@@ -23,7 +23,7 @@ import httpx
 from _fake_kili import FakeKili
 from fastapi import FastAPI
 from kili_rules import RuleSet
-from kili_rules.webhook import create_app
+from kili_rules.webhook import RetryPolicy, create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "tests" / "data" / "seed"
@@ -79,6 +79,9 @@ def make_app(kili: FakeKili) -> Iterator[Any]:
     def make(**options: Any) -> FastAPI:
         options.setdefault("secret", SECRET)
         options.setdefault("kili", kili)
+        options.setdefault(
+            "retry", RetryPolicy(base_seconds=0.02, max_seconds=0.05, max_attempts=3)
+        )
         app = create_app(RULES, **options)
         apps.append(app)
         return app
@@ -92,6 +95,13 @@ def make_app(kili: FakeKili) -> Iterator[Any]:
 
 def drained(app: FastAPI) -> None:
     assert app.state.worker.join(10), "the worker did not drain in 10 s"
+
+
+def status(app: FastAPI) -> dict[str, Any]:
+    response = send(app, path="/status", method="GET", headers=AUTH)
+    assert response.status_code == 200
+    data: dict[str, Any] = response.json()
+    return data
 
 
 def test_accepts_processes_and_reports_the_tutorial_label(
@@ -134,7 +144,7 @@ def test_wrong_or_missing_header_is_401_and_nothing_processed(
     response = send(app, body=three_boxes(), headers=headers)
     assert response.status_code == 401
     assert response.json()["error"] == "unauthorized"
-    assert app.state.worker.snapshot()["accepted"] == 0
+    assert status(app)["requests"]["accepted"] == 0
     drained(app)
     assert kili.calls == []
 
@@ -285,54 +295,121 @@ def test_redelivery_while_in_flight_is_a_duplicate(make_app: Any, kili: FakeKili
     assert len(kili.named("send_back_to_queue")) == 1
 
 
-def test_failed_processing_can_be_redelivered(make_app: Any, kili: FakeKili) -> None:
+def test_failures_are_retried_then_dead_lettered_then_replayed(
+    make_app: Any, kili: FakeKili
+) -> None:
     from kili.exceptions import GraphQLError  # type: ignore[import-untyped]
 
     app = make_app()
     kili.fail["create_issues"] = GraphQLError("temporarily down")
     assert send(app, body=three_boxes(), headers=AUTH).status_code == 202
     drained(app)
-    assert app.state.worker.snapshot()["failed"] == 1
+    data = status(app)
+    assert data["status"] == "degraded" and data["dead_letters"] == 1
+    assert "temporarily down" in data["last_error"]
+    assert len(kili.named("create_issues")) == 3  # max_attempts
+    assert kili.named("send_back_to_queue") == []
+    # a redelivery is a duplicate: the event is in the journal, as a dead letter
+    assert send(app, body=three_boxes(), headers=AUTH).json()["status"] == "duplicate"
     del kili.fail["create_issues"]
-    assert send(app, body=three_boxes(), headers=AUTH).json()["status"] == "accepted"
+    from kili_rules.journal import State
+
+    assert app.state.journal.replay(state=State.DEAD) == 1
+    app.state.worker.wake()
     drained(app)
-    assert len(kili.named("create_issues")) == 2  # the failed attempt and the retry
+    assert len(kili.named("create_issues")) == 4
     assert len(kili.named("send_back_to_queue")) == 1
+    assert status(app)["status"] == "ok"
 
 
-def test_queue_full_is_503_with_retry_after_and_nothing_lost(make_app: Any, kili: FakeKili) -> None:
-    app = make_app(queue_size=2)
+def test_a_failure_once_is_retried_and_done_once(make_app: Any, kili: FakeKili) -> None:
+    from kili.exceptions import GraphQLError  # type: ignore[import-untyped]
+
+    app = make_app()
+    kili.fail["send_back_to_queue"] = GraphQLError("blip")
+    kili.gate = threading.Event()
+    assert send(app, body=three_boxes(), headers=AUTH).status_code == 202
+    assert kili.entered.wait(10)
+    kili.gate.set()
+    deadline = 50
+    while not kili.named("send_back_to_queue") and deadline:
+        threading.Event().wait(0.05)
+        deadline -= 1
+    del kili.fail["send_back_to_queue"]
+    drained(app)
+    # the issues step was recorded: the retry resumed at the send-back
+    assert len(kili.named("create_issues")) == 1
+    assert len(kili.named("send_back_to_queue")) >= 2
+    assert status(app)["done"] == 1
+
+
+def test_backlog_full_is_503_with_retry_after_and_nothing_lost(
+    make_app: Any, kili: FakeKili
+) -> None:
+    app = make_app(max_backlog=3, workers=1)
     kili.gate = threading.Event()
     assert send(app, body=three_boxes("l0"), headers=AUTH).status_code == 202
-    assert kili.entered.wait(10)  # l0 is in the worker, the queue is empty
+    assert kili.entered.wait(10)  # l0 is leased by the worker
     assert send(app, body=three_boxes("l1"), headers=AUTH).status_code == 202
     assert send(app, body=three_boxes("l2"), headers=AUTH).status_code == 202
     full = send(app, body=three_boxes("l3"), headers=AUTH)
     assert full.status_code == 503
     assert full.headers["Retry-After"].isdigit()
     assert full.json()["error"] == "busy"
-    assert send(app, path="/healthz", method="GET").json()["queue_depth"] == 2
+    assert status(app)["backlog"] == 3
     kili.gate.set()
     drained(app)
-    # the refused event was not remembered: its redelivery is accepted
+    # the refused event was not stored: its redelivery is accepted
     assert send(app, body=three_boxes("l3"), headers=AUTH).status_code == 202
     drained(app)
     labels = [call["label_id_array"][0] for call in kili.named("create_issues")]
     assert sorted(labels) == ["l0", "l1", "l2", "l3"]
 
 
-def test_healthz_reports_queue_and_counts(make_app: Any) -> None:
+def test_healthz_is_liveness_only_and_status_needs_the_secret(make_app: Any) -> None:
     app = make_app()
     send(app, body=three_boxes(), headers=AUTH)
     send(app, body=three_boxes(), headers={"Authorization": "bad"})
     drained(app)
     send(app, body=three_boxes(), headers=AUTH)
     health = send(app, path="/healthz", method="GET")
-    assert health.status_code == 200
-    data = health.json()
-    assert data["status"] == "ok" and data["queue_depth"] == 0
-    assert data["processed"] == 1 and data["duplicates"] == 1 and data["rejected"] == 1
-    assert data["rules_fingerprint"] == RULES.fingerprint and data["workers"] >= 1
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    for path in ("/status", "/metrics"):
+        assert send(app, path=path, method="GET").status_code == 401
+    data = status(app)
+    assert data["status"] == "ok" and data["backlog"] == 0 and data["done"] == 1
+    assert data["requests"]["duplicates"] == 1 and data["requests"]["rejected"] == 1
+    assert data["rules_fingerprint"] == RULES.fingerprint and data["workers"]["workers"] >= 1
+    metrics = send(app, path="/metrics", method="GET", headers=AUTH)
+    assert metrics.status_code == 200
+    assert 'kili_rules_events{state="done"} 1' in metrics.text
+
+
+def test_inline_content_is_part_of_the_key(make_app: Any, kili: FakeKili) -> None:
+    """A forged event with passing content for the same label cannot make the genuine
+    one look like a duplicate."""
+    app = make_app()
+    forged = three_boxes()
+    forged["payload"]["label"]["jsonResponse"] = seed("json_response_one_box.json")
+    assert send(app, body=forged, headers=AUTH).json()["status"] == "accepted"
+    drained(app)
+    assert all(COUNT_TEXT not in c["text_array"] for c in kili.named("create_issues"))
+    assert send(app, body=three_boxes(), headers=AUTH).json()["status"] == "accepted"
+    drained(app)
+    assert COUNT_TEXT in kili.named("create_issues")[-1]["text_array"]
+
+
+def test_fetch_labels_ignores_inline_content(make_app: Any, kili: FakeKili) -> None:
+    app = make_app(fetch_labels=True)
+    kili.stored["label-three-boxes"] = seed("json_response_three_boxes.json")
+    forged = three_boxes()
+    forged["payload"]["label"]["jsonResponse"] = seed("json_response_one_box.json")
+    assert send(app, body=forged, headers=AUTH).json()["status"] == "accepted"
+    drained(app)
+    assert len(kili.named("labels")) == 1  # fetched by id
+    # the stored content, not the forged one
+    assert COUNT_TEXT in kili.named("create_issues")[0]["text_array"]
+    assert send(app, body=three_boxes(), headers=AUTH).json()["status"] == "duplicate"
 
 
 def test_event_envelope_fetches_the_label_by_id(make_app: Any, kili: FakeKili) -> None:
@@ -399,7 +476,7 @@ def test_missing_api_key_is_logged_not_fatal(
         assert send(app, body=three_boxes(), headers=AUTH).status_code == 202
         drained(app)
     assert "no Kili API key" in caplog.text
-    assert send(app, path="/healthz", method="GET").json()["failed"] == 1
+    assert status(app)["dead_letters"] == 1
 
 
 def test_dry_run_without_api_key_needs_no_client(
@@ -409,17 +486,17 @@ def test_dry_run_without_api_key_needs_no_client(
     app = make_app(kili=None, dry_run=True)
     assert send(app, body=three_boxes(), headers=AUTH).status_code == 202
     drained(app)
-    health = send(app, path="/healthz", method="GET").json()
-    assert health["processed"] == 1 and health["failed"] == 0
+    data = status(app)
+    assert data["workers"]["processed"] == 1 and data["dead_letters"] == 0
 
 
 def test_unexpected_error_is_a_json_500(make_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     app = make_app()
 
-    def explode(job: object) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(app.state.worker, "submit", explode)
+    monkeypatch.setattr("kili_rules.webhook.app.parse_body", explode)
     response = send(app, body=three_boxes(), headers=AUTH, raise_app_exceptions=False)
     assert response.status_code == 500
     assert response.json() == {

@@ -8,17 +8,31 @@
 from typing import TYPE_CHECKING
 
 from kili_rules._native import BatchResult, Issue, LabelError, Row, RulesError, __version__
-from kili_rules.rules import Area, Box, Count, InsideImage, Overlap, Required, Rule, ValidPolygon
+from kili_rules.rules import (
+    Answer,
+    Area,
+    Box,
+    Count,
+    Entity,
+    InsideImage,
+    Overlap,
+    Required,
+    Rule,
+    Text,
+    ValidPolygon,
+)
 from kili_rules.ruleset import RuleSet
 
 if TYPE_CHECKING:
     from kili_rules.report import Report
 
 __all__ = [
+    "Answer",
     "Area",
     "BatchResult",
     "Box",
     "Count",
+    "Entity",
     "InsideImage",
     "Issue",
     "LabelError",
@@ -29,6 +43,7 @@ __all__ = [
     "Rule",
     "RuleSet",
     "RulesError",
+    "Text",
     "ValidPolygon",
     "__version__",
 ]

@@ -18,6 +18,7 @@ from typing import Any
 from kili_rules.report import FAIL_ON, Report
 
 PROG = "kili-rules"
+DEFAULT_STORE = "kili-rules-events.db"  # kili_rules.journal.DEFAULT_STORE (not imported here)
 FORMATS = ("text", "json", "jsonl", "junit", "html", "csv")
 _SUFFIX_FORMATS = {
     ".txt": "text",
@@ -67,11 +68,7 @@ def _render(report: Report, fmt: str, args: argparse.Namespace | None = None) ->
         return report.to_junit()
     if args is None:
         return report.to_html()
-    images: bool | list[str] = False
-    if args.images:
-        prefixes = [p for p in args.images if p != "local"]
-        images = prefixes or True
-    return report.to_html(drawings_per_rule=args.drawings, images=images)
+    return report.to_html(drawings_per_rule=args.drawings, images=args.images or False)
 
 
 def _write(text: str, output: str | None) -> None:
@@ -183,19 +180,27 @@ def _missing_extra(error: ImportError, extra: str, command: str) -> UsageError:
 def cmd_serve(args: argparse.Namespace) -> int:
     _load_rules(args.rules)  # fail here, with exit code 2, rather than in the server
     secret = _env(args.secret_env, "webhook secret", required=True)
+    if secret is None and not args.insecure_no_auth:
+        raise UsageError(
+            "no webhook secret: pass --secret-env VAR (the Authorization header Kili sends), "
+            "or --insecure-no-auth to accept unauthenticated requests"
+        )
     api_key = _env(args.api_key_env, "Kili API key", required=False)
     if not args.dry_run and api_key is None:
         raise UsageError(
             f"environment variable {args.api_key_env} (Kili API key) is not set; "
             "set it, or use --dry-run to validate without calling Kili"
         )
+    for name in ("workers", "max_backlog", "max_connections", "max_attempts"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     try:
-        from kili_rules.webhook import serve
+        from kili_rules.webhook import RetryPolicy, serve
     except ImportError as error:
         raise _missing_extra(error, "server", "serve") from error
     if secret is None:
         print(
-            f"{PROG}: warning: no --secret-env; the receiver accepts requests without an "
+            f"{PROG}: warning: --insecure-no-auth: the receiver accepts requests without an "
             "Authorization header",
             file=sys.stderr,
         )
@@ -204,16 +209,89 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         secret=secret,
+        insecure_no_auth=args.insecure_no_auth,
         api_endpoint=args.api_endpoint,
         api_key=api_key,
+        kili_timeout=args.kili_timeout,
         dry_run=args.dry_run,
+        store=args.store,
+        workers=args.workers,
+        max_backlog=args.max_backlog,
+        retention_days=args.retention_days,
+        fetch_labels=args.fetch_labels,
+        reconcile=not args.no_reconcile,
+        kili_calls_per_minute=args.kili_calls_per_minute,
+        lease_seconds=args.lease_seconds,
+        retry=RetryPolicy(
+            base_seconds=args.retry_base,
+            max_seconds=args.retry_max,
+            max_attempts=args.max_attempts,
+            max_age_seconds=args.max_age_hours * 3600.0,
+        ),
+        max_connections=args.max_connections,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        shutdown_grace=args.shutdown_grace,
     )
+    return EXIT_OK
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from kili_rules.journal import State, open_journal
+
+    journal = open_journal(args.store)
+    try:
+        if args.action == "list":
+            state = State(args.state) if args.state else None
+            events = journal.list(state=state, limit=args.limit, offset=args.offset)
+            for event in events:
+                error = f"  {event.last_error}" if event.last_error else ""
+                print(
+                    f"{event.id}\t{event.state.value}\t{event.attempts}\t{event.project_id}\t"
+                    f"{event.asset_id}\t{event.label_id}\t{event.event}{error}"
+                )
+            stats = journal.stats()
+            print(
+                f"{stats.pending} pending, {stats.leased} in progress, {stats.done} done, "
+                f"{stats.dead} dead",
+                file=sys.stderr,
+            )
+        elif args.action == "show":
+            missing = []
+            for event_id in args.ids:
+                found = journal.get(event_id)
+                if found is None:
+                    missing.append(str(event_id))
+                else:
+                    print(json.dumps(found.to_dict(), indent=2, sort_keys=True))
+            if missing:
+                raise UsageError(f"no event with id {', '.join(missing)} in {args.store}")
+        elif args.action == "replay":
+            if not args.ids and not args.state:
+                raise UsageError("events replay needs event ids or --state (e.g. --state dead)")
+            count = journal.replay(args.ids, state=State(args.state) if args.state else None)
+            print(f"{count} event(s) pending again")
+        else:  # purge
+            if not args.state:
+                raise UsageError("events purge needs --state (pending, done or dead)")
+            older = args.older_than_days * 86400.0
+            count = journal.purge(state=State(args.state), older_than_seconds=older)
+            print(f"{count} {args.state} event(s) deleted")
+    finally:
+        journal.close()
     return EXIT_OK
 
 
 def cmd_register(args: argparse.Namespace) -> int:
     api_key = _env(args.api_key_env, "Kili API key", required=True)
     header = _env(args.header_env, "webhook secret", required=True)
+    if header is None:
+        print(
+            f"{PROG}: warning: no --header-env: Kili will call the webhook without an "
+            "Authorization header, and `kili-rules serve` refuses such requests unless it "
+            "runs with --insecure-no-auth",
+            file=sys.stderr,
+        )
     try:
         from kili.client import Kili  # type: ignore[import-untyped, unused-ignore]
 
@@ -424,14 +502,25 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--output", "-o", metavar="FILE", help="write it here, not stdout")
     schema.set_defaults(func=cmd_schema)
 
-    serve = sub.add_parser("serve", help="run the webhook receiver (needs kili-rules[server])")
+    serve = sub.add_parser(
+        "serve",
+        help="run the webhook receiver (needs kili-rules[server])",
+        description="Receive Kili webhook events, commit each to a durable journal before "
+        "answering 2xx, and check the labels from it with retries.",
+    )
     serve.add_argument("--rules", required=True, metavar="FILE", help="rules file")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument(
         "--secret-env",
         metavar="VAR",
-        help="environment variable holding the expected Authorization header value",
+        help="environment variable holding the expected Authorization header value (required "
+        "unless --insecure-no-auth)",
+    )
+    serve.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="accept requests without an Authorization header (trusted networks only)",
     )
     serve.add_argument(
         "--api-key-env",
@@ -441,9 +530,120 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--api-endpoint", metavar="URL", help="Kili GraphQL endpoint")
     serve.add_argument(
+        "--kili-timeout", type=float, metavar="S", help="Kili request timeout (SDK default 60 s)"
+    )
+    serve.add_argument(
         "--dry-run", action="store_true", help="validate and log only; no issue, no send-back"
     )
+    serve.add_argument(
+        "--store",
+        default=DEFAULT_STORE,
+        metavar="PATH|URL",
+        help=f"the event journal: a SQLite file (default ./{DEFAULT_STORE}, one server "
+        "process per file) or postgresql://... (shared by replicas; needs kili-rules[postgres])",
+    )
+    serve.add_argument("--workers", type=int, default=2, help="worker threads (default 2)")
+    serve.add_argument(
+        "--max-backlog",
+        type=int,
+        default=100_000,
+        help="events waiting beyond which new ones get 503 + Retry-After (default 100000)",
+    )
+    serve.add_argument(
+        "--retention-days",
+        type=float,
+        default=30.0,
+        help="days a processed event (and its idempotency key) is kept (default 30)",
+    )
+    serve.add_argument(
+        "--fetch-labels",
+        action="store_true",
+        help="always fetch the label from Kili by id and ignore inline content (use this on "
+        "untrusted networks)",
+    )
+    serve.add_argument(
+        "--no-reconcile",
+        action="store_true",
+        help="do not solve earlier kili-rules issues that no longer fire",
+    )
+    serve.add_argument(
+        "--kili-calls-per-minute",
+        type=float,
+        default=500.0,
+        help="Kili API calls a minute this process may make (default 500)",
+    )
+    serve.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=60.0,
+        help="an event whose worker stops answering is taken again after this (default 60)",
+    )
+    serve.add_argument(
+        "--retry-base", type=float, default=1.0, help="first retry delay, seconds (default 1)"
+    )
+    serve.add_argument(
+        "--retry-max", type=float, default=300.0, help="longest retry delay, seconds (default 300)"
+    )
+    serve.add_argument(
+        "--max-attempts", type=int, default=10, help="attempts before a dead letter (default 10)"
+    )
+    serve.add_argument(
+        "--max-age-hours",
+        type=float,
+        default=24.0,
+        help="an event still failing after this is a dead letter (default 24)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=1000,
+        help="open connections at most; more are refused at once (default 1000, lowered to "
+        "fit the open-file limit)",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a client has to send its request headers (default 10)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a client has to send its request body (default 10)",
+    )
+    serve.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=20.0,
+        help="on SIGTERM, seconds to finish events in progress before releasing them (default 20)",
+    )
     serve.set_defaults(func=cmd_serve)
+
+    events = sub.add_parser(
+        "events",
+        help="list, show, replay or purge the webhook journal's events",
+        description="Inspect the event journal of `kili-rules serve` (works while it runs).",
+    )
+    events.add_argument("action", choices=("list", "show", "replay", "purge"))
+    events.add_argument("ids", nargs="*", type=int, metavar="ID", help="event ids (show, replay)")
+    events.add_argument(
+        "--store",
+        default=DEFAULT_STORE,
+        metavar="PATH|URL",
+        help=f"the journal (default ./{DEFAULT_STORE})",
+    )
+    events.add_argument(
+        "--state",
+        choices=("pending", "leased", "done", "dead"),
+        help="list / replay / purge the events in this state",
+    )
+    events.add_argument("--limit", type=int, default=100, help="list: at most N (default 100)")
+    events.add_argument("--offset", type=int, default=0, help="list: skip N first")
+    events.add_argument(
+        "--older-than-days", type=float, default=0.0, help="purge: only events older than this"
+    )
+    events.set_defaults(func=cmd_events)
 
     register = sub.add_parser("register", help="register the webhook on a Kili project")
     register.add_argument("--project", required=True, metavar="ID", help="Kili project id")

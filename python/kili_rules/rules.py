@@ -1,4 +1,8 @@
-"""Rules as Python objects. Each one is the same as a `[[rule]]` table of a rules file."""
+"""Rules as Python objects. Each one is the same as a `[[rule]]` table of a rules file.
+
+The kinds and their fields are declared once, in the native registry (one Rust file per kind);
+the JSON Schema comes from it, and tests/test_kinds_registry.py proves these classes match it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any, ClassVar, Literal
 
 Severity = Literal["error", "warning"]
 Unit = Literal["normalized", "pixels"]
+Checksum = Literal["iban", "luhn"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,8 @@ class Rule:
     severity: Severity = "error"
     message: str | None = None
     id: str | None = None
+    when: dict[str, Any] | None = None
+    """Condition, e.g. ``{"job": "QUALITY", "answer": "DAMAGED"}`` or ``{"parent": "IBAN"}``."""
 
     def to_dict(self) -> dict[str, Any]:
         """The rule as a rules-file table (unset fields left out)."""
@@ -51,7 +58,7 @@ class Area(Rule):
 
 @dataclass(frozen=True)
 class Box(Rule):
-    """Bounding-rectangle width, height and aspect ratio (width / height)."""
+    """Bounding-rectangle width, height, aspect ratio (width / height) and extent area."""
 
     kind: ClassVar[str] = "box"
     min_width: float | None = None
@@ -60,6 +67,8 @@ class Box(Rule):
     max_height: float | None = None
     min_aspect: float | None = None
     max_aspect: float | None = None
+    min_area: float | None = None
+    max_area: float | None = None
     unit: Unit | None = None
 
 
@@ -93,3 +102,51 @@ class Required(Rule):
 
     kind: ClassVar[str] = "required"
     child: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer(Rule):
+    """Classification answers: allowed / forbidden categories, number chosen, exclusive groups."""
+
+    kind: ClassVar[str] = "answer"
+    allowed: list[str] | None = None
+    forbidden: list[str] | None = None
+    min: int | None = None
+    max: int | None = None
+    exclusive: list[list[str]] | None = None
+
+
+@dataclass(frozen=True)
+class Text(Rule):
+    """Transcription text: pattern, prefix / suffix, allowed / forbidden values, length, checksum.
+
+    The issue goes on the enclosing object's mid (a transcription child of a box), else on the
+    label. ``pattern`` runs on a linear-time engine (Rust ``regex``): no catastrophic
+    backtracking. Restrict to the texts of some objects with ``when={"parent": "IBAN"}``.
+    """
+
+    kind: ClassVar[str] = "text"
+    pattern: str | None = None
+    prefix: str | None = None
+    suffix: str | None = None
+    allowed: list[str] | None = None
+    forbidden: list[str] | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    checksum: Checksum | None = None
+    case_sensitive: bool | None = None
+    strip: bool | None = None
+
+
+@dataclass(frozen=True)
+class Entity(Rule):
+    """Named entities: span length, text pattern, overlaps, relations that must exist."""
+
+    kind: ClassVar[str] = "entity"
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    case_sensitive: bool | None = None
+    no_overlap: bool | None = None
+    relation: str | None = None
+    relation_role: Literal["any", "start", "end"] | None = None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from kili_rules._native import Engine, Issue, RulesError
 from kili_rules.rules import Rule
+from kili_rules.verdict import ActionPolicy, Verdict
 
 if TYPE_CHECKING:
     from kili_rules.report import Report
@@ -21,9 +22,14 @@ PathLike = str | os.PathLike[str]
 class RuleSet:
     """A compiled set of rules. Build it from a file, a dict or rule objects."""
 
-    __slots__ = ("_engine", "_fingerprint")
+    __slots__ = ("_actions", "_engine", "_fingerprint")
 
-    def __init__(self, rules: Iterable[Rule | Mapping[str, Any]] = ()) -> None:
+    def __init__(
+        self,
+        rules: Iterable[Rule | Mapping[str, Any]] = (),
+        *,
+        actions: ActionPolicy | Mapping[str, Any] | None = None,
+    ) -> None:
         items: list[dict[str, Any]] = []
         for i, r in enumerate(rules, start=1):
             if isinstance(r, Rule):
@@ -32,9 +38,17 @@ class RuleSet:
                 items.append(dict(r))
             else:
                 raise RulesError(f"rule {i}: expected a Rule or a dict, got {type(r).__name__}")
-        self._set(Engine.from_dict({"rule": items}))
+        doc: dict[str, Any] = {"rule": items}
+        if actions is not None:
+            doc["actions"] = (
+                actions.to_dict() if isinstance(actions, ActionPolicy) else dict(actions)
+            )
+        self._set(Engine.from_dict(doc))
 
     def _set(self, engine: Engine) -> None:
+        # The actions table is validated here, at load time, so a bad one fails like a bad rule
+        # (from_file prefixes the path; the message names the field: "actions.on_error: ...").
+        self._actions = ActionPolicy.from_dict(engine.actions())
         self._engine = engine
         self._fingerprint = hashlib.sha256(engine.config_json().encode()).hexdigest()
 
@@ -107,6 +121,11 @@ class RuleSet:
         return self._engine.rules()
 
     @property
+    def actions(self) -> ActionPolicy:
+        """The rules file's ``[actions]`` table (defaults when it has none)."""
+        return self._actions
+
+    @property
     def needs_resolution(self) -> bool:
         """Whether a rule measures pixels, and so needs each asset's resolution."""
         return self._engine.needs_resolution
@@ -160,6 +179,19 @@ class RuleSet:
         """
         pages = dict(page_resolutions) if page_resolutions is not None else None
         return self._engine.validate(label, resolution, pages)
+
+    def decide(
+        self,
+        label: object,
+        *,
+        resolution: tuple[float, float] | None = None,
+        page_resolutions: Mapping[int, tuple[float, float]] | None = None,
+    ) -> Verdict:
+        """Validate one label and decide what it gets under the rules file's ``[actions]``:
+        outcome, actions in execution order, QA figures (accuracy = 1 - issues / objects)."""
+        pages = dict(page_resolutions) if page_resolutions is not None else None
+        issues, objects = self._engine.validate_counted(label, resolution, pages)
+        return Verdict.decide(issues, self._actions, objects=objects)
 
     @staticmethod
     def has_errors(issues: Iterable[Issue]) -> bool:

@@ -12,11 +12,11 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use crate::batch::{validate_export, ExportError};
 use crate::batch::{with_threads, Input, Pipeline};
-use crate::config::{parse_json, parse_toml, rules_from_value, RuleConfig};
 use crate::error::{LabelError as CoreLabelError, RulesError as CoreRulesError};
-use crate::export::{validate_export, ExportError};
 use crate::label::Resolution;
+use crate::ruleset::config::{parse_json, parse_toml, rules_from_value, RulesDoc};
 use crate::ruleset::RuleSet;
 use reader::{read_document, read_input};
 use types::{BatchResult, Issue, Row};
@@ -53,8 +53,8 @@ struct Engine {
 }
 
 impl Engine {
-    fn build(configs: Vec<RuleConfig>) -> PyResult<Engine> {
-        RuleSet::compile(configs)
+    fn build(doc: RulesDoc) -> PyResult<Engine> {
+        RuleSet::compile(doc)
             .map(|rs| Engine { rs: Arc::new(rs) })
             .map_err(rules_err)
     }
@@ -118,12 +118,25 @@ impl Engine {
 
     #[staticmethod]
     fn json_schema() -> String {
-        crate::schema::json_schema().to_string()
+        crate::ruleset::schema::json_schema().to_string()
     }
 
     /// The rules as normalized JSON (ids filled in): what pickles and fingerprints use.
     fn config_json(&self) -> String {
-        serde_json::json!({ "rule": self.rs.configs }).to_string()
+        let mut doc = serde_json::json!({ "rule": self.rs.configs });
+        if let (Some(actions), Some(m)) = (&self.rs.actions, doc.as_object_mut()) {
+            m.insert("actions".into(), serde_json::Value::Object(actions.clone()));
+        }
+        doc.to_string()
+    }
+
+    /// The rules file's `actions` table as written (None when it has none).
+    fn actions<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.rs
+            .actions
+            .as_ref()
+            .map(|a| pythonize::pythonize(py, a).map_err(|e| PyValueError::new_err(e.to_string())))
+            .transpose()
     }
 
     /// Whether a rule measures pixels (and so needs the asset's resolution).
@@ -147,14 +160,29 @@ impl Engine {
         resolution: Option<(f64, f64)>,
         page_resolutions: Option<BTreeMap<u32, (f64, f64)>>,
     ) -> PyResult<Vec<Issue>> {
+        Ok(self
+            .validate_counted(label, resolution, page_resolutions)?
+            .0)
+    }
+
+    /// The issues of a label and its number of objects (for accuracy = 1 - issues / objects).
+    #[pyo3(signature = (label, resolution=None, page_resolutions=None))]
+    fn validate_counted(
+        &self,
+        label: &Bound<'_, PyAny>,
+        resolution: Option<(f64, f64)>,
+        page_resolutions: Option<BTreeMap<u32, (f64, f64)>>,
+    ) -> PyResult<(Vec<Issue>, usize)> {
         let doc = read_document(label, self.rs.opts).map_err(label_err)?;
         let res = Engine::resolution(&doc.resolution, resolution, page_resolutions)?;
         let mut issues = Vec::new();
+        let mut objects = 0;
         for pl in &doc.labels {
             // Small labels: releasing the GIL would cost more than the check.
             issues.extend(self.rs.check(&pl.label, &res).map_err(label_err)?);
+            objects += RuleSet::object_count(&pl.label);
         }
-        Ok(issues.into_iter().map(Issue::from).collect())
+        Ok((issues.into_iter().map(Issue::from).collect(), objects))
     }
 
     /// Items are read under the GIL in chunks; each chunk is then parsed (JSON text) and
@@ -245,7 +273,7 @@ impl Engine {
             pythonize::depythonize(json_interface)
                 .map_err(|e| PyValueError::new_err(format!("jsonInterface: {e}")))?
         };
-        Ok(crate::lint::lint(&self.rs, &value))
+        Ok(crate::ruleset::lint::lint(&self.rs, &value))
     }
 }
 

@@ -1,19 +1,21 @@
-//! Rule kinds, one file per family; each turns a label into issues.
+//! Rules: the compiled Rule, its Issue, and the kinds (one file each) that turn a label into
+//! issues. Nothing here imports `ruleset` (which compiles configs into these rules).
 
-mod count;
-mod geometry_rules;
-mod overlap;
-mod required;
+pub mod interface;
+pub mod kind;
+pub mod kinds;
+mod rule;
+pub mod template;
+pub mod when;
 
 use std::collections::HashMap;
 
 use smallvec::SmallVec;
 
-use crate::label::{Geometry, Label, Object, Part, Resolution};
-use crate::ruleset::{Rule, Spec};
-pub use geometry_rules::MissingResolution;
-
-use crate::template::Vars;
+use crate::label::{Geometry, Label, Object, Part};
+pub use kinds::MissingResolution;
+pub use rule::{Rule, Unit};
+use template::Vars;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Severity {
@@ -45,76 +47,15 @@ pub struct Issue {
     pub limit: Option<f64>,
 }
 
-/// Run one rule on a label, appending its issues.
-pub fn check(
-    rule: &Rule,
-    label: &Label,
-    res: &Resolution,
-    out: &mut Vec<Issue>,
-) -> Result<(), geometry_rules::MissingResolution> {
-    match &rule.spec {
-        Spec::Count { min, max } => count::check(rule, label, *min, *max, out),
-        Spec::Area { min, max, unit } => {
-            return geometry_rules::area(rule, label, res, *min, *max, *unit, out)
-        }
-        Spec::Box { bounds, unit } => {
-            return geometry_rules::bbox(rule, label, res, bounds, *unit, out)
-        }
-        Spec::InsideImage { tolerance } => {
-            geometry_rules::inside_image(rule, label, *tolerance, out)
-        }
-        Spec::ValidPolygon => geometry_rules::valid_polygon(rule, label, out),
-        Spec::Overlap {
-            max_iou,
-            same_category,
-        } => overlap::check(rule, label, *max_iou, *same_category, out),
-        Spec::Required { child } => required::check(rule, label, child.as_deref(), out),
-    }
-    Ok(())
-}
-
-/// The message used when a rule sets none.
-pub fn default_message(spec: &Spec, has_category: bool) -> String {
-    let range = |min: &Option<f64>, max: &Option<f64>| match (min, max) {
-        (Some(_), Some(_)) => "between {min} and {max}",
-        (Some(_), None) => "at least {min}",
-        _ => "at most {max}",
-    };
-    match spec {
-        Spec::Count { min, max } if has_category => {
-            format!(
-                "{{job}} has {{count}} {{category}}: expected {}",
-                range(min, max)
-            )
-        }
-        Spec::Count { min, max } => {
-            format!(
-                "{{job}} has {{count}} objects or answers: expected {}",
-                range(min, max)
-            )
-        }
-        Spec::Area { min, max, .. } => {
-            format!(
-                "Object {{mid}} has area {{value}}: expected {}",
-                range(min, max)
-            )
-        }
-        Spec::Box { .. } => "Object {mid} has {measure} {value}, limit {limit}".into(),
-        Spec::InsideImage { .. } => "Object {mid} has a vertex outside the image ({value})".into(),
-        Spec::ValidPolygon => "Object {mid} is not a valid polygon: {reason}".into(),
-        Spec::Overlap { .. } => "Object {mid} overlaps {other} (IoU {value} > {max})".into(),
-        Spec::Required { child: Some(_) } => "Object {mid} has no answer for {child}".into(),
-        Spec::Required { child: None } => "Job {job} has no answer".into(),
-    }
-}
-
 /// The objects a rule looks at: its job (wherever nested), and its category if it has one.
 pub(crate) fn in_scope<'a>(
     rule: &'a Rule,
     label: &'a Label,
 ) -> impl Iterator<Item = &'a Object> + 'a {
     label.objects.iter().filter(move |o| {
-        o.job == rule.job && (rule.category.is_none() || o.category == rule.category)
+        o.job == rule.job
+            && (rule.category.is_none() || o.category == rule.category)
+            && rule.when.as_ref().is_none_or(|w| w.parent_ok(None))
     })
 }
 

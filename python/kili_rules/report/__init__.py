@@ -435,7 +435,9 @@ class Report(Sequence["Row"]):
         ``max_rows``: issues embedded in the page's table (the charts and counts cover all; the
         full list stays in JSON / JSONL / CSV). ``drawings_per_rule``: labels drawn per rule.
         ``images``: draw the asset's image under its objects when its content is a local file
-        (``True``), or a URL starting with one of the given prefixes.
+        (``True``), or a URL starting with one of the given prefixes (a list, which may also
+        hold ``"local"`` for local files). Never by default: a page that loads URLs tells
+        their server who opened it.
         """
         from kili_rules.report.html import render_page
 

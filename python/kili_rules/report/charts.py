@@ -69,7 +69,8 @@ def timeline(title: str, dates: Iterable[str | None]) -> str:
             undated += 1
         else:
             days[day] += 1
-    width, height, left, top, bottom = 420, 170, 40, 26, 36
+    width, left, top, bottom = 420, 40, 26, 36
+    height = 170 if days else 60  # no dates: a line of text, not an empty plot
     parts = [
         f'<svg class="kr-chart kr-timeline" xmlns="http://www.w3.org/2000/svg" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '

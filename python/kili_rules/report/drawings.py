@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 Point = tuple[float, float]
 
+NOT_FOUND = "label not found again"
+
 #: A JSON list export larger than this is not parsed again just to draw a few labels.
 MAX_REREAD_BYTES = 256 * 1024 * 1024
 
@@ -249,10 +251,14 @@ def _image(record: Mapping[str, Any], images: bool | Sequence[str]) -> str | Non
     content = record.get("content")
     if not images or not isinstance(content, str) or not content:
         return None
+    # True: local files. A list: the URL prefixes it names, and local files if it holds "local".
+    allowed = [] if images is True else [p for p in images if p != "local"]
+    local = images is True or "local" in images
     lowered = content.lower()
     if lowered.startswith(("http://", "https://")):
-        allowed = [] if images is True else list(images)  # URLs only when the user lists them
         return content if any(content.startswith(prefix) for prefix in allowed) else None
+    if not local or ("://" in lowered and not lowered.startswith("file://")):
+        return None
     if lowered.startswith("file://"):
         return content
     path = Path(content)
@@ -305,7 +311,7 @@ def sketches(
             title = first.external_id or first.asset_id or first.source or "?"
             link = report.context.link(first.asset_id)
             if record is None:
-                out.append(Sketch(title, link, 4, 3, None, [], rows, "label not found again"))
+                out.append(Sketch(title, link, 4, 3, None, [], rows, NOT_FOUND))
                 continue
             label = _label_of(record, first.label_id)
             frame = next((r.frame for r in rows if r.frame is not None), None)
@@ -366,7 +372,7 @@ def svg(sketch: Sketch, *, box: int = 260) -> str:
 
 DRAWING_STYLE = """
 .kr-drawings { display: flex; flex-wrap: wrap; gap: 1em; }
-.kr-figure { margin: 0; max-width: 280px; font-size: 0.8em; }
+.kr-figure { margin: 0; font-size: 0.8em; }
 .kr-figure figcaption { overflow-wrap: anywhere; }
 .kr-hit { fill: rgba(214, 40, 40, 0.25); stroke: #d62828; stroke-width: 2.5; }
 .kr-faint { fill: rgba(80, 80, 80, 0.06); stroke: #888; stroke-width: 1; stroke-opacity: 0.6; }
@@ -384,9 +390,9 @@ def figures(items: Sequence[Sketch], *, box: int = 260) -> str:
         findings = "; ".join(sorted({f"{r.rule}: {r.text}" for r in sketch.rows}))
         note = f"<br><i>{escape(sketch.note)}</i>" if sketch.note else ""
         out.append(
-            f'<figure class="kr-figure">{svg(sketch, box=box)}<figcaption><b>{title}</b>'
+            f'<figure class="kr-figure" style="width: {box}px">{svg(sketch, box=box)}'
+            f"<figcaption><b>{title}</b>"
             f"<br>{escape(findings)}{note}</figcaption></figure>"
         )
     out.append("</div>")
     return "".join(out)
-

@@ -14,10 +14,10 @@ with ``textContent`` only.
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from html import escape
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from kili_rules.report import charts, drawings
@@ -35,32 +35,30 @@ def _opt(row: Row, name: str) -> Any:
     return getattr(row, name, None)  # label columns: absent from rows of an older core
 
 
-def _asset(row: Row) -> str | None:
-    return row.external_id or row.asset_id or row.source
-
-
-# (header, value of a row, numeric) for every column the table can show.
-_COLUMNS: tuple[tuple[str, Callable[[Row], Any], bool], ...] = (
-    ("asset", _asset, False),
-    ("label", lambda r: r.label_id, False),
-    ("labeler", lambda r: _opt(r, "author"), False),
-    ("label type", lambda r: _opt(r, "label_type"), False),
-    ("label date", lambda r: _opt(r, "created_at"), False),
-    ("asset status", lambda r: _opt(r, "asset_status"), False),
-    ("rule", lambda r: r.rule, False),
-    ("severity", lambda r: r.severity, False),
-    ("job", lambda r: r.job, False),
-    ("category", lambda r: r.category, False),
-    ("mid", lambda r: r.mid, False),
-    ("frame", lambda r: r.frame, True),
-    ("value", lambda r: r.value, True),
-    ("limit", lambda r: r.limit, True),
-    ("text", lambda r: r.text, False),
+# (header, Row attribute, numeric) for every column the table can show; "asset" is the external
+# id, else the asset id, else the source.
+_COLUMNS: tuple[tuple[str, str, bool], ...] = (
+    ("asset", "", False),
+    ("label", "label_id", False),
+    ("labeler", "author", False),
+    ("label type", "label_type", False),
+    ("label date", "created_at", False),
+    ("asset status", "asset_status", False),
+    ("rule", "rule", False),
+    ("severity", "severity", False),
+    ("job", "job", False),
+    ("category", "category", False),
+    ("mid", "mid", False),
+    ("frame", "frame", True),
+    ("value", "value", True),
+    ("limit", "limit", True),
+    ("text", "text", False),
 )
 # Shown even when empty: the table would not say much without them.
 _ALWAYS = {"asset", "rule", "severity", "text"}
 
-_STYLE = """
+_STYLE = (
+    """
 .kili-rules-report, body.kili-rules-page { font-family: system-ui, sans-serif; color: #222; }
 body.kili-rules-page { margin: 2em; }
 table.kili-rules { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
@@ -78,7 +76,9 @@ dl.kr-checked dt { color: #555; } dl.kr-checked dd { margin: 0; overflow-wrap: a
 .kili-rules-error { color: #b00020; font-weight: 600; }
 .kili-rules-warning { color: #a15c00; }
 .kili-rules-ok { color: #1b7f3b; font-weight: 600; }
-""" + drawings.DRAWING_STYLE
+"""
+    + drawings.DRAWING_STYLE
+)
 
 
 def _cell(value: object) -> str:
@@ -135,28 +135,35 @@ def summary_table(summary: Summary) -> str:
     return _table(header, rows, numeric=frozenset({5, 6}))
 
 
-def _shown_columns(report: Report) -> list[tuple[str, Callable[[Row], Any], bool]]:
-    return [
-        column
-        for column in _COLUMNS
-        if column[0] in _ALWAYS or any(column[1](row) is not None for row in report)
-    ]
+def _columns(rows: Sequence[Row]) -> list[tuple[str, list[Any], bool]]:
+    """The table's columns for these rows, as (header, values, numeric); a column that is empty
+    in every row is left out (no labeler column for an input without authors)."""
+    out = []
+    for name, attribute, numeric in _COLUMNS:
+        if not attribute:
+            values = [row.external_id or row.asset_id or row.source for row in rows]
+        elif rows and not hasattr(rows[0], attribute):
+            values = [None] * len(rows)  # rows of an older core: no label columns
+        else:
+            get = attrgetter(attribute)
+            values = [get(row) for row in rows]
+        if name in _ALWAYS or any(value is not None for value in values):
+            out.append((name, values, numeric))
+    return out
 
 
 def issues_table(report: Report, rows: Sequence[Row], *, attrs: str = "") -> str:
-    columns = _shown_columns(report)
-    cells = []
-    for row in rows:
-        line = []
-        for name, get, _ in columns:
-            value = get(row)
+    columns = _columns(rows)
+    cells: list[list[str]] = [[] for _ in rows]
+    for name, values, _ in columns:
+        for i, value in enumerate(values):
+            row = rows[i]
             if name == "severity":
-                line.append(_severity(row.severity))
+                cells[i].append(_severity(row.severity))
             elif name == "asset" and (link := report.context.link(row.asset_id)):
-                line.append(f'<a href="{escape(link, quote=True)}">{_cell(value)}</a>')
+                cells[i].append(f'<a href="{escape(link, quote=True)}">{_cell(value)}</a>')
             else:
-                line.append(_cell(value))
-        cells.append(line)
+                cells[i].append(_cell(value))
     numeric = frozenset(i for i, column in enumerate(columns) if column[2])
     return _table([c[0] for c in columns], cells, numeric=numeric, attrs=attrs)
 
@@ -210,6 +217,11 @@ def _drawings(report: Report, *, per_rule: int, images: bool | Sequence[str], bo
     items, total = drawings.sketches(report, per_rule=per_rule, images=images)
     if not items:
         return ""
+    if all(item.note == drawings.NOT_FOUND for item in items):
+        return (
+            '<p class="kr-note">No drawings: the labels cannot be read again (they were given '
+            "as an iterator, not a list or an export file).</p>"
+        )
     note = (
         f"{len(items)} of {total} labels with findings drawn (the first {per_rule} per rule). "
         if len(items) < total
@@ -238,35 +250,43 @@ def render_fragment(report: Report, *, max_rows: int) -> str:
 
 
 def _number(value: float | int | None) -> float | int | str | None:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # "inf", "-inf", "nan": JSON has no such numbers
-    return value
+    if value is None or isinstance(value, int):
+        return value
+    if value - value == 0:  # finite (inf - inf and nan - nan are nan)
+        return float(f"{value:.6g}")  # what the page shows; the exact value is in JSON / CSV
+    return str(value)  # "inf", "-inf", "nan": JSON has no such numbers
 
 
 def _data(report: Report, rows: Sequence[Row]) -> str:
-    """The table's rows as compact JSON: strings interned in one list, numbers as numbers."""
-    columns = _shown_columns(report)
+    """The table's rows as compact JSON: strings interned in one list, numbers as numbers.
+
+    Built column by column (a few list comprehensions rather than a call per cell): this is
+    the part of a 200,000-issue page that takes time in Python.
+    """
+    columns = _columns(rows)
     strings: dict[str, int] = {}
-    encoded = []
-    for row in rows:
-        line: list[Any] = []
-        for _, get, numeric in columns:
-            value = get(row)
-            if numeric:
-                line.append(_number(value))
-            elif value is None:
-                line.append(-1)
-            else:
-                line.append(strings.setdefault(str(value), len(strings)))
-        line.append(strings.setdefault(row.asset_id, len(strings)) if row.asset_id else -1)
-        encoded.append(line)
-    link = report.context.link("@ASSET@")
+    intern = strings.setdefault
+    encoded: list[list[Any]] = [[] for _ in range(len(columns) + 1)]
+    # Columns with few distinct values first, so that their strings get short indices.
+    many = {"asset", "label", "mid"}
+    order = sorted(range(len(columns)), key=lambda i: columns[i][0] in many)
+    for i in order:
+        _, values, numeric = columns[i]
+        if numeric:
+            numbers: dict[Any, Any] = {}  # measures repeat (limits, counts): convert each once
+            encoded[i] = [
+                numbers[v] if v in numbers else numbers.setdefault(v, _number(v)) for v in values
+            ]
+        else:
+            encoded[i] = [-1 if v is None else intern(str(v), len(strings)) for v in values]
+    ids = [row.asset_id for row in rows]
+    encoded[-1] = [-1 if v is None else intern(v, len(strings)) for v in ids]
     document = {
         "columns": [c[0] for c in columns],
         "numeric": [c[2] for c in columns],
         "strings": list(strings),
-        "rows": encoded,
-        "link": link,
+        "rows": [list(line) for line in zip(*encoded, strict=True)] if rows else [],
+        "link": report.context.link("@ASSET@"),
         "page": PAGE_SIZE,
     }
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -339,7 +359,9 @@ _SCRIPT = r"""
       for (var c = 0; c < n; c++) {
         var td = document.createElement("td"), value = text(row, c);
         if (numeric[c]) td.className = "num";
-        if (c === sevCol) td.className = value === "error" ? "kili-rules-error" : "kili-rules-warning";
+        if (c === sevCol) {
+          td.className = value === "error" ? "kili-rules-error" : "kili-rules-warning";
+        }
         if (c === 0 && data.link && row[n] >= 0) {
           var a = document.createElement("a");
           a.href = data.link.replace("@ASSET@", encodeURIComponent(S[row[n]]));
@@ -369,8 +391,14 @@ _SCRIPT = r"""
     });
   });
   pager.hidden = false;
-  draw();
+  // A filter in the address (report.html#q=street_003) opens the page filtered: links to share.
+  var preset = new URLSearchParams(location.hash.slice(1)).get("q");
+  if (preset) { q.value = preset; apply(); } else { draw(); }
+  window.addEventListener("hashchange", function () {
+    q.value = new URLSearchParams(location.hash.slice(1)).get("q") || ""; apply();
+  });
   document.body.setAttribute("data-kr-ready", String(all.length));
+  document.body.setAttribute("data-kr-ms", String(Math.round(performance.now())));
 })();
 """
 
@@ -423,7 +451,7 @@ def render_page(
     if len(report):
         pictures = _drawings(report, per_rule=drawings_per_rule, images=images, box=260)
         if pictures:
-            body += ["<h2>Labels with findings</h2>", pictures]
+            body += ['<h2 id="kr-figures">Labels with findings</h2>', pictures]
         body.append(_issues_section(report, max_rows))
     return (
         "<!DOCTYPE html>\n"

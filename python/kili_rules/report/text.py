@@ -84,6 +84,11 @@ def render_text(report: Report, *, max_rows: int | None) -> str:
         f" ({report.invalid} unreadable)",
         headline(report),
     ]
+    context = report.context
+    if context.inputs:
+        lines.append(f"inputs: {', '.join(clean(i, limit=None) for i in context.inputs)}")
+    if context.rules_file:
+        lines.append(f"rules file: {clean(context.rules_file, limit=None)}")
     if report.fingerprint:
         lines.append(f"rules fingerprint: {report.fingerprint[:16]}")
     if not len(report):

@@ -1,0 +1,115 @@
+//! `area`: an object's area (sum of its parts, outer ring minus holes) within bounds.
+
+use std::sync::Arc;
+
+use super::{lint_geometry, range_text, MissingResolution, UNIT};
+use crate::geometry::part_area;
+use crate::label::{Label, Resolution};
+use crate::rules::interface::Interface;
+use crate::rules::kind::{Check, Field, FieldError, FieldType, Kind, Needs, Params};
+use crate::rules::template::Vars;
+use crate::rules::{group_by_mid, in_scope, issue, Issue, Rule, Unit};
+
+pub struct Area;
+
+const FIELDS: &[Field] = &[
+    Field::new("min", FieldType::Number, "Smallest area allowed"),
+    Field::new("max", FieldType::Number, "Largest area allowed"),
+    UNIT,
+];
+
+impl Kind for Area {
+    fn name(&self) -> &'static str {
+        "area"
+    }
+    fn doc(&self) -> &'static str {
+        "Object area (outer ring minus holes, parts sharing a mid added up)."
+    }
+    fn fields(&self) -> &'static [Field] {
+        FIELDS
+    }
+    fn compile(&self, p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError> {
+        p.ordered("min", "max")?;
+        p.need_one(&["min", "max"])?;
+        Ok(Arc::new(AreaCheck {
+            min: p.num("min"),
+            max: p.num("max"),
+            unit: Unit::from_name(p.text("unit")),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct AreaCheck {
+    min: Option<f64>,
+    max: Option<f64>,
+    unit: Unit,
+}
+
+impl Check for AreaCheck {
+    fn default_message(&self, _has_category: bool) -> String {
+        format!(
+            "Object {{mid}} has area {{value}}: expected {}",
+            range_text(self.min, self.max)
+        )
+    }
+    fn needs(&self) -> Needs {
+        Needs {
+            geometry: true,
+            pixels: self.unit == Unit::Pixels,
+        }
+    }
+    fn check(
+        &self,
+        rule: &Rule,
+        label: &Label,
+        res: &Resolution,
+        out: &mut Vec<Issue>,
+    ) -> Result<(), MissingResolution> {
+        check(rule, label, res, self.min, self.max, self.unit, out)
+    }
+    fn lint(&self, rule: &Rule, iface: &Interface<'_>, out: &mut Vec<String>) {
+        lint_geometry(rule, iface, true, out);
+    }
+}
+
+fn check(
+    rule: &Rule,
+    label: &Label,
+    res: &Resolution,
+    min: Option<f64>,
+    max: Option<f64>,
+    unit: Unit,
+    out: &mut Vec<Issue>,
+) -> Result<(), MissingResolution> {
+    for g in group_by_mid(in_scope(rule, label)) {
+        if g.parts.is_empty() {
+            continue;
+        }
+        let mut total = 0.0;
+        for p in &g.parts {
+            let (w, h) = match unit {
+                Unit::Normalized => (1.0, 1.0),
+                Unit::Pixels => res.for_page(p.page).ok_or(MissingResolution)?,
+            };
+            total += part_area(p) * w * h;
+        }
+        let limit = match (min, max) {
+            (Some(lo), _) if total < lo => Some(lo),
+            (_, Some(hi)) if total > hi => Some(hi),
+            _ => None,
+        };
+        if let Some(limit) = limit {
+            let vars = Vars {
+                mid: g.mid,
+                category: g.category,
+                frame: g.frame,
+                min,
+                max,
+                ..Vars::default()
+            };
+            out.push(issue(rule, vars, Some(total), Some(limit)));
+        }
+    }
+    Ok(())
+}

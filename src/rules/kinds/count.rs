@@ -1,0 +1,119 @@
+//! `count`: how many objects / answers a job (and category) has, per label or per video frame.
+
+use std::sync::Arc;
+
+use super::range_text;
+use crate::label::{Label, Resolution};
+use crate::rules::kind::{Check, Field, FieldError, FieldType, Kind, Params};
+use crate::rules::template::Vars;
+use crate::rules::{issue, Issue, MissingResolution, Rule};
+
+pub struct Count;
+
+const FIELDS: &[Field] = &[
+    Field::new("min", FieldType::Whole, "Fewest objects or answers allowed"),
+    Field::new("max", FieldType::Whole, "Most objects or answers allowed"),
+];
+
+impl Kind for Count {
+    fn name(&self) -> &'static str {
+        "count"
+    }
+    fn doc(&self) -> &'static str {
+        "Number of objects (one per mid) or answers of job(.category), per label or video frame."
+    }
+    fn fields(&self) -> &'static [Field] {
+        FIELDS
+    }
+    fn compile(&self, p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError> {
+        p.ordered("min", "max")?;
+        p.need_one(&["min", "max"])?;
+        Ok(Arc::new(CountCheck {
+            min: p.num("min"),
+            max: p.num("max"),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct CountCheck {
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+impl Check for CountCheck {
+    fn default_message(&self, has_category: bool) -> String {
+        let what = if has_category {
+            "{category}"
+        } else {
+            "objects or answers"
+        };
+        format!(
+            "{{job}} has {{count}} {what}: expected {}",
+            range_text(self.min, self.max)
+        )
+    }
+
+    fn check(
+        &self,
+        rule: &Rule,
+        label: &Label,
+        _res: &Resolution,
+        out: &mut Vec<Issue>,
+    ) -> Result<(), MissingResolution> {
+        check(rule, label, self.min, self.max, out);
+        Ok(())
+    }
+}
+
+fn check(rule: &Rule, label: &Label, min: Option<f64>, max: Option<f64>, out: &mut Vec<Issue>) {
+    let frames: Vec<Option<u32>> = if label.is_video() {
+        let mut f: Vec<u32> = label.frames.clone();
+        f.sort_unstable();
+        f.dedup();
+        f.into_iter().map(Some).collect()
+    } else {
+        vec![None]
+    };
+    for frame in frames {
+        let n = count(rule, label, frame) as f64;
+        let limit = match (min, max) {
+            (Some(lo), _) if n < lo => Some(lo),
+            (_, Some(hi)) if n > hi => Some(hi),
+            _ => None,
+        };
+        if let Some(limit) = limit {
+            let vars = Vars {
+                count: Some(n),
+                min,
+                max,
+                category: rule.category.as_deref(),
+                frame,
+                ..Vars::default()
+            };
+            out.push(issue(rule, vars, Some(n), Some(limit)));
+        }
+    }
+}
+
+/// Objects count once per mid (parts of one object share it); answers count once each.
+fn count(rule: &Rule, label: &Label, frame: Option<u32>) -> usize {
+    let mut mids: Vec<&str> = Vec::new();
+    let mut n = 0;
+    for o in crate::rules::in_scope(rule, label).filter(|o| o.frame == frame) {
+        match o.mid.as_deref() {
+            Some(m) => mids.push(m),
+            None => n += 1,
+        }
+    }
+    mids.sort_unstable();
+    mids.dedup();
+    n + mids.len()
+        + label
+            .answers
+            .iter()
+            .filter(|a| a.frame == frame && a.job == rule.job)
+            .filter(|a| rule.category.is_none() || a.category == rule.category)
+            .filter(|_a| rule.when.as_ref().is_none_or(|w| w.parent_ok(None)))
+            .count()
+}

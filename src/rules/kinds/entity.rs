@@ -1,0 +1,239 @@
+//! `entity`: named-entity spans: length in characters, the entity text against a pattern,
+//! overlapping entities, and relations each entity must take part in. Issues go on the
+//! entity's mid.
+
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::label::{Label, Object, Resolution};
+use crate::rules::interface::{who, Interface};
+use crate::rules::kind::{Check, Default, Field, FieldError, FieldType, Kind, Params};
+use crate::rules::template::Vars;
+use crate::rules::{in_scope, issue, Issue, MissingResolution, Rule};
+
+pub struct Entity;
+
+const ROLES: &[&str] = &["any", "start", "end"];
+
+const FIELDS: &[Field] = &[
+    Field::new("min_length", FieldType::Whole, "Fewest characters in the span"),
+    Field::new("max_length", FieldType::Whole, "Most characters in the span"),
+    Field::new(
+        "pattern",
+        FieldType::Pattern,
+        "Regular expression the entity's text must match somewhere (^...$ for all of it)",
+    ),
+    Field::new("case_sensitive", FieldType::Bool, "Match the pattern with case")
+        .with_default(Default::Bool(true)),
+    Field::new(
+        "no_overlap",
+        FieldType::Bool,
+        "Flag an entity whose span overlaps an earlier entity of the scope",
+    )
+    .with_default(Default::Bool(false)),
+    Field::new(
+        "relation",
+        FieldType::Text,
+        "A relation job: every entity of the scope must be linked by one of its relations",
+    ),
+    Field::new(
+        "relation_role",
+        FieldType::Choice(ROLES),
+        "Which end of the relation the entity must be",
+    )
+    .with_default(Default::Text("any")),
+];
+
+impl Kind for Entity {
+    fn name(&self) -> &'static str {
+        "entity"
+    }
+    fn doc(&self) -> &'static str {
+        "Named entities: span length, text pattern, overlaps, relations that must exist."
+    }
+    fn fields(&self) -> &'static [Field] {
+        FIELDS
+    }
+    fn compile(&self, p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError> {
+        p.ordered("min_length", "max_length")?;
+        p.need_one(&["min_length", "max_length", "pattern", "no_overlap", "relation"])?;
+        if p.text("relation_role").is_some() && p.text("relation").is_none() {
+            return Err(FieldError::new("relation_role", "needs `relation`"));
+        }
+        let role = match p.text("relation_role") {
+            Some("start") => Role::Start,
+            Some("end") => Role::End,
+            _ => Role::Any,
+        };
+        Ok(Arc::new(EntityCheck {
+            min_length: p.whole("min_length"),
+            max_length: p.whole("max_length"),
+            pattern: p.pattern("pattern", p.bool("case_sensitive").unwrap_or(true))?,
+            no_overlap: p.bool("no_overlap").unwrap_or(false),
+            relation: p.text("relation").map(str::to_owned),
+            role,
+        }))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Any,
+    Start,
+    End,
+}
+
+#[derive(Debug)]
+struct EntityCheck {
+    min_length: Option<usize>,
+    max_length: Option<usize>,
+    pattern: Option<Regex>,
+    no_overlap: bool,
+    relation: Option<String>,
+    role: Role,
+}
+
+impl EntityCheck {
+    fn related(&self, label: &Label, mid: &str) -> bool {
+        let Some(job) = &self.relation else {
+            return true;
+        };
+        label
+            .objects
+            .iter()
+            .filter(|o| o.job == job.as_str())
+            .filter_map(|o| o.relation.as_ref())
+            .any(|r| {
+                let start = r.start.iter().any(|m| m == mid);
+                let end = r.end.iter().any(|m| m == mid);
+                match self.role {
+                    Role::Any => start || end,
+                    Role::Start => start,
+                    Role::End => end,
+                }
+            })
+    }
+
+    fn judge(&self, label: &Label, o: &Object, earlier: &[&Object]) -> Option<Judged> {
+        let span = o.span.as_ref()?;
+        let n = span.end.saturating_sub(span.begin);
+        let limit = match (self.min_length, self.max_length) {
+            (Some(lo), _) if n < lo as u64 => Some((lo, "at least")),
+            (_, Some(hi)) if n > hi as u64 => Some((hi, "at most")),
+            _ => None,
+        };
+        if let Some((bound, word)) = limit {
+            return Some(Judged {
+                reason: format!("spans {n} characters, expected {word} {bound}"),
+                value: Some(n as f64),
+                limit: Some(bound as f64),
+                other: None,
+            });
+        }
+        if let (Some(re), Some(text)) = (&self.pattern, span.content.as_deref()) {
+            if !re.is_match(text) {
+                return Some(Judged::reason(format!(
+                    "text '{text}' does not match the pattern {}",
+                    re.as_str()
+                )));
+            }
+        }
+        if self.no_overlap {
+            let hit = earlier.iter().find(|e| {
+                e.span
+                    .as_ref()
+                    .is_some_and(|s| s.begin < span.end && span.begin < s.end)
+            });
+            if let Some(e) = hit {
+                let mut j = Judged::reason(format!(
+                    "overlaps entity {}",
+                    e.mid.as_deref().unwrap_or("")
+                ));
+                j.other = e.mid.as_deref().map(str::to_owned);
+                return Some(j);
+            }
+        }
+        if let (Some(job), Some(mid)) = (&self.relation, o.mid.as_deref()) {
+            if !self.related(label, mid) {
+                return Some(Judged::reason(format!("is in no relation of {job}")));
+            }
+        }
+        None
+    }
+}
+
+struct Judged {
+    reason: String,
+    value: Option<f64>,
+    limit: Option<f64>,
+    other: Option<String>,
+}
+
+impl Judged {
+    fn reason(reason: String) -> Judged {
+        Judged {
+            reason,
+            value: None,
+            limit: None,
+            other: None,
+        }
+    }
+}
+
+impl Check for EntityCheck {
+    fn default_message(&self, _has_category: bool) -> String {
+        "Entity {mid} ({category}) {reason}".into()
+    }
+
+    fn check(
+        &self,
+        rule: &Rule,
+        label: &Label,
+        _res: &Resolution,
+        out: &mut Vec<Issue>,
+    ) -> Result<(), MissingResolution> {
+        let entities: Vec<&Object> = in_scope(rule, label).filter(|o| o.span.is_some()).collect();
+        for (i, o) in entities.iter().enumerate() {
+            let earlier = entities.get(..i).unwrap_or(&[]);
+            let Some(j) = self.judge(label, o, earlier) else {
+                continue;
+            };
+            let vars = Vars {
+                mid: o.mid.as_deref(),
+                category: o.category.as_deref(),
+                frame: o.frame,
+                reason: Some(&j.reason),
+                other: j.other.as_deref(),
+                text: o.span.as_ref().and_then(|s| s.content.as_deref()),
+                ..Vars::default()
+            };
+            out.push(issue(rule, vars, j.value, j.limit));
+        }
+        Ok(())
+    }
+
+    fn lint(&self, rule: &Rule, iface: &Interface<'_>, out: &mut Vec<String>) {
+        if let Some(job) = iface.job(&rule.job) {
+            let ml = job.ml_task();
+            if ml != "NAMED_ENTITIES_RECOGNITION" {
+                out.push(format!(
+                    "{}: job '{}' is not a named-entity job (mlTask '{ml}')",
+                    who(rule),
+                    rule.job
+                ));
+            }
+        }
+        if let Some(rel) = &self.relation {
+            match iface.job(rel) {
+                None => out.push(format!("{}: relation: unknown job '{rel}'", who(rule))),
+                Some(j) if !j.ml_task().contains("RELATION") => out.push(format!(
+                    "{}: relation: job '{rel}' is not a relation job (mlTask '{}')",
+                    who(rule),
+                    j.ml_task()
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+}

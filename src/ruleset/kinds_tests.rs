@@ -1,0 +1,92 @@
+//! Kinds end to end in Rust: rules file text -> RuleSet -> issues on a parsed label.
+
+use crate::label::json::parse_document;
+use crate::label::{ReadOpts, Resolution};
+use crate::ruleset::config::parse_toml;
+use crate::ruleset::RuleSet;
+
+fn run(rules: &str, label: &str) -> Vec<(String, Option<String>, String)> {
+    let rs = RuleSet::compile(parse_toml(rules).expect("rules parse")).expect("rules compile");
+    let doc = parse_document(label.as_bytes(), ReadOpts::default()).expect("label parses");
+    let mut out = Vec::new();
+    for pl in &doc.labels {
+        for i in rs.check(&pl.label, &Resolution::default()).expect("checks") {
+            out.push((i.rule, i.mid, i.text));
+        }
+    }
+    out
+}
+
+fn rect(mid: &str, x0: f64, y0: f64, x1: f64, y1: f64) -> String {
+    format!(
+        r#"{{"mid": "{mid}", "type": "rectangle", "categories": [{{"name": "A"}}], "boundingPoly": [{{"normalizedVertices": [{{"x": {x0}, "y": {y1}}}, {{"x": {x0}, "y": {y0}}}, {{"x": {x1}, "y": {y0}}}, {{"x": {x1}, "y": {y1}}}]}}]}}"#
+    )
+}
+
+#[test]
+fn box_max_area_is_the_tutorials_extent() {
+    let label = format!(
+        r#"{{"JOB_0": {{"annotations": [{}, {}]}}}}"#,
+        rect("big", 0.10, 0.10, 0.85, 0.54),
+        rect("small", 0.0, 0.0, 0.5, 0.5)
+    );
+    let r = "[[rule]]\nkind = \"box\"\njob = \"JOB_0\"\nmax_area = 0.33\nmessage = \"{mid} {measure}\"\n";
+    assert_eq!(
+        run(r, &label),
+        vec![("box-1".into(), Some("big".into()), "big extent area".into())]
+    );
+    // The polygon area of the same box is not above 0.33.
+    let r = "[[rule]]\nkind = \"area\"\njob = \"JOB_0\"\nmax = 0.33\n";
+    assert!(run(r, &label).is_empty());
+    assert_eq!((0.85f64 - 0.10) * (0.54 - 0.10), 0.33000000000000007);
+}
+
+#[test]
+fn answer_kind() {
+    let r = "[[rule]]\nkind = \"answer\"\njob = \"T\"\nforbidden = \"B\"\nmax = 2\nexclusive = [[\"A\", \"C\"]]\nmessage = \"{reason}\"\n";
+    let l = r#"{"T": {"categories": [{"name": "A"}, {"name": "B"}, {"name": "C"}]}}"#;
+    let texts: Vec<String> = run(r, l).into_iter().map(|x| x.2).collect();
+    assert_eq!(
+        texts,
+        vec![
+            "3 categories chosen, expected at most 2",
+            "category B is not allowed",
+            "A and C cannot be chosen together"
+        ]
+    );
+    assert!(run(r, r#"{"T": {"categories": [{"name": "A"}]}}"#).is_empty());
+}
+
+#[test]
+fn when_answer_gates_a_rule() {
+    let r = "[[rule]]\nkind = \"count\"\njob = \"D\"\nmin = 1\nwhen = { job = \"Q\", answer = \"DAMAGED\" }\n";
+    assert_eq!(
+        run(r, r#"{"Q": {"categories": [{"name": "DAMAGED"}]}}"#).len(),
+        1
+    );
+    assert!(run(r, r#"{"Q": {"categories": [{"name": "OK"}]}}"#).is_empty());
+    assert!(run(r, r#"{}"#).is_empty());
+}
+
+#[test]
+fn registry_names_are_unique_and_fields_declared_once() {
+    let names = crate::rules::kinds::names();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), names.len());
+    for k in crate::rules::kinds::REGISTRY {
+        let fields: Vec<&str> = k.fields().iter().map(|f| f.name).collect();
+        let mut d = fields.clone();
+        d.sort_unstable();
+        d.dedup();
+        assert_eq!(d.len(), fields.len(), "{}", k.name());
+        for f in &fields {
+            assert!(
+                !crate::ruleset::config::COMMON_FIELDS.contains(f),
+                "{}: {f} is a common field",
+                k.name()
+            );
+        }
+    }
+}
