@@ -93,6 +93,7 @@ def test_map_in_arrow_gives_the_rows_of_validate_many() -> None:
         for a, e, lb, j in data
     ]
     expected = RULES.validate_many(items, progress=False).to_dicts()
+
     def same(row: dict[str, Any]) -> dict[str, Any]:
         # an unreadable item is named by its position, which is per Arrow batch in Spark
         out = dict(row, source=None)

@@ -315,15 +315,20 @@ class _Scan:
     # (asset id, label id) of every label handed to the checker: Report.apply reconciles them
     checked: list[tuple[str, str]] = field(default_factory=list)
 
-    def _page(self, skip: int) -> list[dict[str, Any]]:
+    def _page(self, skip: int) -> tuple[list[dict[str, Any]], list[UncheckedRow]]:
+        """One page, its labels prepared on this worker thread (URL downloads included)."""
         first = min(self.page_size, self.stop - skip)
         variables = {"where": self.where, "first": first, "skip": skip}
         page = self.poster.post(self.query, variables, f"assets (skip={skip})")
         if not isinstance(page, list):
             raise ProjectError(f"assets (skip={skip}): expected a list, got {type(page).__name__}")
-        return page
+        unchecked: list[UncheckedRow] = []
+        for asset in page:
+            if isinstance(asset, dict):
+                self._prepare(asset, unchecked)
+        return page, unchecked
 
-    def pages(self) -> Iterator[list[dict[str, Any]]]:
+    def pages(self) -> Iterator[tuple[list[dict[str, Any]], list[UncheckedRow]]]:
         """Pages in order, ``concurrency`` requests in flight, as many as the count said.
 
         Pages are offsets (Kili's first/skip): assets added or removed while the scan runs
@@ -331,7 +336,7 @@ class _Scan:
         """
         offsets = iter(range(self.start, self.stop, self.page_size))
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="kili-rules-page") as pool:
-            inflight: deque[Future[list[dict[str, Any]]]] = deque()
+            inflight: deque[Future[tuple[list[dict[str, Any]], list[UncheckedRow]]]] = deque()
             for skip in offsets:
                 inflight.append(pool.submit(self._page, skip))
                 if len(inflight) >= self.concurrency:
@@ -349,21 +354,22 @@ class _Scan:
 
     def items(self) -> Iterator[dict[str, Any]]:
         """Assets ready for the native batch: every label keeps its jsonResponse string."""
-        for page in self.pages():
+        for page, unchecked in self.pages():
+            self.unchecked.extend(unchecked)  # in page order, whichever thread prepared it
             for asset in page:
-                self._prepare(asset)
-                self._record(asset)
+                if isinstance(asset, dict):
+                    self._record(asset)
                 yield asset
             if self.on_page is not None:
                 self.on_page(len(page))
 
-    def _prepare(self, asset: dict[str, Any]) -> None:
+    def _prepare(self, asset: dict[str, Any], unchecked: list[UncheckedRow]) -> None:
         held = asset.get(self.label_field)
         if held is None:
             return
         if isinstance(held, list):
-            asset[self.label_field] = [lb for lb in held if self._usable(asset, lb)]
-        elif not self._usable(asset, held):
+            asset[self.label_field] = [lb for lb in held if self._usable(asset, lb, unchecked)]
+        elif not self._usable(asset, held, unchecked):
             asset[self.label_field] = None
 
     def _record(self, asset: Mapping[str, Any]) -> None:
@@ -372,7 +378,7 @@ class _Scan:
             if isinstance(label, Mapping) and label.get("id") and asset.get("id"):
                 self.checked.append((str(asset["id"]), str(label["id"])))
 
-    def _usable(self, asset: Mapping[str, Any], label: Any) -> bool:
+    def _usable(self, asset: Mapping[str, Any], label: Any, unchecked: list[UncheckedRow]) -> bool:
         """Whether a label has JSON to check (fetched from its URL if needed); else recorded."""
         if not isinstance(label, dict):
             return True  # the native reader reports what is not a label object
@@ -382,25 +388,26 @@ class _Scan:
             try:
                 label["jsonResponse"] = self.poster.get_text(url, f"label {label_id}: {url}")
             except ProjectError as error:
-                self._unchecked(asset, label_id, f"its jsonResponse could not be fetched: {error}")
+                why = f"its jsonResponse could not be fetched: {error}"
+                unchecked.append(_unchecked_row(asset, label_id, why))
                 return False
         response = label.get("jsonResponse")
         if response is None or (isinstance(response, str) and not response.strip()):
-            self._unchecked(asset, label_id, "Kili returned no jsonResponse for this label")
+            why = "Kili returned no jsonResponse for this label"
+            unchecked.append(_unchecked_row(asset, label_id, why))
             return False
         return True
 
-    def _unchecked(self, asset: Mapping[str, Any], label_id: Any, why: str) -> None:
-        asset_id = asset.get("id")
-        external_id = asset.get("externalId")
-        self.unchecked.append(
-            UncheckedRow(
-                asset_id=str(asset_id) if asset_id is not None else None,
-                external_id=str(external_id) if external_id is not None else None,
-                label_id=str(label_id) if label_id is not None else None,
-                text=f"label not checked: {why}",
-            )
-        )
+
+def _unchecked_row(asset: Mapping[str, Any], label_id: Any, why: str) -> UncheckedRow:
+    asset_id = asset.get("id")
+    external_id = asset.get("externalId")
+    return UncheckedRow(
+        asset_id=str(asset_id) if asset_id is not None else None,
+        external_id=str(external_id) if external_id is not None else None,
+        label_id=str(label_id) if label_id is not None else None,
+        text=f"label not checked: {why}",
+    )
 
 
 def validate_project(
