@@ -236,7 +236,7 @@ def test_20000_distinct_events_then_all_redelivered_are_processed_once(
         tmp_path / "server.log",
         "--no-reconcile",
         "--workers",
-        "2",
+        "16",  # cheap events: many workers share each group commit
     ).wait_ready()
     try:
         statuses, _ = blast(server.url, bodies, clients=32)
