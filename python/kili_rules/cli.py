@@ -243,7 +243,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_events(args: argparse.Namespace) -> int:
     from kili_rules.journal import State, open_journal
 
-    if not args.store.startswith(("postgresql://", "postgres://")) and not Path(args.store).exists():
+    postgres = args.store.startswith(("postgresql://", "postgres://"))
+    if not postgres and not Path(args.store).exists():
         raise UsageError(f"no event journal at {args.store} (give the server's --store)")
     journal = open_journal(args.store)
     try:
