@@ -53,8 +53,7 @@ def emu() -> Iterator[KiliEmulator]:
 
 
 @pytest.fixture
-def kili(emu: KiliEmulator, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr("kili.core.utils.pagination.sleep", lambda _s: None)
+def kili(emu: KiliEmulator) -> Any:
     return emu.kili_client()
 
 
@@ -181,3 +180,14 @@ def test_validate_project_report_reconciles_fixed_labels(
     result = fixed.apply(kili, dry_run=False)
     assert (result.count("solve_issue"), len(result)) == (2, 3)  # 2 solved + the ledger write
     assert [i["assetId"] for i in emu.issues(status="OPEN")] == [project["b"]]
+
+
+def test_unchecked_labels_are_left_alone(kili: Any, emu: KiliEmulator, project: Any) -> None:
+    project_id = project["project"]
+    (blank,) = emu.add_assets(project_id, [{"labels": [None]}])  # no jsonResponse to read
+    report = RULES.validate_project(kili, project_id, disable_tqdm=True)
+    assert any(row.asset_id == blank and row.kind == "unchecked" for row in report)
+    result = report.apply(kili, dry_run=False)
+    assert [asset for asset, _why in result.skipped] == [blank]
+    assert blank not in emu.sent_back and emu.issues(asset_id=blank) == []
+    assert result.count("create_issue") == 3

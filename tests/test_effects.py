@@ -52,9 +52,7 @@ def emu() -> Iterator[KiliEmulator]:
 
 
 @pytest.fixture
-def kili(emu: KiliEmulator, monkeypatch: pytest.MonkeyPatch) -> Any:
-    # the SDK sleeps 1 s after update_properties_in_assets for Kili's backend to settle
-    monkeypatch.setattr("kili.core.utils.pagination.sleep", lambda _s: None)
+def kili(emu: KiliEmulator) -> Any:
     return emu.kili_client(timeout=1.0)
 
 
@@ -329,3 +327,43 @@ def test_workflow_v2_invalidate_and_next_step(kili: Any, emu: KiliEmulator) -> N
     )
     assert passed.actions == ("next_step",) and len(passed.solved) == 2
     assert emu.asset(asset_id)["step"] == "Review"
+
+
+class DecidingRules:
+    """A RuleSet whose rules file declares ``[actions]``: ``decide`` gives the Verdict."""
+
+    needs_resolution = False
+
+    def __init__(self, policy: ActionPolicy) -> None:
+        self.actions = policy
+
+    def validate(self, label: Any, *, resolution: Any = None) -> Any:
+        return RULES.validate(label, resolution=resolution)
+
+    def decide(self, label: Any, *, resolution: Any = None) -> Verdict:
+        return Verdict.decide(self.validate(label), self.actions, objects=3)
+
+
+def test_handle_label_uses_the_rules_files_actions(
+    kili: Any, emu: KiliEmulator, asset: Any
+) -> None:
+    project, asset_id = asset
+    rules: Any = DecidingRules(ActionPolicy(on_error=("issues", "metadata", "review")))
+    label = submit(emu, asset_id, THREE_BOXES)
+    decision = handle_label(kili, rules, project, asset_id, label, steps=MemorySteps())
+    assert decision.actions == ("review",) and not decision.sent_back
+    assert emu.added_to_review == [asset_id] and emu.sent_back == []
+    metadata = emu.asset(asset_id)["metadata"]
+    assert float(metadata["kili_rules_accuracy"]) == pytest.approx(1 / 3)
+    assert metadata["owner"] == "team-a"
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(400, False), (503, True)])
+def test_http_refusal_is_not_retryable_overload_is(
+    kili: Any, emu: KiliEmulator, asset: Any, status: int, retryable: bool
+) -> None:
+    project, asset_id = asset
+    emu.fail_requests("sendAssetsBackToQueue", [status])
+    failed = check(kili, project, asset_id, submit(emu, asset_id, THREE_BOXES))
+    assert failed.failed_step == "send_back" and failed.retryable is retryable
+    assert emu.sent_back == []

@@ -372,7 +372,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
         apply = getattr(report, "apply", None)
         if apply is None:
             raise UsageError("--apply needs Report.apply, which this build of kili-rules lacks")
-        print(apply(kili, dry_run=args.dry_run), file=sys.stderr)
+        # the rules file's [actions] (RuleSet.actions), else the defaults
+        policy = getattr(rules, "actions", None)
+        print(apply(kili, dry_run=args.dry_run, policy=policy), file=sys.stderr)
     return int(report.exit_code(args.fail_on))
 
 

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["APPLY_BATCH", "ApplyResult", "apply_report", "checked_labels"]
 
 LOGGER = logging.getLogger("kili_rules.kili")
+# rows of labels that could not be read from Kili (``validate_project``): not findings
+UNCHECKED_KIND = "unchecked"
 APPLY_BATCH = 100  # assets per batch of Kili calls
 
 
@@ -143,6 +145,9 @@ def apply_report(
     rows_by_asset: dict[str, list[Any]] = {}
     labels_by_asset: dict[str, list[str]] = {}
     skipped: list[tuple[str, str]] = []
+    # a label that could not be read (not a finding): its asset's findings are not all known,
+    # so the asset is left alone
+    unchecked = {row.asset_id for row in report if row.kind == UNCHECKED_KIND and row.asset_id}
     for asset_id, label_id in checked or ():
         labels_by_asset.setdefault(asset_id, [])
         if label_id not in labels_by_asset[asset_id]:
@@ -151,6 +156,10 @@ def apply_report(
         if not row.asset_id:
             skipped.append((row.external_id or row.source or "?", "the row has no asset id"))
             continue
+        if row.asset_id in unchecked:
+            if row.kind == UNCHECKED_KIND:
+                skipped.append((row.asset_id, row.text))
+            continue
         rows_by_asset.setdefault(row.asset_id, []).append(row)
         labels = labels_by_asset.setdefault(row.asset_id, [])
         if row.label_id and row.label_id not in labels:
@@ -158,6 +167,8 @@ def apply_report(
 
     targets: list[Target] = []
     for asset_id, labels in labels_by_asset.items():
+        if asset_id in unchecked:
+            continue
         rows = rows_by_asset.get(asset_id, [])
         if not labels:
             skipped.append((asset_id, "no label id: nowhere to attach issues"))

@@ -37,6 +37,7 @@ changes it would make, and writes nothing (not even to the StepLog).
 
 from __future__ import annotations
 
+import json
 import logging
 import weakref
 from collections import Counter
@@ -73,6 +74,12 @@ MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
     "invalidate": ("send_back_to_queue", ("TODO", "ONGOING")),
     "next_step": ("add_to_review", ("TO_REVIEW",)),
 }
+# the document the SDK's update_properties_in_assets sends
+UPDATE_PROPERTIES_IN_ASSETS = """
+mutation($whereArray: [AssetWhere!]!, $dataArray: [AssetData!]!) {
+  data: updatePropertiesInAssets(where: $whereArray, data: $dataArray) { id }
+}
+"""
 BOUNCE_INSTEAD = {"send_back": "review", "invalidate": "next_step"}
 READ_BATCH = 100  # assets per issues / assets read in bulk
 # client -> project id -> workflow version (a project keeps it)
@@ -530,11 +537,9 @@ class _Runner:
             else:
                 self.record(work, "metadata", {})
         if writes and not self.dry_run:
-            self.call(
-                "metadata",
-                "update_properties_in_assets",
-                asset_ids=[w.asset_id for w, _c in writes],
-                json_metadatas=[{**(w.metadata or {}), **c} for w, c in writes],
+            self.write_metadata(
+                [w.asset_id for w, _c in writes],
+                [{**(w.metadata or {}), **c} for w, c in writes],
             )
         for work, changed in writes:
             self.record(work, "metadata", changed)
@@ -560,6 +565,38 @@ class _Runner:
             # the ledger is bookkeeping (its new ids are not known before the issues exist)
             changed.pop(work.key(LEDGER_KEY), None)
         return changed
+
+    def write_metadata(self, asset_ids: list[str], metadatas: list[dict[str, Any]]) -> None:
+        """Kili's ``updatePropertiesInAssets`` with each asset's whole (merged) metadata.
+
+        Sent through the client's GraphQL executor (same document, retries and rate limit as
+        ``update_properties_in_assets``) because that SDK method sleeps 1 s after every call
+        for the backend to settle: it would cap a webhook worker at one label a second.
+        """
+        client: Any = getattr(_legacy(self.sdk), "graphql_client", None)
+        if not callable(getattr(client, "execute", None)):
+            self.call(
+                "metadata",
+                "update_properties_in_assets",
+                asset_ids=asset_ids,
+                json_metadatas=metadatas,
+            )
+            return
+        for start in range(0, len(asset_ids), READ_BATCH):
+            variables = {
+                "whereArray": [{"id": a} for a in asset_ids[start : start + READ_BATCH]],
+                "dataArray": [
+                    {"jsonMetadata": json.dumps(m)} for m in metadatas[start : start + READ_BATCH]
+                ],
+            }
+            try:
+                client.execute(UPDATE_PROPERTIES_IN_ASSETS, variables)
+            except Exception as exc:
+                raise KiliCallFailed(
+                    f"metadata: updatePropertiesInAssets failed ({type(exc).__name__}: {exc})",
+                    retryable=is_retryable(exc),
+                    step="metadata",
+                ) from exc
 
     # ---- asset actions --------------------------------------------------------------------
 
@@ -652,13 +689,11 @@ def is_retryable(exc: BaseException) -> bool:
     code = _http_status(exc)
     if code is not None:
         return code >= 500 or code in (401, 408, 429)
+    import kili.exceptions  # type: ignore[import-untyped]
     import requests
-    from kili.exceptions import (  # type: ignore[import-untyped]
-        GraphQLError,
-        MutationOutcomeUnknownError,
-    )
 
-    if isinstance(exc, GraphQLError | MutationOutcomeUnknownError):
+    # MutationOutcomeUnknownError (kili >= 26.2.2) is a requests ConnectionError as well
+    if isinstance(exc, kili.exceptions.GraphQLError):
         return True
 
     return isinstance(exc, requests.RequestException | TimeoutError | ConnectionError)

@@ -161,6 +161,18 @@ def _policy(ruleset: RuleSet) -> ActionPolicy:
     return policy if isinstance(policy, ActionPolicy) else ActionPolicy()
 
 
+def _decide(ruleset: RuleSet, label: object, resolution: tuple[float, float] | None) -> Verdict:
+    """``RuleSet.decide`` (the rules file's actions, the label's object count for the QA
+    figures) when this build has it, else the findings under the default actions."""
+    decide = getattr(ruleset, "decide", None)
+    if callable(decide):
+        verdict = decide(label, resolution=resolution)
+        if isinstance(verdict, Verdict):
+            return verdict
+    issues = tuple(ruleset.validate(label, resolution=resolution))
+    return Verdict.decide(issues, _policy(ruleset))
+
+
 def handle_label(
     kili: Any,
     ruleset: RuleSet,
@@ -239,10 +251,10 @@ def handle_label(
                 base, "fetch_asset", f"fetching asset {asset_id} failed: {exc}", exc
             ) from exc
     try:
-        issues = tuple(ruleset.validate(target, resolution=resolution))
+        verdict = _decide(ruleset, target, resolution)
     except LabelError as exc:
         return _unreadable(kili, ruleset, base, str(exc), steps, reconcile, log)
-    verdict = Verdict.decide(issues, _policy(ruleset))
+    issues = verdict.issues
     if not issues:
         log.info("kili-rules: label %s on asset %s passes", label_id, asset_id)
     for issue in issues:

@@ -16,9 +16,9 @@ neither it lasts until cleared. Kinds, and what the real ``kili`` client sees:
     mutation, ``MutationOutcomeUnknownError``; a query is resent up to 5 times).
 
 ``http``
-    an HTTP ``status`` answer (e.g. 503, 502, 429) with a GraphQL error body, before the
-    operation runs: the SDK retries what its policy says it may (429 and an Envoy 503 until
-    its deadline; other 5xx once for a query, never for a mutation).
+    an HTTP ``status`` answer before the operation runs: 5xx and 429 with a GraphQL error
+    body, other 4xx with a plain JSON body (a refusal before GraphQL, as a proxy or gateway
+    gives), which the SDK raises as gql's ``TransportServerError`` carrying the status.
 
 ``applied=True`` runs the operation before misbehaving: the write lands in Kili but its answer
 is lost (the "saved, but the client never heard" case). Otherwise nothing is written.

@@ -166,6 +166,9 @@ class GraphQLService:
             return Reply(200, {"data": None, "errors": [error(message)]}, delay=fault.delay)
         if fault.kind == "http":
             message = f"{fault.message} (HTTP {fault.status})"
+            if 400 <= fault.status < 500 and fault.status != 429:
+                # a refusal before GraphQL (a proxy, a gateway): no GraphQL body
+                return Reply(fault.status, {"message": message})
             return Reply(fault.status, {"data": None, "errors": [error(message)]})
         return Reply(0, {}, reset=True)
 
