@@ -83,6 +83,7 @@ def backlog_in(store: Path) -> int:
     return int(row[0])
 
 
+@pytest.mark.slow
 def test_kill9_and_sigterm_with_500_held_events_lose_and_double_nothing(
     emu: KiliEmulator, tmp_path: Path
 ) -> None:
