@@ -353,14 +353,14 @@ def test_serve_answers_on_loopback(rules_file: Path, tmp_path: Path) -> None:
     command += ["--store", str(tmp_path / "events.db")]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 90  # importing kili takes seconds on a busy machine
         while True:
             assert server.poll() is None, server.communicate()[1].decode()
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
                 break
             except httpx.TransportError:
-                assert time.monotonic() < deadline, "kili-rules serve did not start in 20 s"
+                assert time.monotonic() < deadline, "kili-rules serve did not start in 90 s"
                 time.sleep(0.1)
         assert response.status_code == 200
         unauthorized = httpx.post(f"http://127.0.0.1:{port}/", json={}, timeout=5)

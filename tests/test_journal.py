@@ -159,3 +159,36 @@ def test_content_digest_separates_contents() -> None:
     assert a == same != other
     assert content_digest({"id": "l"}) == FETCH_DIGEST == content_digest({"jsonResponse": {}})
     assert event_key("p", "l", "f", a) != event_key("p", "l", "f", other)
+
+
+def test_events_command_lists_shows_replays_and_purges(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kili_rules.cli import main
+
+    path = tmp_path / "events.db"
+    journal = SQLiteJournal(path)
+    try:
+        for i in range(3):
+            journal.submit(new(f"k{i}", f"l{i}")).result()
+        first, second, _third = journal.lease("w", 3, 30)
+        journal.bury(first.id, "w", "GraphQLError: boom")
+        journal.complete(second.id, "w", {"issues": 0})
+    finally:
+        journal.close()
+    store = ["--store", str(path)]
+    assert main(["events", "list", "--state", "dead", *store]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{first.id}\tdead\t1\tp\ta-l0\tl0\tonSubmit  GraphQLError: boom"]
+    assert "1 dead" in err
+    assert main(["events", "show", str(second.id), *store]) == 0
+    assert '"result": {\n    "issues": 0\n  }' in capsys.readouterr().out
+    assert main(["events", "show", "999", *store]) == 2
+    assert "no event with id 999" in capsys.readouterr().err
+    assert main(["events", "replay", "--state", "dead", *store]) == 0
+    assert capsys.readouterr().out == "1 event(s) pending again\n"
+    assert main(["events", "purge", "--state", "done", *store]) == 0
+    assert capsys.readouterr().out == "1 done event(s) deleted\n"
+    assert main(["events", "purge", *store]) == 2
+    assert main(["events", "list", "--store", str(tmp_path / "none.db")]) == 2
+    assert "no event journal" in capsys.readouterr().err

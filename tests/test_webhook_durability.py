@@ -83,6 +83,7 @@ def backlog_in(store: Path) -> int:
     return int(row[0])
 
 
+@pytest.mark.slow
 def test_kill9_and_sigterm_with_500_held_events_lose_and_double_nothing(
     emu: KiliEmulator, tmp_path: Path
 ) -> None:
@@ -236,7 +237,7 @@ def test_20000_distinct_events_then_all_redelivered_are_processed_once(
         tmp_path / "server.log",
         "--no-reconcile",
         "--workers",
-        "2",
+        "16",  # cheap events: many workers share each group commit
     ).wait_ready()
     try:
         statuses, _ = blast(server.url, bodies, clients=32)

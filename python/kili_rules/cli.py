@@ -260,6 +260,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_events(args: argparse.Namespace) -> int:
     from kili_rules.journal import State, open_journal
 
+    postgres = args.store.startswith(("postgresql://", "postgres://"))
+    if not postgres and not Path(args.store).exists():
+        raise UsageError(f"no event journal at {args.store} (give the server's --store)")
     journal = open_journal(args.store)
     try:
         if args.action == "list":

@@ -293,17 +293,27 @@ class Journal:
         now = time.time()
 
         def run(cur: Any) -> list[Event]:
-            cur.execute(
-                self._sql(
-                    f"UPDATE {TABLE} SET state = 'leased', lease_owner = ?, lease_until = ?, "
-                    "attempts = attempts + 1, updated_at = ? WHERE id IN ("
-                    f"SELECT id FROM {TABLE} WHERE (state = 'pending' AND next_at <= ?) "
-                    "OR (state = 'leased' AND lease_until < ?) ORDER BY next_at, id LIMIT ? "
-                    f"{self.lease_lock}) RETURNING {COLUMNS}"
-                ),
-                (owner, now + lease_seconds, now, now, now, limit),
-            )
-            return sorted((row_to_event(row) for row in cur.fetchall()), key=lambda e: e.id)
+            # Two index range scans on (state, next_at), not one OR over the whole table:
+            # expired leases first (their worker is gone), then due pending events.
+            events: list[Event] = []
+            for where in (
+                "state = 'leased' AND lease_until < ? ORDER BY next_at",
+                "state = 'pending' AND next_at <= ? ORDER BY next_at",
+            ):
+                wanted = limit - len(events)
+                if wanted <= 0:
+                    break
+                cur.execute(
+                    self._sql(
+                        f"UPDATE {TABLE} SET state = 'leased', lease_owner = ?, "
+                        "lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id IN ("
+                        f"SELECT id FROM {TABLE} WHERE {where} LIMIT ? {self.lease_lock}) "
+                        f"RETURNING {COLUMNS}"
+                    ),
+                    (owner, now + lease_seconds, now, now, wanted),
+                )
+                events.extend(row_to_event(row) for row in cur.fetchall())
+            return sorted(events, key=lambda e: e.id)
 
         return self._call(run)
 
