@@ -1,7 +1,7 @@
 """Deterministic generators for the benchmark workloads (W1-W5).
 
 Every generator takes a seed, so a run can be repeated bit for bit. Labels follow Kili's
-``jsonResponse`` layout (reference/kili-formats.md): open rings, ``normalizedVertices``,
+``jsonResponse`` layout (Kili's format): open rings, ``normalizedVertices``,
 rectangles drawn bottom-left, top-left, top-right, bottom-right.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 Label = dict[str, Any]
 Annotation = dict[str, Any]
 
-# The tutorial's three-box label (seed/kili-webhook-tutorial.txt, "Step 5"): it breaks both rules.
+# The tutorial's three-box label (Kili's webhook tutorial, "Step 5"): it breaks both rules.
 TUTORIAL_BOXES = [
     ("20221124161451411-13314", (0.15, 0.31, 0.82, 0.84)),
     ("20221124161456406-47055", (0.79, 0.13, 0.91, 0.20)),

@@ -3,8 +3,6 @@
 
 pub mod batch;
 pub mod error;
-pub mod export;
-pub mod export_zip;
 pub mod geometry;
 pub mod label;
 pub mod rules;

@@ -16,7 +16,7 @@ Key = tuple[Any, ...]
 def frozen(make: Callable[[], T]) -> Iterator[T]:
     """Build a fixture with the collector off, then freeze it: neither side of a comparison
     pays for the collector walking millions of fixture objects (a cost the pure-Python side
-    would otherwise carry in long-lived processes, reference/stack.md §5.2)."""
+    would otherwise carry in long-lived processes)."""
     gc.collect()
     gc.disable()
     try:

@@ -40,7 +40,7 @@ AUTHOR = {
     "name": "Ada Labeler",
 }
 
-# The tutorial's three-box label (seed/kili-webhook-tutorial.txt): three OBJECT_A, the first one
+# The tutorial's three-box label: three OBJECT_A, the first one
 # covering 35.5% of the image. It breaks both rules.
 TUTORIAL_THREE_BOXES = [
     ("OBJECT_A", "20221124161451411-13314", (0.15, 0.31, 0.82, 0.84)),

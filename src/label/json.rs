@@ -1,6 +1,6 @@
 //! Reader from JSON bytes: serde visitors that build the label model while parsing, borrowing
 //! from the input and skipping whatever no rule needs. No JSON DOM is built (serde_json's
-//! `Value` was measured 8x slower than typed parsing, reference/stack.md §1).
+//! `Value` was measured 8x slower than typed parsing).
 //!
 //! On failure the document is parsed again under `serde_path_to_error`, so that the error
 //! names the JSON path; the fast path pays nothing for that.
@@ -390,7 +390,7 @@ impl<'de> de::Deserialize<'de> for BoundingPoly {
 }
 
 impl BoundingPoly {
-    /// Parts of this boundingPoly, per the conventions in reference/kili-formats.md §1.4.3.
+    /// Parts of this boundingPoly, per Kili's conventions for masks (outer ring, holes, parts).
     /// `pages[i]` is the PDF page of element `i`.
     fn into_parts(self, pages: &[u32]) -> Vec<Part> {
         let mut parts = Vec::new();

@@ -13,9 +13,9 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use crate::batch::{validate_export, ExportError};
 use crate::batch::{with_threads, Input, Pipeline};
 use crate::error::{LabelError as CoreLabelError, RulesError as CoreRulesError};
-use crate::export::{validate_export, ExportError};
 use crate::label::Resolution;
 use crate::ruleset::config::{parse_json, parse_toml, rules_from_value, RulesDoc};
 use crate::ruleset::RuleSet;

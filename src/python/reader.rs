@@ -1,6 +1,6 @@
 //! Reader from Python objects: a hand-written walk over dicts and lists with interned keys
-//! (pythonize was measured 4-5x slower than a plain Python loop on label dicts,
-//! reference/stack.md §3). It builds the same model as the JSON reader, field for field.
+//! (pythonize was measured 4-5x slower than a plain Python loop on label dicts).
+//! It builds the same model as the JSON reader, field for field.
 //!
 //! Errors carry the path as segments appended while unwinding, so the success path pays
 //! nothing for them.

@@ -16,10 +16,10 @@ use std::sync::mpsc;
 
 use rayon::prelude::*;
 
-use crate::batch::BatchOut;
-use crate::export::{
+use super::export::{
     check_file_bytes, invalid, is_label_file, unreadable, ExportError, Progress, MAX_DOC_BYTES,
 };
+use super::BatchOut;
 
 /// Compressed bytes per chunk handed to the workers. Label JSON inflates about 8x, and a few
 /// chunks are in flight: this keeps the peak a few tens of MB whatever the export's size.

@@ -1,160 +1,14 @@
-//! Kili export readers: the zip `kili.export_labels(fmt="kili")` writes (`labels/*.json` or
-//! `data.json`), the same unzipped, a JSON list file, JSON Lines.
-//!
-//! Everything streams in chunks of bounded size: the main thread reads a chunk (raw
-//! compressed zip members, or complete JSON documents), rayon inflates, parses and checks it,
-//! and the next chunk is read. Peak memory is a few chunks, whatever the export's size.
+//! JSON list files and JSON Lines, streamed.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use rayon::prelude::*;
-
-use crate::batch::{check_bytes, invalid_row, BatchOut};
-use crate::error::LabelError;
+use super::export::{invalid, unreadable, ExportError, Progress, CHUNK_BYTES, MAX_DOC_BYTES};
+use super::BatchOut;
 use crate::ruleset::RuleSet;
 
-/// Bytes read before a chunk is handed to the workers.
-pub(crate) const CHUNK_BYTES: usize = 8 << 20;
-/// Largest JSON document (inflated zip member, list element or line) accepted.
-pub(crate) const MAX_DOC_BYTES: u64 = 1 << 30;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    #[error("{path}: {reason}")]
-    Unreadable { path: String, reason: String },
-}
-
-pub(crate) fn unreadable(path: &Path, reason: impl ToString) -> ExportError {
-    ExportError::Unreadable {
-        path: path.display().to_string(),
-        reason: reason.to_string(),
-    }
-}
-
-/// Progress: (units done, units total); units are files or bytes depending on the source.
-pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
-
-pub fn validate_export(
-    rs: &RuleSet,
-    path: &Path,
-    progress: Progress,
-) -> Result<BatchOut, ExportError> {
-    let meta = std::fs::metadata(path).map_err(|e| unreadable(path, e))?;
-    if meta.is_dir() {
-        return validate_folder(rs, path, progress);
-    }
-    let mut head = [0u8; 4];
-    let n = File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .map_err(|e| unreadable(path, e))?;
-    if head.get(..n).is_some_and(|h| h.starts_with(b"PK")) {
-        return crate::export_zip::validate_zip(rs, path, progress);
-    }
-    validate_json_file(rs, path, meta.len(), progress)
-}
-
-pub(crate) fn invalid(source: &str, reason: String) -> BatchOut {
-    let e = LabelError::new("", reason);
-    BatchOut {
-        invalid: 1,
-        rows: vec![invalid_row(Some(source), None, None, None, &e)],
-        ..BatchOut::default()
-    }
-}
-
-/// A label file: one asset record, or (`data.json`) a list of them.
-pub(crate) fn check_file_bytes(rs: &RuleSet, b: &[u8], source: &str) -> BatchOut {
-    let first = b.iter().find(|c| !c.is_ascii_whitespace());
-    if first == Some(&b'[') {
-        let mut out = BatchOut::default();
-        let mut docs = Vec::new();
-        let res = split_array(b, |d| {
-            docs.push(d.to_vec());
-            Ok(())
-        });
-        if let Err(e) = res {
-            return invalid(source, e);
-        }
-        for (k, d) in docs.iter().enumerate() {
-            out.extend(check_bytes(rs, d, Some(&format!("{source}[{k}]"))));
-        }
-        out.bytes_read = b.len() as u64;
-        return out;
-    }
-    check_bytes(rs, b, Some(source))
-}
-
-/// Label files of an export: `*.json`, not hidden.
-pub(crate) fn is_label_file(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower.ends_with(".json") && !lower.rsplit('/').next().is_some_and(|f| f.starts_with('.'))
-}
-
-// ---------------------------------------------------------------------------------------------
-// folders
-
-fn validate_folder(rs: &RuleSet, root: &Path, progress: Progress) -> Result<BatchOut, ExportError> {
-    let mut files = Vec::new();
-    collect_json(root, &mut files, 0).map_err(|e| unreadable(root, e))?;
-    files.sort();
-    let total = files.len() as u64;
-    let mut out = BatchOut::default();
-    let mut done = 0u64;
-    for chunk in files.chunks(256) {
-        let parts: Vec<BatchOut> = chunk
-            .par_iter()
-            .map(|p| {
-                let name = p.strip_prefix(root).unwrap_or(p).display().to_string();
-                match read_bounded(p) {
-                    Ok(b) => check_file_bytes(rs, &b, &name),
-                    Err(e) => invalid(&name, e),
-                }
-            })
-            .collect();
-        for p in parts {
-            out.extend(p);
-        }
-        done += chunk.len() as u64;
-        progress(done, total);
-    }
-    Ok(out)
-}
-
-fn read_bounded(p: &Path) -> Result<Vec<u8>, String> {
-    let f = File::open(p).map_err(|e| e.to_string())?;
-    let mut b = Vec::new();
-    f.take(MAX_DOC_BYTES + 1)
-        .read_to_end(&mut b)
-        .map_err(|e| e.to_string())?;
-    if b.len() as u64 > MAX_DOC_BYTES {
-        return Err("file too large".into());
-    }
-    Ok(b)
-}
-
-fn collect_json(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> std::io::Result<()> {
-    if depth > 32 {
-        return Ok(());
-    }
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let ty = entry.file_type()?;
-        let p = entry.path();
-        if ty.is_dir() {
-            collect_json(&p, out, depth + 1)?;
-        } else if ty.is_file() && is_label_file(&p.to_string_lossy()) {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// JSON list files and JSON Lines, streamed
-
-fn validate_json_file(
+pub(crate) fn validate_json_file(
     rs: &RuleSet,
     path: &Path,
     total: u64,
@@ -181,7 +35,7 @@ fn validate_json_file(
     let mut count = 0usize;
     let mut consumed = 0u64;
     let flush = |chunk: &mut Vec<(Vec<u8>, Option<String>)>, out: &mut BatchOut, consumed: u64| {
-        out.extend(crate::batch::check_many_bytes(rs, chunk));
+        out.extend(super::check_many_bytes(rs, chunk));
         chunk.clear();
         progress(consumed, total);
     };
@@ -240,7 +94,10 @@ fn validate_json_file(
 }
 
 /// Split a top-level JSON array held in memory into its elements.
-fn split_array(b: &[u8], mut f: impl FnMut(&[u8]) -> Result<(), String>) -> Result<(), String> {
+pub(crate) fn split_array(
+    b: &[u8],
+    mut f: impl FnMut(&[u8]) -> Result<(), String>,
+) -> Result<(), String> {
     let mut reader = b;
     let mut err = None;
     stream_array(&mut reader, |doc, _| {

@@ -1,0 +1,152 @@
+//! Batch validation: documents in, report rows out, fanned out on rayon; and the Kili export
+//! readers (zip, folder, JSON list, JSON Lines) that feed it.
+
+mod export;
+mod folder;
+mod jsonlist;
+mod pipeline;
+mod zip;
+
+pub use export::{validate_export, ExportError, Progress};
+pub use pipeline::{check_chunk, check_many_bytes, with_threads, Input, Pipeline};
+
+use crate::error::LabelError;
+use crate::label::json::parse_document;
+use crate::label::Document;
+use crate::rules::{Issue, Severity};
+use crate::ruleset::RuleSet;
+
+/// One report row: an issue and where it comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub asset_id: Option<String>,
+    pub external_id: Option<String>,
+    pub label_id: Option<String>,
+    /// The file (or zip member) the document came from.
+    pub source: Option<String>,
+    pub issue: Issue,
+}
+
+/// What a batch run found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BatchOut {
+    pub rows: Vec<Row>,
+    pub labels: usize,
+    pub assets: usize,
+    pub invalid: usize,
+    pub bytes_read: u64,
+}
+
+impl BatchOut {
+    pub fn extend(&mut self, other: BatchOut) {
+        self.rows.extend(other.rows);
+        self.labels += other.labels;
+        self.assets += other.assets;
+        self.invalid += other.invalid;
+        self.bytes_read += other.bytes_read;
+    }
+}
+
+pub const INVALID_KIND: &str = "invalid_label";
+
+/// The ids of an input that could not be read, as far as they can be told: nothing is lost.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Ids {
+    pub asset_id: Option<String>,
+    pub external_id: Option<String>,
+    pub label_id: Option<String>,
+}
+
+/// An input that could not be read, with whatever ids it still shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failed {
+    pub err: LabelError,
+    pub ids: Ids,
+}
+
+/// The row that stands for an input that could not be read or checked.
+pub fn invalid_row(
+    source: Option<&str>,
+    asset_id: Option<String>,
+    external_id: Option<String>,
+    label_id: Option<String>,
+    err: &LabelError,
+) -> Row {
+    let text = match source {
+        Some(s) if !s.is_empty() => format!("{s}: {err}"),
+        _ => err.to_string(),
+    };
+    Row {
+        asset_id,
+        external_id,
+        label_id,
+        source: source.map(str::to_owned),
+        issue: Issue {
+            rule: INVALID_KIND.to_owned(),
+            kind: INVALID_KIND,
+            severity: Severity::Error,
+            text,
+            mid: None,
+            job: None,
+            category: None,
+            frame: None,
+            value: None,
+            limit: None,
+        },
+    }
+}
+
+/// Check every label of a parsed document.
+pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> BatchOut {
+    let mut out = BatchOut {
+        assets: usize::from(!doc.is_label && !doc.is_response),
+        ..BatchOut::default()
+    };
+    let asset_id = if doc.is_label {
+        None
+    } else {
+        doc.id.as_ref().map(|n| n.to_string())
+    };
+    let external_id = doc.external_id.as_ref().map(|n| n.to_string());
+    for pl in doc.labels {
+        out.labels += 1;
+        match rs.check(&pl.label, &doc.resolution) {
+            Ok(issues) => out.rows.extend(issues.into_iter().map(|issue| Row {
+                asset_id: asset_id.clone(),
+                external_id: external_id.clone(),
+                label_id: pl.id.as_ref().map(|n| n.to_string()),
+                source: source.map(str::to_owned),
+                issue,
+            })),
+            Err(e) => {
+                out.invalid += 1;
+                out.rows.push(invalid_row(
+                    source,
+                    asset_id.clone(),
+                    external_id.clone(),
+                    pl.id.as_ref().map(|n| n.to_string()),
+                    &e,
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Parse and check one JSON document; a malformed one becomes an `invalid_label` row.
+pub fn check_bytes(rs: &RuleSet, bytes: &[u8], source: Option<&str>) -> BatchOut {
+    let mut out = match parse_document(bytes, rs.opts) {
+        Ok(doc) => check_document(rs, doc, source),
+        Err(e) => {
+            let ids = crate::label::json::peek_ids(bytes);
+            let row = invalid_row(source, ids.asset_id, ids.external_id, ids.label_id, &e);
+            BatchOut {
+                invalid: 1,
+                rows: vec![row],
+                ..BatchOut::default()
+            }
+        }
+    };
+    out.bytes_read = bytes.len() as u64;
+    out
+}
