@@ -12,7 +12,7 @@ pub use pipeline::{check_chunk, check_many_bytes, with_threads, Input, Pipeline}
 
 use crate::error::LabelError;
 use crate::label::json::parse_document;
-use crate::label::Document;
+use crate::label::{Document, Label};
 use crate::rules::{Issue, Severity};
 use crate::ruleset::RuleSet;
 
@@ -27,10 +27,23 @@ pub struct Row {
     pub issue: Issue,
 }
 
+/// A checked label handed back to the caller (only when the RuleSet asks for it), with the
+/// place in `rows` where its native rows end: Python rules' rows go right after them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptLabel {
+    pub asset_id: Option<String>,
+    pub external_id: Option<String>,
+    pub label_id: Option<String>,
+    pub source: Option<String>,
+    pub label: Label,
+    pub rows_end: usize,
+}
+
 /// What a batch run found.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BatchOut {
     pub rows: Vec<Row>,
+    pub kept: Vec<KeptLabel>,
     pub labels: usize,
     pub assets: usize,
     pub invalid: usize,
@@ -39,6 +52,11 @@ pub struct BatchOut {
 
 impl BatchOut {
     pub fn extend(&mut self, other: BatchOut) {
+        let base = self.rows.len();
+        self.kept.extend(other.kept.into_iter().map(|mut k| {
+            k.rows_end += base;
+            k
+        }));
         self.rows.extend(other.rows);
         self.labels += other.labels;
         self.assets += other.assets;
@@ -111,13 +129,25 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
     for pl in doc.labels {
         out.labels += 1;
         match rs.check(&pl.label, &doc.resolution) {
-            Ok(issues) => out.rows.extend(issues.into_iter().map(|issue| Row {
-                asset_id: asset_id.clone(),
-                external_id: external_id.clone(),
-                label_id: pl.id.as_ref().map(|n| n.to_string()),
-                source: source.map(str::to_owned),
-                issue,
-            })),
+            Ok(issues) => {
+                out.rows.extend(issues.into_iter().map(|issue| Row {
+                    asset_id: asset_id.clone(),
+                    external_id: external_id.clone(),
+                    label_id: pl.id.as_ref().map(|n| n.to_string()),
+                    source: source.map(str::to_owned),
+                    issue,
+                }));
+                if rs.keep_labels {
+                    out.kept.push(KeptLabel {
+                        asset_id: asset_id.clone(),
+                        external_id: external_id.clone(),
+                        label_id: pl.id.as_ref().map(|n| n.to_string()),
+                        source: source.map(str::to_owned),
+                        label: pl.label,
+                        rows_end: out.rows.len(),
+                    });
+                }
+            }
             Err(e) => {
                 out.invalid += 1;
                 out.rows.push(invalid_row(
