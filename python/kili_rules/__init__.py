@@ -8,6 +8,7 @@
 from typing import TYPE_CHECKING
 
 from kili_rules._native import BatchResult, Issue, LabelError, Row, RulesError, __version__
+from kili_rules.python_rules import Finding, LabelView, PythonRule, python_rule
 from kili_rules.rules import (
     Answer,
     Area,
@@ -33,10 +34,13 @@ __all__ = [
     "Box",
     "Count",
     "Entity",
+    "Finding",
     "InsideImage",
     "Issue",
     "LabelError",
+    "LabelView",
     "Overlap",
+    "PythonRule",
     "Report",
     "Required",
     "Row",
@@ -46,6 +50,7 @@ __all__ = [
     "Text",
     "ValidPolygon",
     "__version__",
+    "python_rule",
 ]
 
 
