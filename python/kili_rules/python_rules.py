@@ -127,14 +127,13 @@ class FunctionRule(PythonRule):
         if not callable(func):
             raise RulesError(f"python rule: expected a function, got {type(func).__name__}")
         self.func = func
-        self.id = id or getattr(func, "__name__", "python_rule")
+        self.id: str = id or str(getattr(func, "__name__", "python_rule"))
         self.severity = _check_severity(self.id, severity)
         # Where the function was loaded from (a rules file's "module:name"), if anywhere.
         self._ref = ref
         self.__module__ = getattr(func, "__module__", __name__)
         self.__qualname__ = getattr(func, "__qualname__", self.id)
         self.__name__ = getattr(func, "__name__", self.id)
-        self.__doc__ = getattr(func, "__doc__", None)
 
     def check(self, label: LabelView) -> Any:
         return self.func(label)

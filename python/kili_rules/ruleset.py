@@ -361,16 +361,19 @@ def _names_python_kind(text: str | bytes) -> bool:
 
 
 def _load_toml(text: str) -> dict[str, Any]:
+    import importlib
+
     try:
-        import tomllib
+        toml: Any = importlib.import_module("tomllib")
     except ImportError:  # Python 3.10
         try:
-            import tomli as tomllib  # type: ignore[no-redef]
+            toml = importlib.import_module("tomli")
         except ImportError:
             raise RulesError(
                 "rules file: python rules in a TOML file need Python 3.11+ or 'tomli'"
             ) from None
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+        data: dict[str, Any] = toml.loads(text)
+    except toml.TOMLDecodeError as e:
         raise RulesError(f"rules file: TOML: {e}") from None
+    return data

@@ -230,7 +230,12 @@ pub fn merge_python_rows(
             label,
             rows_end,
         } = k;
-        rows.extend(native.by_ref().take(rows_end.saturating_sub(done)).map(Row::from));
+        rows.extend(
+            native
+                .by_ref()
+                .take(rows_end.saturating_sub(done))
+                .map(Row::from),
+        );
         done = done.max(rows_end);
         let view = LabelView::build(
             py,
