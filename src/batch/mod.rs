@@ -180,3 +180,48 @@ pub fn check_bytes(rs: &RuleSet, bytes: &[u8], source: Option<&str>) -> BatchOut
     out.bytes_read = bytes.len() as u64;
     out
 }
+
+#[cfg(test)]
+mod kept_tests {
+    use super::*;
+    use crate::ruleset::config::parse_json;
+
+    fn rules(keep: bool) -> RuleSet {
+        let doc = parse_json(br#"{"rule": [{"kind": "count", "job": "J", "max": 0}]}"#);
+        let mut rs = RuleSet::compile(doc.expect("rules")).expect("compile");
+        rs.keep_labels = keep;
+        rs
+    }
+
+    const DOCS: [&[u8]; 3] = [
+        br#"{"id": "a", "latestLabel": {"id": "l1", "jsonResponse": {"J": {"annotations": [{"mid": "m"}]}}}}"#,
+        br#"{"id": "b", "latestLabel": {"id": "l2", "jsonResponse": {}}}"#,
+        br#"{"id": "c", "latestLabel": {"id": "l3", "jsonResponse": {"J": {"annotations": [{}, {}]}}}}"#,
+    ];
+
+    #[test]
+    fn native_only_sets_keep_nothing() {
+        let mut out = BatchOut::default();
+        for d in DOCS {
+            out.extend(check_bytes(&rules(false), d, None));
+        }
+        assert!(out.kept.is_empty());
+        assert_eq!(out.rows.len(), 2);
+    }
+
+    #[test]
+    fn kept_labels_know_where_their_rows_end() {
+        let mut out = BatchOut::default();
+        for d in DOCS {
+            out.extend(check_bytes(&rules(true), d, Some("src")));
+        }
+        let ends: Vec<(Option<&str>, usize)> = out
+            .kept
+            .iter()
+            .map(|k| (k.label_id.as_deref(), k.rows_end))
+            .collect();
+        assert_eq!(ends, [(Some("l1"), 1), (Some("l2"), 1), (Some("l3"), 2)]);
+        assert_eq!(out.kept[2].label.objects.len(), 2);
+        assert_eq!(out.kept[0].asset_id.as_deref(), Some("a"));
+    }
+}

@@ -48,6 +48,9 @@ fn thread_err(e: String) -> PyErr {
     PyValueError::new_err(e)
 }
 
+/// One label's native issues and its view.
+type LabelChecked = (Vec<Issue>, LabelView);
+
 /// A compiled rule set.
 #[pyclass(frozen, module = "kili_rules._native")]
 struct Engine {
@@ -159,7 +162,7 @@ impl Engine {
         label: &Bound<'_, PyAny>,
         resolution: Option<(f64, f64)>,
         page_resolutions: Option<BTreeMap<u32, (f64, f64)>>,
-    ) -> PyResult<(Vec<(Vec<Issue>, LabelView)>, usize)> {
+    ) -> PyResult<(Vec<LabelChecked>, usize)> {
         let doc = read_document(label, self.rs.opts).map_err(label_err)?;
         let res = Engine::resolution(&doc.resolution, resolution, page_resolutions)?;
         let asset_id = if doc.is_label {
