@@ -5,10 +5,13 @@ from typing import Any, final
 
 __version__: str
 __all__ = [
+    "AnswerView",
     "BatchResult",
     "Engine",
     "Issue",
     "LabelError",
+    "LabelView",
+    "ObjectView",
     "Row",
     "RulesError",
     "__version__",
