@@ -262,3 +262,24 @@ def test_native_only_sets_are_unchanged() -> None:
     assert rs.python_rules == ()
     assert [r.rule for r in rs.validate_many(ASSETS)] == ["at-most-two"]
     assert isinstance(checks.EmptyLabel(), PythonRule)
+
+
+def test_the_plugin_creates_python_findings_and_rule_errors_as_issues() -> None:
+    pytest.importorskip("kili")
+    import logging
+
+    from _fake_kili import FakeKili
+    from kili_rules.plugin import RulesPlugin
+
+    class Handler(RulesPlugin):
+        rules = RuleSet([NATIVE, checks.iban_has_text, checks.flaky])
+
+    kili = FakeKili()
+    label = {"id": "label-02", "jsonResponse": ASSETS[1]["latestLabel"]["jsonResponse"]}
+    decision = Handler(kili, "project-1", logging.getLogger("t")).on_submit(label, "asset-02")
+    (call,) = kili.named("create_issues")
+    assert call["object_mid_array"] == ["m2", None]
+    assert call["text_array"][0] == "IBAN box without its transcription"
+    assert "python rule 'flaky' raised ValueError" in call["text_array"][1]
+    assert [i.kind for i in decision.issues] == ["python", "rule_error"]
+    assert decision.sent_back
