@@ -8,6 +8,7 @@
 from typing import TYPE_CHECKING
 
 from kili_rules._native import BatchResult, Issue, LabelError, Row, RulesError, __version__
+from kili_rules.python_rules import Finding, LabelView, PythonRule, python_rule
 from kili_rules.rules import (
     Answer,
     Area,
@@ -30,10 +31,13 @@ __all__ = [
     "BatchResult",
     "Box",
     "Count",
+    "Finding",
     "InsideImage",
     "Issue",
     "LabelError",
+    "LabelView",
     "Overlap",
+    "PythonRule",
     "Report",
     "Required",
     "Row",
@@ -42,6 +46,7 @@ __all__ = [
     "RulesError",
     "ValidPolygon",
     "__version__",
+    "python_rule",
 ]
 
 

@@ -5,10 +5,13 @@ from typing import Any, final
 
 __version__: str
 __all__ = [
+    "AnswerView",
     "BatchResult",
     "Engine",
     "Issue",
     "LabelError",
+    "LabelView",
+    "ObjectView",
     "Row",
     "RulesError",
     "__version__",
@@ -48,6 +51,19 @@ class Issue:
     def to_dict(self) -> dict[str, Any]: ...
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
+    @staticmethod
+    def _finding(
+        rule: str,
+        severity: str,
+        text: str,
+        mid: str | None = None,
+        job: str | None = None,
+        category: str | None = None,
+        frame: int | None = None,
+        value: float | None = None,
+        limit: float | None = None,
+        error: bool = False,
+    ) -> Issue: ...
 
 @final
 class Row:
@@ -119,6 +135,13 @@ class Engine:
     @property
     def needs_resolution(self) -> bool: ...
     def rules(self) -> list[dict[str, Any]]: ...
+    def with_label_views(self) -> Engine: ...
+    def validate_views(
+        self,
+        label: object,
+        resolution: tuple[float, float] | None = None,
+        page_resolutions: dict[int, tuple[float, float]] | None = None,
+    ) -> tuple[list[tuple[list[Issue], LabelView]], int]: ...
     def validate(
         self,
         label: object,
@@ -136,18 +159,76 @@ class Engine:
         items: Iterable[object],
         threads: int | None = None,
         progress: Callable[[int, int | None], object] | None = None,
+        python_rules: Callable[[LabelView], list[Issue]] | None = None,
     ) -> BatchResult: ...
     def validate_json_many(
         self,
         docs: Sequence[bytes],
         threads: int | None = None,
+        python_rules: Callable[[LabelView], list[Issue]] | None = None,
     ) -> BatchResult: ...
     def validate_export(
         self,
         path: str,
         threads: int | None = None,
         progress: Callable[[int, int], object] | None = None,
+        python_rules: Callable[[LabelView], list[Issue]] | None = None,
     ) -> BatchResult: ...
     def lint(self, json_interface: object) -> list[str]: ...
+
+@final
+class ObjectView:
+    """One object of a label, read-only (what a Python rule sees)."""
+
+    @property
+    def job(self) -> str: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def mid(self) -> str | None: ...
+    @property
+    def frame(self) -> int | None: ...
+    @property
+    def children(self) -> tuple[str, ...]: ...
+    @property
+    def shape(self) -> str: ...
+    @property
+    def parts(self) -> tuple[tuple[tuple[tuple[float, float], ...], ...], ...]: ...
+    @property
+    def rings(self) -> tuple[tuple[tuple[float, float], ...], ...]: ...
+    @property
+    def pages(self) -> tuple[int | None, ...]: ...
+
+@final
+class AnswerView:
+    """One answer of a label, read-only."""
+
+    @property
+    def job(self) -> str: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def frame(self) -> int | None: ...
+    @property
+    def children(self) -> tuple[str, ...]: ...
+
+@final
+class LabelView:
+    """A parsed label, read-only: what a Python rule receives."""
+
+    @property
+    def objects(self) -> tuple[ObjectView, ...]: ...
+    @property
+    def answers(self) -> tuple[AnswerView, ...]: ...
+    @property
+    def frames(self) -> tuple[int, ...]: ...
+    @property
+    def asset_id(self) -> str | None: ...
+    @property
+    def external_id(self) -> str | None: ...
+    @property
+    def label_id(self) -> str | None: ...
+    @property
+    def source(self) -> str | None: ...
 
 def _read_model(label: object, via_json: bool) -> str: ...

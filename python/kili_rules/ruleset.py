@@ -9,7 +9,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from kili_rules._native import Engine, Issue, RulesError
+from kili_rules._native import Engine, Issue, LabelView, RulesError
+from kili_rules.python_rules import PythonRule, from_entry, run_rules
 from kili_rules.rules import Rule
 from kili_rules.verdict import ActionPolicy, Verdict
 
@@ -22,18 +23,23 @@ PathLike = str | os.PathLike[str]
 class RuleSet:
     """A compiled set of rules. Build it from a file, a dict or rule objects."""
 
-    __slots__ = ("_actions", "_engine", "_fingerprint")
+    __slots__ = ("_actions", "_engine", "_fingerprint", "_python")
 
     def __init__(
         self,
-        rules: Iterable[Rule | Mapping[str, Any]] = (),
+        rules: Iterable[Rule | PythonRule | Mapping[str, Any]] = (),
         *,
         actions: ActionPolicy | Mapping[str, Any] | None = None,
     ) -> None:
         items: list[dict[str, Any]] = []
+        python: list[PythonRule] = []
         for i, r in enumerate(rules, start=1):
             if isinstance(r, Rule):
                 items.append(r.to_dict())
+            elif isinstance(r, PythonRule):
+                python.append(r)
+            elif isinstance(r, Mapping) and r.get("kind") == "python":
+                python.append(from_entry(r, i))
             elif isinstance(r, Mapping):
                 items.append(dict(r))
             else:
@@ -43,20 +49,46 @@ class RuleSet:
             doc["actions"] = (
                 actions.to_dict() if isinstance(actions, ActionPolicy) else dict(actions)
             )
-        self._set(Engine.from_dict(doc))
+        self._set(Engine.from_dict(doc), python)
 
-    def _set(self, engine: Engine) -> None:
+    def _set(self, engine: Engine, python: Iterable[PythonRule] = ()) -> None:
         # The actions table is validated here, at load time, so a bad one fails like a bad rule
         # (from_file prefixes the path; the message names the field: "actions.on_error: ...").
         self._actions = ActionPolicy.from_dict(engine.actions())
-        self._engine = engine
-        self._fingerprint = hashlib.sha256(engine.config_json().encode()).hexdigest()
+        self._python = tuple(python)
+        seen = {r["id"] for r in engine.rules()}
+        for rule in self._python:
+            if rule.rule_id in seen:
+                raise RulesError(f"duplicate rule id '{rule.rule_id}'")
+            seen.add(rule.rule_id)
+        # Python rules need every label's geometry and, in batch runs, the labels themselves.
+        self._engine = engine.with_label_views() if self._python else engine
+        digest = hashlib.sha256(engine.config_json().encode())
+        for rule in self._python:
+            digest.update(repr(sorted(rule.describe().items())).encode())
+        self._fingerprint = digest.hexdigest()
 
     @classmethod
-    def _wrap(cls, engine: Engine) -> RuleSet:
+    def _wrap(cls, engine: Engine, python: Iterable[PythonRule] = ()) -> RuleSet:
         rs = cls.__new__(cls)
-        rs._set(engine)
+        rs._set(engine, python)
         return rs
+
+    @classmethod
+    def _split(cls, config: Mapping[str, Any]) -> RuleSet:
+        """A rules document that may hold ``kind = "python"`` entries: those are loaded here
+        (by module path), the rest compiled by the core."""
+        rules = config.get("rule")
+        if not isinstance(rules, list):
+            return cls._wrap(Engine.from_dict(dict(config)))
+        native: list[Any] = []
+        python: list[PythonRule] = []
+        for i, r in enumerate(rules, start=1):
+            if isinstance(r, Mapping) and r.get("kind") == "python":
+                python.append(from_entry(r, i))
+            else:
+                native.append(r)
+        return cls._wrap(Engine.from_dict({**config, "rule": native}), python)
 
     # -- constructors ---------------------------------------------------------------------
 
@@ -67,14 +99,25 @@ class RuleSet:
             raise RulesError(
                 f"rules: expected a mapping with a 'rule' list, got {type(config).__name__}"
             )
-        return cls._wrap(Engine.from_dict(dict(config)))
+        return cls._split(config)
 
     @classmethod
     def from_toml(cls, text: str) -> RuleSet:
+        if _names_python_kind(text):
+            return cls._split(_load_toml(text))
         return cls._wrap(Engine.from_toml(text))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> RuleSet:
+        if _names_python_kind(text):
+            import json
+
+            try:
+                data = json.loads(text)
+            except ValueError as e:
+                raise RulesError(f"rules file: JSON: {e}") from None
+            if isinstance(data, Mapping):
+                return cls._split(data)
         return cls._wrap(Engine.from_json(text))
 
     @classmethod
@@ -117,8 +160,13 @@ class RuleSet:
 
     @property
     def rules(self) -> list[dict[str, Any]]:
-        """The rules as normalized dicts (ids filled in)."""
-        return self._engine.rules()
+        """The rules as normalized dicts (ids filled in); Python rules last."""
+        return self._engine.rules() + [r.describe() for r in self._python]
+
+    @property
+    def python_rules(self) -> tuple[PythonRule, ...]:
+        """The rules written in Python, in order."""
+        return self._python
 
     @property
     def actions(self) -> ActionPolicy:
@@ -148,7 +196,7 @@ class RuleSet:
         return self._engine.lint(json_interface)
 
     def __len__(self) -> int:
-        return len(self._engine.rules())
+        return len(self._engine.rules()) + len(self._python)
 
     def __repr__(self) -> str:
         ids = ", ".join(r.get("id", "?") for r in self.rules)
@@ -160,8 +208,16 @@ class RuleSet:
     def __hash__(self) -> int:
         return hash(self._fingerprint)
 
-    def __reduce__(self) -> tuple[Callable[[str], RuleSet], tuple[str]]:
-        return (RuleSet.from_json, (self._engine.config_json(),))
+    def __reduce__(
+        self,
+    ) -> tuple[
+        Callable[[str, tuple[PythonRule, ...]], RuleSet], tuple[str, tuple[PythonRule, ...]]
+    ]:
+        # Native rules travel as their normalized JSON; Python rules by reference (module path).
+        return (_restore, (self._engine.config_json(), self._python))
+
+    def _check_view(self, view: LabelView) -> list[Issue]:
+        return run_rules(self._python, view)
 
     # -- validation -----------------------------------------------------------------------
 
@@ -178,7 +234,22 @@ class RuleSet:
         malformed. ``resolution`` is the asset's (width, height), needed by pixel rules.
         """
         pages = dict(page_resolutions) if page_resolutions is not None else None
+        if self._python:
+            return self._validate_views(label, resolution, pages)[0]
         return self._engine.validate(label, resolution, pages)
+
+    def _validate_views(
+        self,
+        label: object,
+        resolution: tuple[float, float] | None,
+        pages: dict[int, tuple[float, float]] | None,
+    ) -> tuple[list[Issue], int]:
+        per_label, objects = self._engine.validate_views(label, resolution, pages)
+        issues: list[Issue] = []
+        for native, view in per_label:
+            issues.extend(native)
+            issues.extend(run_rules(self._python, view))
+        return issues, objects
 
     def decide(
         self,
@@ -190,8 +261,14 @@ class RuleSet:
         """Validate one label and decide what it gets under the rules file's ``[actions]``:
         outcome, actions in execution order, QA figures (accuracy = 1 - issues / objects)."""
         pages = dict(page_resolutions) if page_resolutions is not None else None
-        issues, objects = self._engine.validate_counted(label, resolution, pages)
+        if self._python:
+            issues, objects = self._validate_views(label, resolution, pages)
+        else:
+            issues, objects = self._engine.validate_counted(label, resolution, pages)
         return Verdict.decide(issues, self._actions, objects=objects)
+
+    def _python_hook(self) -> Callable[[LabelView], list[Issue]] | None:
+        return self._check_view if self._python else None
 
     @staticmethod
     def has_errors(issues: Iterable[Issue]) -> bool:
@@ -224,7 +301,8 @@ class RuleSet:
         if not show:
             return _keep_items(
                 Report.from_batch(
-                    self._engine.validate_many(items, threads), fingerprint=self.fingerprint
+                    self._engine.validate_many(items, threads, None, self._python_hook()),
+                    fingerprint=self.fingerprint,
                 ),
                 items,
             )
@@ -237,7 +315,8 @@ class RuleSet:
 
             return _keep_items(
                 Report.from_batch(
-                    self._engine.validate_many(items, threads, tick), fingerprint=self.fingerprint
+                    self._engine.validate_many(items, threads, tick, self._python_hook()),
+                    fingerprint=self.fingerprint,
                 ),
                 items,
             )
@@ -259,7 +338,7 @@ class RuleSet:
             progress = not disable_tqdm
         if not progress:
             return Report.from_batch(
-                self._engine.validate_export(os.fspath(path), threads),
+                self._engine.validate_export(os.fspath(path), threads, None, self._python_hook()),
                 fingerprint=self.fingerprint,
                 context=context,
             )
@@ -274,7 +353,7 @@ class RuleSet:
                 state["done"] = done
 
             return Report.from_batch(
-                self._engine.validate_export(os.fspath(path), threads, tick),
+                self._engine.validate_export(os.fspath(path), threads, tick, self._python_hook()),
                 fingerprint=self.fingerprint,
                 context=context,
             )
@@ -337,3 +416,32 @@ def _keep_items(report: Report, items: Iterable[object]) -> Report:
     if isinstance(items, Sequence) and not isinstance(items, str | bytes):
         report.items = items
     return report
+
+def _restore(config_json: str, python: tuple[PythonRule, ...]) -> RuleSet:
+    return RuleSet._wrap(Engine.from_json(config_json), python)
+
+
+def _names_python_kind(text: str | bytes) -> bool:
+    """Cheap pre-check: only a file that mentions a python kind is parsed on the Python side
+    (others keep the core's parser and its error messages)."""
+    raw = text if isinstance(text, str) else text.decode("utf-8", "replace")
+    return "python" in raw and "kind" in raw
+
+
+def _load_toml(text: str) -> dict[str, Any]:
+    import importlib
+
+    try:
+        toml: Any = importlib.import_module("tomllib")
+    except ImportError:  # Python 3.10
+        try:
+            toml = importlib.import_module("tomli")
+        except ImportError:
+            raise RulesError(
+                "rules file: python rules in a TOML file need Python 3.11+ or 'tomli'"
+            ) from None
+    try:
+        data: dict[str, Any] = toml.loads(text)
+    except toml.TOMLDecodeError as e:
+        raise RulesError(f"rules file: TOML: {e}") from None
+    return data

@@ -29,10 +29,23 @@ pub struct Row {
     pub issue: Issue,
 }
 
+/// A checked label handed back to the caller (only when the RuleSet asks for it), with the
+/// place in `rows` where its native rows end: Python rules' rows go right after them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptLabel {
+    pub asset_id: Option<String>,
+    pub external_id: Option<String>,
+    pub label_id: Option<String>,
+    pub source: Option<String>,
+    pub label: Label,
+    pub rows_end: usize,
+}
+
 /// What a batch run found.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BatchOut {
     pub rows: Vec<Row>,
+    pub kept: Vec<KeptLabel>,
     pub labels: usize,
     pub assets: usize,
     pub invalid: usize,
@@ -43,6 +56,11 @@ pub struct BatchOut {
 
 impl BatchOut {
     pub fn extend(&mut self, other: BatchOut) {
+        let base = self.rows.len();
+        self.kept.extend(other.kept.into_iter().map(|mut k| {
+            k.rows_end += base;
+            k
+        }));
         self.rows.extend(other.rows);
         self.labels += other.labels;
         self.assets += other.assets;
@@ -121,13 +139,25 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
         out.labels += 1;
         note_jobs(&mut out.jobs, &pl.label);
         match rs.check(&pl.label, &doc.resolution) {
-            Ok(issues) => out.rows.extend(issues.into_iter().map(|issue| Row {
-                asset_id: asset_id.clone(),
-                external_id: external_id.clone(),
-                label_id: pl.id.as_ref().map(|n| n.to_string()),
-                source: source.map(str::to_owned),
-                issue,
-            })),
+            Ok(issues) => {
+                out.rows.extend(issues.into_iter().map(|issue| Row {
+                    asset_id: asset_id.clone(),
+                    external_id: external_id.clone(),
+                    label_id: pl.id.as_ref().map(|n| n.to_string()),
+                    source: source.map(str::to_owned),
+                    issue,
+                }));
+                if rs.keep_labels {
+                    out.kept.push(KeptLabel {
+                        asset_id: asset_id.clone(),
+                        external_id: external_id.clone(),
+                        label_id: pl.id.as_ref().map(|n| n.to_string()),
+                        source: source.map(str::to_owned),
+                        label: pl.label,
+                        rows_end: out.rows.len(),
+                    });
+                }
+            }
             Err(e) => {
                 out.invalid += 1;
                 out.rows.push(invalid_row(
@@ -169,4 +199,49 @@ pub fn check_bytes(rs: &RuleSet, bytes: &[u8], source: Option<&str>) -> BatchOut
     };
     out.bytes_read = bytes.len() as u64;
     out
+}
+
+#[cfg(test)]
+mod kept_tests {
+    use super::*;
+    use crate::ruleset::config::parse_json;
+
+    fn rules(keep: bool) -> RuleSet {
+        let doc = parse_json(br#"{"rule": [{"kind": "count", "job": "J", "max": 0}]}"#);
+        let mut rs = RuleSet::compile(doc.expect("rules")).expect("compile");
+        rs.keep_labels = keep;
+        rs
+    }
+
+    const DOCS: [&[u8]; 3] = [
+        br#"{"id": "a", "latestLabel": {"id": "l1", "jsonResponse": {"J": {"annotations": [{"mid": "m"}]}}}}"#,
+        br#"{"id": "b", "latestLabel": {"id": "l2", "jsonResponse": {}}}"#,
+        br#"{"id": "c", "latestLabel": {"id": "l3", "jsonResponse": {"J": {"annotations": [{}, {}]}}}}"#,
+    ];
+
+    #[test]
+    fn native_only_sets_keep_nothing() {
+        let mut out = BatchOut::default();
+        for d in DOCS {
+            out.extend(check_bytes(&rules(false), d, None));
+        }
+        assert!(out.kept.is_empty());
+        assert_eq!(out.rows.len(), 2);
+    }
+
+    #[test]
+    fn kept_labels_know_where_their_rows_end() {
+        let mut out = BatchOut::default();
+        for d in DOCS {
+            out.extend(check_bytes(&rules(true), d, Some("src")));
+        }
+        let ends: Vec<(Option<&str>, usize)> = out
+            .kept
+            .iter()
+            .map(|k| (k.label_id.as_deref(), k.rows_end))
+            .collect();
+        assert_eq!(ends, [(Some("l1"), 1), (Some("l2"), 1), (Some("l3"), 2)]);
+        assert_eq!(out.kept[2].label.objects.len(), 2);
+        assert_eq!(out.kept[0].asset_id.as_deref(), Some("a"));
+    }
 }

@@ -2,6 +2,7 @@
 
 mod reader;
 mod types;
+mod view;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use crate::ruleset::config::{parse_json, parse_toml, rules_from_value, RulesDoc}
 use crate::ruleset::RuleSet;
 use reader::{read_document, read_input};
 use types::{BatchResult, Issue, Row};
+use view::{merge_python_rows, AnswerView, LabelView, ObjectView};
 
 create_exception!(
     kili_rules._native,
@@ -45,6 +47,9 @@ fn rules_err(e: CoreRulesError) -> PyErr {
 fn thread_err(e: String) -> PyErr {
     PyValueError::new_err(e)
 }
+
+/// One label's native issues and its view.
+type LabelChecked = (Vec<Issue>, LabelView);
 
 /// A compiled rule set.
 #[pyclass(frozen, module = "kili_rules._native")]
@@ -139,6 +144,51 @@ impl Engine {
             .transpose()
     }
 
+    /// The same rules, reading geometry and handing each checked label of a batch back
+    /// (for Python rules). Native-only sets never pay for this.
+    fn with_label_views(&self) -> Engine {
+        let mut rs = (*self.rs).clone();
+        rs.keep_labels = true;
+        rs.opts.geometry = true;
+        Engine { rs: Arc::new(rs) }
+    }
+
+    /// Per label of the document: its native issues and a read-only view of it; and the
+    /// number of objects of the document (for accuracy).
+    #[pyo3(signature = (label, resolution=None, page_resolutions=None))]
+    fn validate_views(
+        &self,
+        py: Python<'_>,
+        label: &Bound<'_, PyAny>,
+        resolution: Option<(f64, f64)>,
+        page_resolutions: Option<BTreeMap<u32, (f64, f64)>>,
+    ) -> PyResult<(Vec<LabelChecked>, usize)> {
+        let doc = read_document(label, self.rs.opts).map_err(label_err)?;
+        let res = Engine::resolution(&doc.resolution, resolution, page_resolutions)?;
+        let asset_id = if doc.is_label {
+            None
+        } else {
+            doc.id.as_ref().map(|n| n.to_string())
+        };
+        let external_id = doc.external_id.as_ref().map(|n| n.to_string());
+        let mut out = Vec::with_capacity(doc.labels.len());
+        let mut objects = 0;
+        for pl in doc.labels {
+            let issues = self.rs.check(&pl.label, &res).map_err(label_err)?;
+            objects += RuleSet::object_count(&pl.label);
+            let view = LabelView::build(
+                py,
+                pl.label,
+                asset_id.clone(),
+                external_id.clone(),
+                pl.id.as_ref().map(|n| n.to_string()),
+                None,
+            )?;
+            out.push((issues.into_iter().map(Issue::from).collect(), view));
+        }
+        Ok((out, objects))
+    }
+
     /// Whether a rule measures pixels (and so needs the asset's resolution).
     #[getter]
     fn needs_resolution(&self) -> bool {
@@ -187,13 +237,14 @@ impl Engine {
 
     /// Items are read under the GIL in chunks; each chunk is then parsed (JSON text) and
     /// checked on all cores with the GIL released.
-    #[pyo3(signature = (items, threads=None, progress=None))]
+    #[pyo3(signature = (items, threads=None, progress=None, python_rules=None))]
     fn validate_many(
         &self,
         py: Python<'_>,
         items: &Bound<'_, PyAny>,
         threads: Option<usize>,
         progress: Option<Bound<'_, PyAny>>,
+        python_rules: Option<Bound<'_, PyAny>>,
     ) -> PyResult<BatchResult> {
         const CHUNK: usize = 2048;
         let total = items.len().ok();
@@ -224,26 +275,28 @@ impl Engine {
             hand_over(chunk, &mut pipe)?;
         }
         let out = py.detach(|| pipe.finish());
-        BatchResult::from_core(py, out)
+        merge_python_rows(py, out, python_rules.as_ref())
     }
 
-    #[pyo3(signature = (docs, threads=None))]
+    #[pyo3(signature = (docs, threads=None, python_rules=None))]
     fn validate_json_many(
         &self,
         py: Python<'_>,
         docs: &Bound<'_, PyAny>,
         threads: Option<usize>,
+        python_rules: Option<Bound<'_, PyAny>>,
     ) -> PyResult<BatchResult> {
-        self.validate_many(py, docs, threads, None)
+        self.validate_many(py, docs, threads, None, python_rules)
     }
 
-    #[pyo3(signature = (path, threads=None, progress=None))]
+    #[pyo3(signature = (path, threads=None, progress=None, python_rules=None))]
     fn validate_export(
         &self,
         py: Python<'_>,
         path: PathBuf,
         threads: Option<usize>,
         progress: Option<Py<PyAny>>,
+        python_rules: Option<Bound<'_, PyAny>>,
     ) -> PyResult<BatchResult> {
         let rs = &self.rs;
         let report = |done: u64, total: u64| {
@@ -261,7 +314,7 @@ impl Engine {
             .map_err(|e| match e {
                 ExportError::Unreadable { .. } => PyOSError::new_err(e.to_string()),
             })?;
-        BatchResult::from_core(py, out)
+        merge_python_rows(py, out, python_rules.as_ref())
     }
 
     /// Problems of the rules against a project's jsonInterface, as readable lines.
@@ -307,6 +360,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Issue>()?;
     m.add_class::<Row>()?;
     m.add_class::<BatchResult>()?;
+    m.add_class::<LabelView>()?;
+    m.add_class::<ObjectView>()?;
+    m.add_class::<AnswerView>()?;
     m.add_function(wrap_pyfunction!(_read_model, m)?)?;
     Ok(())
 }

@@ -88,6 +88,46 @@ impl From<CoreIssue> for Issue {
 
 #[pymethods]
 impl Issue {
+    /// A Python rule's finding (kind "python"), or the error a rule raised (kind
+    /// "rule_error"). Used by kili_rules.python_rules; not a public constructor.
+    #[staticmethod]
+    #[pyo3(signature = (rule, severity, text, mid=None, job=None, category=None, frame=None, value=None, limit=None, error=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn _finding(
+        rule: String,
+        severity: &str,
+        text: String,
+        mid: Option<String>,
+        job: Option<String>,
+        category: Option<String>,
+        frame: Option<u32>,
+        value: Option<f64>,
+        limit: Option<f64>,
+        error: bool,
+    ) -> PyResult<Issue> {
+        let severity = match severity {
+            "error" => "error",
+            "warning" => "warning",
+            other => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "rule '{rule}': severity must be \"error\" or \"warning\", got {other:?}"
+                )))
+            }
+        };
+        Ok(Issue {
+            rule,
+            kind: if error { "rule_error" } else { "python" },
+            severity,
+            text,
+            mid,
+            job,
+            category,
+            frame,
+            value,
+            limit,
+        })
+    }
+
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         self.fill_dict(&d)?;
@@ -141,6 +181,31 @@ impl std::hash::Hash for Row {
 
 impl Row {
     issue_fields!(asset_id, external_id, label_id, source);
+
+    pub fn from_issue(
+        i: Issue,
+        asset_id: Option<String>,
+        external_id: Option<String>,
+        label_id: Option<String>,
+        source: Option<String>,
+    ) -> Row {
+        Row {
+            asset_id,
+            external_id,
+            label_id,
+            source,
+            rule: i.rule,
+            kind: i.kind,
+            severity: i.severity,
+            text: i.text,
+            mid: i.mid,
+            job: i.job,
+            category: i.category,
+            frame: i.frame,
+            value: i.value,
+            limit: i.limit,
+        }
+    }
 }
 
 impl From<CoreRow> for Row {
@@ -201,6 +266,19 @@ pub struct BatchResult {
 }
 
 impl BatchResult {
+    pub fn from_rows(py: Python<'_>, rows: Vec<Row>, out: &BatchOut) -> PyResult<BatchResult> {
+        Ok(BatchResult {
+            rows: rows
+                .into_iter()
+                .map(|r| Py::new(py, r))
+                .collect::<PyResult<_>>()?,
+            labels: out.labels,
+            assets: out.assets,
+            invalid: out.invalid,
+            bytes_read: out.bytes_read,
+        })
+    }
+
     pub fn from_core(py: Python<'_>, out: BatchOut) -> PyResult<BatchResult> {
         let rows = out
             .rows

@@ -24,6 +24,8 @@ pub struct RuleSet {
     pub actions: Option<Map<String, Value>>,
     pub rules: Vec<Rule>,
     pub opts: ReadOpts,
+    /// Batch runs hand each checked label back (for Python rules); off for native-only sets.
+    pub keep_labels: bool,
 }
 
 impl RuleSet {
@@ -57,6 +59,7 @@ impl RuleSet {
             actions,
             rules,
             opts,
+            keep_labels: false,
         })
     }
 

@@ -1,0 +1,285 @@
+"""Python rules: the same rows from dicts, JSON bytes and an export zip, with 1 and 2
+threads; exceptions become rule_error rows; pickling into a spawned process; row order."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import _pyrules_checks as checks
+import kili_rules
+import pytest
+from kili_rules import Finding, LabelView, PythonRule, RulesError, RuleSet
+
+
+def box(mid: str, category: str, x0: float, x1: float, text: str | None = None) -> dict[str, Any]:
+    ann: dict[str, Any] = {
+        "mid": mid,
+        "type": "rectangle",
+        "categories": [{"name": category}],
+        "boundingPoly": [
+            {
+                "normalizedVertices": [
+                    {"x": x0, "y": 0.6},
+                    {"x": x0, "y": 0.1},
+                    {"x": x1, "y": 0.1},
+                    {"x": x1, "y": 0.6},
+                ]
+            }
+        ],
+    }
+    if text is not None:
+        job = "TRANSCRIPTION_JOB" if category == "IBAN" else "TRANSCRIPTION_JOB_2"
+        ann["children"] = {job: {"text": text}}
+    return ann
+
+
+def asset(n: int, boxes: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": f"asset-{n:02d}",
+        "externalId": f"invoice-{n:02d}.pdf",
+        "latestLabel": {"id": f"label-{n:02d}", "jsonResponse": {"JOB_0": {"annotations": boxes}}},
+    }
+
+
+ASSETS = [
+    asset(1, [box("m1", "IBAN", 0.1, 0.3, "FR76")]),  # passes everything
+    asset(2, [box("m2", "IBAN", 0.1, 0.9), box("m3", "CURRENCY", 0.1, 0.2, "EURO")]),  # 2: flaky
+    asset(3, []),  # empty
+    asset(4, [box("m4", "IBAN", 0.0, 0.8), box("m5", "IBAN", 0.1, 0.2), box("m6", "AMOUNT", 0, 1)]),
+    asset(5, [box("m7", "CURRENCY", 0.2, 0.9, "YEN"), box("m8", "IBAN", 0.1, 0.2, "DE")]),  # 2
+]
+
+NATIVE = {"kind": "count", "job": "JOB_0", "max": 2, "id": "at-most-two"}
+
+
+def ruleset() -> RuleSet:
+    return RuleSet(
+        [NATIVE, checks.iban_has_text, checks.wide_box, checks.flaky, checks.EmptyLabel()]
+    )
+
+
+def key(row: Any) -> tuple[Any, ...]:
+    d = row.to_dict()
+    d.pop("source")
+    return tuple(sorted(d.items()))
+
+
+def write_zip(path: Path, items: list[dict[str, Any]]) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for a in items:
+            z.writestr(f"project/labels/{a['id']}.json", json.dumps(a))
+
+
+EXPECTED = [
+    # asset 2: wide IBAN without text, then flaky raised (2 objects)
+    ("asset-02", "iban-has-text", "python", "error", "m2"),
+    ("asset-02", "wide-box", "python", "warning", "m2"),
+    ("asset-02", "flaky", "rule_error", "error", None),
+    ("asset-03", "empty-label", "python", "warning", None),
+    # asset 4: native count first, then the Python rules in rule order
+    ("asset-04", "at-most-two", "count", "error", None),
+    ("asset-04", "iban-has-text", "python", "error", "m4"),
+    ("asset-04", "iban-has-text", "python", "error", "m5"),
+    ("asset-04", "wide-box", "python", "warning", "m4"),
+    ("asset-04", "wide-box", "python", "warning", "m6"),
+    ("asset-05", "wide-box", "python", "warning", "m7"),
+    ("asset-05", "flaky", "rule_error", "error", None),
+]
+
+
+def test_rows_in_input_order_and_rule_order() -> None:
+    report = ruleset().validate_many(ASSETS, threads=1)
+    got = [(r.asset_id, r.rule, r.kind, r.severity, r.mid) for r in report]
+    assert got == EXPECTED
+    assert report.labels == 5
+    row = next(r for r in report if r.rule == "wide-box")
+    assert row.value == pytest.approx(0.8) and row.limit == 0.5
+    assert row.label_id == "label-02" and row.external_id == "invoice-02.pdf"
+    err = next(r for r in report if r.kind == "rule_error")
+    assert "flaky" in err.text and "ValueError" in err.text and "two objects" in err.text
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_dict_json_and_export_give_identical_rows(tmp_path: Path, threads: int) -> None:
+    rs = ruleset()
+    from_dicts = [key(r) for r in rs.validate_many(ASSETS, threads=threads)]
+    from_bytes = [
+        key(r) for r in rs.validate_many([json.dumps(a).encode() for a in ASSETS], threads=threads)
+    ]
+    write_zip(tmp_path / "export.zip", ASSETS)
+    export = rs.validate_export(tmp_path / "export.zip", threads=threads)
+    from_zip = [key(r) for r in export]
+    one_by_one = [(i.rule, i.kind, i.mid) for a in ASSETS for i in rs.validate(a)]
+    assert from_dicts == from_bytes == from_zip
+    assert [(dict(k)["rule"], dict(k)["kind"], dict(k)["mid"]) for k in from_dicts] == one_by_one
+    assert len(from_dicts) == len(EXPECTED)
+    assert all(r.source and r.source.endswith(".json") for r in export)
+
+
+def test_many_chunks_keep_order() -> None:
+    # More items than one chunk of the batch reader (2048): rows still come in input order.
+    items = [
+        asset(n % 100, ASSETS[n % 5]["latestLabel"]["jsonResponse"]["JOB_0"]["annotations"])
+        for n in range(5000)
+    ]
+    rs = ruleset()
+    rows = list(rs.validate_many(items, threads=2))
+    one = list(rs.validate_many(items, threads=1))
+    assert [key(r) for r in rows] == [key(r) for r in one]
+    assert sum(r.kind == "rule_error" for r in rows) == 2000
+
+
+def test_an_exception_on_some_labels_leaves_the_others_checked() -> None:
+    rs = RuleSet([checks.flaky, checks.EmptyLabel()])
+    report = rs.validate_many(ASSETS, threads=2)
+    assert [(r.asset_id, r.kind) for r in report] == [
+        ("asset-02", "rule_error"),
+        ("asset-03", "python"),
+        ("asset-05", "rule_error"),
+    ]
+    assert report.labels == 5
+
+
+def test_bad_return_values_and_base_exceptions_of_rules() -> None:
+    @kili_rules.python_rule(id="returns-int")
+    def returns_int(label: LabelView) -> Any:
+        return [1]
+
+    @kili_rules.python_rule(id="bad-severity")
+    def bad_severity(label: LabelView) -> Any:
+        return Finding("x", severity="fatal")
+
+    issues = RuleSet([returns_int, bad_severity]).validate(ASSETS[0])
+    assert [(i.rule, i.kind) for i in issues] == [
+        ("returns-int", "rule_error"),
+        ("bad-severity", "rule_error"),
+    ]
+    assert "TypeError" in issues[0].text and "fatal" in issues[1].text
+
+
+def test_view_is_read_only_and_complete() -> None:
+    seen: list[LabelView] = []
+
+    @kili_rules.python_rule(id="spy")
+    def spy(label: LabelView) -> None:
+        seen.append(label)
+
+    label = {
+        "id": "l1",
+        "jsonResponse": {
+            "JOB_0": {"annotations": [box("m1", "IBAN", 0.1, 0.3, "FR76")]},
+            "CLASS": {"categories": [{"name": "PAID"}]},
+        },
+    }
+    RuleSet([spy]).validate(label)
+    (view,) = seen
+    assert view.label_id == "l1" and view.asset_id is None
+    (obj,) = view.objects
+    assert (obj.job, obj.category, obj.mid, obj.shape) == ("JOB_0", "IBAN", "m1", "polygon")
+    assert obj.children == ("TRANSCRIPTION_JOB",)
+    assert obj.rings == (((0.1, 0.6), (0.1, 0.1), (0.3, 0.1), (0.3, 0.6)),)
+    assert obj.parts == (obj.rings,)
+    assert [(a.job, a.category) for a in view.answers if a.job == "CLASS"] == [("CLASS", "PAID")]
+    with pytest.raises(AttributeError):
+        obj.mid = "other"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        view.label_id = "x"  # type: ignore[misc]
+
+
+def test_decide_counts_python_findings() -> None:
+    rs = RuleSet([checks.iban_has_text], actions={"on_error": ["issues", "review"]})
+    verdict = rs.decide(ASSETS[3])
+    assert verdict.outcome == "error"
+    assert [i.mid for i in verdict.issues] == ["m4", "m5"]
+
+
+def test_rules_file_entries_by_module_path(tmp_path: Path) -> None:
+    toml = """
+[[rule]]
+kind = "count"
+job = "JOB_0"
+max = 5
+
+[[rule]]
+kind = "python"
+function = "_pyrules_checks:plain_too_many"
+id = "many"
+severity = "warning"
+
+[[rule]]
+kind = "python"
+function = "_pyrules_checks:EmptyLabel"
+"""
+    path = tmp_path / "rules.toml"
+    path.write_text(toml)
+    rs = RuleSet.from_file(path)
+    assert [r["id"] for r in rs.rules][1:] == ["many", "empty-label"]
+    assert rs.rules[1]["function"] == "_pyrules_checks:plain_too_many"
+    issues = rs.validate(ASSETS[3])
+    assert [(i.rule, i.severity, i.text) for i in issues] == [("many", "warning", "3 objects")]
+    as_json = RuleSet.from_json(
+        json.dumps({"rule": [{"kind": "python", "function": "_pyrules_checks:plain_too_many"}]})
+    )
+    assert as_json.rules[0]["id"] == "plain_too_many"
+    with pytest.raises(RulesError, match="cannot load"):
+        RuleSet.from_dict({"rule": [{"kind": "python", "function": "nowhere_at_all:f"}]})
+    with pytest.raises(RulesError, match="module:name"):
+        RuleSet.from_dict({"rule": [{"kind": "python", "function": "no_colon"}]})
+    with pytest.raises(RulesError, match="duplicate rule id"):
+        RuleSet([checks.flaky, checks.flaky])
+
+
+def test_pickles_by_reference_into_a_spawned_process(tmp_path: Path) -> None:
+    (tmp_path / "r.toml").write_text(
+        '[[rule]]\nkind = "python"\nfunction = "_pyrules_checks:plain_too_many"\n'
+    )
+    for rs in (ruleset(), RuleSet.from_file(tmp_path / "r.toml")):
+        clone = pickle.loads(pickle.dumps(rs))
+        assert clone == rs and clone.rules == rs.rules
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            remote = pool.apply(checks.rows_of, (rs, ASSETS))
+        assert remote == [key(r) for r in rs.validate_many(ASSETS, threads=1)]
+        assert remote
+
+
+def test_a_local_function_does_not_pickle() -> None:
+    @kili_rules.python_rule(id="local")
+    def local(label: LabelView) -> None:
+        return None
+
+    with pytest.raises((pickle.PicklingError, AttributeError)):
+        pickle.dumps(RuleSet([local]))
+
+
+def test_native_only_sets_are_unchanged() -> None:
+    rs = RuleSet([NATIVE])
+    assert rs.python_rules == ()
+    assert [r.rule for r in rs.validate_many(ASSETS)] == ["at-most-two"]
+    assert isinstance(checks.EmptyLabel(), PythonRule)
+
+
+def test_the_plugin_creates_python_findings_and_rule_errors_as_issues() -> None:
+    pytest.importorskip("kili")
+    import logging
+
+    from _fake_kili import FakeKili
+    from kili_rules.plugin import RulesPlugin
+
+    class Handler(RulesPlugin):
+        rules = RuleSet([NATIVE, checks.iban_has_text, checks.flaky])
+
+    kili = FakeKili()
+    label = {"id": "label-02", "jsonResponse": ASSETS[1]["latestLabel"]["jsonResponse"]}
+    decision = Handler(kili, "project-1", logging.getLogger("t")).on_submit(label, "asset-02")
+    (call,) = kili.named("create_issues")
+    assert call["object_mid_array"] == ["m2", None]
+    assert call["text_array"][0] == "IBAN box without its transcription"
+    assert "python rule 'flaky' raised ValueError" in call["text_array"][1]
+    assert [i.kind for i in decision.issues] == ["python", "rule_error"]
+    assert decision.sent_back
