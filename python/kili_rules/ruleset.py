@@ -417,6 +417,7 @@ def _keep_items(report: Report, items: Iterable[object]) -> Report:
         report.items = items
     return report
 
+
 def _restore(config_json: str, python: tuple[PythonRule, ...]) -> RuleSet:
     return RuleSet._wrap(Engine.from_json(config_json), python)
 

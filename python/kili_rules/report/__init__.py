@@ -348,6 +348,7 @@ class Report(Sequence["Row"]):
             reconcile=reconcile,
             policy=policy,
         )
+
     def unmatched_rules(self, rules: Iterable[Mapping[str, Any]]) -> list[str]:
         """Ids of the rules (normalized dicts, ``RuleSet.rules``) whose job appears in no
         label of this report: they checked nothing."""
