@@ -276,6 +276,7 @@ impl BatchResult {
             assets: out.assets,
             invalid: out.invalid,
             bytes_read: out.bytes_read,
+            jobs: out.jobs.iter().map(|j| j.to_string()).collect(),
         })
     }
 
