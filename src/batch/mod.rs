@@ -26,6 +26,12 @@ pub struct Row {
     pub label_id: Option<String>,
     /// The file (or zip member) the document came from.
     pub source: Option<String>,
+    /// The label's author (`author.email`), creation time and type, when the record says.
+    pub author: Option<String>,
+    pub created_at: Option<String>,
+    pub label_type: Option<String>,
+    /// The asset's workflow status, when the record says.
+    pub asset_status: Option<String>,
     pub issue: Issue,
 }
 
@@ -108,6 +114,10 @@ pub fn invalid_row(
         external_id,
         label_id,
         source: source.map(str::to_owned),
+        author: None,
+        created_at: None,
+        label_type: None,
+        asset_status: None,
         issue: Issue {
             rule: INVALID_KIND.to_owned(),
             kind: INVALID_KIND,
@@ -126,27 +136,35 @@ pub fn invalid_row(
 /// Check every label of a parsed document.
 pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> BatchOut {
     let mut out = BatchOut {
-        assets: usize::from(!doc.is_label && !doc.is_response),
+        // A label record counts its asset when it names one (`labelOf`, kili.labels()).
+        assets: usize::from(if doc.is_label {
+            doc.label_of_id.is_some()
+        } else {
+            !doc.is_response
+        }),
         ..BatchOut::default()
     };
-    let asset_id = if doc.is_label {
-        None
-    } else {
-        doc.id.as_ref().map(|n| n.to_string())
-    };
-    let external_id = doc.external_id.as_ref().map(|n| n.to_string());
+    let asset_id = doc.asset_id().map(|n| n.to_string());
+    let external_id = doc.asset_external_id().map(|n| n.to_string());
+    let status = doc.status.as_ref().map(|n| n.to_string());
+    let text = |n: &Option<crate::label::Name>| n.as_ref().map(|n| n.to_string());
     for pl in doc.labels {
         out.labels += 1;
         note_jobs(&mut out.jobs, &pl.label);
+        let row = |issue: Issue| Row {
+            asset_id: asset_id.clone(),
+            external_id: external_id.clone(),
+            label_id: text(&pl.id),
+            source: source.map(str::to_owned),
+            author: text(&pl.info.author),
+            created_at: text(&pl.info.created_at),
+            label_type: text(&pl.info.label_type),
+            asset_status: status.clone(),
+            issue,
+        };
         match rs.check(&pl.label, &doc.resolution) {
             Ok(issues) => {
-                out.rows.extend(issues.into_iter().map(|issue| Row {
-                    asset_id: asset_id.clone(),
-                    external_id: external_id.clone(),
-                    label_id: pl.id.as_ref().map(|n| n.to_string()),
-                    source: source.map(str::to_owned),
-                    issue,
-                }));
+                out.rows.extend(issues.into_iter().map(row));
                 if rs.keep_labels {
                     out.kept.push(KeptLabel {
                         asset_id: asset_id.clone(),
@@ -160,13 +178,8 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
             }
             Err(e) => {
                 out.invalid += 1;
-                out.rows.push(invalid_row(
-                    source,
-                    asset_id.clone(),
-                    external_id.clone(),
-                    pl.id.as_ref().map(|n| n.to_string()),
-                    &e,
-                ));
+                let inv = invalid_row(source, None, None, None, &e);
+                out.rows.push(row(inv.issue));
             }
         }
     }

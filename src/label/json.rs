@@ -16,7 +16,8 @@ use smallvec::{smallvec, SmallVec};
 
 use super::doc::{Document, ParsedLabel};
 use super::model::{
-    frame_index, is_ignored_job, Answer, Geometry, Label, Name, Object, Part, Pt, ReadOpts, Ring,
+    frame_index, is_ignored_job, Answer, Geometry, Label, LabelInfo, Name, Object, ParentRef, Part,
+    Pt, ReadOpts, Relation, Ring, Span,
 };
 use crate::error::LabelError;
 
@@ -544,16 +545,24 @@ impl<'de> Visitor<'de> for JobSeed<'_, '_> {
                     answered |= n > 0;
                 }
                 "children" => {
+                    let mark = label.mark();
                     job_children = map.next_value_seed(ChildrenSeed {
                         label: &mut *label,
                         frame,
                         opts,
                     })?;
+                    label.adopt(mark, || ParentRef {
+                        job: Name::new(job),
+                        ..ParentRef::default()
+                    });
                 }
                 "text" => {
                     let t = map.next_value::<Option<Cow<str>>>()?;
-                    if t.is_some_and(|t| !t.is_empty()) {
-                        label.answers.push(Answer::plain(job, frame));
+                    if let Some(t) = t.filter(|t| !t.is_empty()) {
+                        label.answers.push(Answer {
+                            text: Some(t.into_owned()),
+                            ..Answer::plain(job, frame)
+                        });
                         answered = true;
                     }
                 }
@@ -666,12 +675,14 @@ impl<'de> Visitor<'de> for CategoriesSeed<'_, '_> {
             label: &mut *self.label,
             frame: self.frame,
             opts: self.opts,
+            job: Some(self.job),
         })? {
             self.label.answers.push(Answer {
                 job: Name::new(self.job),
                 category: name,
                 frame: self.frame,
                 children,
+                ..Answer::default()
             });
             n += 1;
         }
@@ -680,20 +691,23 @@ impl<'de> Visitor<'de> for CategoriesSeed<'_, '_> {
 }
 
 /// One category object `{name, confidence, children}`.
-struct CategorySeed<'a> {
+struct CategorySeed<'a, 'j> {
     label: &'a mut Label,
     frame: Option<u32>,
     opts: ReadOpts,
+    /// The classification job the category answers; None inside an annotation (whose
+    /// object is then the parent of the children).
+    job: Option<&'j str>,
 }
 
-impl<'de> DeserializeSeed<'de> for CategorySeed<'_> {
+impl<'de> DeserializeSeed<'de> for CategorySeed<'_, '_> {
     type Value = (Option<Name>, Vec<Name>);
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for CategorySeed<'_> {
+impl<'de> Visitor<'de> for CategorySeed<'_, '_> {
     type Value = (Option<Name>, Vec<Name>);
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a category object {\"name\": ...}")
@@ -701,6 +715,7 @@ impl<'de> Visitor<'de> for CategorySeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut name = None;
         let mut children = Vec::new();
+        let mark = self.label.mark();
         while let Some(k) = map.next_key::<Key>()? {
             match k.0.as_ref() {
                 "name" => name = map.next_value::<LooseId>()?.0,
@@ -715,6 +730,13 @@ impl<'de> Visitor<'de> for CategorySeed<'_> {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
+        }
+        if let Some(job) = self.job {
+            self.label.adopt(mark, || ParentRef {
+                job: Name::new(job),
+                category: name.clone(),
+                mid: None,
+            });
         }
         Ok((name, children))
     }
@@ -793,9 +815,28 @@ impl<'de> Visitor<'de> for AnnotationSeed<'_, '_> {
         let mut point = None;
         let mut line: Option<Ring> = None;
         let mut pose: Option<Ring> = None;
+        let (mut begin, mut end, mut content) = (None, None, None);
+        let mark = label.mark();
         while let Some(k) = map.next_key::<Key>()? {
             match k.0.as_ref() {
                 "mid" => obj.mid = map.next_value::<LooseId>()?.0,
+                "beginOffset" => begin = map.next_value::<Option<u64>>()?,
+                "endOffset" => end = map.next_value::<Option<u64>>()?,
+                "content" => content = map.next_value::<Option<String>>()?,
+                "startEntities" | "startObjects" => {
+                    let mids = map.next_value::<MidList>()?.0;
+                    obj.relation
+                        .get_or_insert_with(Relation::default)
+                        .start
+                        .extend(mids);
+                }
+                "endEntities" | "endObjects" => {
+                    let mids = map.next_value::<MidList>()?.0;
+                    obj.relation
+                        .get_or_insert_with(Relation::default)
+                        .end
+                        .extend(mids);
+                }
                 "categories" => {
                     let cats = map.next_value_seed(AnnotationCategoriesSeed {
                         label: &mut *label,
@@ -842,7 +883,52 @@ impl<'de> Visitor<'de> for AnnotationSeed<'_, '_> {
             }
         }
         obj.geometry = pick_geometry(parts, point, line, pose);
+        obj.span = make_span(begin, end, content);
+        label.adopt(mark, || ParentRef {
+            job: obj.job.clone(),
+            category: obj.category.clone(),
+            mid: obj.mid.clone(),
+        });
         Ok(obj)
+    }
+}
+
+/// A NER span from its offsets; without `endOffset` (imports, predictions) the end is the
+/// begin plus the content's length in characters.
+pub(crate) fn make_span(
+    begin: Option<u64>,
+    end: Option<u64>,
+    content: Option<String>,
+) -> Option<Span> {
+    let begin = begin?;
+    let end = match (end, &content) {
+        (Some(e), _) => e,
+        (None, Some(c)) => begin.saturating_add(c.chars().count() as u64),
+        (None, None) => begin,
+    };
+    Some(Span {
+        begin,
+        end,
+        content,
+    })
+}
+
+/// `startEntities` / `endEntities` (or `...Objects`): a list of `{mid}` objects, or null.
+struct MidList(Vec<Name>);
+
+impl<'de> de::Deserialize<'de> for MidList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct MidObj {
+            mid: Option<LooseId>,
+        }
+        let items = Option::<Vec<MidObj>>::deserialize(d)?.unwrap_or_default();
+        Ok(MidList(
+            items
+                .into_iter()
+                .filter_map(|m| m.mid.and_then(|i| i.0))
+                .collect(),
+        ))
     }
 }
 
@@ -892,6 +978,7 @@ impl<'de> Visitor<'de> for AnnotationCategoriesSeed<'_> {
             label: &mut *self.label,
             frame: self.frame,
             opts: self.opts,
+            job: None,
         })? {
             if first.is_none() {
                 first = name;
@@ -1072,6 +1159,7 @@ impl<'de> Visitor<'de> for DocSeed {
         let mut response: Option<Label> = None;
         let mut is_labelish = false;
         let mut rest: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
+        let mut info = LabelInfo::default();
         while let Some(k) = map.next_key::<Key<'de>>()? {
             match k.0.as_ref() {
                 "jsonResponse" => {
@@ -1091,6 +1179,17 @@ impl<'de> Visitor<'de> for DocSeed {
                 }
                 "id" => doc.id = map.next_value::<LooseId>()?.0,
                 "externalId" => doc.external_id = map.next_value::<LooseId>()?.0,
+                "author" => info.author = map.next_value::<AuthorEmail>()?.0,
+                "createdAt" => info.created_at = map.next_value::<ScalarText>()?.name(),
+                "labelType" => info.label_type = map.next_value::<ScalarText>()?.name(),
+                "status" => doc.status = map.next_value::<ScalarText>()?.name(),
+                "jsonMetadata" => doc.metadata = map.next_value::<Metadata>()?.0,
+                "labelOf" => {
+                    let (id, ext) = map.next_value::<LabelOf>()?.0;
+                    doc.label_of_id = id;
+                    doc.label_of_external_id = ext;
+                }
+                "jsonContent" => doc.lonlat = map.next_value::<GeoContent>()?.0,
                 "resolution" => {
                     doc.resolution.size = map
                         .next_value::<Option<Size>>()?
@@ -1119,6 +1218,7 @@ impl<'de> Visitor<'de> for DocSeed {
                 ParsedLabel {
                     id: doc.id.take(),
                     label,
+                    info,
                 },
             );
         } else if !is_labelish {
@@ -1132,7 +1232,16 @@ impl<'de> Visitor<'de> for DocSeed {
                     break;
                 }
             }
-            doc.labels.push(ParsedLabel { id: None, label });
+            doc.labels.push(ParsedLabel {
+                id: None,
+                label,
+                info: LabelInfo::default(),
+            });
+        }
+        if doc.lonlat {
+            for pl in &mut doc.labels {
+                pl.label.set_lonlat();
+            }
         }
         Ok(doc)
     }
@@ -1207,6 +1316,7 @@ impl<'de> DeserializeSeed<'de> for EntrySeed<'_, '_> {
                 .deserialize(d);
             }
             if name == "assetLevel" {
+                label.asset_level = true;
                 return ResponseSeed {
                     label,
                     frame: None,
@@ -1302,16 +1412,20 @@ impl<'de> Visitor<'de> for OptLabelSeed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut id = None;
         let mut label = Label::default();
+        let mut info = LabelInfo::default();
         while let Some(k) = map.next_key::<Key>()? {
             match k.0.as_ref() {
                 "id" => id = map.next_value::<LooseId>()?.0,
+                "author" => info.author = map.next_value::<AuthorEmail>()?.0,
+                "createdAt" => info.created_at = map.next_value::<ScalarText>()?.name(),
+                "labelType" => info.label_type = map.next_value::<ScalarText>()?.name(),
                 "jsonResponse" => label = map.next_value_seed(ResponseField { opts: self.opts })?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(Some(ParsedLabel { id, label }))
+        Ok(Some(ParsedLabel { id, label, info }))
     }
 }
 
@@ -1340,5 +1454,222 @@ impl<'de> Visitor<'de> for LabelListSeed {
             out.extend(l);
         }
         Ok(out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Record fields that only describe (author, status, metadata...): any shape is accepted, what
+// is not a scalar is skipped, so that they never make a label unreadable.
+
+/// A scalar as text: strings as they are, numbers and booleans written out; others None.
+pub(crate) struct ScalarText(pub Option<String>);
+
+impl ScalarText {
+    fn name(self) -> Option<Name> {
+        self.0.map(Name::from)
+    }
+}
+
+/// Numbers are written as Rust writes an f64 / integer, the same from either reader.
+pub(crate) fn float_text(v: f64) -> String {
+    format!("{v}")
+}
+
+impl<'de> de::Deserialize<'de> for ScalarText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ScalarText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(ScalarText(Some(v.to_owned())))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(ScalarText(Some(v.to_string())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(ScalarText(Some(v.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(ScalarText(Some(v.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(ScalarText(Some(float_text(v))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(ScalarText(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ScalarText(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(ScalarText(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `author`: its `email`.
+struct AuthorEmail(Option<Name>);
+
+impl<'de> de::Deserialize<'de> for AuthorEmail {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let pairs = LooseMap::deserialize(d)?.0;
+        Ok(AuthorEmail(
+            pairs
+                .into_iter()
+                .find(|(k, _)| k == "email")
+                .and_then(|(_, v)| v.0)
+                .map(Name::from),
+        ))
+    }
+}
+
+/// `labelOf`: the asset's `id` and `externalId`.
+struct LabelOf((Option<Name>, Option<Name>));
+
+impl<'de> de::Deserialize<'de> for LabelOf {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let pairs = LooseMap::deserialize(d)?.0;
+        let get = |key: &str| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .and_then(|(_, v)| v.0.clone())
+                .map(Name::from)
+        };
+        Ok(LabelOf((get("id"), get("externalId"))))
+    }
+}
+
+/// `jsonMetadata`: a map (or a JSON string of one); its scalar entries.
+struct Metadata(Vec<(Name, String)>);
+
+impl<'de> de::Deserialize<'de> for Metadata {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let pairs = LooseMap::deserialize(d)?.0;
+        Ok(Metadata(
+            pairs
+                .into_iter()
+                .filter_map(|(k, v)| v.0.map(|v| (Name::from(k), v)))
+                .collect(),
+        ))
+    }
+}
+
+/// A map's entries with scalar values as text; a JSON string holding a map is read as that
+/// map (the API returns `jsonMetadata` so); anything else gives no entries.
+struct LooseMap(Vec<(String, ScalarText)>);
+
+impl<'de> de::Deserialize<'de> for LooseMap {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LooseMap;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                let mut de = serde_json::Deserializer::from_str(v);
+                Ok(
+                    match LooseMap::deserialize(&mut de).and_then(|m| de.end().map(|_| m)) {
+                        Ok(m) => m,
+                        Err(_) => LooseMap(Vec::new()),
+                    },
+                )
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(LooseMap(Vec::new()))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(LooseMap(Vec::new()))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(LooseMap(Vec::new()))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(LooseMap(Vec::new()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(LooseMap(Vec::new()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(LooseMap(Vec::new()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = map.next_key::<Key>()? {
+                    let v = map.next_value::<ScalarText>()?;
+                    out.push((k.0.into_owned(), v));
+                }
+                Ok(LooseMap(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `jsonContent` of a geospatial asset: lon/lat coordinates when its first layer says
+/// `useClassicCoordinates: false` with a real EPSG code (not `TiledImage`).
+struct GeoContent(bool);
+
+impl<'de> de::Deserialize<'de> for GeoContent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = GeoContent;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(GeoContent(false))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(GeoContent(false))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(GeoContent(false))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(GeoContent(false))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(GeoContent(false))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(GeoContent(false))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(GeoContent(false))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let first = seq.next_element::<LooseMap>()?;
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                let Some(LooseMap(pairs)) = first else {
+                    return Ok(GeoContent(false));
+                };
+                let get = |key: &str| {
+                    pairs
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| k == key)
+                        .and_then(|(_, v)| v.0.clone())
+                };
+                let classic = get("useClassicCoordinates");
+                let epsg = get("epsg");
+                Ok(GeoContent(
+                    classic.as_deref() == Some("false") && epsg.is_some_and(|e| e != "TiledImage"),
+                ))
+            }
+        }
+        d.deserialize_any(V)
     }
 }

@@ -39,6 +39,31 @@ pub enum Geometry {
     Parts(SmallVec<[Part; 1]>),
 }
 
+/// Where nested content sits: the nearest enclosing object (annotation), or the category of
+/// a classification answer, or (children at job level) the job alone.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ParentRef {
+    pub job: Name,
+    pub category: Option<Name>,
+    pub mid: Option<Name>,
+}
+
+/// A named-entity span: character offsets and the text Kili stored.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Span {
+    pub begin: u64,
+    /// `endOffset`; when absent, `begin` plus the length of `content` in characters.
+    pub end: u64,
+    pub content: Option<String>,
+}
+
+/// A relation annotation: the mids of its start and end entities (or objects).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Relation {
+    pub start: Vec<Name>,
+    pub end: Vec<Name>,
+}
+
 /// One annotation (object, entity, relation, pose point group).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Object {
@@ -50,6 +75,15 @@ pub struct Object {
     pub frame: Option<u32>,
     /// Child jobs answered under this object (`children`), by name.
     pub children: Vec<Name>,
+    /// The enclosing object or category when this annotation is nested in `children`.
+    pub parent: Option<ParentRef>,
+    /// NER: `beginOffset` / `endOffset` / `content`.
+    pub span: Option<Span>,
+    /// Relations: `startEntities`/`startObjects` and `endEntities`/`endObjects` mids.
+    pub relation: Option<Relation>,
+    /// The coordinates are longitude/latitude degrees (a geospatial asset), not normalized
+    /// image coordinates.
+    pub lonlat: bool,
 }
 
 /// One answer of a classification (one per chosen category) or another non-object job.
@@ -61,6 +95,10 @@ pub struct Answer {
     pub frame: Option<u32>,
     /// Child jobs answered under this category.
     pub children: Vec<Name>,
+    /// Transcription text (non-empty), for `text` answers.
+    pub text: Option<String>,
+    /// The enclosing object or category when this answer is nested in `children`.
+    pub parent: Option<ParentRef>,
 }
 
 impl Answer {
@@ -70,7 +108,7 @@ impl Answer {
             job: Name::new(job),
             category: None,
             frame,
-            children: Vec::new(),
+            ..Answer::default()
         }
     }
 }
@@ -81,11 +119,52 @@ pub struct Label {
     pub answers: Vec<Answer>,
     /// Frames present in a video label, in the order read; empty for other labels.
     pub frames: Vec<u32>,
+    /// Whether the label had an `assetLevel` entry (video: answers that hold for the whole
+    /// asset, with `frame` None).
+    pub asset_level: bool,
+}
+
+/// Who made a label, when, and how (from the label record, when it says).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LabelInfo {
+    /// `author.email`.
+    pub author: Option<Name>,
+    /// `createdAt`, as Kili wrote it.
+    pub created_at: Option<Name>,
+    /// `labelType`: DEFAULT, REVIEW, PREDICTION, INFERENCE, AUTOSAVE.
+    pub label_type: Option<Name>,
 }
 
 impl Label {
     pub fn is_video(&self) -> bool {
         !self.frames.is_empty()
+    }
+
+    /// Where the label is now: objects and answers read so far.
+    pub fn mark(&self) -> (usize, usize) {
+        (self.objects.len(), self.answers.len())
+    }
+
+    /// Give `parent` to what was read since `mark` and has no nearer parent yet (readers call
+    /// this when an enclosing annotation or category ends, innermost first).
+    pub fn adopt(&mut self, mark: (usize, usize), parent: impl Fn() -> ParentRef) {
+        for o in self.objects.iter_mut().skip(mark.0) {
+            if o.parent.is_none() {
+                o.parent = Some(parent());
+            }
+        }
+        for a in self.answers.iter_mut().skip(mark.1) {
+            if a.parent.is_none() {
+                a.parent = Some(parent());
+            }
+        }
+    }
+
+    /// Mark every object's coordinates as longitude/latitude.
+    pub fn set_lonlat(&mut self) {
+        for o in &mut self.objects {
+            o.lonlat = true;
+        }
     }
 }
 

@@ -15,10 +15,10 @@ use smallvec::{smallvec, SmallVec};
 
 use crate::batch::{Failed, Ids, Input};
 use crate::error::LabelError;
-use crate::label::json::{parse_json_response, pick_geometry};
+use crate::label::json::{float_text, make_span, parse_json_response, pick_geometry};
 use crate::label::{
-    frame_index, is_ignored_job, Answer, Document, Label, Name, Object, ParsedLabel, Part, Pt,
-    ReadOpts, Resolution, Ring,
+    frame_index, is_ignored_job, Answer, Document, Label, LabelInfo, Name, Object, ParentRef,
+    ParsedLabel, Part, Pt, ReadOpts, Relation, Resolution, Ring,
 };
 
 /// Children nest jobs in objects in jobs...; real labels go a few levels deep.
@@ -410,6 +410,7 @@ impl Reader {
                 return self.response(v, label, Some(n), depth);
             }
             if name == "assetLevel" {
+                label.asset_level = true;
                 return self.response(v, label, None, depth);
             }
         }
@@ -459,29 +460,45 @@ impl Reader {
                     }
                     let items = as_list(&val, "a list of categories").key(key)?;
                     for (i, c) in items.enumerate() {
+                        let mark = label.mark();
                         let (name, children) =
                             self.category(&c, label, frame, depth).index(i).key(key)?;
+                        label.adopt(mark, || ParentRef {
+                            job: Name::new(job),
+                            category: name.clone(),
+                            mid: None,
+                        });
                         label.answers.push(Answer {
                             job: Name::new(job),
                             category: name,
                             frame,
                             children,
+                            ..Answer::default()
                         });
                         answered = true;
                     }
                 }
-                "children" => job_children = self.children(&val, label, frame, depth).key(key)?,
-                "text" | "choice" | "orders" | "fileId" => {
-                    // A non-empty transcription, or a comparison / ranking / file payload.
-                    let present = if key == "text" {
-                        opt_str(&val).key(key)?.is_some_and(|t| !t.is_empty())
-                    } else {
-                        !val.is_none()
-                    };
-                    if present {
-                        label.answers.push(Answer::plain(job, frame));
+                "children" => {
+                    let mark = label.mark();
+                    job_children = self.children(&val, label, frame, depth).key(key)?;
+                    label.adopt(mark, || ParentRef {
+                        job: Name::new(job),
+                        ..ParentRef::default()
+                    });
+                }
+                "text" => {
+                    if let Some(t) = opt_str(&val).key(key)?.filter(|t| !t.is_empty()) {
+                        label.answers.push(Answer {
+                            text: Some(t.to_string()),
+                            ..Answer::plain(job, frame)
+                        });
                         answered = true;
                     }
+                }
+                // A comparison / ranking / file payload.
+                "choice" | "orders" | "fileId" if !val.is_none() => {
+                    label.answers.push(Answer::plain(job, frame));
+                    answered = true;
                 }
                 _ => {}
             }
@@ -569,8 +586,53 @@ impl Reader {
         let py = v.py();
         let get = |k: &Bound<'py, PyString>| d.get_item(k).ok().flatten().filter(|x| !x.is_none());
         let (mut parts, mut point, mut line, mut pose) = (None::<Vec<Part>>, None, None, None);
+        let mark = label.mark();
         if let Some(val) = get(intern!(py, "mid")) {
             obj.mid = loose_id(&val).key("mid")?;
+        }
+        let offset = |k: &Bound<'py, PyString>, name: &str| -> R<Option<u64>> {
+            match get(k) {
+                Some(v) if !v.is_instance_of::<PyBool>() => v
+                    .extract::<u64>()
+                    .map(Some)
+                    .or_else(|_| fail("expected a non-negative integer offset"))
+                    .key(name),
+                Some(_) => fail("expected a non-negative integer offset").key(name),
+                None => Ok(None),
+            }
+        };
+        let begin = offset(intern!(py, "beginOffset"), "beginOffset")?;
+        let end = offset(intern!(py, "endOffset"), "endOffset")?;
+        let content = match get(intern!(py, "content")) {
+            Some(c) => opt_str(&c).key("content")?.map(|c| c.to_string()),
+            None => None,
+        };
+        obj.span = make_span(begin, end, content);
+        for (k, start) in [
+            (intern!(py, "startEntities"), true),
+            (intern!(py, "startObjects"), true),
+            (intern!(py, "endEntities"), false),
+            (intern!(py, "endObjects"), false),
+        ] {
+            if let Some(val) = get(k) {
+                let name = k.to_str().unwrap_or("startEntities").to_owned();
+                let mut mids = Vec::new();
+                for (i, m) in as_list(&val, "a list of {mid} objects")
+                    .key(&name)?
+                    .enumerate()
+                {
+                    let md = as_dict(&m, "a {mid} object").index(i).key(&name)?;
+                    if let Some(mid) = md.get_item(intern!(py, "mid")).ok().flatten() {
+                        mids.extend(loose_id(&mid).key("mid").index(i).key(&name)?);
+                    }
+                }
+                let rel = obj.relation.get_or_insert_with(Relation::default);
+                if start {
+                    rel.start.extend(mids);
+                } else {
+                    rel.end.extend(mids);
+                }
+            }
         }
         if let Some(val) = get(intern!(py, "categories")) {
             let key = "categories";
@@ -631,6 +693,11 @@ impl Reader {
             }
         }
         obj.geometry = pick_geometry(parts, point, line, pose);
+        label.adopt(mark, || ParentRef {
+            job: obj.job.clone(),
+            category: obj.category.clone(),
+            mid: obj.mid.clone(),
+        });
         Ok(obj)
     }
 }
@@ -764,13 +831,40 @@ fn read_dict_document<'py>(v: &Bound<'py, PyAny>, opts: ReadOpts) -> R<Document>
     if let Some(p) = get(intern!(py, "pageResolutions")) {
         doc.resolution.pages = page_sizes(&p).key("pageResolutions")?;
     }
+    if let Some(s) = get(intern!(py, "status")) {
+        doc.status = scalar_text(&s).map(Name::from);
+    }
+    if let Some(m) = get(intern!(py, "jsonMetadata")) {
+        doc.metadata = loose_map(&m)
+            .into_iter()
+            .map(|(k, v)| (Name::from(k), v))
+            .collect();
+    }
+    if let Some(l) = get(intern!(py, "labelOf")) {
+        let pairs = loose_map(&l);
+        let find = |key: &str| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| Name::from(v.as_str()))
+        };
+        doc.label_of_id = find("id");
+        doc.label_of_external_id = find("externalId");
+    }
+    if let Some(c) = get(intern!(py, "jsonContent")) {
+        doc.lonlat = geo_content(&c);
+    }
+    let info = label_info(d);
     if let Some(jr) = get(intern!(py, "jsonResponse")) {
         doc.is_label = true;
         let label = response_value(&reader, &jr).key("jsonResponse")?;
         doc.labels.push(ParsedLabel {
             id: doc.id.take(),
             label,
+            info,
         });
+        mark_lonlat(&mut doc);
         return Ok(doc);
     }
     let mut labelish = false;
@@ -795,6 +889,7 @@ fn read_dict_document<'py>(v: &Bound<'py, PyAny>, opts: ReadOpts) -> R<Document>
         }
     }
     if labelish {
+        mark_lonlat(&mut doc);
         return Ok(doc);
     }
     // A bare jsonResponse: its keys are jobs (or frames).
@@ -804,8 +899,123 @@ fn read_dict_document<'py>(v: &Bound<'py, PyAny>, opts: ReadOpts) -> R<Document>
     doc.resolution = Resolution::default();
     let mut label = Label::default();
     reader.response(v, &mut label, None, 0)?;
-    doc.labels.push(ParsedLabel { id: None, label });
+    doc.labels.push(ParsedLabel {
+        id: None,
+        label,
+        info: LabelInfo::default(),
+    });
     Ok(doc)
+}
+
+fn mark_lonlat(doc: &mut Document) {
+    if doc.lonlat {
+        for pl in &mut doc.labels {
+            pl.label.set_lonlat();
+        }
+    }
+}
+
+/// A scalar as text (as the JSON reader writes it); other values None.
+fn scalar_text(v: &Bound<'_, PyAny>) -> Option<String> {
+    if let Ok(s) = v.cast::<PyString>() {
+        return s.to_str().ok().map(str::to_owned);
+    }
+    if let Ok(b) = v.cast::<PyBool>() {
+        return Some(b.is_true().to_string());
+    }
+    if v.is_instance_of::<PyInt>() {
+        if let Ok(i) = v.extract::<i64>() {
+            return Some(i.to_string());
+        }
+        if let Ok(u) = v.extract::<u64>() {
+            return Some(u.to_string());
+        }
+        return v.extract::<f64>().ok().map(float_text);
+    }
+    if v.is_instance_of::<PyFloat>() {
+        return v.extract::<f64>().ok().map(float_text);
+    }
+    None
+}
+
+/// A dict's (or a JSON string's map's) scalar entries as text; anything else none.
+fn loose_map(v: &Bound<'_, PyAny>) -> Vec<(String, String)> {
+    if let Ok(s) = v.cast::<PyString>() {
+        let Ok(text) = s.to_str() else {
+            return Vec::new();
+        };
+        return match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text) {
+            Ok(m) => m
+                .into_iter()
+                .filter_map(|(k, v)| {
+                    let t = match v {
+                        serde_json::Value::String(s) => Some(s),
+                        serde_json::Value::Bool(b) => Some(b.to_string()),
+                        serde_json::Value::Number(n) => Some(
+                            n.as_i64()
+                                .map(|i| i.to_string())
+                                .or_else(|| n.as_u64().map(|u| u.to_string()))
+                                .unwrap_or_else(|| float_text(n.as_f64().unwrap_or(f64::NAN))),
+                        ),
+                        _ => None,
+                    };
+                    t.map(|t| (k, t))
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+    }
+    let Ok(d) = v.cast::<PyDict>() else {
+        return Vec::new();
+    };
+    d.iter()
+        .filter_map(|(k, v)| {
+            let k = k.cast::<PyString>().ok()?.to_str().ok()?.to_owned();
+            scalar_text(&v).map(|t| (k, t))
+        })
+        .collect()
+}
+
+/// Whether a `jsonContent` says lon/lat coordinates (see the JSON reader).
+fn geo_content(v: &Bound<'_, PyAny>) -> bool {
+    let Ok(l) = v.cast::<PyList>() else {
+        return false;
+    };
+    let Ok(first) = l.get_item(0) else {
+        return false;
+    };
+    let pairs = loose_map(&first);
+    let get = |key: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    get("useClassicCoordinates").as_deref() == Some("false")
+        && get("epsg").is_some_and(|e| e != "TiledImage")
+}
+
+/// `author.email`, `createdAt`, `labelType` of a label record.
+fn label_info<'py>(d: &Bound<'py, PyDict>) -> LabelInfo {
+    let py = d.py();
+    let get = |k: &Bound<'py, PyString>| d.get_item(k).ok().flatten();
+    let author = get(intern!(py, "author")).and_then(|a| {
+        loose_map(&a)
+            .into_iter()
+            .rev()
+            .find(|(k, _)| k == "email")
+            .map(|(_, v)| Name::from(v))
+    });
+    LabelInfo {
+        author,
+        created_at: get(intern!(py, "createdAt"))
+            .and_then(|v| scalar_text(&v))
+            .map(Name::from),
+        label_type: get(intern!(py, "labelType"))
+            .and_then(|v| scalar_text(&v))
+            .map(Name::from),
+    }
 }
 
 fn label_obj(reader: &Reader, v: &Bound<'_, PyAny>) -> R<ParsedLabel> {
@@ -819,7 +1029,11 @@ fn label_obj(reader: &Reader, v: &Bound<'_, PyAny>) -> R<ParsedLabel> {
         Some(jr) => response_value(reader, &jr).key("jsonResponse")?,
         None => Label::default(),
     };
-    Ok(ParsedLabel { id, label })
+    Ok(ParsedLabel {
+        id,
+        label,
+        info: label_info(d),
+    })
 }
 
 /// `jsonResponse`: a dict, a JSON string (as the API returns it), or None / "".

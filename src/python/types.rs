@@ -153,6 +153,10 @@ pub struct Row {
     pub external_id: Option<String>,
     pub label_id: Option<String>,
     pub source: Option<String>,
+    pub author: Option<String>,
+    pub created_at: Option<String>,
+    pub label_type: Option<String>,
+    pub asset_status: Option<String>,
     pub rule: String,
     pub kind: &'static str,
     pub severity: &'static str,
@@ -180,7 +184,16 @@ impl std::hash::Hash for Row {
 }
 
 impl Row {
-    issue_fields!(asset_id, external_id, label_id, source);
+    issue_fields!(
+        asset_id,
+        external_id,
+        label_id,
+        source,
+        author,
+        created_at,
+        label_type,
+        asset_status
+    );
 
     pub fn from_issue(
         i: Issue,
@@ -194,6 +207,11 @@ impl Row {
             external_id,
             label_id,
             source,
+            // Python-rule rows: the label info is not carried to the view yet.
+            author: None,
+            created_at: None,
+            label_type: None,
+            asset_status: None,
             rule: i.rule,
             kind: i.kind,
             severity: i.severity,
@@ -216,6 +234,10 @@ impl From<CoreRow> for Row {
             external_id: r.external_id,
             label_id: r.label_id,
             source: r.source,
+            author: r.author,
+            created_at: r.created_at,
+            label_type: r.label_type,
+            asset_status: r.asset_status,
             rule: i.rule,
             kind: i.kind,
             severity: i.severity,

@@ -67,11 +67,27 @@ impl Check for CountCheck {
 }
 
 fn check(rule: &Rule, label: &Label, min: Option<f64>, max: Option<f64>, out: &mut Vec<Issue>) {
+    // Video: answers under `assetLevel` (frame None) hold for the whole asset and count once
+    // per label; frame entries count per frame. A job with neither is checked per frame.
     let frames: Vec<Option<u32>> = if label.is_video() {
-        let mut f: Vec<u32> = label.frames.clone();
-        f.sort_unstable();
-        f.dedup();
-        f.into_iter().map(Some).collect()
+        let asset_level = count(rule, label, None) > 0;
+        let in_frames = crate::rules::in_scope(rule, label).any(|o| o.frame.is_some())
+            || label.answers.iter().any(|a| {
+                a.frame.is_some()
+                    && a.job == rule.job
+                    && (rule.category.is_none() || a.category == rule.category)
+            });
+        let mut f: Vec<Option<u32>> = Vec::new();
+        if asset_level {
+            f.push(None);
+        }
+        if in_frames || !asset_level {
+            let mut fs: Vec<u32> = label.frames.clone();
+            fs.sort_unstable();
+            fs.dedup();
+            f.extend(fs.into_iter().map(Some));
+        }
+        f
     } else {
         vec![None]
     };
