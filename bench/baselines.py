@@ -158,6 +158,11 @@ def shapely_geometry(
     polys = shapely.polygons(shapely.linearrings(coords, indices=ring_of))
     valid = shapely.is_valid(polys)
     area = shapely.area(polys)
+    # A ring that crosses itself: its area as Kili's COCO exporter computes it (the faces of
+    # its made-valid outline, summed), which is kili-rules' convention too. Few rings, a loop.
+    for k in np.flatnonzero(~valid).tolist():
+        faces = shapely.get_parts(shapely.polygonize([shapely.make_valid(polys[k])]))
+        area[k] = float(sum(shapely.area(shapely.polygons(shapely.get_exterior_ring(faces)))))
     bounds = shapely.bounds(polys)
     lab = np.array(label_of)
     _, cat = np.unique(np.array(cats), return_inverse=True)
