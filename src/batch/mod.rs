@@ -35,14 +35,24 @@ pub struct Row {
     pub issue: Issue,
 }
 
-/// A checked label handed back to the caller (only when the RuleSet asks for it), with the
-/// place in `rows` where its native rows end: Python rules' rows go right after them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KeptLabel {
+/// Where a label comes from and who made it: what each of its rows repeats.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Origin {
     pub asset_id: Option<String>,
     pub external_id: Option<String>,
     pub label_id: Option<String>,
     pub source: Option<String>,
+    pub author: Option<String>,
+    pub created_at: Option<String>,
+    pub label_type: Option<String>,
+    pub asset_status: Option<String>,
+}
+
+/// A checked label handed back to the caller (only when the RuleSet asks for it), with the
+/// place in `rows` where its native rows end: Python rules' rows go right after them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptLabel {
+    pub origin: Origin,
     pub label: Label,
     pub rows_end: usize,
 }
@@ -167,10 +177,16 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
                 out.rows.extend(issues.into_iter().map(row));
                 if rs.keep_labels {
                     out.kept.push(KeptLabel {
-                        asset_id: asset_id.clone(),
-                        external_id: external_id.clone(),
-                        label_id: pl.id.as_ref().map(|n| n.to_string()),
-                        source: source.map(str::to_owned),
+                        origin: Origin {
+                            asset_id: asset_id.clone(),
+                            external_id: external_id.clone(),
+                            label_id: text(&pl.id),
+                            source: source.map(str::to_owned),
+                            author: text(&pl.info.author),
+                            created_at: text(&pl.info.created_at),
+                            label_type: text(&pl.info.label_type),
+                            asset_status: status.clone(),
+                        },
                         label: pl.label,
                         rows_end: out.rows.len(),
                     });
@@ -251,10 +267,10 @@ mod kept_tests {
         let ends: Vec<(Option<&str>, usize)> = out
             .kept
             .iter()
-            .map(|k| (k.label_id.as_deref(), k.rows_end))
+            .map(|k| (k.origin.label_id.as_deref(), k.rows_end))
             .collect();
         assert_eq!(ends, [(Some("l1"), 1), (Some("l2"), 1), (Some("l3"), 2)]);
         assert_eq!(out.kept[2].label.objects.len(), 2);
-        assert_eq!(out.kept[0].asset_id.as_deref(), Some("a"));
+        assert_eq!(out.kept[0].origin.asset_id.as_deref(), Some("a"));
     }
 }

@@ -195,23 +195,16 @@ impl Row {
         asset_status
     );
 
-    pub fn from_issue(
-        i: Issue,
-        asset_id: Option<String>,
-        external_id: Option<String>,
-        label_id: Option<String>,
-        source: Option<String>,
-    ) -> Row {
+    pub fn from_issue(i: Issue, o: crate::batch::Origin) -> Row {
         Row {
-            asset_id,
-            external_id,
-            label_id,
-            source,
-            // Python-rule rows: the label info is not carried to the view yet.
-            author: None,
-            created_at: None,
-            label_type: None,
-            asset_status: None,
+            asset_id: o.asset_id,
+            external_id: o.external_id,
+            label_id: o.label_id,
+            source: o.source,
+            author: o.author,
+            created_at: o.created_at,
+            label_type: o.label_type,
+            asset_status: o.asset_status,
             rule: i.rule,
             kind: i.kind,
             severity: i.severity,

@@ -223,10 +223,7 @@ pub fn merge_python_rows(
     let mut done = 0;
     for k in kept {
         let KeptLabel {
-            asset_id,
-            external_id,
-            label_id,
-            source,
+            origin,
             label,
             rows_end,
         } = k;
@@ -240,22 +237,16 @@ pub fn merge_python_rows(
         let view = LabelView::build(
             py,
             label,
-            asset_id.clone(),
-            external_id.clone(),
-            label_id.clone(),
-            source.clone(),
+            origin.asset_id.clone(),
+            origin.external_id.clone(),
+            origin.label_id.clone(),
+            origin.source.clone(),
         )?;
         let found = check.call1((view,))?;
         for item in found.try_iter()? {
             let item = item?;
             let issue: Issue = item.cast::<Issue>()?.get().clone();
-            rows.push(Row::from_issue(
-                issue,
-                asset_id.clone(),
-                external_id.clone(),
-                label_id.clone(),
-                source.clone(),
-            ));
+            rows.push(Row::from_issue(issue, origin.clone()));
         }
     }
     rows.extend(native.map(Row::from));
