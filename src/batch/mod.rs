@@ -172,7 +172,7 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
             asset_status: status.clone(),
             issue,
         };
-        match rs.check(&pl.label, &doc.resolution) {
+        match rs.check_asset(&pl.label, &doc.resolution, &doc.metadata) {
             Ok(issues) => {
                 out.rows.extend(issues.into_iter().map(row));
                 if rs.keep_labels {

@@ -174,7 +174,10 @@ impl Engine {
         let mut out = Vec::with_capacity(doc.labels.len());
         let mut objects = 0;
         for pl in doc.labels {
-            let issues = self.rs.check(&pl.label, &res).map_err(label_err)?;
+            let issues = self
+                .rs
+                .check_asset(&pl.label, &res, &doc.metadata)
+                .map_err(label_err)?;
             objects += RuleSet::object_count(&pl.label);
             let view = LabelView::build(
                 py,
@@ -229,7 +232,11 @@ impl Engine {
         let mut objects = 0;
         for pl in &doc.labels {
             // Small labels: releasing the GIL would cost more than the check.
-            issues.extend(self.rs.check(&pl.label, &res).map_err(label_err)?);
+            issues.extend(
+                self.rs
+                    .check_asset(&pl.label, &res, &doc.metadata)
+                    .map_err(label_err)?,
+            );
             objects += RuleSet::object_count(&pl.label);
         }
         Ok((issues.into_iter().map(Issue::from).collect(), objects))
