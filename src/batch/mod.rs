@@ -55,6 +55,8 @@ pub struct KeptLabel {
     pub origin: Origin,
     pub label: Label,
     pub rows_end: usize,
+    /// The asset's metadata (Python rules see it on their label view).
+    pub metadata: Vec<(Name, String)>,
 }
 
 /// What a batch run found.
@@ -189,6 +191,7 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
                         },
                         label: pl.label,
                         rows_end: out.rows.len(),
+                        metadata: doc.metadata.clone(),
                     });
                 }
             }
