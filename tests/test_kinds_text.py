@@ -11,7 +11,7 @@ from _kinds_check import asset, three_ways
 from conftest import DATA, load
 from kili_rules import RulesError, RuleSet, Text
 
-IFACE = load(DATA / "kili-invoice" / "json_interface.json")
+IFACE = load(DATA / "invoice" / "json_interface.json")
 
 RULES = RuleSet.from_toml(
     """
