@@ -28,6 +28,8 @@ from kili_rules import RuleSet
 from kili_rules.plugin import RulesPlugin, register_webhook
 from kili_rules.testing import KiliEmulator
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "invoice"
 RULES_FILE = ROOT / "examples" / "recipes" / "document_qa.toml"
