@@ -24,7 +24,7 @@ pytest.importorskip("kili")
 pytest.importorskip("uvicorn")
 
 from _server import SECRET, Server
-from kili_rules import RuleSet
+from kili_rules import Finding, LabelView, RuleSet, python_rule
 from kili_rules.plugin import RulesPlugin, register_webhook
 from kili_rules.testing import KiliEmulator
 
@@ -110,6 +110,33 @@ def test_the_rules_file_finds_what_the_oracle_finds() -> None:
             ("issues", "metadata", "review") if issues else ("metadata", "review")
         )
         assert float(verdict.metadata["kili_rules_accuracy"]) == accuracy, label["name"]
+
+
+def test_the_same_checks_as_a_python_rule_over_the_label_view() -> None:
+    # The oracle's logic again, over the read-only view: each box's child transcriptions.
+    @python_rule(id="docqa")
+    def docqa(label: LabelView) -> Iterator[Finding]:
+        for obj in label.objects:
+            if obj.category == "IBAN":
+                iban = obj.texts["TRANSCRIPTION_JOB"]
+                if not iban.startswith("FR"):
+                    yield Finding("IBAN number should start by FR", mid=obj.mid)
+                if not iban_is_valid(iban):
+                    yield Finding(f"IBAN {iban} is not valid", mid=obj.mid)
+            elif obj.category == "CURRENCY":
+                if obj.texts["TRANSCRIPTION_JOB_2"] not in ("DOLLAR", "EURO"):
+                    yield Finding("Authorized currencies are only Euro and Dollar", mid=obj.mid)
+
+    assets = [
+        {"id": f"a{n}", "latestLabel": {"id": f"l{n}", "jsonResponse": label["jsonResponse"]}}
+        for n, label in enumerate(LABELS)
+    ]
+    report = RuleSet([docqa]).validate_many(assets, threads=2)
+    for n, label in enumerate(LABELS):
+        issues, _accuracy = hand_written_plugin(label["jsonResponse"])
+        rows = [(r.text, r.mid) for r in report if r.asset_id == f"a{n}"]
+        assert sorted(rows) == sorted(issues), label["name"]
+    assert all(r.kind == "python" for r in report)
 
 
 # -- against Kili (the emulator, through the real client) -----------------------------------
