@@ -57,6 +57,7 @@ class Server:
         *extra: str,
         port: int | None = None,
         open_files: int | None = None,
+        rules: Path = RULES,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
@@ -74,7 +75,7 @@ class Server:
             "kili_rules.cli",
             "serve",
             "--rules",
-            str(RULES),
+            str(rules),
             "--port",
             str(self.port),
             "--secret-env",

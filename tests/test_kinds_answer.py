@@ -142,9 +142,39 @@ def test_answer_and_when_config_errors() -> None:
         RuleSet([Count(job="D", min=1, when={"answer": "X"})])
     with pytest.raises(RulesError, match="rule 1: when"):
         RuleSet([Count(job="D", min=1, when={"jobb": "X"})])
-    # Nested content's parent is not read yet: refused, never silently matching nothing.
-    with pytest.raises(RulesError, match="rule 1: when: `parent` is not supported"):
-        RuleSet([Count(job="D", min=1, when={"parent": "IBAN"})])
+    with pytest.raises(RulesError, match="rule 1: when: set at least one of"):
+        RuleSet([Count(job="D", min=1, when={})])
+
+
+def test_nested_classifications_are_judged_per_enclosing_object() -> None:
+    # A classification child of each box: its answers are judged box by box, on the box's mid,
+    # and `when.parent` keeps the children of some categories only.
+    def box(mid: str, category: str, *severity: str) -> dict[str, Any]:
+        return {
+            **dent(mid),
+            "categories": [{"name": category}],
+            "children": {"SEV": classif(*severity)},
+        }
+
+    label = {
+        "DAMAGE": {
+            "annotations": [
+                box("d1", "DENT", "LOW", "HIGH"),
+                box("d2", "SCRATCH", "LOW", "HIGH"),
+                box("d3", "DENT", "LOW"),
+            ]
+        }
+    }
+    one = RuleSet([Answer(job="SEV", max=1, message="{mid}: {reason}")])
+    assert [(i.mid, i.text) for i in one.validate(label)] == [
+        ("d1", "d1: 2 categories chosen, expected at most 1"),
+        ("d2", "d2: 2 categories chosen, expected at most 1"),
+    ]
+    dents = RuleSet([Answer(job="SEV", max=1, when={"parent": "DENT"})])
+    assert [i.mid for i in dents.validate(label)] == ["d1"]
+    # count with when.parent: answers under DENT boxes only (LOW, HIGH, LOW).
+    counted = RuleSet([Count(job="SEV", max=2, when={"parent": "DENT"})])
+    assert [(i.value, i.limit) for i in counted.validate(label)] == [(3.0, 2.0)]
 
 
 def test_lint_checks_answer_categories_and_when() -> None:
@@ -155,6 +185,7 @@ def test_lint_checks_answer_categories_and_when() -> None:
             Answer(job="DAMAGE", max=1),
             Count(job="DAMAGE", min=1, when={"job": "QUALITI", "answer": "DAMAGED"}),
             Count(job="DAMAGE", min=1, when={"job": "QUALITY", "answer": "BROKEN"}),
+            Count(job="DAMAGE", min=1, when={"parent": "NOPE"}),
         ]
     )
     assert bad.lint(IFACE) == [
@@ -167,4 +198,5 @@ def test_lint_checks_answer_categories_and_when() -> None:
         "rule 'count-3' (count): when.job: unknown job 'QUALITI' (jobs: DAMAGE, QUALITY, TAGS)",
         "rule 'count-4' (count): when.answer: job 'QUALITY' has no category 'BROKEN' "
         "(categories: DAMAGED, OK)",
+        "rule 'count-5' (count): when.parent: no job has a category 'NOPE'",
     ]

@@ -24,6 +24,19 @@ def test_every_kind_has_a_python_class_with_the_same_fields() -> None:
     variants = {v["title"]: v for v in schema["properties"]["rule"]["items"]["oneOf"]}
     classes = python_classes()
     assert set(classes) == set(variants)
+    # Every registered kind, the text and entity kinds included, in the registry's order.
+    assert list(variants) == [
+        "count",
+        "area",
+        "box",
+        "inside_image",
+        "valid_polygon",
+        "overlap",
+        "required",
+        "answer",
+        "text",
+        "entity",
+    ]
     for kind, variant in variants.items():
         cls = classes[kind]
         py_fields = {f.name for f in dataclasses.fields(cls)}

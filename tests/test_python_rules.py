@@ -14,6 +14,7 @@ import _pyrules_checks as checks
 import kili_rules
 import pytest
 from kili_rules import Finding, LabelView, PythonRule, RulesError, RuleSet
+from kili_rules.python_rules import ParentView
 
 
 def box(mid: str, category: str, x0: float, x1: float, text: str | None = None) -> dict[str, Any]:
@@ -189,6 +190,148 @@ def test_view_is_read_only_and_complete() -> None:
         obj.mid = "other"  # type: ignore[misc]
     with pytest.raises(AttributeError):
         view.label_id = "x"  # type: ignore[misc]
+    assert repr(obj) == 'ObjectView(job="JOB_0", category="IBAN", mid="m1", shape="polygon")'
+    assert repr(view.answers[0].parent) == ('ParentView(job="JOB_0", category="IBAN", mid="m1")')
+
+
+NESTED = {
+    # A box with a transcription child and a point child; a classification answer with a
+    # transcription under its category; two entities (one without endOffset) and a relation;
+    # a top-level transcription.
+    "JOB_0": {
+        "annotations": [
+            {
+                **box("m1", "IBAN", 0.1, 0.3, "FR76"),
+                "children": {
+                    "TRANSCRIPTION_JOB": {"text": "FR76"},
+                    "CORNER": {
+                        "annotations": [
+                            {
+                                "mid": "p1",
+                                "type": "marker",
+                                "point": {"x": 0.1, "y": 0.1},
+                                "categories": [{"name": "C"}],
+                            }
+                        ]
+                    },
+                },
+            }
+        ]
+    },
+    "CLASS": {"categories": [{"name": "PAID", "children": {"NOTE": {"text": "by card"}}}]},
+    "NER": {
+        "annotations": [
+            {
+                "mid": "e1",
+                "categories": [{"name": "PERSON"}],
+                "beginOffset": 0,
+                "endOffset": 5,
+                "content": "Alice",
+            },
+            {"mid": "e2", "categories": [{"name": "ORG"}], "beginOffset": 15, "content": "Acmé"},
+        ]
+    },
+    "REL": {
+        "annotations": [
+            {
+                "mid": "r1",
+                "categories": [{"name": "WORKS_FOR"}],
+                "startEntities": [{"mid": "e1"}],
+                "endEntities": [{"mid": "e2"}],
+            }
+        ]
+    },
+    "T": {"text": "top"},
+}
+
+
+def parent_key(p: ParentView | None) -> tuple[Any, ...] | None:
+    return None if p is None else (p.job, p.category, p.mid)
+
+
+def view_key(v: LabelView) -> tuple[Any, ...]:
+    """Everything the view tells about texts, parents, spans, relations and metadata."""
+    objects = [
+        (
+            o.job,
+            o.mid,
+            o.texts,
+            parent_key(o.parent),
+            None if o.span is None else (o.span.begin, o.span.end, o.span.content),
+            None if o.relation is None else (o.relation.start, o.relation.end),
+        )
+        for o in v.objects
+    ]
+    answers = [(a.job, a.category, a.text, parent_key(a.parent)) for a in v.answers]
+    return (v.metadata, objects, answers)
+
+
+EXPECTED_VIEW = (
+    {"source": "scanner", "pages": "3", "checked": "true"},
+    [
+        ("CORNER", "p1", {}, ("JOB_0", "IBAN", "m1"), None, None),
+        ("JOB_0", "m1", {"TRANSCRIPTION_JOB": "FR76"}, None, None, None),
+        ("NER", "e1", {}, None, (0, 5, "Alice"), None),
+        ("NER", "e2", {}, None, (15, 19, "Acmé"), None),
+        ("REL", "r1", {}, None, None, (("e1",), ("e2",))),
+    ],
+    [
+        ("TRANSCRIPTION_JOB", None, "FR76", ("JOB_0", "IBAN", "m1")),
+        ("NOTE", None, "by card", ("CLASS", "PAID", None)),
+        ("CLASS", "PAID", None, None),
+        ("T", None, "top", None),
+    ],
+)
+
+
+def test_view_has_texts_parents_spans_relations_and_metadata(tmp_path: Path) -> None:
+    seen: list[tuple[Any, ...]] = []
+
+    @kili_rules.python_rule(id="spy")
+    def spy(label: LabelView) -> None:
+        seen.append(view_key(label))
+
+    rs = RuleSet([spy])
+    record = {
+        "id": "a1",
+        "externalId": "a1.pdf",
+        "jsonMetadata": {"source": "scanner", "pages": 3, "checked": True, "more": {"x": 1}},
+        "latestLabel": {"id": "l1", "jsonResponse": NESTED},
+    }
+    rs.validate(record)
+    rs.validate(json.dumps(record).encode())
+    # jsonMetadata as the API returns it: a JSON string.
+    rs.validate({**record, "jsonMetadata": json.dumps(record["jsonMetadata"])})
+    rs.validate_many([record, json.dumps(record).encode()], threads=2)
+    write_zip(tmp_path / "export.zip", [record])
+    rs.validate_export(tmp_path / "export.zip", threads=1)
+    assert seen == [EXPECTED_VIEW] * 6
+    # A bare label has no asset, so no metadata.
+    seen.clear()
+    rs.validate({"id": "l1", "jsonResponse": NESTED})
+    assert seen[0][0] == {} and seen[0][1:] == EXPECTED_VIEW[1:]
+
+
+def test_a_python_rule_reads_box_texts() -> None:
+    # The document-QA IBAN check written over the view: the box's transcription text.
+    @kili_rules.python_rule(id="iban-fr")
+    def iban_fr(label: LabelView) -> Any:
+        for obj in label.objects:
+            text = obj.texts.get("TRANSCRIPTION_JOB")
+            if obj.category == "IBAN" and text is not None and not text.startswith("FR"):
+                yield Finding("IBAN number should start by FR", mid=obj.mid)
+
+    label = {
+        "JOB_0": {
+            "annotations": [
+                box("m1", "IBAN", 0.1, 0.3, "DE89"),
+                box("m2", "IBAN", 0.1, 0.3, "FR76"),
+            ]
+        }
+    }
+    assert [(i.text, i.mid) for i in RuleSet([iban_fr]).validate(label)] == [
+        ("IBAN number should start by FR", "m1")
+    ]
 
 
 def test_decide_counts_python_findings() -> None:

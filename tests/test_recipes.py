@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kili_rules import RulesError, RuleSet
+from kili_rules import RuleSet
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ROOT / "examples" / "recipes"
@@ -131,24 +131,6 @@ def hand_written_plugin(label: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
-def _model_has_texts() -> bool:
-    # The transcription text enters the label model with the `label` branch's model commit.
-    # (the `text` kind registers itself once the model carries them).
-    try:
-        probe = RuleSet([{"kind": "text", "job": "T", "min_length": 5}])
-    except RulesError:
-        return False
-    return bool(probe.validate({"T": {"text": "x"}}))
-
-
-needs_texts = pytest.mark.xfail(
-    not _model_has_texts(),
-    reason="the label model does not carry transcription texts yet",
-    strict=True,
-)
-
-
-@needs_texts
 def test_document_qa_recipe() -> None:
     rs = recipe("document_qa.toml")
     assert rs.lint(INVOICE) == []

@@ -14,10 +14,12 @@ from kili_rules.rules import (
     Area,
     Box,
     Count,
+    Entity,
     InsideImage,
     Overlap,
     Required,
     Rule,
+    Text,
     ValidPolygon,
 )
 from kili_rules.ruleset import RuleSet
@@ -31,6 +33,7 @@ __all__ = [
     "BatchResult",
     "Box",
     "Count",
+    "Entity",
     "Finding",
     "InsideImage",
     "Issue",
@@ -44,6 +47,7 @@ __all__ = [
     "Rule",
     "RuleSet",
     "RulesError",
+    "Text",
     "ValidPolygon",
     "__version__",
     "python_rule",

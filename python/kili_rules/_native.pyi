@@ -12,8 +12,11 @@ __all__ = [
     "LabelError",
     "LabelView",
     "ObjectView",
+    "ParentView",
+    "RelationView",
     "Row",
     "RulesError",
+    "SpanView",
     "__version__",
     "_read_model",
 ]
@@ -185,6 +188,38 @@ class Engine:
     def lint(self, json_interface: object) -> list[str]: ...
 
 @final
+class ParentView:
+    """Where nested content sits: the enclosing object, or the classification answer it is
+    nested under (``mid`` None)."""
+
+    @property
+    def job(self) -> str: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def mid(self) -> str | None: ...
+
+@final
+class SpanView:
+    """A named-entity span: character offsets (``end`` exclusive) and the stored text."""
+
+    @property
+    def begin(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def content(self) -> str | None: ...
+
+@final
+class RelationView:
+    """A relation: the mids of its start and end entities (or objects)."""
+
+    @property
+    def start(self) -> tuple[str, ...]: ...
+    @property
+    def end(self) -> tuple[str, ...]: ...
+
+@final
 class ObjectView:
     """One object of a label, read-only (what a Python rule sees)."""
 
@@ -206,6 +241,14 @@ class ObjectView:
     def rings(self) -> tuple[tuple[tuple[float, float], ...], ...]: ...
     @property
     def pages(self) -> tuple[int | None, ...]: ...
+    @property
+    def texts(self) -> dict[str, str]: ...
+    @property
+    def parent(self) -> ParentView | None: ...
+    @property
+    def span(self) -> SpanView | None: ...
+    @property
+    def relation(self) -> RelationView | None: ...
 
 @final
 class AnswerView:
@@ -219,6 +262,10 @@ class AnswerView:
     def frame(self) -> int | None: ...
     @property
     def children(self) -> tuple[str, ...]: ...
+    @property
+    def text(self) -> str | None: ...
+    @property
+    def parent(self) -> ParentView | None: ...
 
 @final
 class LabelView:
@@ -238,5 +285,7 @@ class LabelView:
     def label_id(self) -> str | None: ...
     @property
     def source(self) -> str | None: ...
+    @property
+    def metadata(self) -> dict[str, str]: ...
 
 def _read_model(label: object, via_json: bool) -> str: ...

@@ -44,7 +44,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from kili_rules._native import AnswerView, Issue, LabelView, ObjectView, RulesError
+from kili_rules._native import (
+    AnswerView,
+    Issue,
+    LabelView,
+    ObjectView,
+    ParentView,
+    RelationView,
+    RulesError,
+    SpanView,
+)
 
 __all__ = [
     "AnswerView",
@@ -52,7 +61,10 @@ __all__ = [
     "FunctionRule",
     "LabelView",
     "ObjectView",
+    "ParentView",
     "PythonRule",
+    "RelationView",
+    "SpanView",
     "load_rule",
     "python_rule",
     "run_rules",

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 
 Severity = Literal["error", "warning"]
 Unit = Literal["normalized", "pixels"]
+Checksum = Literal["iban", "luhn"]
 
 
 @dataclass(frozen=True)
@@ -113,3 +114,39 @@ class Answer(Rule):
     min: int | None = None
     max: int | None = None
     exclusive: list[list[str]] | None = None
+
+
+@dataclass(frozen=True)
+class Text(Rule):
+    """Transcription text: pattern, prefix / suffix, allowed / forbidden values, length, checksum.
+
+    The issue goes on the enclosing object's mid (a transcription child of a box), else on the
+    label. ``pattern`` runs on a linear-time engine (Rust ``regex``): no catastrophic
+    backtracking. Restrict to the texts of some objects with ``when={"parent": "IBAN"}``.
+    """
+
+    kind: ClassVar[str] = "text"
+    pattern: str | None = None
+    prefix: str | None = None
+    suffix: str | None = None
+    allowed: list[str] | None = None
+    forbidden: list[str] | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    checksum: Checksum | None = None
+    case_sensitive: bool | None = None
+    strip: bool | None = None
+
+
+@dataclass(frozen=True)
+class Entity(Rule):
+    """Named entities: span length, text pattern, overlaps, relations that must exist."""
+
+    kind: ClassVar[str] = "entity"
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    case_sensitive: bool | None = None
+    no_overlap: bool | None = None
+    relation: str | None = None
+    relation_role: Literal["any", "start", "end"] | None = None

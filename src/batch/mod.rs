@@ -55,6 +55,8 @@ pub struct KeptLabel {
     pub origin: Origin,
     pub label: Label,
     pub rows_end: usize,
+    /// The asset's metadata (Python rules see it on their label view).
+    pub metadata: Vec<(Name, String)>,
 }
 
 /// What a batch run found.
@@ -172,7 +174,7 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
             asset_status: status.clone(),
             issue,
         };
-        match rs.check(&pl.label, &doc.resolution) {
+        match rs.check_asset(&pl.label, &doc.resolution, &doc.metadata) {
             Ok(issues) => {
                 out.rows.extend(issues.into_iter().map(row));
                 if rs.keep_labels {
@@ -189,6 +191,7 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
                         },
                         label: pl.label,
                         rows_end: out.rows.len(),
+                        metadata: doc.metadata.clone(),
                     });
                 }
             }

@@ -21,7 +21,10 @@ use crate::ruleset::config::{parse_json, parse_toml, rules_from_value, RulesDoc}
 use crate::ruleset::RuleSet;
 use reader::{read_document, read_input};
 use types::{BatchResult, Issue, Row};
-use view::{merge_python_rows, AnswerView, LabelView, ObjectView};
+use view::{
+    merge_python_rows, AnswerView, LabelView, ObjectView, ParentView, RelationView, SpanView,
+    ViewOrigin,
+};
 
 create_exception!(
     kili_rules._native,
@@ -174,15 +177,21 @@ impl Engine {
         let mut out = Vec::with_capacity(doc.labels.len());
         let mut objects = 0;
         for pl in doc.labels {
-            let issues = self.rs.check(&pl.label, &res).map_err(label_err)?;
+            let issues = self
+                .rs
+                .check_asset(&pl.label, &res, &doc.metadata)
+                .map_err(label_err)?;
             objects += RuleSet::object_count(&pl.label);
             let view = LabelView::build(
                 py,
                 pl.label,
-                asset_id.clone(),
-                external_id.clone(),
-                pl.id.as_ref().map(|n| n.to_string()),
-                None,
+                ViewOrigin {
+                    asset_id: asset_id.clone(),
+                    external_id: external_id.clone(),
+                    label_id: pl.id.as_ref().map(|n| n.to_string()),
+                    source: None,
+                    metadata: doc.metadata.clone(),
+                },
             )?;
             out.push((issues.into_iter().map(Issue::from).collect(), view));
         }
@@ -229,7 +238,11 @@ impl Engine {
         let mut objects = 0;
         for pl in &doc.labels {
             // Small labels: releasing the GIL would cost more than the check.
-            issues.extend(self.rs.check(&pl.label, &res).map_err(label_err)?);
+            issues.extend(
+                self.rs
+                    .check_asset(&pl.label, &res, &doc.metadata)
+                    .map_err(label_err)?,
+            );
             objects += RuleSet::object_count(&pl.label);
         }
         Ok((issues.into_iter().map(Issue::from).collect(), objects))
@@ -363,6 +376,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LabelView>()?;
     m.add_class::<ObjectView>()?;
     m.add_class::<AnswerView>()?;
+    m.add_class::<ParentView>()?;
+    m.add_class::<SpanView>()?;
+    m.add_class::<RelationView>()?;
     m.add_function(wrap_pyfunction!(_read_model, m)?)?;
     Ok(())
 }

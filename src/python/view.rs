@@ -1,22 +1,119 @@
 //! Read-only views of a parsed label for Python rules, and the merge of their findings into
 //! batch rows. Built from the core's model: Python rules see exactly what native rules see.
 
+use std::collections::HashMap;
+
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyDict, PyTuple};
 
 use crate::batch::{BatchOut, KeptLabel};
-use crate::label::{Answer, Geometry, Label, Object, Pt};
+use crate::label::{Answer, Geometry, Label, Name, Object, ParentRef, Pt};
 
 use super::types::{BatchResult, Issue, Row};
 
+/// An optional string as Python writes it: None or a quoted string.
+fn py_opt(o: Option<&str>) -> String {
+    o.map_or_else(|| "None".to_owned(), |s| format!("{s:?}"))
+}
+
 fn pt_tuple<'py>(py: Python<'py>, ring: &[Pt]) -> PyResult<Bound<'py, PyTuple>> {
     PyTuple::new(py, ring.iter().map(|p| (p.x, p.y)))
+}
+
+/// Where nested content sits: the enclosing object (job, category, mid), or the
+/// classification answer it is nested under (job, category; mid None).
+#[pyclass(frozen, module = "kili_rules._native", name = "ParentView")]
+pub struct ParentView {
+    #[pyo3(get)]
+    job: String,
+    #[pyo3(get)]
+    category: Option<String>,
+    #[pyo3(get)]
+    mid: Option<String>,
+}
+
+#[pymethods]
+impl ParentView {
+    fn __repr__(&self) -> String {
+        format!(
+            "ParentView(job={:?}, category={}, mid={})",
+            self.job,
+            py_opt(self.category.as_deref()),
+            py_opt(self.mid.as_deref())
+        )
+    }
+}
+
+fn parent_view(py: Python<'_>, p: Option<&ParentRef>) -> PyResult<Option<Py<ParentView>>> {
+    p.map(|p| {
+        Py::new(
+            py,
+            ParentView {
+                job: p.job.to_string(),
+                category: p.category.as_ref().map(|c| c.to_string()),
+                mid: p.mid.as_ref().map(|m| m.to_string()),
+            },
+        )
+    })
+    .transpose()
+}
+
+/// A named-entity span: character offsets (end exclusive) and the text Kili stored.
+#[pyclass(frozen, module = "kili_rules._native", name = "SpanView")]
+pub struct SpanView {
+    #[pyo3(get)]
+    begin: u64,
+    #[pyo3(get)]
+    end: u64,
+    #[pyo3(get)]
+    content: Option<String>,
+}
+
+#[pymethods]
+impl SpanView {
+    fn __repr__(&self) -> String {
+        format!(
+            "SpanView(begin={}, end={}, content={})",
+            self.begin,
+            self.end,
+            py_opt(self.content.as_deref())
+        )
+    }
+}
+
+/// A relation: the mids of its start and end entities (or objects).
+#[pyclass(frozen, module = "kili_rules._native", name = "RelationView")]
+pub struct RelationView {
+    start: Vec<Name>,
+    end: Vec<Name>,
+}
+
+#[pymethods]
+impl RelationView {
+    #[getter]
+    fn start<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.start.iter().map(|m| m.as_str()))
+    }
+    #[getter]
+    fn end<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.end.iter().map(|m| m.as_str()))
+    }
+    fn __repr__(&self) -> String {
+        let names = |v: &[Name]| v.iter().map(|m| m.to_string()).collect::<Vec<_>>();
+        format!(
+            "RelationView(start={:?}, end={:?})",
+            names(&self.start),
+            names(&self.end)
+        )
+    }
 }
 
 /// One object of a label (a box, polygon, point, line, entity...), read-only.
 #[pyclass(frozen, module = "kili_rules._native", name = "ObjectView")]
 pub struct ObjectView {
     obj: Object,
+    /// Transcription texts of the child jobs answered directly under this object.
+    texts: Vec<(Name, String)>,
 }
 
 #[pymethods]
@@ -91,12 +188,63 @@ impl ObjectView {
             _ => Ok(PyTuple::empty(py)),
         }
     }
+    /// The transcription texts of the child jobs answered under this object: {child job: text}
+    /// (a new dict at each access).
+    #[getter]
+    fn texts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (job, text) in &self.texts {
+            d.set_item(job.as_str(), text)?;
+        }
+        Ok(d)
+    }
+    /// The enclosing object or classification answer when this object is nested in
+    /// `children`; None at the top level.
+    #[getter]
+    fn parent(&self, py: Python<'_>) -> PyResult<Option<Py<ParentView>>> {
+        parent_view(py, self.obj.parent.as_ref())
+    }
+    /// Named entities: the span (`begin`, `end`, `content`); None for other objects.
+    #[getter]
+    fn span(&self, py: Python<'_>) -> PyResult<Option<Py<SpanView>>> {
+        self.obj
+            .span
+            .as_ref()
+            .map(|s| {
+                Py::new(
+                    py,
+                    SpanView {
+                        begin: s.begin,
+                        end: s.end,
+                        content: s.content.clone(),
+                    },
+                )
+            })
+            .transpose()
+    }
+    /// Relations: the mids at each end (`start`, `end`); None for other objects.
+    #[getter]
+    fn relation(&self, py: Python<'_>) -> PyResult<Option<Py<RelationView>>> {
+        self.obj
+            .relation
+            .as_ref()
+            .map(|r| {
+                Py::new(
+                    py,
+                    RelationView {
+                        start: r.start.clone(),
+                        end: r.end.clone(),
+                    },
+                )
+            })
+            .transpose()
+    }
     fn __repr__(&self) -> String {
         format!(
-            "ObjectView(job={:?}, category={:?}, mid={:?}, shape={:?})",
+            "ObjectView(job={:?}, category={}, mid={}, shape={:?})",
             self.obj.job.as_str(),
-            self.obj.category.as_deref(),
-            self.obj.mid.as_deref(),
+            py_opt(self.obj.category.as_deref()),
+            py_opt(self.obj.mid.as_deref()),
             self.shape()
         )
     }
@@ -126,11 +274,22 @@ impl AnswerView {
     fn children<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         PyTuple::new(py, self.ans.children.iter().map(|c| c.as_str()))
     }
+    /// A transcription's text (None for classification answers and empty texts).
+    #[getter]
+    fn text(&self) -> Option<&str> {
+        self.ans.text.as_deref()
+    }
+    /// The enclosing object or classification answer when this answer is nested in
+    /// `children`; None at the top level.
+    #[getter]
+    fn parent(&self, py: Python<'_>) -> PyResult<Option<Py<ParentView>>> {
+        parent_view(py, self.ans.parent.as_ref())
+    }
     fn __repr__(&self) -> String {
         format!(
-            "AnswerView(job={:?}, category={:?})",
+            "AnswerView(job={:?}, category={})",
             self.ans.job.as_str(),
-            self.ans.category.as_deref()
+            py_opt(self.ans.category.as_deref())
         )
     }
 }
@@ -150,23 +309,72 @@ pub struct LabelView {
     /// The file (or zip member) the label came from, in batch runs over exports.
     #[pyo3(get)]
     source: Option<String>,
+    metadata: Vec<(Name, String)>,
+}
+
+/// Where a label came from: its ids, and its asset's metadata.
+#[derive(Debug, Clone, Default)]
+pub struct ViewOrigin {
+    pub asset_id: Option<String>,
+    pub external_id: Option<String>,
+    pub label_id: Option<String>,
+    pub source: Option<String>,
+    pub metadata: Vec<(Name, String)>,
+}
+
+/// The transcription texts answered directly under each object, by (frame, job, mid).
+type TextsByObject<'a> = HashMap<(Option<u32>, &'a str, &'a str), Vec<(Name, String)>>;
+
+fn texts_by_object(answers: &[Answer]) -> TextsByObject<'_> {
+    let mut out: TextsByObject<'_> = HashMap::new();
+    for a in answers {
+        let (Some(text), Some(p)) = (&a.text, &a.parent) else {
+            continue;
+        };
+        let Some(mid) = p.mid.as_deref() else {
+            continue;
+        };
+        let texts = out.entry((a.frame, p.job.as_str(), mid)).or_default();
+        // Parts of one object (annotations sharing a mid) may each answer the child: the
+        // first text of a child job is kept.
+        if !texts.iter().any(|(j, _)| *j == a.job) {
+            texts.push((a.job.clone(), text.clone()));
+        }
+    }
+    out
 }
 
 impl LabelView {
-    pub fn build(
-        py: Python<'_>,
-        label: Label,
-        asset_id: Option<String>,
-        external_id: Option<String>,
-        label_id: Option<String>,
-        source: Option<String>,
-    ) -> PyResult<LabelView> {
+    pub fn build(py: Python<'_>, label: Label, origin: ViewOrigin) -> PyResult<LabelView> {
+        let ViewOrigin {
+            asset_id,
+            external_id,
+            label_id,
+            source,
+            metadata,
+        } = origin;
+        let texts = texts_by_object(&label.answers);
+        let objects = label
+            .objects
+            .iter()
+            .map(|obj| {
+                let texts = obj
+                    .mid
+                    .as_deref()
+                    .and_then(|m| texts.get(&(obj.frame, obj.job.as_str(), m)))
+                    .cloned()
+                    .unwrap_or_default();
+                Py::new(
+                    py,
+                    ObjectView {
+                        obj: obj.clone(),
+                        texts,
+                    },
+                )
+            })
+            .collect::<PyResult<_>>()?;
         Ok(LabelView {
-            objects: label
-                .objects
-                .into_iter()
-                .map(|obj| Py::new(py, ObjectView { obj }))
-                .collect::<PyResult<_>>()?,
+            objects,
             answers: label
                 .answers
                 .into_iter()
@@ -177,6 +385,7 @@ impl LabelView {
             external_id,
             label_id,
             source,
+            metadata,
         })
     }
 }
@@ -196,10 +405,20 @@ impl LabelView {
     fn frames<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         PyTuple::new(py, &self.frames)
     }
+    /// The asset's `jsonMetadata`, scalar entries as text (a new dict at each access); empty
+    /// when the input was a bare label rather than an asset record.
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in &self.metadata {
+            d.set_item(k.as_str(), v)?;
+        }
+        Ok(d)
+    }
     fn __repr__(&self) -> String {
         format!(
-            "LabelView(label_id={:?}, objects={}, answers={})",
-            self.label_id,
+            "LabelView(label_id={}, objects={}, answers={})",
+            py_opt(self.label_id.as_deref()),
             self.objects.len(),
             self.answers.len()
         )
@@ -226,6 +445,7 @@ pub fn merge_python_rows(
             origin,
             label,
             rows_end,
+            metadata: k_metadata,
         } = k;
         rows.extend(
             native
@@ -237,10 +457,13 @@ pub fn merge_python_rows(
         let view = LabelView::build(
             py,
             label,
-            origin.asset_id.clone(),
-            origin.external_id.clone(),
-            origin.label_id.clone(),
-            origin.source.clone(),
+            ViewOrigin {
+                asset_id: origin.asset_id.clone(),
+                external_id: origin.external_id.clone(),
+                label_id: origin.label_id.clone(),
+                source: origin.source.clone(),
+                metadata: k_metadata,
+            },
         )?;
         let found = check.call1((view,))?;
         for item in found.try_iter()? {

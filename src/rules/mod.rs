@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use smallvec::SmallVec;
 
-use crate::label::{Geometry, Label, Object, Part};
+use crate::label::{Geometry, Label, Object, ParentRef, Part};
 pub use kinds::MissingResolution;
 pub use rule::{Rule, Unit};
 use template::Vars;
@@ -55,8 +55,16 @@ pub(crate) fn in_scope<'a>(
     label.objects.iter().filter(move |o| {
         o.job == rule.job
             && (rule.category.is_none() || o.category == rule.category)
-            && rule.when.as_ref().is_none_or(|w| w.parent_ok(None))
+            && rule
+                .when
+                .as_ref()
+                .is_none_or(|w| w.parent_ok(parent_category(o.parent.as_ref())))
     })
+}
+
+/// The category of the enclosing object or classification answer, for `when.parent`.
+pub(crate) fn parent_category(parent: Option<&ParentRef>) -> Option<&str> {
+    parent.and_then(|p| p.category.as_deref())
 }
 
 /// One object: the annotations sharing a mid in one frame (their parts add up).

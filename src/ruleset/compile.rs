@@ -118,11 +118,6 @@ fn compile_when(w: &WhenConfig) -> Result<When, String> {
     if when.job.is_none() && !(when.answer.is_empty() && when.not_answer.is_empty()) {
         return Err("`answer` / `not_answer` need `job` (the classification job answered)".into());
     }
-    if !when.parent.is_empty() {
-        // The reader does not yet record where nested content sits (the label model's parent
-        // reference): refuse rather than silently match nothing.
-        return Err("`parent` is not supported by this build yet".into());
-    }
     if when.job.is_none() && when.parent.is_empty() && when.metadata.is_empty() {
         return Err("set at least one of job, parent, metadata".into());
     }

@@ -90,3 +90,32 @@ fn registry_names_are_unique_and_fields_declared_once() {
         }
     }
 }
+
+fn boxed_text(mid: &str, category: &str, text: &str) -> String {
+    format!(
+        r#"{{"mid": "{mid}", "categories": [{{"name": "{category}"}}], "children": {{"T": {{"text": "{text}"}}}}}}"#
+    )
+}
+
+#[test]
+fn text_goes_on_the_enclosing_object_and_when_parent_filters() {
+    let label = format!(
+        r#"{{"JOB_0": {{"annotations": [{}, {}]}}, "T": {{"text": "XX"}}}}"#,
+        boxed_text("i1", "IBAN", "DE00"),
+        boxed_text("a1", "AMOUNT", "12")
+    );
+    let all = "[[rule]]\nkind = \"text\"\njob = \"T\"\nprefix = \"FR\"\nmessage = \"{text}\"\n";
+    let got: Vec<(Option<String>, String)> =
+        run(all, &label).into_iter().map(|x| (x.1, x.2)).collect();
+    let want: Vec<(Option<String>, String)> = vec![
+        (Some("i1".into()), "DE00".into()),
+        (Some("a1".into()), "12".into()),
+        // A top-level transcription has no enclosing object: the issue goes on the label.
+        (None, "XX".into()),
+    ];
+    assert_eq!(got, want);
+    let iban =
+        "[[rule]]\nkind = \"text\"\njob = \"T\"\nprefix = \"FR\"\nwhen = { parent = \"IBAN\" }\n";
+    let mids: Vec<Option<String>> = run(iban, &label).into_iter().map(|x| x.1).collect();
+    assert_eq!(mids, vec![Some("i1".to_owned())]);
+}

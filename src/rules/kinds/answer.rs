@@ -109,12 +109,13 @@ fn choices<'a>(rule: &'a Rule, label: &'a Label) -> Vec<Choice<'a>> {
     out
 }
 
-fn parent_mid(_a: &Answer) -> Option<&str> {
-    None
+/// The enclosing object of a nested classification: its answers are judged per object.
+fn parent_mid(a: &Answer) -> Option<&str> {
+    a.parent.as_ref().and_then(|p| p.mid.as_deref())
 }
 
-fn parent_category(_a: &Answer) -> Option<&str> {
-    None
+fn parent_category(a: &Answer) -> Option<&str> {
+    crate::rules::parent_category(a.parent.as_ref())
 }
 
 impl Check for AnswerCheck {

@@ -6,7 +6,7 @@ use super::range_text;
 use crate::label::{Label, Resolution};
 use crate::rules::kind::{Check, Field, FieldError, FieldType, Kind, Params};
 use crate::rules::template::Vars;
-use crate::rules::{issue, Issue, MissingResolution, Rule};
+use crate::rules::{issue, parent_category, Issue, MissingResolution, Rule};
 
 pub struct Count;
 
@@ -130,6 +130,10 @@ fn count(rule: &Rule, label: &Label, frame: Option<u32>) -> usize {
             .iter()
             .filter(|a| a.frame == frame && a.job == rule.job)
             .filter(|a| rule.category.is_none() || a.category == rule.category)
-            .filter(|_a| rule.when.as_ref().is_none_or(|w| w.parent_ok(None)))
+            .filter(|a| {
+                rule.when
+                    .as_ref()
+                    .is_none_or(|w| w.parent_ok(parent_category(a.parent.as_ref())))
+            })
             .count()
 }

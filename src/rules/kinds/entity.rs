@@ -17,15 +17,27 @@ pub struct Entity;
 const ROLES: &[&str] = &["any", "start", "end"];
 
 const FIELDS: &[Field] = &[
-    Field::new("min_length", FieldType::Whole, "Fewest characters in the span"),
-    Field::new("max_length", FieldType::Whole, "Most characters in the span"),
+    Field::new(
+        "min_length",
+        FieldType::Whole,
+        "Fewest characters in the span",
+    ),
+    Field::new(
+        "max_length",
+        FieldType::Whole,
+        "Most characters in the span",
+    ),
     Field::new(
         "pattern",
         FieldType::Pattern,
         "Regular expression the entity's text must match somewhere (^...$ for all of it)",
     ),
-    Field::new("case_sensitive", FieldType::Bool, "Match the pattern with case")
-        .with_default(Default::Bool(true)),
+    Field::new(
+        "case_sensitive",
+        FieldType::Bool,
+        "Match the pattern with case",
+    )
+    .with_default(Default::Bool(true)),
     Field::new(
         "no_overlap",
         FieldType::Bool,
@@ -57,7 +69,13 @@ impl Kind for Entity {
     }
     fn compile(&self, p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError> {
         p.ordered("min_length", "max_length")?;
-        p.need_one(&["min_length", "max_length", "pattern", "no_overlap", "relation"])?;
+        p.need_one(&[
+            "min_length",
+            "max_length",
+            "pattern",
+            "no_overlap",
+            "relation",
+        ])?;
         if p.text("relation_role").is_some() && p.text("relation").is_none() {
             return Err(FieldError::new("relation_role", "needs `relation`"));
         }

@@ -1,16 +1,16 @@
 //! The registry of rule kinds: one file each. Adding a kind = its file, one line in
 //! `REGISTRY`, its tests and its docs; parsing, schema, lint and Python follow from it.
-//! (`text.rs` and `entity.rs` join the registry once the label model carries transcription
-//! texts, parents and spans: tests/pending_label_model/README.md.)
 
 pub mod answer;
 pub mod area;
 pub mod bbox;
 pub mod checksum;
 pub mod count;
+pub mod entity;
 pub mod inside_image;
 pub mod overlap;
 pub mod required;
+pub mod text;
 pub mod valid_polygon;
 
 use super::interface::{who, Interface};
@@ -29,6 +29,8 @@ pub static REGISTRY: &[&dyn Kind] = &[
     &overlap::Overlap,
     &required::Required,
     &answer::AnswerKind,
+    &text::Text,
+    &entity::Entity,
 ];
 
 /// The kind of that name.

@@ -11,7 +11,7 @@ use crate::label::{Answer, Label, Resolution};
 use crate::rules::interface::{who, Interface};
 use crate::rules::kind::{Check, Default, Field, FieldError, FieldType, Kind, Params};
 use crate::rules::template::Vars;
-use crate::rules::{issue, Issue, MissingResolution, Rule};
+use crate::rules::{issue, parent_category, Issue, MissingResolution, Rule};
 
 pub struct Text;
 
@@ -189,9 +189,10 @@ impl TextCheck {
 
 fn in_scope(rule: &Rule, a: &Answer) -> bool {
     a.job == rule.job
-        && rule.when.as_ref().is_none_or(|w| {
-            w.parent_ok(a.parent.as_ref().and_then(|p| p.category.as_deref()))
-        })
+        && rule
+            .when
+            .as_ref()
+            .is_none_or(|w| w.parent_ok(parent_category(a.parent.as_ref())))
 }
 
 impl Check for TextCheck {
@@ -248,7 +249,9 @@ mod tests {
         let map = fields.as_object().cloned().unwrap_or_default();
         let p = Params::new(&map);
         TextCheck {
-            pattern: p.pattern("pattern", p.bool("case_sensitive").unwrap_or(true)).unwrap(),
+            pattern: p
+                .pattern("pattern", p.bool("case_sensitive").unwrap_or(true))
+                .unwrap(),
             prefix: p.text("prefix").map(str::to_owned),
             suffix: None,
             allowed: None,

@@ -11,7 +11,7 @@ from _kinds_check import asset, three_ways
 from conftest import DATA, load
 from kili_rules import RulesError, RuleSet, Text
 
-IFACE = load(DATA / "kili-invoice" / "json_interface.json")
+IFACE = load(DATA / "invoice" / "json_interface.json")
 
 RULES = RuleSet.from_toml(
     """
@@ -122,12 +122,25 @@ def test_fields_one_by_one() -> None:
         ("DE89370400440532013001", False),
         ("GB82 WEST 1234 5698 7654 33", False),
         ("FR", False),
-        ("", False),
+        ("FR76 3000 6000 0112 3456 7890 18", False),
     ],
 )
 def test_iban_checksum(value: str, ok: bool) -> None:
     rs = RuleSet([Text(job="T", checksum="iban")])
     assert (rs.validate({"T": {"text": value}}) == []) is ok
+
+
+def test_an_empty_transcription_is_unanswered_for_required_not_text() -> None:
+    # Kili writes {"text": ""} when a transcription is cleared: the job is not answered, so
+    # text rules have nothing to judge and a `required` rule on the box's child flags it.
+    rs = RuleSet(
+        [
+            Text(job="TRANSCRIPTION_JOB", checksum="iban"),
+            {"kind": "required", "job": "JOB_0", "category": "IBAN", "child": "TRANSCRIPTION_JOB"},
+        ]
+    )
+    issues = rs.validate(invoice(box("i1", "IBAN", "TRANSCRIPTION_JOB", "")))
+    assert [(i.kind, i.mid) for i in issues] == [("required", "i1")]
 
 
 @pytest.mark.parametrize(
@@ -200,3 +213,26 @@ def test_lint_text_rules_on_the_invoice_project() -> None:
         "rule 'text-1' (text): job 'JOB_0' is not a transcription (mlTask 'OBJECT_DETECTION')",
         "rule 'text-2' (text): when.parent: no job has a category 'IBAM'",
     ]
+
+
+def test_when_metadata_reads_the_asset_metadata_in_every_input(tmp_path: Path) -> None:
+    # Only assets imported from the scanner get the currency check; jsonMetadata as a dict or
+    # as the JSON string the API returns.
+    rs = RuleSet(
+        [
+            Text(
+                job="TRANSCRIPTION_JOB_2",
+                allowed=["EURO"],
+                when={"metadata": {"source": "scanner"}},
+            )
+        ]
+    )
+    yen = invoice(box("c1", "CURRENCY", "TRANSCRIPTION_JOB_2", "YEN"))
+    assets = [
+        asset("a1", yen, jsonMetadata={"source": "scanner", "pages": 3}),
+        asset("a2", yen, jsonMetadata='{"source": "scanner"}'),
+        asset("a3", yen, jsonMetadata={"source": "email"}),
+        asset("a4", yen),
+    ]
+    rows = three_ways(rs, assets, tmp_path)
+    assert [(r[0], r[5]) for r in rows] == [("a1", "c1"), ("a2", "c1")]
