@@ -367,3 +367,21 @@ def test_http_refusal_is_not_retryable_overload_is(
     failed = check(kili, project, asset_id, submit(emu, asset_id, THREE_BOXES))
     assert failed.failed_step == "send_back" and failed.retryable is retryable
     assert emu.sent_back == []
+
+
+def test_a_step_log_that_lost_its_hold_stops_before_any_kili_write(
+    kili: Any, emu: KiliEmulator, asset: Any
+) -> None:
+    """The journal's fence: a worker whose lease was taken over never writes to Kili."""
+    from kili_rules.journal import LeaseLost
+
+    class Lost(MemorySteps):
+        def hold(self) -> None:
+            raise LeaseLost("taken over")
+
+    project, asset_id = asset
+    label = submit(emu, asset_id, THREE_BOXES)
+    with pytest.raises(LeaseLost):
+        handle_label(kili, RULES, project, asset_id, label, logger=LOG, steps=Lost())
+    assert emu.issues(project) == [] and emu.sent_back == []
+    assert LEDGER not in emu.asset(asset_id)["metadata"]

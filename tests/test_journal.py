@@ -96,6 +96,22 @@ def test_leases_are_exclusive_and_expire(opened: Any) -> None:
     assert first.get(a[0].id).state is State.DONE  # type: ignore[union-attr]
 
 
+def test_a_stalled_worker_is_fenced_before_its_next_write(opened: Any) -> None:
+    """A worker whose lease lapsed (stalled, not dead) must not make the Kili write the new
+    holder also makes: ``hold()`` (called right before each write) raises LeaseLost."""
+    first, second = opened(), opened()
+    first.submit(new("k0")).result()
+    (stalled,) = first.lease("owner-a", 1, lease_seconds=0.3)
+    steps_a = JournalSteps(first, stalled, "owner-a", 0.3)
+    steps_a.hold()  # still ours: renewed
+    time.sleep(0.4)
+    (taken,) = second.lease("owner-b", 1, lease_seconds=30)
+    assert taken.id == stalled.id
+    with pytest.raises(LeaseLost):
+        steps_a.hold()
+    JournalSteps(second, taken, "owner-b", 30).hold()  # the new holder goes on
+
+
 def test_steps_survive_and_failures_go_to_retry_then_dead(opened: Any) -> None:
     journal = opened()
     journal.submit(new("k")).result()

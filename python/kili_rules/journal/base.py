@@ -342,6 +342,10 @@ class Journal:
             (json.dumps(steps), time.time() + lease_seconds),
         )
 
+    def hold(self, event_id: int, owner: str, lease_seconds: float) -> None:
+        """Extend one lease, raising LeaseLost unless ``owner`` still holds it."""
+        self._owned_update(event_id, owner, "lease_until = ?", (time.time() + lease_seconds,))
+
     def extend(self, event_ids: Iterable[int], owner: str, lease_seconds: float) -> None:
         """Keep leases alive while their events are being processed."""
         ids = list(event_ids)

@@ -31,6 +31,13 @@ class JournalSteps:
             self._journal.put_steps(self._event_id, self._owner, steps, self._lease_seconds)
             self._steps = steps
 
+    def hold(self) -> None:
+        """Renew the lease, raising LeaseLost if another worker holds the event now: called
+        before each Kili write, so a worker whose lease lapsed (a stalled process) stops
+        instead of repeating a write the new holder also makes."""
+        with self._lock:
+            self._journal.hold(self._event_id, self._owner, self._lease_seconds)
+
     @property
     def done(self) -> dict[str, Any]:
         with self._lock:

@@ -95,6 +95,10 @@ class StepLog(Protocol):
     def put(self, step: str, result: Any) -> None:
         """Record a done step (durably, for the journal)."""
 
+    def hold(self) -> None:
+        """Called right before a Kili write: raise if this work may no longer be done here
+        (the journal's lease was lost to another worker), so two workers never both write."""
+
 
 class MemorySteps:
     """A dict-backed StepLog (the plugin's: one handler call, no durability)."""
@@ -107,6 +111,9 @@ class MemorySteps:
 
     def put(self, step: str, result: Any) -> None:
         self._done[step] = result
+
+    def hold(self) -> None:
+        """One handler call owns its steps: nothing to check."""
 
     def done(self) -> dict[str, Any]:
         """A copy of the steps recorded so far."""
@@ -286,6 +293,12 @@ class _Runner:
         if result is not None and step not in work.resumed:
             work.resumed.append(step)
         return result
+
+    def hold(self, works: Iterable[_Work]) -> None:
+        """Fence a Kili write: every work must still be ours (see StepLog.hold)."""
+        if not self.dry_run:
+            for work in works:
+                work.target.steps.hold()
 
     def record(self, work: _Work, step: str, result: Any) -> None:
         if not self.dry_run:
@@ -492,6 +505,7 @@ class _Runner:
             for stale in solve:
                 change = Change("solve_issue", work.asset_id, text=stale.text, issue_id=stale.id)
                 if not self.dry_run:
+                    self.hold([work])
                     self.call("issues", "update_issue_status", issue_id=stale.id, status="SOLVED")
                 self.note(work, change)
             results[id(work)] = {"created": [], "solved": [s.id for s in solve], "kept": kept}
@@ -505,6 +519,7 @@ class _Runner:
                     retryable=False,
                     step="issues",
                 )
+            self.hold(w for w, _l, _t, _m in to_create)
             created = self.call(
                 "issues",
                 "create_issues",
@@ -537,6 +552,7 @@ class _Runner:
             else:
                 self.record(work, "metadata", {})
         if writes and not self.dry_run:
+            self.hold(w for w, _c in writes)
             self.write_metadata(
                 [w.asset_id for w, _c in writes],
                 [{**(w.metadata or {}), **c} for w, c in writes],
@@ -609,6 +625,7 @@ class _Runner:
         if self.dry_run:
             return
         method = MOVES[action][0]
+        self.hold(pending)
         outcome = self.call(action, method, asset_ids=[w.asset_id for w in pending])
         declined = _asset_ids(outcome, "declined")
         failed = _asset_ids(outcome, "failed")
