@@ -255,8 +255,10 @@ def test_notebook_view_shows_summary_and_first_rows(rules: RuleSet) -> None:
     assert html.count("<tr>") == 3 + Report.html_max_rows
     assert f"First {Report.html_max_rows} of 60 issues shown" in html
     assert "a49.jpg" in html and "a50.jpg" not in html
-    # Compact but complete in kind: the four charts and a couple of drawings.
-    assert html.count('<svg class="kr-chart') == 4
+    # Compact but complete in kind: the charts (no labeler or date in these labels: two charts
+    # and a note, tests/test_report_label_info.py has all four) and a couple of drawings.
+    assert html.count('<svg class="kr-chart') == 2
+    assert "The input has no labeler or label date" in html
     assert html.count('<svg class="kr-drawing"') == 2
     assert "a59.jpg" in report.to_html()  # the page has every issue
 
