@@ -440,7 +440,7 @@ def test_charts_over_time() -> None:
     assert "2024-03-01: 2</title>" in daily and "1 undated" in daily
     weekly = charts.timeline("t", ["2024-01-01", "2024-06-30", "bad date"])
     assert "issues per week" in weekly and "week of 2024-01-01: 1" in weekly
-    assert "no label dates" in charts.timeline("t", [None, None])
+    assert "no label date reads as a date (2 issues undated)" in charts.timeline("t", [None, None])
     bars = charts.bar_chart("r", [(f"rule{i}", i + 1) for i in range(20)], max_bars=5)
     assert bars.count('class="kr-bar"') == 5 and "16 others" in bars
     assert "&lt;b&gt;" in charts.bar_chart("<b>", [("<b>", 1)])

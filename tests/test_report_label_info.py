@@ -54,7 +54,8 @@ def test_example_page_has_label_columns_and_charts(example: Report) -> None:
     for header in HEADERS:
         assert page.count(header) == 1, header
     # The first page as plain HTML (before the script runs) has the values in the row.
-    assert "<td>DEFAULT</td><td>2024-03-03T09:08:17.046Z</td><td>LABELED</td>" in page
+    # The date to the minute (the exact value is in JSON and CSV).
+    assert "<td>DEFAULT</td><td>2024-03-03 09:08 UTC</td><td>LABELED</td>" in page
     assert f"{LABELER}: 6</title>" in page  # the per-labeler chart: one bar, all 6 issues
     # The label-date chart: a column per day from the first to the last dated issue.
     days = re.findall(r'class="kr-day"[^>]*><title>([\d-]+): (\d+)</title>', page)
@@ -212,7 +213,11 @@ def test_rows_of_unknown_kinds_render_in_every_view(example: Report) -> None:
     assert "a finding of a new kind" in page and "u1.jpg" in page
     assert "carol@example.com: 1</title>" in page and "(unknown): 1</title>" in page
     assert "2024-05-01: 1</title>" in page  # 2024-03-03 .. 2024-05-01: still a column a day
+    assert "<td>2024-05-01 10:00 UTC</td>" in page
     assert "a finding of a new kind" in report._repr_html_()
+    odd = Report([FutureRow(created_at="1 May 2024")], labels=1, assets=1)
+    assert "<td>1 May 2024</td>" in odd.to_html()  # not a Kili date: shown as it is
+    assert "(1 issue undated)" in odd.to_html()  # and counted as undated in the chart
     text = report.to_text()
     assert "future-rule" in text and "a finding of a new kind" in text
     assert len(list(csv.DictReader(io.StringIO(report.to_csv())))) == 8

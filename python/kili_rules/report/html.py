@@ -14,6 +14,7 @@ with ``textContent`` only.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from html import escape
@@ -67,6 +68,11 @@ table.kili-rules th, table.kili-rules td { border: 1px solid #ccc; padding: 0.25
 table.kili-rules th { background: #f2f2f2; }
 table.kili-rules th button { all: unset; cursor: pointer; }
 table.kili-rules td.num { text-align: right; }
+/* The issues table: one line per cell but the message, which wraps; wider than the page, it
+   scrolls sideways rather than squeezing ids and rule names into columns of syllables. */
+.kr-wide { overflow-x: auto; max-width: 100%; }
+.kr-wide table.kili-rules td { white-space: nowrap; }
+.kr-wide table.kili-rules td:last-child { white-space: pre-wrap; min-width: 16em; }
 dl.kr-checked { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em;
   font-size: 0.9em; }
 dl.kr-checked dt { color: #555; } dl.kr-checked dd { margin: 0; overflow-wrap: anywhere; }
@@ -135,6 +141,20 @@ def summary_table(summary: Summary) -> str:
     return _table(header, rows, numeric=frozenset({5, 6}))
 
 
+# Kili's dates are UTC to the millisecond ("2024-03-03T09:08:17.046Z"); the table shows them to
+# the minute. Other forms are shown as they are. JSON, JSON Lines and CSV keep the exact value.
+_UTC = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?Z")
+
+
+def _short_dates(values: list[Any]) -> list[Any]:
+    shown: dict[Any, Any] = {}  # a few distinct dates repeat over many issues: convert each once
+    for value in values:
+        if value not in shown:
+            match = _UTC.fullmatch(value) if isinstance(value, str) else None
+            shown[value] = f"{match[1]} {match[2]} UTC" if match else value
+    return [shown[value] for value in values]
+
+
 def _columns(rows: Sequence[Row]) -> list[tuple[str, list[Any], bool]]:
     """The table's columns for these rows, as (header, values, numeric); a column that is empty
     in every row is left out (no labeler column for an input without authors)."""
@@ -145,8 +165,12 @@ def _columns(rows: Sequence[Row]) -> list[tuple[str, list[Any], bool]]:
         elif rows and not hasattr(rows[0], attribute):
             values = [None] * len(rows)  # rows of an older core: no label columns
         else:
-            get = attrgetter(attribute)
-            values = [get(row) for row in rows]
+            try:
+                values = list(map(attrgetter(attribute), rows))
+            except AttributeError:  # rows of several makers, one without the column
+                values = [getattr(row, attribute, None) for row in rows]
+            if attribute == "created_at":
+                values = _short_dates(values)
         if name in _ALWAYS or any(value is not None for value in values):
             out.append((name, values, numeric))
     return out
@@ -165,7 +189,8 @@ def issues_table(report: Report, rows: Sequence[Row], *, attrs: str = "") -> str
             else:
                 cells[i].append(_cell(value))
     numeric = frozenset(i for i, column in enumerate(columns) if column[2])
-    return _table([c[0] for c in columns], cells, numeric=numeric, attrs=attrs)
+    table = _table([c[0] for c in columns], cells, numeric=numeric, attrs=attrs)
+    return f'<div class="kr-wide">{table}</div>'
 
 
 def _verdict(report: Report) -> str:
