@@ -41,7 +41,7 @@ def main() -> None:
         html = page.read_text().replace(str(ROOT) + "/", "")
         page.write_text(html)
         # The top of the page (what was checked, charts), then the whole page.
-        shots = {"report-top.png": "1200,1000", "report-page.png": "1200,1900"}
+        shots = {"report-top.png": "1200,1000", "report-page.png": "1840,1380"}
         for name, size in shots.items():
             subprocess.run(
                 [

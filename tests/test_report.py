@@ -255,8 +255,10 @@ def test_notebook_view_shows_summary_and_first_rows(rules: RuleSet) -> None:
     assert html.count("<tr>") == 3 + Report.html_max_rows
     assert f"First {Report.html_max_rows} of 60 issues shown" in html
     assert "a49.jpg" in html and "a50.jpg" not in html
-    # Compact but complete in kind: the four charts and a couple of drawings.
-    assert html.count('<svg class="kr-chart') == 4
+    # Compact but complete in kind: the charts (no labeler or date in these labels: two charts
+    # and a note, tests/test_report_label_info.py has all four) and a couple of drawings.
+    assert html.count('<svg class="kr-chart') == 2
+    assert "The input has no labeler or label date" in html
     assert html.count('<svg class="kr-drawing"') == 2
     assert "a59.jpg" in report.to_html()  # the page has every issue
 
@@ -438,7 +440,7 @@ def test_charts_over_time() -> None:
     assert "2024-03-01: 2</title>" in daily and "1 undated" in daily
     weekly = charts.timeline("t", ["2024-01-01", "2024-06-30", "bad date"])
     assert "issues per week" in weekly and "week of 2024-01-01: 1" in weekly
-    assert "no label dates" in charts.timeline("t", [None, None])
+    assert "no label date reads as a date (2 issues undated)" in charts.timeline("t", [None, None])
     bars = charts.bar_chart("r", [(f"rule{i}", i + 1) for i in range(20)], max_bars=5)
     assert bars.count('class="kr-bar"') == 5 and "16 others" in bars
     assert "&lt;b&gt;" in charts.bar_chart("<b>", [("<b>", 1)])

@@ -131,6 +131,14 @@ def test_example_report_renders_with_charts_drawings_and_table(
     assert len(charts) == 4 and all(w > 100 and h > 40 for _, w, h in charts), charts
     for name in ("kr-per-rule", "kr-per-category", "kr-per-labeler", "kr-timeline"):
         assert page.classes.get(name) == 1, name
+    # The labeler chart has its one labeler's bar; the date chart a column a day, 3 to 12 March.
+    assert "labeler@example.com: 6</title>" in dom
+    assert page.classes.get("kr-day") == 10
+    # The script's table shows who labeled, the label type and date and the asset status.
+    for header in ("labeler", "label type", "label date", "asset status"):
+        assert f'<button title="sort">{header}</button>' in dom, header
+    assert dom.count("<td>labeler@example.com</td>") == 6
+    assert dom.count("<td>LABELED</td>") == 6
     # One drawing per label with findings (5), at the asset's 16:9 aspect ratio.
     drawings = [item for item in layout if item[0] == "kr-drawing"]
     assert len(drawings) == 5
@@ -150,6 +158,17 @@ def test_filter_from_the_address(example_page: Path, tmp_path: Path) -> None:
     page = parse(dom)
     assert page.rows == 1 + 2  # the two issues of tutorial_three_boxes.jpg
     assert "1–2 of 2 issues (page 1 of 1)" in dom
+    # The filter reads the label columns too: the issues of the labels made on 12 March.
+    dom = browse(example_page, tmp_path, "--dump-dom", hash_="#q=2024-03-12")
+    assert "1–2 of 2 issues (page 1 of 1)" in dom
+    # The selects, from the address: a labeler and a rule; an asset status no issue has.
+    hash_ = "#labeler=labeler@example.com&rule=bbox-too-large"
+    dom = browse(example_page, tmp_path, "--dump-dom", hash_=hash_)
+    assert "1–3 of 3 issues (page 1 of 1)" in dom and parse(dom).rows == 1 + 3
+    dom = browse(example_page, tmp_path, "--dump-dom", hash_="#status=TO_REVIEW")
+    assert "0–0 of 0 issues (page 1 of 1)" in dom and parse(dom).rows == 1
+    dom = browse(example_page, tmp_path, "--dump-dom", hash_="#status=LABELED")
+    assert "1–6 of 6 issues (page 1 of 1)" in dom
 
 
 def test_screenshot_is_a_page_sized_png(example_page: Path, tmp_path: Path) -> None:

@@ -165,6 +165,33 @@ def summarize(rows: Iterable[Row]) -> Summary:
     )
 
 
+def by_labeler(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Issues per labeler (``author``), most first: ``{labeler, issues, errors, warnings,
+    assets}``. Rows without an author are one entry with ``labeler`` None; no entry at all when
+    no row has an author (the input carries none)."""
+    if not any(getattr(row, "author", None) for row in rows):
+        return []
+    counts: dict[str | None, dict[str, Any]] = {}
+    assets: dict[str | None, set[str | None]] = {}
+    for row in rows:
+        author = getattr(row, "author", None) or None
+        entry = counts.setdefault(
+            author, {"labeler": author, "issues": 0, "errors": 0, "warnings": 0, "assets": 0}
+        )
+        entry["issues"] += 1
+        if row.severity == "error":
+            entry["errors"] += 1
+        elif row.severity == "warning":
+            entry["warnings"] += 1
+        assets.setdefault(author, set()).add(asset_key(row))
+    for author, entry in counts.items():
+        entry["assets"] = len(assets[author])
+    # Most issues first; the rows without an author last among equals.
+    return sorted(
+        counts.values(), key=lambda e: (-e["issues"], e["labeler"] is None, e["labeler"] or "")
+    )
+
+
 class Report(Sequence["Row"]):
     """The result of a batch validation: one row per issue, plus what was read.
 
@@ -370,6 +397,11 @@ class Report(Sequence["Row"]):
         """Issues and distinct assets per rule and category, most frequent first."""
         return summarize(self._rows)
 
+    def by_labeler(self) -> list[dict[str, Any]]:
+        """Issues, errors, warnings and distinct assets per labeler (the label's ``author``),
+        most issues first; empty when the input carries no author (see :func:`by_labeler`)."""
+        return by_labeler(self._rows)
+
     def totals(self) -> dict[str, Any]:
         """The headline counts, as in the ``summary`` object of :meth:`to_json`."""
         return {
@@ -393,13 +425,14 @@ class Report(Sequence["Row"]):
         return [row_to_dict(row) for row in self._rows]
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        """``{"summary": {totals..., "by_rule": [...]}, "checked": {what was checked}, "rows":
-        [...]}`` as a JSON string.
+        """``{"summary": {totals..., "by_rule": [...], "by_labeler": [...]}, "checked": {what
+        was checked}, "rows": [...]}`` as a JSON string.
 
         Non-finite measures (``inf``, ``nan``) are written as null.
         """
         summary = self.totals()
         summary["by_rule"] = self.summary().to_dicts()
+        summary["by_labeler"] = self.by_labeler()
         document = {
             "summary": summary,
             "checked": self.context.to_dict(),

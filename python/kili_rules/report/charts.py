@@ -79,8 +79,8 @@ def timeline(title: str, dates: Iterable[str | None]) -> str:
     ]
     if not days:
         parts.append(
-            f'<text x="0" y="44" font-size="12" fill="#666">no label dates in the input '
-            f"({undated} issues undated)</text></svg>"
+            f'<text x="0" y="44" font-size="12" fill="#666">no label date reads as a date '
+            f"({undated} issue{'s' * (undated != 1)} undated)</text></svg>"
         )
         return "".join(parts)
     first, last = min(days), max(days)

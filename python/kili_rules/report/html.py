@@ -14,6 +14,7 @@ with ``textContent`` only.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from html import escape
@@ -67,6 +68,11 @@ table.kili-rules th, table.kili-rules td { border: 1px solid #ccc; padding: 0.25
 table.kili-rules th { background: #f2f2f2; }
 table.kili-rules th button { all: unset; cursor: pointer; }
 table.kili-rules td.num { text-align: right; }
+/* The issues table: one line per cell but the message, which wraps; wider than the page, it
+   scrolls sideways rather than squeezing ids and rule names into columns of syllables. */
+.kr-wide { overflow-x: auto; max-width: 100%; }
+.kr-wide table.kili-rules td { white-space: nowrap; }
+.kr-wide table.kili-rules td:last-child { white-space: pre-wrap; min-width: 16em; }
 dl.kr-checked { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em;
   font-size: 0.9em; }
 dl.kr-checked dt { color: #555; } dl.kr-checked dd { margin: 0; overflow-wrap: anywhere; }
@@ -135,6 +141,20 @@ def summary_table(summary: Summary) -> str:
     return _table(header, rows, numeric=frozenset({5, 6}))
 
 
+# Kili's dates are UTC to the millisecond ("2024-03-03T09:08:17.046Z"); the table shows them to
+# the minute. Other forms are shown as they are. JSON, JSON Lines and CSV keep the exact value.
+_UTC = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?Z")
+
+
+def _short_dates(values: list[Any]) -> list[Any]:
+    shown: dict[Any, Any] = {}  # a few distinct dates repeat over many issues: convert each once
+    for value in values:
+        if value not in shown:
+            match = _UTC.fullmatch(value) if isinstance(value, str) else None
+            shown[value] = f"{match[1]} {match[2]} UTC" if match else value
+    return [shown[value] for value in values]
+
+
 def _columns(rows: Sequence[Row]) -> list[tuple[str, list[Any], bool]]:
     """The table's columns for these rows, as (header, values, numeric); a column that is empty
     in every row is left out (no labeler column for an input without authors)."""
@@ -145,8 +165,12 @@ def _columns(rows: Sequence[Row]) -> list[tuple[str, list[Any], bool]]:
         elif rows and not hasattr(rows[0], attribute):
             values = [None] * len(rows)  # rows of an older core: no label columns
         else:
-            get = attrgetter(attribute)
-            values = [get(row) for row in rows]
+            try:
+                values = list(map(attrgetter(attribute), rows))
+            except AttributeError:  # rows of several makers, one without the column
+                values = [getattr(row, attribute, None) for row in rows]
+            if attribute == "created_at":
+                values = _short_dates(values)
         if name in _ALWAYS or any(value is not None for value in values):
             out.append((name, values, numeric))
     return out
@@ -165,7 +189,8 @@ def issues_table(report: Report, rows: Sequence[Row], *, attrs: str = "") -> str
             else:
                 cells[i].append(_cell(value))
     numeric = frozenset(i for i, column in enumerate(columns) if column[2])
-    return _table([c[0] for c in columns], cells, numeric=numeric, attrs=attrs)
+    table = _table([c[0] for c in columns], cells, numeric=numeric, attrs=attrs)
+    return f'<div class="kr-wide">{table}</div>'
 
 
 def _verdict(report: Report) -> str:
@@ -195,20 +220,38 @@ def _checked(report: Report) -> str:
 
 
 def _charts(report: Report) -> str:
+    """Issues per rule and category; per labeler and by label date when the input has them (an
+    input without authors or dates gets a one-line note, not two empty charts)."""
     rules = Counter(row.rule for row in report)
     categories = Counter(row.category or row.job or "(none)" for row in report)
-    labelers = Counter(_opt(row, "author") or "(unknown)" for row in report)
-    dates = (_opt(row, "created_at") for row in report)
-    return (
-        '<div class="kr-charts">'
-        + charts.bar_chart("Issues per rule", list(rules.items()), css_class="kr-per-rule")
-        + charts.bar_chart(
+    authors = [_opt(row, "author") for row in report]
+    dates = [_opt(row, "created_at") for row in report]
+    parts = [
+        charts.bar_chart("Issues per rule", list(rules.items()), css_class="kr-per-rule"),
+        charts.bar_chart(
             "Issues per category", list(categories.items()), css_class="kr-per-category"
+        ),
+    ]
+    missing = []
+    if any(authors):
+        # Rows without an author (an unreadable label, an input mixing sources) stay visible.
+        labelers = Counter(author or "(unknown)" for author in authors)
+        parts.append(
+            charts.bar_chart(
+                "Issues per labeler", list(labelers.items()), css_class="kr-per-labeler"
+            )
         )
-        + charts.bar_chart("Issues per labeler", list(labelers.items()), css_class="kr-per-labeler")
-        + charts.timeline("Issues by label date", dates)
-        + "</div>"
-    )
+    else:
+        missing.append("labeler")
+    if any(dates):
+        parts.append(charts.timeline("Issues by label date", dates))
+    else:
+        missing.append("label date")
+    note = ""
+    if missing:
+        which = "that chart is" if len(missing) == 1 else "those charts are"
+        note = f'<p class="kr-note">The input has no {" or ".join(missing)}: {which} left out.</p>'
+    return f'<div class="kr-charts">{"".join(parts)}</div>{note}'
 
 
 def _drawings(report: Report, *, per_rule: int, images: bool | Sequence[str], box: int) -> str:
@@ -299,8 +342,7 @@ _SCRIPT = r"""
   var data = JSON.parse(document.getElementById("kr-data").textContent);
   var S = data.strings, cols = data.columns, numeric = data.numeric, n = cols.length;
   var lower = S.map(function (s) { return s.toLowerCase(); });
-  var sevCol = cols.indexOf("severity"), ruleCol = cols.indexOf("rule");
-  var labelerCol = cols.indexOf("labeler");
+  var sevCol = cols.indexOf("severity");
   var all = data.rows, view = all, page = 0, sortCol = -1, sortDir = 1;
   var table = document.getElementById("kr-issues"), tbody = table.tBodies[0];
   var q = document.getElementById("kr-q"), pager = document.getElementById("kr-pager");
@@ -319,17 +361,22 @@ _SCRIPT = r"""
         select.appendChild(o);
       });
   }
-  var sev = document.getElementById("kr-sev"), rule = document.getElementById("kr-rule");
-  var labeler = document.getElementById("kr-labeler");
-  fill(sev, sevCol); fill(rule, ruleCol); fill(labeler, labelerCol);
+  // One select per column with few values; a column the page lacks hides its select.
+  // [select, column, key in the address]
+  var selects = [["kr-sev", "severity", "severity"], ["kr-rule", "rule", "rule"],
+                 ["kr-labeler", "labeler", "labeler"], ["kr-status", "asset status", "status"]]
+    .map(function (spec) {
+      var el = document.getElementById(spec[0]), col = cols.indexOf(spec[1]);
+      fill(el, col); return [el, col, spec[2]];
+    });
   function apply() {
     var needle = q.value.trim().toLowerCase();
-    var s = sev.value === "" ? -2 : +sev.value, r = rule.value === "" ? -2 : +rule.value;
-    var l = labeler.value === "" ? -2 : +labeler.value;
+    var chosen = selects.filter(function (s) { return s[1] >= 0 && s[0].value !== ""; })
+      .map(function (s) { return [s[1], +s[0].value]; });
     view = all.filter(function (row) {
-      if (s !== -2 && row[sevCol] !== s) return false;
-      if (r !== -2 && row[ruleCol] !== r) return false;
-      if (l !== -2 && row[labelerCol] !== l) return false;
+      for (var k = 0; k < chosen.length; k++) {
+        if (row[chosen[k][0]] !== chosen[k][1]) return false;
+      }
       if (!needle) return true;
       for (var c = 0; c < n; c++) {
         var v = row[c];
@@ -380,7 +427,7 @@ _SCRIPT = r"""
     document.getElementById("kr-next").disabled = page >= pages - 1;
   }
   q.addEventListener("input", apply);
-  [sev, rule, labeler].forEach(function (el) { el.addEventListener("change", apply); });
+  selects.forEach(function (s) { s[0].addEventListener("change", apply); });
   document.getElementById("kr-prev").addEventListener("click", function () { page--; draw(); });
   document.getElementById("kr-next").addEventListener("click", function () { page++; draw(); });
   Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, c) {
@@ -391,12 +438,26 @@ _SCRIPT = r"""
     });
   });
   pager.hidden = false;
-  // A filter in the address (report.html#q=street_003) opens the page filtered: links to share.
-  var preset = new URLSearchParams(location.hash.slice(1)).get("q");
-  if (preset) { q.value = preset; apply(); } else { draw(); }
-  window.addEventListener("hashchange", function () {
-    q.value = new URLSearchParams(location.hash.slice(1)).get("q") || ""; apply();
-  });
+  // A filter in the address opens the page filtered, a link to share: report.html#q=street_003,
+  // #labeler=ann@example.com&status=TO_REVIEW (severity, rule, labeler, status: exact values).
+  function fromAddress() {
+    var params = new URLSearchParams(location.hash.slice(1));
+    q.value = params.get("q") || "";
+    selects.forEach(function (s) {
+      var want = params.get(s[2]); s[0].value = "";
+      if (want === null || s[1] < 0) return;
+      var hit = Array.prototype.filter.call(s[0].options, function (o) {
+        return o.value !== "" && o.textContent === want;
+      })[0];
+      if (!hit) {  // a value no issue has: shown as chosen, and it matches no row
+        hit = document.createElement("option"); hit.value = "-3"; hit.textContent = want;
+        s[0].appendChild(hit);
+      }
+      s[0].value = hit.value;
+    });
+  }
+  if (location.hash.length > 1) { fromAddress(); apply(); } else { draw(); }
+  window.addEventListener("hashchange", function () { fromAddress(); apply(); });
   document.body.setAttribute("data-kr-ready", String(all.length));
   document.body.setAttribute("data-kr-ms", String(Math.round(performance.now())));
 })();
@@ -418,6 +479,7 @@ def _issues_section(report: Report, max_rows: int) -> str:
         '<select id="kr-sev"><option value="">all severities</option></select>'
         '<select id="kr-rule"><option value="">all rules</option></select>'
         '<select id="kr-labeler"><option value="">all labelers</option></select>'
+        '<select id="kr-status"><option value="">all asset statuses</option></select>'
         '<button id="kr-prev" type="button">‹ previous</button>'
         '<span id="kr-range"></span>'
         '<button id="kr-next" type="button">next ›</button></div>'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kili_rules.report import Report, Summary
@@ -64,6 +64,22 @@ def summary_table(summary: Summary) -> str:
     return table(header, rows, right=frozenset({5, 6}))
 
 
+def labeler_table(entries: Sequence[dict[str, Any]]) -> str:
+    """The rows of ``Report.by_labeler()`` as a table."""
+    header = ("LABELER", "ISSUES", "ERRORS", "WARNINGS", "ASSETS")
+    rows = [
+        (
+            clean(e["labeler"] if e["labeler"] is not None else "(unknown)"),
+            str(e["issues"]),
+            str(e["errors"]),
+            str(e["warnings"]),
+            str(e["assets"]),
+        )
+        for e in entries
+    ]
+    return table(header, rows, right=frozenset({1, 2, 3, 4}))
+
+
 def headline(report: Report) -> str:
     """The verdict in one line, e.g. ``FAILED: 5 issues (4 errors, 1 warning) in 3 assets``."""
     if not report.labels and not len(report):
@@ -97,7 +113,11 @@ def render_text(report: Report, *, max_rows: int | None) -> str:
         lines.append(f"rules fingerprint: {report.fingerprint[:16]}")
     if not len(report):
         return "\n".join(lines) + "\n"
-    lines += ["", "Issues by rule", summary_table(report.summary()), "", "Issues"]
+    lines += ["", "Issues by rule", summary_table(report.summary())]
+    labelers = report.by_labeler()
+    if labelers:  # only when the input says who labeled
+        lines += ["", "Issues by labeler", labeler_table(labelers)]
+    lines += ["", "Issues"]
     with_frame = any(row.frame is not None for row in report)
     header = ["ASSET", "RULE", "SEVERITY", "CATEGORY", "MID"]
     header += ["FRAME"] if with_frame else []
