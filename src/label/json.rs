@@ -16,8 +16,8 @@ use smallvec::{smallvec, SmallVec};
 
 use super::doc::{Document, ParsedLabel};
 use super::model::{
-    frame_index, is_ignored_job, Answer, Geometry, Label, LabelInfo, Name, Object, ParentRef, Part,
-    Pt, ReadOpts, Relation, Ring, Span,
+    frame_index, is_ignored_job, Answer, Geometry, Label, LabelField, LabelInfo, Name, Object,
+    ParentRef, Part, Pt, ReadOpts, Relation, Ring, Span,
 };
 use crate::error::LabelError;
 
@@ -1160,6 +1160,7 @@ impl<'de> Visitor<'de> for DocSeed {
         let mut is_labelish = false;
         let mut rest: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
         let mut info = LabelInfo::default();
+        let mut has_label_of = false;
         while let Some(k) = map.next_key::<Key<'de>>()? {
             match k.0.as_ref() {
                 "jsonResponse" => {
@@ -1167,13 +1168,19 @@ impl<'de> Visitor<'de> for DocSeed {
                     is_labelish = true;
                 }
                 "latestLabel" => {
-                    if let Some(l) = map.next_value_seed(OptLabelSeed { opts })? {
+                    let field = LabelField::LatestLabel;
+                    if let Some(l) = map.next_value_seed(OptLabelSeed { opts, field })? {
                         doc.labels.push(l);
                     }
                     is_labelish = true;
                 }
                 "latestLabels" | "labels" => {
-                    let ls = map.next_value_seed(LabelListSeed { opts })?;
+                    let field = if k.0 == "labels" {
+                        LabelField::Labels
+                    } else {
+                        LabelField::LatestLabels
+                    };
+                    let ls = map.next_value_seed(LabelListSeed { opts, field })?;
                     doc.labels.extend(ls);
                     is_labelish = true;
                 }
@@ -1185,6 +1192,7 @@ impl<'de> Visitor<'de> for DocSeed {
                 "status" => doc.status = map.next_value::<ScalarText>()?.name(),
                 "jsonMetadata" => doc.metadata = map.next_value::<Metadata>()?.0,
                 "labelOf" => {
+                    has_label_of = true;
                     let (id, ext) = map.next_value::<LabelOf>()?.0;
                     doc.label_of_id = id;
                     doc.label_of_external_id = ext;
@@ -1221,6 +1229,17 @@ impl<'de> Visitor<'de> for DocSeed {
                     info,
                 },
             );
+        } else if has_label_of && !is_labelish {
+            // A label record (`kili.labels()` output) whose jsonResponse was not fetched.
+            doc.is_label = true;
+            doc.labels.push(ParsedLabel {
+                id: doc.id.take(),
+                label: Label {
+                    no_response: Some(LabelField::Record),
+                    ..Label::default()
+                },
+                info,
+            });
         } else if !is_labelish {
             // A bare jsonResponse: every key we skipped is a job (or a frame).
             doc.is_response = true;
@@ -1392,6 +1411,7 @@ impl<'de> Visitor<'de> for ResponseField {
 /// A label object `{id, jsonResponse, ...}` or null.
 struct OptLabelSeed {
     opts: ReadOpts,
+    field: LabelField,
 }
 
 impl<'de> DeserializeSeed<'de> for OptLabelSeed {
@@ -1413,17 +1433,24 @@ impl<'de> Visitor<'de> for OptLabelSeed {
         let mut id = None;
         let mut label = Label::default();
         let mut info = LabelInfo::default();
+        let mut has_response = false;
         while let Some(k) = map.next_key::<Key>()? {
             match k.0.as_ref() {
                 "id" => id = map.next_value::<LooseId>()?.0,
                 "author" => info.author = map.next_value::<AuthorEmail>()?.0,
                 "createdAt" => info.created_at = map.next_value::<ScalarText>()?.name(),
                 "labelType" => info.label_type = map.next_value::<ScalarText>()?.name(),
-                "jsonResponse" => label = map.next_value_seed(ResponseField { opts: self.opts })?,
+                "jsonResponse" => {
+                    label = map.next_value_seed(ResponseField { opts: self.opts })?;
+                    has_response = true;
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
+        }
+        if !has_response {
+            label.no_response = Some(self.field);
         }
         Ok(Some(ParsedLabel { id, label, info }))
     }
@@ -1431,6 +1458,7 @@ impl<'de> Visitor<'de> for OptLabelSeed {
 
 struct LabelListSeed {
     opts: ReadOpts,
+    field: LabelField,
 }
 
 impl<'de> DeserializeSeed<'de> for LabelListSeed {
@@ -1450,7 +1478,11 @@ impl<'de> Visitor<'de> for LabelListSeed {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::new();
-        while let Some(l) = seq.next_element_seed(OptLabelSeed { opts: self.opts })? {
+        let seed = || OptLabelSeed {
+            opts: self.opts,
+            field: self.field,
+        };
+        while let Some(l) = seq.next_element_seed(seed())? {
             out.extend(l);
         }
         Ok(out)
