@@ -1649,8 +1649,18 @@ impl<'de> de::Deserialize<'de> for LooseMap {
 }
 
 /// `jsonContent` of a geospatial asset: lon/lat coordinates when its first layer says
-/// `useClassicCoordinates: false` with a real EPSG code (not `TiledImage`).
+/// `useClassicCoordinates: false` with a real EPSG code (not `TiledImage`). The API returns it
+/// as JSON text (`kili.assets()` leaves it so), exports as a list: both are read.
 struct GeoContent(bool);
+
+/// Whether a `jsonContent` given as JSON text says lon/lat coordinates (a URL or any other text
+/// does not).
+pub(crate) fn geo_content_text(text: &str) -> bool {
+    let mut de = serde_json::Deserializer::from_str(text);
+    GeoContent::deserialize(&mut de)
+        .and_then(|g| de.end().map(|_| g.0))
+        .unwrap_or(false)
+}
 
 impl<'de> de::Deserialize<'de> for GeoContent {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -1660,8 +1670,12 @@ impl<'de> de::Deserialize<'de> for GeoContent {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any value")
             }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(GeoContent(false))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                // Text holding a list is read as that list; text holding text is not read
+                // again (no nesting).
+                Ok(GeoContent(
+                    v.trim_start().starts_with('[') && geo_content_text(v),
+                ))
             }
             fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
                 Ok(GeoContent(false))

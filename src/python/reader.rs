@@ -1001,6 +1001,11 @@ fn loose_map(v: &Bound<'_, PyAny>) -> Vec<(String, String)> {
 
 /// Whether a `jsonContent` says lon/lat coordinates (see the JSON reader).
 fn geo_content(v: &Bound<'_, PyAny>) -> bool {
+    if let Ok(s) = v.cast::<PyString>() {
+        return s.to_str().is_ok_and(|t| {
+            t.trim_start().starts_with('[') && crate::label::json::geo_content_text(t)
+        });
+    }
     let Ok(l) = v.cast::<PyList>() else {
         return false;
     };
