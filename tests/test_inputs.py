@@ -175,9 +175,16 @@ def test_parsed_labels_from_kili_labels(project: str, kili: Any) -> None:
     report = LABEL_RULES.validate_many(parsed)
     same(report, LABEL_RULES.validate_many(plain))
     assert sorted(r.rule for r in report) == ["cls", "one-a"]
+    # the asset comes from labelOf: the first asset's label breaks both rules
+    first = emu_asset_ids(kili, project)[0]
+    assert {(r.asset_id, r.external_id) for r in report} == {(first, "x0")}
     # one label at a time too
     assert sorted(i.rule for p in parsed for i in LABEL_RULES.validate(p)) == ["cls", "one-a"]
     assert LABEL_RULES.decide(parsed[0]).issues
+
+
+def emu_asset_ids(kili: Any, project: str) -> list[str]:
+    return [a["id"] for a in kili.assets(project, fields=["id"])]
 
 
 def test_assets_with_parsed_labels(project: str, kili: Any) -> None:

@@ -114,6 +114,23 @@ def test_labels_fetched_without_json_response_name_the_labels_field(
     assert report.labels == 0 and report.assets == 3
 
 
+@pytest.mark.e2e
+def test_validate_project_counts_its_unchecked_labels_the_same_way(
+    emu: KiliEmulator, kili: Any
+) -> None:
+    # validate_project asks for the jsonResponse; a label Kili keeps without one inline (or
+    # whose URL cannot be downloaded) is the same kind of row, counted the same way.
+    project = emu.add_project()
+    emu.add_assets(project, [{"labels": [BAD_LABEL]}, {"labels": [None]}])
+    report = RULES.validate_project(kili, project, disable_tqdm=True)
+    (row,) = [r for r in report if r.kind == "unchecked"]
+    assert (row.rule, row.severity) == ("unchecked", "error")
+    assert row.text.startswith("label not checked: ")
+    assert (report.labels, report.unchecked) == (1, 1)
+    assert report.totals()["unchecked"] == 1 and not report.ok
+    assert "1 label not checked" in report.to_text()
+
+
 # -- validate_many: dicts and JSON text alike; `{}` is an empty label, checked ---------------
 
 
