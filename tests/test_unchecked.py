@@ -92,6 +92,10 @@ def test_assets_fetched_without_json_response_are_not_ok(emu: KiliEmulator, kili
     assert_unchecked(report, 2)
     assert "OK" not in report.to_text() and "NOTHING CHECKED" in report.to_text()
     assert sorted(r.external_id for r in report) == ["x0", "x1"]
+    # pushing to Kili leaves such assets alone: their findings are not known
+    applied = report.apply(kili, project_id=project, dry_run=True)
+    assert sorted(asset for asset, _why in applied.skipped) == sorted(r.asset_id for r in report)
+    assert applied.count("create_issue") == 0 and applied.count("send_back") == 0
     # fetched with its jsonResponse, the same assets break both rules
     fetched = kili.assets(
         project, fields=["id", "externalId", "latestLabel.id", "latestLabel.jsonResponse"]
