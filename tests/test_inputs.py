@@ -138,6 +138,8 @@ def test_pandas_missing_cells_are_no_errors(project: str, kili: Any) -> None:
     # Frames joined or concatenated hold NaN where a record had no such key (x3: not labeled).
     frame = pd.concat([pd.DataFrame(assets[:3]), pd.DataFrame(assets[3:])[["id", "externalId"]]])
     frame["status"] = pd.Series([pd.NA, "LABELED", pd.NA, pd.NA], dtype="string").array
+    frame["priority"] = [3, 2, 1, 0]  # an int64 column: numpy scalars
+    frame["consensusMark"] = [0.5, float("nan"), 1.0, 0.25]
     cells = frame.iloc[3]
     assert isinstance(cells["resolution"], float) and math.isnan(cells["resolution"])
     assert isinstance(cells["latestLabel"], float) and math.isnan(cells["latestLabel"])

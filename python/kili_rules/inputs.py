@@ -39,8 +39,12 @@ def dataframe_records(frame: Any) -> Iterator[dict[str, Any]]:
     for row in rows:
         record: dict[str, Any] = {}
         for key, value in zip(columns, row, strict=True):
-            if not _missing(value):
+            if _missing(value):
+                if key != "jsonResponse":
+                    record[key] = None
+            elif type(value).__module__ == "numpy":
+                # numeric columns give numpy scalars; the reader takes Python's own types
+                record[key] = value.item()
+            else:
                 record[key] = value
-            elif key != "jsonResponse":
-                record[key] = None
         yield record
