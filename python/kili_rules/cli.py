@@ -129,7 +129,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         from kili_rules.report.text import headline
 
         print(f"{PROG}: {headline(report)}; report written to {args.output}", file=sys.stderr)
-    if not report.labels and not args.allow_empty:
+    if not report.labels and not report.unchecked and not args.allow_empty:
         raise UsageError(
             f"no label was checked in {', '.join(args.paths)} (empty export?); "
             "pass --allow-empty to accept that"

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ShardResult", "ShardedResult", "validate_exports", "validate_project"]
 
-COUNTS = ("labels", "assets", "invalid", "bytes_read")
+COUNTS = ("labels", "assets", "invalid", "unchecked", "bytes_read")
 
 
 @dataclass(frozen=True)

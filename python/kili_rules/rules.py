@@ -74,10 +74,15 @@ class Box(Rule):
 
 @dataclass(frozen=True)
 class InsideImage(Rule):
-    """Every vertex within [0, 1], give or take `tolerance`."""
+    """Every vertex within [0, 1] (or the explicit bounds), give or take `tolerance`;
+    lon/lat (geospatial) objects only against explicit bounds."""
 
     kind: ClassVar[str] = "inside_image"
     tolerance: float | None = None
+    min_x: float | None = None
+    min_y: float | None = None
+    max_x: float | None = None
+    max_y: float | None = None
 
 
 @dataclass(frozen=True)

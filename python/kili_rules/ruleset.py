@@ -286,15 +286,23 @@ class RuleSet:
         """Validate many assets or labels in parallel; a malformed one becomes a row.
 
         Items: asset records (``latestLabel``, ``latestLabels`` or ``labels``: every label is
-        checked and keeps its id), label dicts, bare jsonResponses, or JSON str/bytes.
+        checked and keeps its id), label dicts (``kili.labels()``: the asset is ``labelOf``),
+        bare jsonResponses, or JSON str/bytes; kili's ``ParsedLabel`` objects (and assets
+        holding them) are read as the dicts they came from. A pandas DataFrame
+        (``kili.assets(..., format="pandas")``) is read row by row, missing cells left out.
+        A label record without ``jsonResponse`` (not fetched) is never counted as clean: it
+        gets a row of kind ``"unchecked"`` naming the ``fields=`` to fetch.
         A generator is consumed as it goes, never held whole. ``threads``: worker threads
         (default: one per core; 1 checks everything on the calling thread). ``progress``: show a
         progress bar (tqdm, when installed); default on for more than 10,000 items.
         ``disable_tqdm``: the same switch under the name the Kili SDK uses.
         """
+        from kili_rules.inputs import dataframe_records, is_dataframe
         from kili_rules.report import Report, progress_bar
 
         total = len(items) if isinstance(items, Sized) else None
+        if is_dataframe(items):
+            items = dataframe_records(items)
         if disable_tqdm is not None:  # kili's own name for the switch
             progress = not disable_tqdm
         show = progress if progress is not None else (total or 0) > 10_000

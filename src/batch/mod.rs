@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use crate::error::LabelError;
 use crate::label::json::parse_document;
-use crate::label::{Document, Label, Name};
+use crate::label::{Document, Label, LabelField, Name};
 use crate::rules::{Issue, Severity};
 use crate::ruleset::RuleSet;
 
@@ -67,6 +67,9 @@ pub struct BatchOut {
     pub labels: usize,
     pub assets: usize,
     pub invalid: usize,
+    /// Label records without a jsonResponse (not fetched): each has an `unchecked` row and is
+    /// not counted in `labels`.
+    pub unchecked: usize,
     pub bytes_read: u64,
     /// The jobs that appear in the labels checked: a rule on another job matched nothing.
     pub jobs: BTreeSet<Name>,
@@ -83,6 +86,7 @@ impl BatchOut {
         self.labels += other.labels;
         self.assets += other.assets;
         self.invalid += other.invalid;
+        self.unchecked += other.unchecked;
         self.bytes_read += other.bytes_read;
         if self.jobs.is_empty() {
             self.jobs = other.jobs;
@@ -93,6 +97,8 @@ impl BatchOut {
 }
 
 pub const INVALID_KIND: &str = "invalid_label";
+/// The kind (and rule) of the row that stands for a label with nothing to check.
+pub const UNCHECKED_KIND: &str = "unchecked";
 
 /// The ids of an input that could not be read, as far as they can be told: nothing is lost.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -145,6 +151,22 @@ pub fn invalid_row(
     }
 }
 
+/// The issue of a label record that has no jsonResponse: it names the field to fetch.
+pub fn unchecked_issue(field: LabelField) -> Issue {
+    Issue {
+        rule: UNCHECKED_KIND.to_owned(),
+        kind: UNCHECKED_KIND,
+        severity: Severity::Error,
+        text: field.unchecked_text(),
+        mid: None,
+        job: None,
+        category: None,
+        frame: None,
+        value: None,
+        limit: None,
+    }
+}
+
 /// Check every label of a parsed document.
 pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> BatchOut {
     let mut out = BatchOut {
@@ -161,8 +183,6 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
     let status = doc.status.as_ref().map(|n| n.to_string());
     let text = |n: &Option<crate::label::Name>| n.as_ref().map(|n| n.to_string());
     for pl in doc.labels {
-        out.labels += 1;
-        note_jobs(&mut out.jobs, &pl.label);
         let row = |issue: Issue| Row {
             asset_id: asset_id.clone(),
             external_id: external_id.clone(),
@@ -174,6 +194,14 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
             asset_status: status.clone(),
             issue,
         };
+        if let Some(field) = pl.label.no_response {
+            // Nothing was read: an error row, never a clean label.
+            out.unchecked += 1;
+            out.rows.push(row(unchecked_issue(field)));
+            continue;
+        }
+        out.labels += 1;
+        note_jobs(&mut out.jobs, &pl.label);
         match rs.check_asset(&pl.label, &doc.resolution, &doc.metadata) {
             Ok(issues) => {
                 out.rows.extend(issues.into_iter().map(row));
@@ -275,5 +303,65 @@ mod kept_tests {
         assert_eq!(ends, [(Some("l1"), 1), (Some("l2"), 1), (Some("l3"), 2)]);
         assert_eq!(out.kept[2].label.objects.len(), 2);
         assert_eq!(out.kept[0].origin.asset_id.as_deref(), Some("a"));
+    }
+}
+
+#[cfg(test)]
+mod unchecked_tests {
+    use super::*;
+    use crate::ruleset::config::parse_json;
+
+    fn rules() -> RuleSet {
+        let doc = parse_json(br#"{"rule": [{"kind": "required", "job": "J"}]}"#);
+        RuleSet::compile(doc.expect("rules")).expect("compile")
+    }
+
+    #[test]
+    fn a_record_without_json_response_is_an_unchecked_row() {
+        let docs: [&[u8]; 4] = [
+            br#"{"id": "a", "latestLabel": {"id": "l1"}}"#,
+            br#"{"id": "b", "labels": [{"id": "l2"}, {"id": "l3", "jsonResponse": {}}]}"#,
+            br#"{"id": "l4", "labelOf": {"id": "c"}}"#,
+            br#"{"id": "d", "latestLabel": {"id": "l5", "jsonResponse": {}}}"#,
+        ];
+        let mut out = BatchOut::default();
+        for d in docs {
+            out.extend(check_bytes(&rules(), d, None));
+        }
+        assert_eq!((out.labels, out.unchecked, out.assets), (2, 3, 4));
+        let kinds: Vec<(Option<&str>, &str)> = out
+            .rows
+            .iter()
+            .map(|r| (r.label_id.as_deref(), r.issue.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (Some("l1"), UNCHECKED_KIND),
+                (Some("l2"), UNCHECKED_KIND),
+                (Some("l3"), "required"),
+                (Some("l4"), UNCHECKED_KIND),
+                (Some("l5"), "required"),
+            ]
+        );
+        let texts: Vec<&str> = out.rows.iter().map(|r| r.issue.text.as_str()).collect();
+        assert!(texts[0].contains(r#""latestLabel.jsonResponse""#));
+        assert!(texts[1].contains(r#""labels.jsonResponse""#));
+        assert!(texts[3].contains("kili.labels("));
+        assert_eq!(out.rows[3].asset_id.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn checking_an_unfetched_label_is_an_error() {
+        let doc = crate::label::json::parse_document(
+            br#"{"id": "a", "latestLabel": {"id": "l1"}}"#,
+            crate::label::ReadOpts::default(),
+        )
+        .expect("reads");
+        let label = &doc.labels.first().expect("one label").label;
+        let err = rules()
+            .check(label, &crate::label::Resolution::default())
+            .expect_err("not checkable");
+        assert_eq!(err.path, "latestLabel");
     }
 }

@@ -16,8 +16,8 @@ use smallvec::{smallvec, SmallVec};
 
 use super::doc::{Document, ParsedLabel};
 use super::model::{
-    frame_index, is_ignored_job, Answer, Geometry, Label, LabelInfo, Name, Object, ParentRef, Part,
-    Pt, ReadOpts, Relation, Ring, Span,
+    frame_index, is_ignored_job, Answer, Geometry, Label, LabelField, LabelInfo, Name, Object,
+    ParentRef, Part, Pt, ReadOpts, Relation, Ring, Span,
 };
 use crate::error::LabelError;
 
@@ -1160,6 +1160,7 @@ impl<'de> Visitor<'de> for DocSeed {
         let mut is_labelish = false;
         let mut rest: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
         let mut info = LabelInfo::default();
+        let mut has_label_of = false;
         while let Some(k) = map.next_key::<Key<'de>>()? {
             match k.0.as_ref() {
                 "jsonResponse" => {
@@ -1167,13 +1168,19 @@ impl<'de> Visitor<'de> for DocSeed {
                     is_labelish = true;
                 }
                 "latestLabel" => {
-                    if let Some(l) = map.next_value_seed(OptLabelSeed { opts })? {
+                    let field = LabelField::LatestLabel;
+                    if let Some(l) = map.next_value_seed(OptLabelSeed { opts, field })? {
                         doc.labels.push(l);
                     }
                     is_labelish = true;
                 }
                 "latestLabels" | "labels" => {
-                    let ls = map.next_value_seed(LabelListSeed { opts })?;
+                    let field = if k.0 == "labels" {
+                        LabelField::Labels
+                    } else {
+                        LabelField::LatestLabels
+                    };
+                    let ls = map.next_value_seed(LabelListSeed { opts, field })?;
                     doc.labels.extend(ls);
                     is_labelish = true;
                 }
@@ -1185,6 +1192,7 @@ impl<'de> Visitor<'de> for DocSeed {
                 "status" => doc.status = map.next_value::<ScalarText>()?.name(),
                 "jsonMetadata" => doc.metadata = map.next_value::<Metadata>()?.0,
                 "labelOf" => {
+                    has_label_of = true;
                     let (id, ext) = map.next_value::<LabelOf>()?.0;
                     doc.label_of_id = id;
                     doc.label_of_external_id = ext;
@@ -1221,6 +1229,17 @@ impl<'de> Visitor<'de> for DocSeed {
                     info,
                 },
             );
+        } else if has_label_of && !is_labelish {
+            // A label record (`kili.labels()` output) whose jsonResponse was not fetched.
+            doc.is_label = true;
+            doc.labels.push(ParsedLabel {
+                id: doc.id.take(),
+                label: Label {
+                    no_response: Some(LabelField::Record),
+                    ..Label::default()
+                },
+                info,
+            });
         } else if !is_labelish {
             // A bare jsonResponse: every key we skipped is a job (or a frame).
             doc.is_response = true;
@@ -1392,6 +1411,7 @@ impl<'de> Visitor<'de> for ResponseField {
 /// A label object `{id, jsonResponse, ...}` or null.
 struct OptLabelSeed {
     opts: ReadOpts,
+    field: LabelField,
 }
 
 impl<'de> DeserializeSeed<'de> for OptLabelSeed {
@@ -1413,17 +1433,24 @@ impl<'de> Visitor<'de> for OptLabelSeed {
         let mut id = None;
         let mut label = Label::default();
         let mut info = LabelInfo::default();
+        let mut has_response = false;
         while let Some(k) = map.next_key::<Key>()? {
             match k.0.as_ref() {
                 "id" => id = map.next_value::<LooseId>()?.0,
                 "author" => info.author = map.next_value::<AuthorEmail>()?.0,
                 "createdAt" => info.created_at = map.next_value::<ScalarText>()?.name(),
                 "labelType" => info.label_type = map.next_value::<ScalarText>()?.name(),
-                "jsonResponse" => label = map.next_value_seed(ResponseField { opts: self.opts })?,
+                "jsonResponse" => {
+                    label = map.next_value_seed(ResponseField { opts: self.opts })?;
+                    has_response = true;
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
+        }
+        if !has_response {
+            label.no_response = Some(self.field);
         }
         Ok(Some(ParsedLabel { id, label, info }))
     }
@@ -1431,6 +1458,7 @@ impl<'de> Visitor<'de> for OptLabelSeed {
 
 struct LabelListSeed {
     opts: ReadOpts,
+    field: LabelField,
 }
 
 impl<'de> DeserializeSeed<'de> for LabelListSeed {
@@ -1450,7 +1478,11 @@ impl<'de> Visitor<'de> for LabelListSeed {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::new();
-        while let Some(l) = seq.next_element_seed(OptLabelSeed { opts: self.opts })? {
+        let seed = || OptLabelSeed {
+            opts: self.opts,
+            field: self.field,
+        };
+        while let Some(l) = seq.next_element_seed(seed())? {
             out.extend(l);
         }
         Ok(out)
@@ -1617,8 +1649,18 @@ impl<'de> de::Deserialize<'de> for LooseMap {
 }
 
 /// `jsonContent` of a geospatial asset: lon/lat coordinates when its first layer says
-/// `useClassicCoordinates: false` with a real EPSG code (not `TiledImage`).
+/// `useClassicCoordinates: false` with a real EPSG code (not `TiledImage`). The API returns it
+/// as JSON text (`kili.assets()` leaves it so), exports as a list: both are read.
 struct GeoContent(bool);
+
+/// Whether a `jsonContent` given as JSON text says lon/lat coordinates (a URL or any other text
+/// does not).
+pub(crate) fn geo_content_text(text: &str) -> bool {
+    let mut de = serde_json::Deserializer::from_str(text);
+    GeoContent::deserialize(&mut de)
+        .and_then(|g| de.end().map(|_| g.0))
+        .unwrap_or(false)
+}
 
 impl<'de> de::Deserialize<'de> for GeoContent {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -1628,8 +1670,12 @@ impl<'de> de::Deserialize<'de> for GeoContent {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any value")
             }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(GeoContent(false))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                // Text holding a list is read as that list; text holding text is not read
+                // again (no nesting).
+                Ok(GeoContent(
+                    v.trim_start().starts_with('[') && geo_content_text(v),
+                ))
             }
             fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
                 Ok(GeoContent(false))

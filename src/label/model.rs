@@ -122,6 +122,54 @@ pub struct Label {
     /// Whether the label had an `assetLevel` entry (video: answers that hold for the whole
     /// asset, with `frame` None).
     pub asset_level: bool,
+    /// The label record had no `jsonResponse` key (it was not fetched): nothing was read, so
+    /// the label cannot be checked. Batch runs make it an `unchecked` row, never a clean label.
+    pub no_response: Option<LabelField>,
+}
+
+/// Where a label record sat in its document, so that a record without `jsonResponse` can name
+/// the field to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelField {
+    /// A label record itself (`kili.labels()`: it has `labelOf`).
+    Record,
+    LatestLabel,
+    LatestLabels,
+    Labels,
+}
+
+impl LabelField {
+    /// The SDK call and `fields=` entry that fetch the jsonResponse.
+    pub fn fetch_hint(self) -> &'static str {
+        match self {
+            LabelField::Record => r#"kili.labels(..., fields=[..., "jsonResponse"])"#,
+            LabelField::LatestLabel => {
+                r#"kili.assets(..., fields=[..., "latestLabel.jsonResponse"])"#
+            }
+            LabelField::LatestLabels => {
+                r#"kili.assets(..., fields=[..., "latestLabels.jsonResponse"])"#
+            }
+            LabelField::Labels => r#"kili.assets(..., fields=[..., "labels.jsonResponse"])"#,
+        }
+    }
+
+    /// The record's key in its document ("" for a label record itself).
+    pub fn key(self) -> &'static str {
+        match self {
+            LabelField::Record => "",
+            LabelField::LatestLabel => "latestLabel",
+            LabelField::LatestLabels => "latestLabels",
+            LabelField::Labels => "labels",
+        }
+    }
+
+    /// Why such a label is not checked, and what to do (the text of its row).
+    pub fn unchecked_text(self) -> String {
+        format!(
+            "label not checked: it has no jsonResponse (the field was not fetched); fetch it with {}",
+            self.fetch_hint()
+        )
+    }
 }
 
 /// Who made a label, when, and how (from the label record, when it says).

@@ -1,5 +1,6 @@
 //! PyO3 bindings: conversions, GIL release, error mapping. No rule logic lives here.
 
+mod inputs;
 mod reader;
 mod types;
 mod view;
@@ -166,7 +167,7 @@ impl Engine {
         resolution: Option<(f64, f64)>,
         page_resolutions: Option<BTreeMap<u32, (f64, f64)>>,
     ) -> PyResult<(Vec<LabelChecked>, usize)> {
-        let doc = read_document(label, self.rs.opts).map_err(label_err)?;
+        let doc = read_document(&inputs::plain(label)?, self.rs.opts).map_err(label_err)?;
         let res = Engine::resolution(&doc.resolution, resolution, page_resolutions)?;
         let asset_id = if doc.is_label {
             None
@@ -232,7 +233,7 @@ impl Engine {
         resolution: Option<(f64, f64)>,
         page_resolutions: Option<BTreeMap<u32, (f64, f64)>>,
     ) -> PyResult<(Vec<Issue>, usize)> {
-        let doc = read_document(label, self.rs.opts).map_err(label_err)?;
+        let doc = read_document(&inputs::plain(label)?, self.rs.opts).map_err(label_err)?;
         let res = Engine::resolution(&doc.resolution, resolution, page_resolutions)?;
         let mut issues = Vec::new();
         let mut objects = 0;
@@ -276,7 +277,7 @@ impl Engine {
             Ok(())
         };
         for it in items.try_iter()? {
-            chunk.push(read_input(&it?, self.rs.opts));
+            chunk.push(read_input(&inputs::plain(&it?)?, self.rs.opts));
             if chunk.len() >= CHUNK {
                 hand_over(
                     std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)),

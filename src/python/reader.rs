@@ -16,6 +16,7 @@ use smallvec::{smallvec, SmallVec};
 use crate::batch::{Failed, Ids, Input};
 use crate::error::LabelError;
 use crate::label::json::{float_text, make_span, parse_json_response, pick_geometry};
+use crate::label::LabelField;
 use crate::label::{
     frame_index, is_ignored_job, Answer, Document, Label, LabelInfo, Name, Object, ParentRef,
     ParsedLabel, Part, Pt, ReadOpts, Relation, Resolution, Ring,
@@ -871,7 +872,9 @@ fn read_dict_document<'py>(v: &Bound<'py, PyAny>, opts: ReadOpts) -> R<Document>
     if let Some(l) = get(intern!(py, "latestLabel")) {
         labelish = true;
         if !l.is_none() {
-            doc.labels.push(label_obj(&reader, &l).key("latestLabel")?);
+            let field = LabelField::LatestLabel;
+            doc.labels
+                .push(label_obj(&reader, &l, field).key("latestLabel")?);
         }
     }
     for key in [intern!(py, "latestLabels"), intern!(py, "labels")] {
@@ -881,14 +884,34 @@ fn read_dict_document<'py>(v: &Bound<'py, PyAny>, opts: ReadOpts) -> R<Document>
                 continue;
             }
             let name = key.to_str().unwrap_or("labels").to_owned();
+            let field = if name == "labels" {
+                LabelField::Labels
+            } else {
+                LabelField::LatestLabels
+            };
             for (i, l) in as_list(&ls, "a list of labels").key(&name)?.enumerate() {
                 if !l.is_none() {
-                    doc.labels.push(label_obj(&reader, &l).index(i).key(&name)?);
+                    doc.labels
+                        .push(label_obj(&reader, &l, field).index(i).key(&name)?);
                 }
             }
         }
     }
     if labelish {
+        mark_lonlat(&mut doc);
+        return Ok(doc);
+    }
+    if get(intern!(py, "labelOf")).is_some() {
+        // A label record (`kili.labels()` output) whose jsonResponse was not fetched.
+        doc.is_label = true;
+        doc.labels.push(ParsedLabel {
+            id: doc.id.take(),
+            label: Label {
+                no_response: Some(LabelField::Record),
+                ..Label::default()
+            },
+            info,
+        });
         mark_lonlat(&mut doc);
         return Ok(doc);
     }
@@ -978,6 +1001,11 @@ fn loose_map(v: &Bound<'_, PyAny>) -> Vec<(String, String)> {
 
 /// Whether a `jsonContent` says lon/lat coordinates (see the JSON reader).
 fn geo_content(v: &Bound<'_, PyAny>) -> bool {
+    if let Ok(s) = v.cast::<PyString>() {
+        return s.to_str().is_ok_and(|t| {
+            t.trim_start().starts_with('[') && crate::label::json::geo_content_text(t)
+        });
+    }
     let Ok(l) = v.cast::<PyList>() else {
         return false;
     };
@@ -1018,7 +1046,7 @@ fn label_info<'py>(d: &Bound<'py, PyDict>) -> LabelInfo {
     }
 }
 
-fn label_obj(reader: &Reader, v: &Bound<'_, PyAny>) -> R<ParsedLabel> {
+fn label_obj(reader: &Reader, v: &Bound<'_, PyAny>, field: LabelField) -> R<ParsedLabel> {
     let d = as_dict(v, "a label object")?;
     let py = v.py();
     let id = match d.get_item(intern!(py, "id")).ok().flatten() {
@@ -1027,7 +1055,10 @@ fn label_obj(reader: &Reader, v: &Bound<'_, PyAny>) -> R<ParsedLabel> {
     };
     let label = match d.get_item(intern!(py, "jsonResponse")).ok().flatten() {
         Some(jr) => response_value(reader, &jr).key("jsonResponse")?,
-        None => Label::default(),
+        None => Label {
+            no_response: Some(field),
+            ..Label::default()
+        },
     };
     Ok(ParsedLabel {
         id,

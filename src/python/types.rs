@@ -275,6 +275,9 @@ pub struct BatchResult {
     assets: usize,
     #[pyo3(get)]
     invalid: usize,
+    /// Label records without a jsonResponse: not checked, each has an `unchecked` row.
+    #[pyo3(get)]
+    unchecked: usize,
     #[pyo3(get)]
     bytes_read: u64,
     jobs: Vec<String>,
@@ -290,6 +293,7 @@ impl BatchResult {
             labels: out.labels,
             assets: out.assets,
             invalid: out.invalid,
+            unchecked: out.unchecked,
             bytes_read: out.bytes_read,
             jobs: out.jobs.iter().map(|j| j.to_string()).collect(),
         })
@@ -306,6 +310,7 @@ impl BatchResult {
             labels: out.labels,
             assets: out.assets,
             invalid: out.invalid,
+            unchecked: out.unchecked,
             bytes_read: out.bytes_read,
             jobs: out.jobs.iter().map(|j| j.to_string()).collect(),
         })
@@ -327,11 +332,12 @@ impl BatchResult {
 
     fn __repr__(&self) -> String {
         format!(
-            "BatchResult(rows={}, labels={}, assets={}, invalid={})",
+            "BatchResult(rows={}, labels={}, assets={}, invalid={}, unchecked={})",
             self.rows.len(),
             self.labels,
             self.assets,
-            self.invalid
+            self.invalid,
+            self.unchecked
         )
     }
 }

@@ -17,6 +17,8 @@ use crate::label::{Label, Resolution};
 pub enum FieldType {
     /// A finite number >= 0.
     Number,
+    /// A finite number, negative or not (a coordinate: longitudes and latitudes can be < 0).
+    Signed,
     /// A whole number >= 0.
     Whole,
     Bool,
@@ -35,6 +37,7 @@ impl FieldType {
     pub fn describe(self) -> &'static str {
         match self {
             FieldType::Number => "a number >= 0",
+            FieldType::Signed => "a number",
             FieldType::Whole => "a whole number >= 0",
             FieldType::Bool => "true or false",
             FieldType::Text | FieldType::Pattern => "a string",
@@ -108,6 +111,7 @@ impl FieldError {
 pub fn type_check(ty: FieldType, v: &Value) -> Result<(), String> {
     let ok = match ty {
         FieldType::Number => v.as_f64().is_some_and(|n| n.is_finite() && n >= 0.0),
+        FieldType::Signed => v.as_f64().is_some_and(f64::is_finite),
         FieldType::Whole => v
             .as_f64()
             .is_some_and(|n| n.is_finite() && n >= 0.0 && n.fract() == 0.0),

@@ -96,6 +96,10 @@ impl RuleSet {
         res: &Resolution,
         metadata: &[(K, String)],
     ) -> Result<Vec<Issue>, LabelError> {
+        // A record whose jsonResponse was not fetched has nothing to check: never say clean.
+        if let Some(field) = label.no_response {
+            return Err(LabelError::new(field.key(), field.unchecked_text()));
+        }
         let mut out = Vec::new();
         for rule in &self.rules {
             if let Some(w) = &rule.when {

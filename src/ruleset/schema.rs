@@ -11,6 +11,7 @@ fn type_schema(ty: FieldType) -> Value {
     let text_list = json!({"type": "array", "items": {"type": "string"}});
     match ty {
         FieldType::Number => json!({"type": "number", "minimum": 0}),
+        FieldType::Signed => json!({"type": "number"}),
         FieldType::Whole => json!({"type": "integer", "minimum": 0}),
         FieldType::Bool => json!({"type": "boolean"}),
         FieldType::Text => json!({"type": "string"}),

@@ -517,6 +517,7 @@ def validate_range(
             labels=result.labels,
             assets=result.assets,
             invalid=result.invalid,
+            unchecked=result.unchecked + len(scan.unchecked),
             bytes_read=result.bytes_read,
             fingerprint=ruleset.fingerprint,
             context=context,

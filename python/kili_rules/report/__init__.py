@@ -70,6 +70,8 @@ FailOn = Literal["error", "warning", "never"]
 # Rows the native reader makes for labels it could not read. They always fail a run: a label that
 # cannot be read cannot be said to pass.
 INVALID_KIND = "invalid_label"
+# Rows for label records that have no jsonResponse (not fetched): nothing was checked.
+UNCHECKED_KIND = "unchecked"
 
 
 def row_to_dict(row: Row) -> dict[str, Any]:
@@ -197,7 +199,9 @@ class Report(Sequence["Row"]):
 
     ``len(report)`` is the number of issues; iterate or index it for the :class:`Row` objects.
     ``labels`` and ``assets`` count what was checked (clean ones included), ``invalid`` the
-    labels that could not be read (each also has a row of kind ``"invalid_label"``).
+    labels that could not be read (each also has a row of kind ``"invalid_label"``),
+    ``unchecked`` the labels with no jsonResponse to check (each has a row of kind
+    ``"unchecked"``, severity error, naming the ``fields=`` to fetch; not in ``labels``).
     """
 
     #: How many issue rows ``_repr_html_`` shows in a notebook (the summary is always complete).
@@ -214,11 +218,13 @@ class Report(Sequence["Row"]):
         fingerprint: str | None = None,
         context: Context | None = None,
         jobs: Iterable[str] = (),
+        unchecked: int = 0,
     ) -> None:
         self._rows: list[Row] = list(rows)
         self.labels = labels
         self.assets = assets
         self.invalid = invalid
+        self.unchecked = unchecked
         self.bytes_read = bytes_read
         #: sha256 of the rules that produced this report, when known (``RuleSet.fingerprint``).
         self.fingerprint = fingerprint
@@ -258,6 +264,7 @@ class Report(Sequence["Row"]):
             fingerprint=fingerprint,
             context=context,
             jobs=result.jobs,
+            unchecked=result.unchecked,
         )
 
     @classmethod
@@ -277,6 +284,7 @@ class Report(Sequence["Row"]):
             fingerprint=prints.pop() if len(prints) == 1 else None,
             context=Context.merge(report.context for report in reports),
             jobs=(job for report in reports for job in report.jobs),
+            unchecked=sum(report.unchecked for report in reports),
         )
         items = [report.items for report in reports if report.items is not None]
         merged.items = items[0] if len(items) == 1 else None
@@ -312,7 +320,8 @@ class Report(Sequence["Row"]):
     def __repr__(self) -> str:
         return (
             f"<Report {self.labels} labels in {self.assets} assets: {len(self)} issues "
-            f"({self.errors} error(s), {self.warnings} warning(s)), {self.invalid} invalid>"
+            f"({self.errors} error(s), {self.warnings} warning(s)), {self.invalid} invalid, "
+            f"{self.unchecked} unchecked>"
         )
 
     # -- counts -----------------------------------------------------------------------------
@@ -409,6 +418,7 @@ class Report(Sequence["Row"]):
             "labels": self.labels,
             "assets": self.assets,
             "invalid": self.invalid,
+            "unchecked": self.unchecked,
             "issues": len(self),
             "errors": self.errors,
             "warnings": self.warnings,

@@ -197,6 +197,7 @@ def _verdict(report: Report) -> str:
     css = "kili-rules-ok" if report.ok else "kili-rules-error"
     counts = (
         f"{report.labels} labels in {report.assets} assets checked, {report.invalid} unreadable"
+        f", {report.unchecked} unchecked (no jsonResponse)"
     )
     return f'<p><span class="{css}">{escape(headline(report))}</span> — {escape(counts)}</p>'
 

@@ -84,6 +84,9 @@ def headline(report: Report) -> str:
     """The verdict in one line, e.g. ``FAILED: 5 issues (4 errors, 1 warning) in 3 assets``."""
     if not report.labels and not len(report):
         return "NOTHING CHECKED: no label was read"
+    if report.unchecked and not report.labels:
+        # Every label lacked its jsonResponse: nothing was judged, whatever --fail-on says.
+        return f"NOTHING CHECKED: {_unchecked(report)}"
     # The verdict follows the severity the run fails at (``--fail-on``), as the exit code does.
     verdict = "FAILED" if report.exit_code(report.fail_on) else "OK"
     if not len(report):
@@ -91,16 +94,22 @@ def headline(report: Report) -> str:
     errors = f"{report.errors} error{'s' * (report.errors != 1)}"
     warnings = f"{report.warnings} warning{'s' * (report.warnings != 1)}"
     assets = report.assets_with_issues
-    return (
+    line = (
         f"{verdict}: {len(report)} issue{'s' * (len(report) != 1)} ({errors}, {warnings}) "
         f"in {assets} asset{'s' * (assets != 1)}"
     )
+    return f"{line}; {_unchecked(report)}" if report.unchecked else line
+
+
+def _unchecked(report: Report) -> str:
+    n = report.unchecked
+    return f"{n} label{'s' * (n != 1)} not checked (no jsonResponse: fetch it)"
 
 
 def render_text(report: Report, *, max_rows: int | None) -> str:
     lines = [
         f"kili-rules: checked {report.labels} labels in {report.assets} assets"
-        f" ({report.invalid} unreadable)",
+        f" ({report.invalid} unreadable, {report.unchecked} unchecked)",
         headline(report),
     ]
     context = report.context

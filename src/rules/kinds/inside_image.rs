@@ -11,38 +11,107 @@ use crate::rules::{group_by_mid, in_scope, issue, Issue, MissingResolution, Rule
 
 pub struct InsideImage;
 
-const FIELDS: &[Field] = &[Field::new(
-    "tolerance",
-    FieldType::Number,
-    "How far outside [0, 1] a coordinate may go",
-)
-.with_default(Default::Num(1e-6))];
+const FIELDS: &[Field] = &[
+    Field::new(
+        "tolerance",
+        FieldType::Number,
+        "How far outside the bounds a coordinate may go",
+    )
+    .with_default(Default::Num(1e-6)),
+    Field::new(
+        "min_x",
+        FieldType::Signed,
+        "Explicit bounds (all four or none): smallest x (longitude for lon/lat labels)",
+    ),
+    Field::new(
+        "min_y",
+        FieldType::Signed,
+        "Explicit bounds: smallest y (latitude)",
+    ),
+    Field::new(
+        "max_x",
+        FieldType::Signed,
+        "Explicit bounds: largest x (longitude)",
+    ),
+    Field::new(
+        "max_y",
+        FieldType::Signed,
+        "Explicit bounds: largest y (latitude)",
+    ),
+];
+
+const BOUNDS: [&str; 4] = ["min_x", "min_y", "max_x", "max_y"];
 
 impl Kind for InsideImage {
     fn name(&self) -> &'static str {
         "inside_image"
     }
     fn doc(&self) -> &'static str {
-        "Every vertex within [0, 1], give or take `tolerance`."
+        "Every vertex within [0, 1] (or the explicit bounds), give or take `tolerance`; \
+         lon/lat (geospatial) objects only against explicit bounds."
     }
     fn fields(&self) -> &'static [Field] {
         FIELDS
     }
     fn compile(&self, p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError> {
+        let bounds = match BOUNDS.map(|n| p.num(n)) {
+            [None, None, None, None] => None,
+            [Some(x0), Some(y0), Some(x1), Some(y1)] => {
+                p.ordered("min_x", "max_x")?;
+                p.ordered("min_y", "max_y")?;
+                Some(Bounds { x0, y0, x1, y1 })
+            }
+            set => {
+                let missing = BOUNDS
+                    .iter()
+                    .zip(set)
+                    .find_map(|(n, v)| v.is_none().then_some(*n))
+                    .unwrap_or("min_x");
+                return Err(FieldError::new(
+                    missing,
+                    "explicit bounds need all four of min_x, min_y, max_x, max_y",
+                ));
+            }
+        };
         Ok(Arc::new(InsideCheck {
             tolerance: p.num("tolerance").unwrap_or(1e-6),
+            bounds,
         }))
     }
 }
 
+/// The box coordinates must stay in.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+}
+
+/// Normalized image coordinates.
+const UNIT: Bounds = Bounds {
+    x0: 0.0,
+    y0: 0.0,
+    x1: 1.0,
+    y1: 1.0,
+};
+
 #[derive(Debug)]
 struct InsideCheck {
     tolerance: f64,
+    /// Explicit bounds: every object is judged against them, lon/lat ones included. Without,
+    /// objects are judged against [0, 1] and lon/lat ones (degrees) are not judged.
+    bounds: Option<Bounds>,
 }
 
 impl Check for InsideCheck {
     fn default_message(&self, _has_category: bool) -> String {
-        "Object {mid} has a vertex outside the image ({value})".into()
+        if self.bounds.is_some() {
+            "Object {mid} has a vertex outside the bounds ({value})".into()
+        } else {
+            "Object {mid} has a vertex outside the image ({value})".into()
+        }
     }
     fn needs(&self) -> Needs {
         Needs {
@@ -57,7 +126,7 @@ impl Check for InsideCheck {
         _res: &Resolution,
         out: &mut Vec<Issue>,
     ) -> Result<(), MissingResolution> {
-        check(rule, label, self.tolerance, out);
+        check(rule, label, self.tolerance, self.bounds, out);
         Ok(())
     }
     fn lint(&self, rule: &Rule, iface: &Interface<'_>, out: &mut Vec<String>) {
@@ -65,15 +134,20 @@ impl Check for InsideCheck {
     }
 }
 
-fn check(rule: &Rule, label: &Label, tol: f64, out: &mut Vec<Issue>) {
-    for g in group_by_mid(in_scope(rule, label)) {
-        // The coordinate furthest outside [0, 1] (by its excess), and the edge it crossed.
-        let mut worst: Option<(f64, f64, f64)> = None;
+fn check(rule: &Rule, label: &Label, tol: f64, bounds: Option<Bounds>, out: &mut Vec<Issue>) {
+    // Lon/lat degrees are not normalized coordinates: without explicit bounds there is
+    // nothing to judge them against.
+    let judged = in_scope(rule, label).filter(|o| bounds.is_some() || !o.lonlat);
+    let b = bounds.unwrap_or(UNIT);
+    for g in group_by_mid(judged) {
+        // The coordinate furthest outside the bounds (by its excess), the edge it crossed, and
+        // its axis's range.
+        let mut worst: Option<(f64, f64, f64, (f64, f64))> = None;
         let mut visit = |p: &Pt| {
-            for c in [p.x, p.y] {
-                let (excess, edge) = if c < 0.0 { (-c, 0.0) } else { (c - 1.0, 1.0) };
-                if excess > tol && worst.is_none_or(|(w, _, _)| excess > w) {
-                    worst = Some((excess, c, edge));
+            for (c, lo, hi) in [(p.x, b.x0, b.x1), (p.y, b.y0, b.y1)] {
+                let (excess, edge) = if c < lo { (lo - c, lo) } else { (c - hi, hi) };
+                if excess > tol && worst.is_none_or(|(w, ..)| excess > w) {
+                    worst = Some((excess, c, edge, (lo, hi)));
                 }
             }
         };
@@ -88,16 +162,62 @@ fn check(rule: &Rule, label: &Label, tol: f64, out: &mut Vec<Issue>) {
                 Geometry::None => {}
             }
         }
-        if let Some((_, value, edge)) = worst {
+        if let Some((_, value, edge, (lo, hi))) = worst {
             let vars = Vars {
                 mid: g.mid,
                 category: g.category,
                 frame: g.frame,
-                min: Some(0.0),
-                max: Some(1.0),
+                min: Some(lo),
+                max: Some(hi),
                 ..Vars::default()
             };
             out.push(issue(rule, vars, Some(value), Some(edge)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::label::json::parse_document;
+    use crate::label::{ReadOpts, Resolution};
+    use crate::ruleset::config::parse_toml;
+    use crate::ruleset::RuleSet;
+
+    fn run(rules: &str, doc: &str) -> Vec<(Option<String>, Option<f64>, Option<f64>)> {
+        let rs = RuleSet::compile(parse_toml(rules).expect("parse")).expect("compile");
+        let doc = parse_document(doc.as_bytes(), ReadOpts::default()).expect("label");
+        let label = &doc.labels.first().expect("a label").label;
+        let issues = rs.check(label, &Resolution::default()).expect("checks");
+        issues
+            .into_iter()
+            .map(|i| (i.mid, i.value, i.limit))
+            .collect()
+    }
+
+    fn asset(content: &str) -> String {
+        format!(
+            r#"{{"id": "a", {content} "latestLabel": {{"id": "l", "jsonResponse": {{"J": {{"annotations": [{{"mid": "m", "point": {{"x": 4.4, "y": 52.2}}}}]}}}}}}}}"#
+        )
+    }
+
+    const LONLAT: &str =
+        r#""jsonContent": [{"useClassicCoordinates": false, "epsg": "EPSG4326"}],"#;
+    const PLAIN: &str = "[[rule]]\nkind = \"inside_image\"\njob = \"J\"\n";
+
+    #[test]
+    fn lonlat_objects_are_judged_only_against_explicit_bounds() {
+        assert_eq!(
+            run(PLAIN, &asset("")),
+            [(Some("m".into()), Some(52.2), Some(1.0))]
+        );
+        assert!(run(PLAIN, &asset(LONLAT)).is_empty());
+        let api_text =
+            r#""jsonContent": "[{\"useClassicCoordinates\": false, \"epsg\": \"EPSG4326\"}]","#;
+        assert!(run(PLAIN, &asset(api_text)).is_empty());
+        let bounded = format!("{PLAIN}min_x = 4.0\nmax_x = 4.3\nmin_y = 52.0\nmax_y = 53.0\n");
+        assert_eq!(
+            run(&bounded, &asset(LONLAT)),
+            [(Some("m".into()), Some(4.4), Some(4.3))]
+        );
     }
 }
