@@ -98,11 +98,13 @@ def test_deep_nesting() -> None:
         child: dict[str, object] = {}
         cur["JOB_0"] = {"annotations": [{"children": child}]}
         cur = child
-    with pytest.raises(LabelError, match="deeper than"):
+    # One depth limit: the dict and its JSON text fail alike, at the same place.
+    with pytest.raises(LabelError, match="recursion limit") as from_dict:
         RULES.validate(nested)
     deep_text = '{"JOB_0": {"annotations": [{"children": ' * 2000 + "{}" + "}]}}" * 2000
-    with pytest.raises(LabelError, match="recursion limit"):
+    with pytest.raises(LabelError, match="recursion limit") as from_text:
         RULES.validate(deep_text)
+    assert str(from_dict.value) == str(from_text.value)
 
 
 def test_huge_integers_and_ids() -> None:

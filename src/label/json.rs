@@ -1160,6 +1160,7 @@ impl<'de> Visitor<'de> for DocSeed {
         let mut is_labelish = false;
         let mut rest: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
         let mut info = LabelInfo::default();
+        let mut latest = 0;
         while let Some(k) = map.next_key::<Key<'de>>()? {
             match k.0.as_ref() {
                 "jsonResponse" => {
@@ -1167,8 +1168,10 @@ impl<'de> Visitor<'de> for DocSeed {
                     is_labelish = true;
                 }
                 "latestLabel" => {
+                    // The latest label comes first, wherever the key sits in the record.
                     if let Some(l) = map.next_value_seed(OptLabelSeed { opts })? {
-                        doc.labels.push(l);
+                        doc.labels.insert(latest, l);
+                        latest += 1;
                     }
                     is_labelish = true;
                 }
