@@ -7,3 +7,6 @@ pub mod model;
 
 pub use doc::{Document, ParsedLabel};
 pub use model::*;
+
+#[cfg(test)]
+mod tests;
