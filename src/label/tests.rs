@@ -81,10 +81,8 @@ fn resolution_is_read_beside_a_bare_json_response_and_in_records() {
     let d = doc(r#"{"resolution": {"width": 640, "height": 480}, "BOX": {}}"#);
     assert!(d.is_response);
     assert_eq!(d.resolution.size, Some((640.0, 480.0)));
-    let d = doc(
-        r#"{"id": "A", "latestLabel": null, "resolution": null,
-        "pageResolutions": [{"pageNumber": 2, "width": 10, "height": 20}]}"#,
-    );
+    let d = doc(r#"{"id": "A", "latestLabel": null, "resolution": null,
+        "pageResolutions": [{"pageNumber": 2, "width": 10, "height": 20}]}"#);
     assert_eq!(d.resolution.size, None);
     assert_eq!(d.resolution.for_page(Some(2)), Some((10.0, 20.0)));
     assert_eq!(d.resolution.for_page(Some(3)), None);
@@ -103,7 +101,10 @@ fn json_response_as_a_string_null_or_empty() {
     }
     let e = err(r#"{"id": "L", "jsonResponse": "{\"BOX\": []}"}"#);
     assert_eq!(e.path, "jsonResponse");
-    assert!(e.reason.starts_with("in the jsonResponse string: BOX: "), "{e}");
+    assert!(
+        e.reason.starts_with("in the jsonResponse string: BOX: "),
+        "{e}"
+    );
     assert_eq!(
         parse_json_response(BOX, None, ReadOpts::default())
             .expect("parses")
@@ -182,18 +183,20 @@ fn one_depth_limit_for_what_is_read_none_for_what_is_skipped() {
     assert!(e.path.starts_with("J.annotations[0].children.J."), "{e}");
     // Values no rule reads are skipped however deep (without recursion).
     let deep = "[".repeat(100_000) + &"]".repeat(100_000);
-    let d = doc(&format!(r#"{{"id": "A", "latestLabel": null, "extra": {deep}}}"#));
+    let d = doc(&format!(
+        r#"{{"id": "A", "latestLabel": null, "extra": {deep}}}"#
+    ));
     assert!(d.labels.is_empty());
-    let d = doc(&format!(r#"{{"J": {{"annotations": [{{"mid": "m", "x": {deep}}}]}}}}"#));
+    let d = doc(&format!(
+        r#"{{"J": {{"annotations": [{{"mid": "m", "x": {deep}}}]}}}}"#
+    ));
     assert_eq!(d.labels[0].label.objects.len(), 1);
 }
 
 #[test]
 fn video_frames_and_asset_level() {
-    let d = doc(
-        r#"{"0": {"CLS": {"categories": [{"name": "A"}]}}, "7": {},
-        "assetLevel": {"CLS": {"categories": [{"name": "B"}]}}, "ROTATION_JOB": {"x": 1}}"#,
-    );
+    let d = doc(r#"{"0": {"CLS": {"categories": [{"name": "A"}]}}, "7": {},
+        "assetLevel": {"CLS": {"categories": [{"name": "B"}]}}, "ROTATION_JOB": {"x": 1}}"#);
     let l = &d.labels[0].label;
     assert!(l.is_video() && l.asset_level);
     assert_eq!(l.frames, vec![0, 7]);
@@ -243,16 +246,14 @@ fn children_know_their_parent_and_parents_their_answered_children() {
 
 #[test]
 fn geometry_forms() {
-    let d = doc(
-        r#"{"M": {"annotations": [
+    let d = doc(r#"{"M": {"annotations": [
         {"mid": "mask", "boundingPoly": [[{"normalizedVertices": [{"x": 0, "y": 0}, {"x": 1, "y": 0}, {"x": 1, "y": 1}]},
                                           {"normalizedVertices": [{"x": 0.5, "y": 0.1}, {"x": 0.6, "y": 0.1}, {"x": 0.6, "y": 0.2}]}]]},
         {"mid": "pdf", "annotations": [{"pageNumberArray": [3], "boundingPoly": [{"normalizedVertices": [{"x": 0, "y": 0}]}]}]},
         {"mid": "pt", "point": {"x": 0.5, "y": 0.5}, "polyline": []},
         {"mid": "line", "polyline": [{"x": 0, "y": 0}, {"x": 1, "y": 1}]},
         {"mid": "pose", "points": [{"point": {"x": 0.1, "y": 0.1}}, {"point": {"x": 0.2, "y": 0.2}}]},
-        {"mid": 12345678901234567890123, "beginOffset": 2, "content": "héllo"}]}}"#,
-    );
+        {"mid": 12345678901234567890123, "beginOffset": 2, "content": "héllo"}]}}"#);
     let objs = &d.labels[0].label.objects;
     match &objs[0].geometry {
         Geometry::Parts(p) => assert_eq!((p.len(), p[0].rings.len()), (1, 2)),
@@ -296,10 +297,8 @@ fn geospatial_records_mark_their_objects() {
 
 #[test]
 fn metadata_and_status_are_read_from_any_shape() {
-    let d = doc(
-        r#"{"id": "A", "latestLabel": null, "status": "LABELED",
-        "jsonMetadata": "{\"split\": \"train\", \"n\": 3, \"deep\": {\"x\": 1}}"}"#,
-    );
+    let d = doc(r#"{"id": "A", "latestLabel": null, "status": "LABELED",
+        "jsonMetadata": "{\"split\": \"train\", \"n\": 3, \"deep\": {\"x\": 1}}"}"#);
     assert_eq!(d.status.as_deref(), Some("LABELED"));
     assert_eq!(
         d.metadata,
@@ -323,7 +322,15 @@ fn ids_of_unreadable_documents() {
 
 #[test]
 fn malformed_text_is_an_error_not_a_panic() {
-    for text in ["", "{", "[]", "null", "\"x\"", "{\"a\": 1} trailing", "{\"J\": {\"text\": 5}}"] {
+    for text in [
+        "",
+        "{",
+        "[]",
+        "null",
+        "\"x\"",
+        "{\"a\": 1} trailing",
+        "{\"J\": {\"text\": 5}}",
+    ] {
         let e = err(text);
         assert!(!e.to_string().is_empty(), "{text}");
     }
