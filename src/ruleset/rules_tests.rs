@@ -3,7 +3,6 @@
 
 use crate::error::LabelError;
 use crate::label::json::parse_document;
-use crate::label::{ReadOpts, Resolution};
 use crate::rules::{Issue, Severity};
 use crate::ruleset::config::parse_toml;
 use crate::ruleset::RuleSet;
