@@ -468,3 +468,13 @@ def test_latest_label_first_whatever_the_key_order() -> None:
     last = {"id": "a", "labels": [{"id": "x"}, {"id": "y"}], "latestLabel": {"id": "L"}}
     assert _read_model(first, False) == _read_model(last, False)
     assert _read_model(json.dumps(last), True) == _read_model(first, False)
+
+
+def test_lone_surrogates_read_as_json_dumps_writes_them() -> None:
+    for text in ("a\ud800b", "\udc00", "x\ud83d\ude00y", "é\ud800"):
+        doc = {"id": "L", "jsonResponse": {"OCR": {"text": text}}}
+        dumped = json.dumps(doc)
+        assert outcome(_read_model, doc, False) == outcome(_read_model, dumped, True), text
+    # A pair given as two code units is the character it encodes.
+    pair = {"OCR": {"text": "\ud83d\ude00"}}
+    assert _read_model(pair, False) == _read_model(json.dumps({"OCR": {"text": "😀"}}), True)

@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
 };
+use pyo3::Borrowed;
 
 use crate::batch::{Failed, Ids, Input};
 use crate::error::LabelError;
@@ -114,11 +115,22 @@ fn json_str(buf: &mut Vec<u8>, s: &str) {
 /// A str that is not valid UTF-8 (a lone surrogate): written as `json.dumps` writes it, with
 /// `\uXXXX` escapes, so the reader sees (and refuses or pairs) the same code units.
 fn json_str_surrogates(buf: &mut Vec<u8>, s: &Bound<'_, PyString>) -> R<()> {
-    let encoded = s
-        .as_any()
-        .call_method1("encode", ("utf-8", "surrogatepass"))
-        .ok()
-        .and_then(|b| b.cast_into::<PyBytes>().ok());
+    // SAFETY: `s` is a live str and we hold the GIL; the codec name and error handler are
+    // NUL-terminated. The C call runs no method of a str subclass.
+    let encoded = unsafe {
+        Bound::from_owned_ptr_or_opt(
+            s.py(),
+            pyo3::ffi::PyUnicode_AsEncodedString(
+                s.as_ptr(),
+                c"utf-8".as_ptr(),
+                c"surrogatepass".as_ptr(),
+            ),
+        )
+    }
+    .and_then(|b| b.cast_into::<PyBytes>().ok());
+    if encoded.is_none() {
+        let _ = PyErr::take(s.py());
+    }
     let Some(encoded) = encoded else {
         return fail(NotJson::Type("str (not encodable)".into()));
     };
@@ -180,7 +192,7 @@ impl Writer {
             return self.dict(d);
         }
         if let Ok(l) = v.cast_exact::<PyList>() {
-            return self.seq(v, l.iter());
+            return self.seq(v, l.len() as _, pyo3::ffi::PyList_GetItem);
         }
         if v.is_none() {
             self.buf.extend_from_slice(b"null");
@@ -198,10 +210,10 @@ impl Writer {
             return self.dict(d);
         }
         if let Ok(l) = v.cast::<PyList>() {
-            return self.seq(v, l.iter());
+            return self.seq(v, l.len() as _, pyo3::ffi::PyList_GetItem);
         }
         if let Ok(t) = v.cast::<PyTuple>() {
-            return self.seq(v, t.iter());
+            return self.seq(v, t.len() as _, pyo3::ffi::PyTuple_GetItem);
         }
         if let Ok(s) = v.cast::<PyString>() {
             return self.string(s);
@@ -270,10 +282,17 @@ impl Writer {
         }
         self.enter(d.as_any())?;
         self.buf.push(b'{');
-        for (n, (k, v)) in d.iter().enumerate() {
-            if n > 0 {
+        let py = d.py();
+        let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+        let mut first = true;
+        // SAFETY: we hold the GIL and run no Python code while walking (see the module doc),
+        // so the dict cannot change and the borrowed key and value stay alive.
+        while unsafe { pyo3::ffi::PyDict_Next(d.as_ptr(), &mut pos, &mut k, &mut v) } != 0 {
+            let (k, v) = unsafe { (Borrowed::from_ptr(py, k), Borrowed::from_ptr(py, v)) };
+            if !first {
                 self.buf.push(b',');
             }
+            first = false;
             let key = match k.cast::<PyString>() {
                 Ok(s) => s,
                 Err(_) => {
@@ -281,7 +300,7 @@ impl Writer {
                     return fail(NotJson::Key(t));
                 }
             };
-            self.string(key)?;
+            self.string(&key)?;
             self.buf.push(b':');
             if let Err(mut f) = self.value(&v) {
                 let name = key.to_string_lossy().into_owned();
@@ -294,10 +313,15 @@ impl Writer {
         Ok(())
     }
 
-    fn seq<'py>(
+    /// A list or tuple; `get` is PyList_GetItem or PyTuple_GetItem (borrowed references).
+    fn seq(
         &mut self,
-        v: &Bound<'py, PyAny>,
-        items: impl Iterator<Item = Bound<'py, PyAny>>,
+        v: &Bound<'_, PyAny>,
+        len: pyo3::ffi::Py_ssize_t,
+        get: unsafe extern "C" fn(
+            *mut pyo3::ffi::PyObject,
+            pyo3::ffi::Py_ssize_t,
+        ) -> *mut pyo3::ffi::PyObject,
     ) -> R<()> {
         if self.open.len() >= CUT_DEPTH {
             self.buf.extend_from_slice(b"null");
@@ -305,7 +329,15 @@ impl Writer {
         }
         self.enter(v)?;
         self.buf.push(b'[');
-        for (i, item) in items.enumerate() {
+        for i in 0..len.max(0) {
+            // SAFETY: as in `dict`; `i` is within the length read before, and nothing can
+            // change the list meanwhile.
+            let Some(item) = (unsafe { Borrowed::from_ptr_or_opt(v.py(), get(v.as_ptr(), i)) })
+            else {
+                let _ = PyErr::take(v.py());
+                break;
+            };
+            let i = i as usize;
             if i > 0 {
                 self.buf.push(b',');
             }
