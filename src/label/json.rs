@@ -165,8 +165,8 @@ impl<'de> de::Deserialize<'de> for LooseId {
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
                 Ok(LooseId(Some(Name::new(v.to_string()))))
             }
-            // serde_json reads integers beyond u64 as floats; the Python reader formats such
-            // ints the same way, so both readers agree.
+            // serde_json reads integers beyond u64 as floats (a Python int that large arrives
+            // as its digits too): the id is that float's text.
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
                 if v.is_finite() && v.fract() == 0.0 && v.abs() >= 9.2e18 {
                     Ok(LooseId(Some(Name::new(format!("{v}")))))
