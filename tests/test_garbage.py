@@ -32,11 +32,14 @@ def box(vertices: object) -> dict[str, object]:
 
 
 def check_both(label: object, path_part: str) -> None:
-    """The dict reader and the JSON reader both refuse, naming the same place."""
+    """The dict and its JSON text are both refused, with the same message naming the place."""
+    messages = []
     for form in (label, json.dumps(label, allow_nan=True)):
         with pytest.raises(LabelError) as e:
             RULES.validate(form)
         assert path_part in str(e.value), str(e.value)
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
 
 
 def test_string_where_a_number_goes() -> None:
