@@ -18,9 +18,18 @@ impl LabelError {
     }
 
     /// From a serde_json error and the path `serde_path_to_error` tracked.
+    ///
+    /// The reason leaves out serde_json's " at line L column C": the path already says where,
+    /// and the same label must give the same error whether it came as JSON text or as Python
+    /// objects (whose JSON is written by the bindings, with other line breaks and spacing).
     pub fn from_json(path: String, err: &serde_json::Error) -> Self {
         let mut reason = err.to_string();
-        // serde_json appends " at line L column C"; keep it, it helps with big files.
+        if err.line() != 0 {
+            let at = format!(" at line {} column {}", err.line(), err.column());
+            if let Some(stripped) = reason.strip_suffix(&at) {
+                reason.truncate(stripped.len());
+            }
+        }
         if reason.is_empty() {
             reason = "malformed JSON".to_owned();
         }

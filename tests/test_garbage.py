@@ -32,11 +32,14 @@ def box(vertices: object) -> dict[str, object]:
 
 
 def check_both(label: object, path_part: str) -> None:
-    """The dict reader and the JSON reader both refuse, naming the same place."""
+    """The dict and its JSON text are both refused, with the same message naming the place."""
+    messages = []
     for form in (label, json.dumps(label, allow_nan=True)):
         with pytest.raises(LabelError) as e:
             RULES.validate(form)
         assert path_part in str(e.value), str(e.value)
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
 
 
 def test_string_where_a_number_goes() -> None:
@@ -98,11 +101,13 @@ def test_deep_nesting() -> None:
         child: dict[str, object] = {}
         cur["JOB_0"] = {"annotations": [{"children": child}]}
         cur = child
-    with pytest.raises(LabelError, match="deeper than"):
+    # One depth limit: the dict and its JSON text fail alike, at the same place.
+    with pytest.raises(LabelError, match="recursion limit") as from_dict:
         RULES.validate(nested)
     deep_text = '{"JOB_0": {"annotations": [{"children": ' * 2000 + "{}" + "}]}}" * 2000
-    with pytest.raises(LabelError, match="recursion limit"):
+    with pytest.raises(LabelError, match="recursion limit") as from_text:
         RULES.validate(deep_text)
+    assert str(from_dict.value) == str(from_text.value)
 
 
 def test_huge_integers_and_ids() -> None:

@@ -165,8 +165,8 @@ impl<'de> de::Deserialize<'de> for LooseId {
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
                 Ok(LooseId(Some(Name::new(v.to_string()))))
             }
-            // serde_json reads integers beyond u64 as floats; the Python reader formats such
-            // ints the same way, so both readers agree.
+            // serde_json reads integers beyond u64 as floats (a Python int that large arrives
+            // as its digits too): the id is that float's text.
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
                 if v.is_finite() && v.fract() == 0.0 && v.abs() >= 9.2e18 {
                     Ok(LooseId(Some(Name::new(format!("{v}")))))
@@ -1161,6 +1161,7 @@ impl<'de> Visitor<'de> for DocSeed {
         let mut rest: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
         let mut info = LabelInfo::default();
         let mut has_label_of = false;
+        let mut latest = 0;
         while let Some(k) = map.next_key::<Key<'de>>()? {
             match k.0.as_ref() {
                 "jsonResponse" => {
@@ -1168,9 +1169,11 @@ impl<'de> Visitor<'de> for DocSeed {
                     is_labelish = true;
                 }
                 "latestLabel" => {
+                    // The latest label comes first, wherever the key sits in the record.
                     let field = LabelField::LatestLabel;
                     if let Some(l) = map.next_value_seed(OptLabelSeed { opts, field })? {
-                        doc.labels.push(l);
+                        doc.labels.insert(latest, l);
+                        latest += 1;
                     }
                     is_labelish = true;
                 }

@@ -276,8 +276,14 @@ impl Engine {
             }
             Ok(())
         };
+        // Each dict's JSON buffer starts at the size of the previous one.
+        let mut hint = 256;
         for it in items.try_iter()? {
-            chunk.push(read_input(&inputs::plain(&it?)?, self.rs.opts));
+            let input = read_input(&inputs::plain(&it?)?, hint);
+            if let Input::Json(b) = &input {
+                hint = b.len().clamp(64, 1 << 20);
+            }
+            chunk.push(input);
             if chunk.len() >= CHUNK {
                 hand_over(
                     std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)),
@@ -359,10 +365,7 @@ fn _read_model(py: Python<'_>, label: &Bound<'_, PyAny>, via_json: bool) -> PyRe
         read_document(label, opts)
     }
     .map_err(label_err)?;
-    Ok(format!(
-        "{:?}",
-        (doc.id, doc.external_id, doc.resolution, doc.labels)
-    ))
+    Ok(format!("{doc:?}"))
 }
 
 #[pymodule(gil_used = false)]

@@ -8,6 +8,8 @@ pub mod config;
 #[cfg(test)]
 mod kinds_tests;
 pub mod lint;
+#[cfg(test)]
+mod rules_tests;
 pub mod schema;
 
 use serde_json::{Map, Value};
