@@ -81,6 +81,21 @@ def kili(emu: KiliEmulator, monkeypatch: pytest.MonkeyPatch) -> Any:
     return emu.kili_client()
 
 
+def test_assets_fetched_with_no_label_field_at_all_are_not_ok(emu: KiliEmulator, kili: Any) -> None:
+    """kili.assets(fields=["id", "externalId"]): an asset record, not an empty jsonResponse."""
+    project = emu.add_project()
+    emu.add_assets(project, [{"external_id": f"x{i}", "labels": [BAD_LABEL]} for i in range(2)])
+    assets = kili.assets(project, fields=["id", "externalId"])
+    for items in (assets, [json.dumps(a) for a in assets]):
+        report = RULES.validate_many(items)
+        assert (report.labels, report.assets, report.unchecked) == (0, 2, 2)
+        assert_unchecked(report, 2)
+        assert all(LATEST in r.text for r in report)
+    # a bare jsonResponse (jobs only, or an empty one) is still a label that is judged
+    judged = RULES.validate_many([{"JOB_0": {"annotations": []}}, {}])
+    assert (judged.labels, judged.unchecked) == (2, 0)
+
+
 @pytest.mark.e2e
 def test_assets_fetched_without_json_response_are_not_ok(emu: KiliEmulator, kili: Any) -> None:
     project = emu.add_project()

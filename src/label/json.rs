@@ -1161,6 +1161,9 @@ impl<'de> Visitor<'de> for DocSeed {
         let mut rest: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
         let mut info = LabelInfo::default();
         let mut has_label_of = false;
+        // Keys only an asset record has: without any label key it is an asset whose label
+        // was not fetched (kili.assets(fields=["id", "externalId"])), not a jsonResponse.
+        let mut asset_keys = false;
         let mut latest = 0;
         while let Some(k) = map.next_key::<Key<'de>>()? {
             match k.0.as_ref() {
@@ -1188,19 +1191,31 @@ impl<'de> Visitor<'de> for DocSeed {
                     is_labelish = true;
                 }
                 "id" => doc.id = map.next_value::<LooseId>()?.0,
-                "externalId" => doc.external_id = map.next_value::<LooseId>()?.0,
+                "externalId" => {
+                    asset_keys = true;
+                    doc.external_id = map.next_value::<LooseId>()?.0;
+                }
                 "author" => info.author = map.next_value::<AuthorEmail>()?.0,
                 "createdAt" => info.created_at = map.next_value::<ScalarText>()?.name(),
                 "labelType" => info.label_type = map.next_value::<ScalarText>()?.name(),
-                "status" => doc.status = map.next_value::<ScalarText>()?.name(),
-                "jsonMetadata" => doc.metadata = map.next_value::<Metadata>()?.0,
+                "status" => {
+                    asset_keys = true;
+                    doc.status = map.next_value::<ScalarText>()?.name();
+                }
+                "jsonMetadata" => {
+                    asset_keys = true;
+                    doc.metadata = map.next_value::<Metadata>()?.0;
+                }
                 "labelOf" => {
                     has_label_of = true;
                     let (id, ext) = map.next_value::<LabelOf>()?.0;
                     doc.label_of_id = id;
                     doc.label_of_external_id = ext;
                 }
-                "jsonContent" => doc.lonlat = map.next_value::<GeoContent>()?.0,
+                "jsonContent" => {
+                    asset_keys = true;
+                    doc.lonlat = map.next_value::<GeoContent>()?.0;
+                }
                 "resolution" => {
                     doc.resolution.size = map
                         .next_value::<Option<Size>>()?
@@ -1216,11 +1231,13 @@ impl<'de> Visitor<'de> for DocSeed {
                         .collect();
                 }
                 _ => {
+                    asset_keys |= k.0 == "content";
                     let raw = map.next_value::<&'de RawValue>()?;
                     rest.push((k.0, raw));
                 }
             }
         }
+        let asset_record = asset_keys || (doc.id.is_some() && rest.is_empty());
         if let Some(label) = response {
             // A label dict: its `id` is the label id.
             doc.is_label = true;
@@ -1239,6 +1256,16 @@ impl<'de> Visitor<'de> for DocSeed {
                 id: doc.id.take(),
                 label: Label {
                     no_response: Some(LabelField::Record),
+                    ..Label::default()
+                },
+                info,
+            });
+        } else if !is_labelish && asset_record {
+            // An asset record that carries no label field at all: nothing was read to judge.
+            doc.labels.push(ParsedLabel {
+                id: None,
+                label: Label {
+                    no_response: Some(LabelField::LatestLabel),
                     ..Label::default()
                 },
                 info,

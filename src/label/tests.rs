@@ -64,6 +64,26 @@ fn an_asset_record_reads_latest_label_first_whatever_the_key_order() {
 }
 
 #[test]
+fn an_asset_record_with_no_label_field_is_one_unchecked_label() {
+    for text in [
+        r#"{"id": "a", "externalId": "x"}"#,
+        r#"{"id": "a"}"#,
+        r#"{"externalId": "x", "jsonMetadata": {"k": 1}}"#,
+    ] {
+        let d = doc(text);
+        assert!(!d.is_response && !d.is_label, "{text}");
+        assert_eq!(d.labels.len(), 1, "{text}");
+        assert_eq!(
+            d.labels.first().and_then(|l| l.label.no_response),
+            Some(LabelField::LatestLabel),
+            "{text}"
+        );
+    }
+    // jobs beside an id: still a bare jsonResponse, judged
+    assert!(doc(r#"{"id": "a", "BOX": {"annotations": []}}"#).is_response);
+}
+
+#[test]
 fn a_null_latest_label_is_a_record_with_no_labels() {
     let d = doc(r#"{"id": "A", "externalId": "e", "latestLabel": null}"#);
     assert!(d.labels.is_empty());
