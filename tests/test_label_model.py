@@ -119,3 +119,13 @@ def test_python_rule_rows_carry_label_info(as_json: bool) -> None:
         "LABELED",
         "asset-1",
     )
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_required_sees_video_asset_level_answers(as_json: bool) -> None:
+    rules = RuleSet.from_dict({"rule": [{"kind": "required", "job": "CLS"}]})
+    answered = {"0": {}, "1": {}, "assetLevel": {"CLS": {"categories": [{"name": "A"}]}}}
+    unanswered = {"0": {}, "1": {}, "assetLevel": {}}
+    for label, expected in ((answered, []), (unanswered, ["Job CLS has no answer"])):
+        item: object = json.dumps(label) if as_json else label
+        assert [i.text for i in rules.validate(item)] == expected
