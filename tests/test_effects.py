@@ -385,3 +385,22 @@ def test_a_step_log_that_lost_its_hold_stops_before_any_kili_write(
         handle_label(kili, RULES, project, asset_id, label, logger=LOG, steps=Lost())
     assert emu.issues(project) == [] and emu.sent_back == []
     assert LEDGER not in emu.asset(asset_id)["metadata"]
+
+
+def test_send_back_applied_but_answer_lost_is_not_sent_twice_after_resume(
+    kili: Any, emu: KiliEmulator, asset: Any
+) -> None:
+    """A worker killed after Kili applied the send-back (its step not recorded): the next
+    one resumes with the recorded plan but reads the asset's status first, and sees the
+    asset is back in the queue already."""
+    project, asset_id = asset
+    label = submit(emu, asset_id, THREE_BOXES)
+    steps = MemorySteps()
+    emu.inject_fault("sendAssetsBackToQueue", "timeout", calls=1, delay=2.0, applied=True)
+    failed = check(kili, project, asset_id, label, steps=steps)
+    assert failed.failed_step == "send_back" and failed.retryable
+    assert emu.sent_back == [asset_id]  # Kili did it
+    again = check(kili, project, asset_id, label, steps=steps)
+    assert again.error is None
+    assert emu.sent_back == [asset_id]
+    assert steps.done()["send_back"] == "already"

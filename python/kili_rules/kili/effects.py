@@ -344,6 +344,8 @@ class _Runner:
             if work.plan is None:
                 work.plan = self.plan(work)
                 self.record(work, "plan", work.plan)
+            else:
+                self.settle_moves(work)
         self.do_issues([w for w in works if w.issues is None])
         self.do_metadata([w for w in works if self.done(w, "metadata") is None])
         for action in MOVES:
@@ -355,6 +357,8 @@ class _Runner:
     def asset_needed(self, work: _Work) -> bool:
         if work.plan is None and any(a in MOVES for a in work.verdict.actions):
             return True
+        if work.plan is not None and self.open_moves(work):
+            return True  # its status says whether a move was applied but not recorded
         if work.target.steps.get("metadata") is not None:
             return False
         if "metadata" in work.verdict.actions:
@@ -366,6 +370,23 @@ class _Runner:
 
     def moves(self, work: _Work) -> list[str]:
         return list((work.plan or {}).get("moves", []))
+
+    def open_moves(self, work: _Work) -> list[str]:
+        """Planned moves not recorded as done."""
+        return [a for a in self.moves(work) if work.target.steps.get(a) is None]
+
+    def settle_moves(self, work: _Work) -> None:
+        """A resumed plan: a move Kili applied before the last worker could record it (killed,
+        or the answer lost) shows in the asset's status, read just now; it is not made twice."""
+        for action in self.open_moves(work):
+            if work.status is not None and work.status in MOVES[action][1]:
+                self.log.info(
+                    "kili-rules: asset %s is %s already (resumed): no %s",
+                    work.asset_id,
+                    work.status,
+                    action,
+                )
+                self.record(work, action, "already")
 
     # ---- reads -------------------------------------------------------------------------------
 
