@@ -21,6 +21,13 @@ use crate::ruleset::RuleSet;
 /// One report row: an issue and where it comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
+    pub origin: Origin,
+    pub issue: Issue,
+}
+
+/// Where a label comes from and who made it: what each of its rows repeats.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Origin {
     pub asset_id: Option<String>,
     pub external_id: Option<String>,
     pub label_id: Option<String>,
@@ -31,20 +38,6 @@ pub struct Row {
     pub created_at: Option<String>,
     pub label_type: Option<String>,
     /// The asset's workflow status, when the record says.
-    pub asset_status: Option<String>,
-    pub issue: Issue,
-}
-
-/// Where a label comes from and who made it: what each of its rows repeats.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Origin {
-    pub asset_id: Option<String>,
-    pub external_id: Option<String>,
-    pub label_id: Option<String>,
-    pub source: Option<String>,
-    pub author: Option<String>,
-    pub created_at: Option<String>,
-    pub label_type: Option<String>,
     pub asset_status: Option<String>,
 }
 
@@ -128,14 +121,13 @@ pub fn invalid_row(
         _ => err.to_string(),
     };
     Row {
-        asset_id,
-        external_id,
-        label_id,
-        source: source.map(str::to_owned),
-        author: None,
-        created_at: None,
-        label_type: None,
-        asset_status: None,
+        origin: Origin {
+            asset_id,
+            external_id,
+            label_id,
+            source: source.map(str::to_owned),
+            ..Origin::default()
+        },
         issue: Issue {
             rule: INVALID_KIND.to_owned(),
             kind: INVALID_KIND,
@@ -183,7 +175,7 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
     let status = doc.status.as_ref().map(|n| n.to_string());
     let text = |n: &Option<crate::label::Name>| n.as_ref().map(|n| n.to_string());
     for pl in doc.labels {
-        let row = |issue: Issue| Row {
+        let origin = Origin {
             asset_id: asset_id.clone(),
             external_id: external_id.clone(),
             label_id: text(&pl.id),
@@ -192,6 +184,9 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
             created_at: text(&pl.info.created_at),
             label_type: text(&pl.info.label_type),
             asset_status: status.clone(),
+        };
+        let row = |issue: Issue| Row {
+            origin: origin.clone(),
             issue,
         };
         if let Some(field) = pl.label.no_response {
@@ -207,16 +202,7 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
                 out.rows.extend(issues.into_iter().map(row));
                 if rs.keep_labels {
                     out.kept.push(KeptLabel {
-                        origin: Origin {
-                            asset_id: asset_id.clone(),
-                            external_id: external_id.clone(),
-                            label_id: text(&pl.id),
-                            source: source.map(str::to_owned),
-                            author: text(&pl.info.author),
-                            created_at: text(&pl.info.created_at),
-                            label_type: text(&pl.info.label_type),
-                            asset_status: status.clone(),
-                        },
+                        origin,
                         label: pl.label,
                         rows_end: out.rows.len(),
                         metadata: doc.metadata.clone(),
@@ -332,7 +318,7 @@ mod unchecked_tests {
         let kinds: Vec<(Option<&str>, &str)> = out
             .rows
             .iter()
-            .map(|r| (r.label_id.as_deref(), r.issue.kind))
+            .map(|r| (r.origin.label_id.as_deref(), r.issue.kind))
             .collect();
         assert_eq!(
             kinds,
@@ -348,7 +334,7 @@ mod unchecked_tests {
         assert!(texts[0].contains(r#""latestLabel.jsonResponse""#));
         assert!(texts[1].contains(r#""labels.jsonResponse""#));
         assert!(texts[3].contains("kili.labels("));
-        assert_eq!(out.rows[3].asset_id.as_deref(), Some("c"));
+        assert_eq!(out.rows[3].origin.asset_id.as_deref(), Some("c"));
     }
 
     #[test]

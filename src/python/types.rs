@@ -221,27 +221,7 @@ impl Row {
 
 impl From<CoreRow> for Row {
     fn from(r: CoreRow) -> Self {
-        let i = Issue::from(r.issue);
-        Row {
-            asset_id: r.asset_id,
-            external_id: r.external_id,
-            label_id: r.label_id,
-            source: r.source,
-            author: r.author,
-            created_at: r.created_at,
-            label_type: r.label_type,
-            asset_status: r.asset_status,
-            rule: i.rule,
-            kind: i.kind,
-            severity: i.severity,
-            text: i.text,
-            mid: i.mid,
-            job: i.job,
-            category: i.category,
-            frame: i.frame,
-            value: i.value,
-            limit: i.limit,
-        }
+        Row::from_issue(Issue::from(r.issue), r.origin)
     }
 }
 
