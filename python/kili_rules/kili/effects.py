@@ -371,6 +371,15 @@ class _Runner:
     def moves(self, work: _Work) -> list[str]:
         return list((work.plan or {}).get("moves", []))
 
+    def already(self, work: _Work, action: str) -> bool:
+        """Whether the asset's status (legacy workflow) shows the move made already."""
+        if work.status is None or work.status not in MOVES[action][1]:
+            return False
+        self.log.info(
+            "kili-rules: asset %s is %s already: no %s", work.asset_id, work.status, action
+        )
+        return True
+
     def open_moves(self, work: _Work) -> list[str]:
         """Planned moves not recorded as done."""
         return [a for a in self.moves(work) if work.target.steps.get(a) is None]
@@ -379,13 +388,7 @@ class _Runner:
         """A resumed plan: a move Kili applied before the last worker could record it (killed,
         or the answer lost) shows in the asset's status, read just now; it is not made twice."""
         for action in self.open_moves(work):
-            if work.status is not None and work.status in MOVES[action][1]:
-                self.log.info(
-                    "kili-rules: asset %s is %s already (resumed): no %s",
-                    work.asset_id,
-                    work.status,
-                    action,
-                )
+            if self.already(work, action):
                 self.record(work, action, "already")
 
     # ---- reads -------------------------------------------------------------------------------
@@ -484,10 +487,7 @@ class _Runner:
                     BOUNCE_INSTEAD[action],
                 )
                 action, is_bounce, bounced = BOUNCE_INSTEAD[action], False, True
-            if work.status is not None and work.status in MOVES[action][1]:
-                self.log.info(
-                    "kili-rules: asset %s is %s already: no %s", work.asset_id, work.status, action
-                )
+            if self.already(work, action):
                 continue
             if is_bounce and bounces is None:
                 bounces = done_bounces + 1
