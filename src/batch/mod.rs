@@ -4,6 +4,8 @@
 mod export;
 mod folder;
 mod jsonlist;
+mod peek;
+pub use peek::{peek_ids, peek_ids_from};
 mod pipeline;
 mod zip;
 
@@ -234,7 +236,7 @@ pub fn check_bytes(rs: &RuleSet, bytes: &[u8], source: Option<&str>) -> BatchOut
     let mut out = match parse_document(bytes, rs.opts) {
         Ok(doc) => check_document(rs, doc, source),
         Err(e) => {
-            let ids = crate::label::json::peek_ids(bytes);
+            let ids = crate::batch::peek_ids(bytes);
             let row = invalid_row(source, ids.asset_id, ids.external_id, ids.label_id, &e);
             BatchOut {
                 invalid: 1,

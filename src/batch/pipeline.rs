@@ -54,7 +54,7 @@ impl Input {
             Input::Doc(d) => d,
             Input::Json(b) => parse_document(&b, opts).map_err(|err| Failed {
                 err,
-                ids: crate::label::json::peek_ids(&b),
+                ids: crate::batch::peek_ids(&b),
             }),
         }
     }

@@ -25,9 +25,12 @@ use crate::error::LabelError;
 /// jsonResponse.
 pub fn parse_document(bytes: &[u8], opts: ReadOpts) -> Result<Document, LabelError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = DocSeed { opts }
-        .deserialize(&mut de)
-        .and_then(|d| de.end().map(|_| d));
+    let parsed = DocSeed {
+        opts,
+        src: &JsonSource,
+    }
+    .deserialize(&mut de)
+    .and_then(|d| de.end().map(|_| d));
     match parsed {
         Ok(mut doc) => match doc.error.take() {
             Some(e) => Err(e),
@@ -72,42 +75,15 @@ pub fn parse_json_response(
     }
 }
 
-/// The ids of a document that could not be read as a label, when its JSON is still sound.
-pub fn peek_ids(bytes: &[u8]) -> crate::batch::Ids {
-    #[derive(serde::Deserialize)]
-    struct Peek {
-        id: Option<LooseId>,
-        #[serde(rename = "externalId")]
-        external_id: Option<LooseId>,
-        #[serde(rename = "jsonResponse")]
-        json_response: Option<IgnoredAny>,
-    }
-    let Ok(p) = serde_json::from_slice::<Peek>(bytes) else {
-        return crate::batch::Ids::default();
-    };
-    let id = p.id.and_then(|i| i.0).map(|n| n.to_string());
-    let external_id = p.external_id.and_then(|i| i.0).map(|n| n.to_string());
-    if p.json_response.is_some() {
-        crate::batch::Ids {
-            label_id: id,
-            external_id,
-            asset_id: None,
-        }
-    } else {
-        crate::batch::Ids {
-            asset_id: id,
-            external_id,
-            label_id: None,
-        }
-    }
-}
-
 fn locate_error(bytes: &[u8], opts: ReadOpts) -> LabelError {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let mut track = serde_path_to_error::Track::new();
-    let res = DocSeed { opts }
-        .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track))
-        .and_then(|d| de.end().map(|_| d));
+    let res = DocSeed {
+        opts,
+        src: &JsonSource,
+    }
+    .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track))
+    .and_then(|d| de.end().map(|_| d));
     match res {
         Ok(mut doc) => doc
             .error
@@ -146,7 +122,7 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 }
 
 /// An id: a string, or an integer (seen for `mid`), or null.
-struct LooseId(Option<Name>);
+pub struct LooseId(pub Option<Name>);
 
 impl<'de> de::Deserialize<'de> for LooseId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -1137,18 +1113,52 @@ impl<'de> de::Deserialize<'de> for PdfLayer {
 // ---------------------------------------------------------------------------------------------
 // Documents: asset records, label dicts, bare jsonResponses
 
-struct DocSeed {
-    opts: ReadOpts,
+/// Where a document comes from, for what the reader sets aside: a bare jsonResponse's keys are
+/// kept until the document's kind is known, then read as jobs. JSON text keeps them as raw
+/// text; Python objects keep a reference to the value (src/python/).
+pub trait Source<'de> {
+    /// A value set aside, to be read later.
+    type Deferred: Deserialize<'de>;
+    /// Read a set-aside entry of a bare jsonResponse into `label`; errors name `name` first.
+    fn read_entry(
+        &self,
+        label: &mut Label,
+        name: &str,
+        value: &Self::Deferred,
+        opts: ReadOpts,
+    ) -> Result<(), LabelError>;
 }
 
-impl<'de> DeserializeSeed<'de> for DocSeed {
+/// JSON text: set-aside values are raw slices of the input.
+pub struct JsonSource;
+
+impl<'de> Source<'de> for JsonSource {
+    type Deferred = &'de RawValue;
+    fn read_entry(
+        &self,
+        label: &mut Label,
+        name: &str,
+        value: &&'de RawValue,
+        opts: ReadOpts,
+    ) -> Result<(), LabelError> {
+        parse_entry(label, name, value.get(), opts)
+    }
+}
+
+/// The document reader, over any source.
+pub struct DocSeed<'s, S> {
+    pub opts: ReadOpts,
+    pub src: &'s S,
+}
+
+impl<'de, S: Source<'de>> DeserializeSeed<'de> for DocSeed<'_, S> {
     type Value = Document;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Document, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for DocSeed {
+impl<'de, S: Source<'de>> Visitor<'de> for DocSeed<'_, S> {
     type Value = Document;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object (an asset, a label or a jsonResponse)")
@@ -1158,7 +1168,7 @@ impl<'de> Visitor<'de> for DocSeed {
         let mut doc = Document::default();
         let mut response: Option<Label> = None;
         let mut is_labelish = false;
-        let mut rest: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
+        let mut rest: Vec<(Cow<'de, str>, S::Deferred)> = Vec::new();
         let mut info = LabelInfo::default();
         let mut has_label_of = false;
         // Keys only an asset record has: without any label key it is an asset whose label
@@ -1232,7 +1242,7 @@ impl<'de> Visitor<'de> for DocSeed {
                 }
                 _ => {
                     asset_keys |= k.0 == "content";
-                    let raw = map.next_value::<&'de RawValue>()?;
+                    let raw = map.next_value::<S::Deferred>()?;
                     rest.push((k.0, raw));
                 }
             }
@@ -1276,7 +1286,7 @@ impl<'de> Visitor<'de> for DocSeed {
             let mut label = Label::default();
             doc.id = None;
             for (name, raw) in rest {
-                if let Err(e) = parse_entry(&mut label, &name, raw.get(), opts) {
+                if let Err(e) = self.src.read_entry(&mut label, &name, &raw, opts) {
                     doc.error = Some(e);
                     break;
                 }
@@ -1297,31 +1307,35 @@ impl<'de> Visitor<'de> for DocSeed {
 }
 
 /// One entry of a bare jsonResponse that was skipped as raw JSON while the document's kind
-/// was unknown. On failure it is parsed again to name the path of the error.
+/// was unknown.
 fn parse_entry(label: &mut Label, name: &str, raw: &str, opts: ReadOpts) -> Result<(), LabelError> {
-    let fast = {
-        let mut de = serde_json::Deserializer::from_str(raw);
-        EntrySeed {
-            label: &mut *label,
-            name,
-            frame: None,
-            opts,
-        }
-        .deserialize(&mut de)
-    };
-    if fast.is_ok() {
+    let mut fast = serde_json::Deserializer::from_str(raw);
+    let mut slow = serde_json::Deserializer::from_str(raw);
+    read_entry_from(label, name, &mut fast, &mut slow, opts)
+}
+
+/// Read one set-aside entry from `fast`; on failure read it again from `slow` (the same value)
+/// to name the path of the error, prefixed with the entry's name.
+pub fn read_entry_from<'de, D>(
+    label: &mut Label,
+    name: &str,
+    fast: D,
+    slow: D,
+    opts: ReadOpts,
+) -> Result<(), LabelError>
+where
+    D: Deserializer<'de, Error = serde_json::Error>,
+{
+    if EntrySeed::top(&mut *label, name, opts)
+        .deserialize(fast)
+        .is_ok()
+    {
         return Ok(());
     }
     let mut scratch = Label::default();
-    let mut de = serde_json::Deserializer::from_str(raw);
     let mut track = serde_path_to_error::Track::new();
-    let res = EntrySeed {
-        label: &mut scratch,
-        name,
-        frame: None,
-        opts,
-    }
-    .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track));
+    let res = EntrySeed::top(&mut scratch, name, opts)
+        .deserialize(serde_path_to_error::Deserializer::new(slow, &mut track));
     let inner = track.path().to_string();
     let path = if inner.is_empty() || inner == "." {
         name.to_owned()
@@ -1334,12 +1348,24 @@ fn parse_entry(label: &mut Label, name: &str, raw: &str, opts: ReadOpts) -> Resu
     }
 }
 
-struct EntrySeed<'a, 'n> {
+pub struct EntrySeed<'a, 'n> {
     label: &'a mut Label,
     name: &'n str,
     /// Set inside a video frame: frames do not nest.
     frame: Option<u32>,
     opts: ReadOpts,
+}
+
+impl<'a, 'n> EntrySeed<'a, 'n> {
+    /// A top-level entry of a bare jsonResponse (a job, a frame or `assetLevel`).
+    pub fn top(label: &'a mut Label, name: &'n str, opts: ReadOpts) -> Self {
+        EntrySeed {
+            label,
+            name,
+            frame: None,
+            opts,
+        }
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for EntrySeed<'_, '_> {

@@ -1,8 +1,9 @@
 //! The reader's decisions, one by one: document kinds, label order, jobs, children, geometry,
 //! video, resolution, the depth limit and the wording and paths of errors.
 
-use super::json::{parse_document, parse_json_response, peek_ids};
+use super::json::{parse_document, parse_json_response};
 use super::*;
+use crate::batch::peek_ids;
 use crate::error::LabelError;
 
 fn doc(text: &str) -> Document {

@@ -1,5 +1,6 @@
 //! PyO3 bindings: conversions, GIL release, error mapping. No rule logic lives here.
 
+mod de;
 mod inputs;
 mod reader;
 mod types;
@@ -276,13 +277,8 @@ impl Engine {
             }
             Ok(())
         };
-        // Each dict's JSON buffer starts at the size of the previous one.
-        let mut hint = 256;
         for it in items.try_iter()? {
-            let input = read_input(&inputs::plain(&it?)?, hint);
-            if let Input::Json(b) = &input {
-                hint = b.len().clamp(64, 1 << 20);
-            }
+            let input = read_input(&inputs::plain(&it?)?, self.rs.opts);
             chunk.push(input);
             if chunk.len() >= CHUNK {
                 hand_over(

@@ -1,14 +1,10 @@
-//! Reader from Python objects: a syntax adapter, nothing more. It writes a dict as JSON text
-//! and hands the bytes to the one reader of the Kili format (`label::json`), so a dict and its
-//! JSON text give the same model, the same issues and the same errors: the format's meaning
-//! (document kinds, labels, jobs, children, depth) is decided in one place only.
+//! Reading Python objects: a label dict (or asset record, or bare jsonResponse) is read by the
+//! one reader of the Kili format (`label::json`'s seeds) through the Deserializer over Python
+//! objects (`de.rs`), so a dict and its JSON text give the same model, issues and errors.
 //!
-//! What the adapter itself refuses is only what JSON cannot say: a value that is not a dict,
-//! list, tuple, str, int, float, bool or None; a non-string key; a NaN or infinite float; an
-//! object that contains itself. Those errors name the path, as the reader's do.
-//!
-//! It runs no Python code (no `__str__`, `__iter__` or `__index__` of subclasses): the object
-//! cannot change while it is read.
+//! The JSON encoder below is kept for one job only: when a dict cannot be read, it names the
+//! first value JSON cannot say (a type with no JSON counterpart, a non-string key, NaN or an
+//! infinity, an object containing itself) with its path, worded as ever. It runs no Python code.
 
 use pyo3::prelude::*;
 use pyo3::types::{
@@ -16,10 +12,13 @@ use pyo3::types::{
 };
 use pyo3::Borrowed;
 
+use serde::de::DeserializeSeed;
+
+use super::de::{Deferred, PyDe, State};
 use crate::batch::{Failed, Ids, Input};
 use crate::error::LabelError;
-use crate::label::json::parse_document;
-use crate::label::{Document, ReadOpts};
+use crate::label::json::{parse_document, read_entry_from, DocSeed, Source};
+use crate::label::{Document, Label, ReadOpts};
 
 /// Containers nested deeper than this are written as `null`. The JSON reader never looks that
 /// deep: it refuses anything nested beyond serde_json's limit (128 levels; a bare jsonResponse
@@ -162,6 +161,16 @@ fn json_str_surrogates(buf: &mut Vec<u8>, s: &Bound<'_, PyString>) -> R<()> {
     }
     buf.push(b'"');
     Ok(())
+}
+
+/// The JSON text of one str (used for strs holding lone surrogates).
+pub(super) fn str_json(s: Borrowed<'_, '_, PyString>) -> Result<Vec<u8>, ()> {
+    let mut buf = Vec::new();
+    match s.to_str() {
+        Ok(t) => json_str(&mut buf, t),
+        Err(_) => json_str_surrogates(&mut buf, &s).map_err(|_| ())?,
+    }
+    Ok(buf)
 }
 
 struct Writer {
@@ -401,17 +410,91 @@ fn dict_ids(d: &Bound<'_, PyDict>) -> Ids {
     }
 }
 
-/// One input item: JSON text (str, bytes) as it is, a dict as its JSON text; both are parsed
-/// by the same reader (on a worker thread, in a batch).
-pub fn read_input(v: &Bound<'_, PyAny>, size_hint: usize) -> Input {
+/// Set-aside values of a Python document: references into it.
+struct PySource<'py> {
+    py: Python<'py>,
+    root: *mut pyo3::ffi::PyObject,
+}
+
+impl<'de> Source<'de> for PySource<'_> {
+    type Deferred = Deferred;
+    fn read_entry(
+        &self,
+        label: &mut Label,
+        name: &str,
+        value: &Deferred,
+        opts: ReadOpts,
+    ) -> Result<(), LabelError> {
+        // SAFETY: the pointer was taken from the document being read, which holds it alive
+        // and cannot change while it is read (no Python code runs).
+        let obj = unsafe { Borrowed::from_ptr(self.py, value.0) };
+        let (fast, slow) = (State::new(&[self.root]), State::new(&[self.root]));
+        read_entry_from(
+            label,
+            name,
+            PyDe::new(obj, &fast),
+            PyDe::new(obj, &slow),
+            opts,
+        )
+    }
+}
+
+/// Read a dict (a label, an asset record or a bare jsonResponse).
+pub fn read_dict(d: &Bound<'_, PyDict>, opts: ReadOpts) -> Result<Document, LabelError> {
+    let obj = d.as_any().as_borrowed();
+    let src = PySource {
+        py: d.py(),
+        root: d.as_ptr(),
+    };
+    let st = State::new(&[]);
+    match (DocSeed { opts, src: &src }).deserialize(PyDe::new(obj, &st)) {
+        Ok(mut doc) => match doc.error.take() {
+            Some(e) => Err(e),
+            None => Ok(doc),
+        },
+        Err(_) => Err(locate(d, opts, &src)),
+    }
+}
+
+/// Where and why a dict could not be read: first what JSON cannot say (as the encoder names
+/// it), else the reader's error on the path `serde_path_to_error` tracked.
+fn locate(d: &Bound<'_, PyDict>, opts: ReadOpts, src: &PySource<'_>) -> LabelError {
+    if let Err(e) = to_json(d.as_any(), 256) {
+        return e;
+    }
+    let st = State::new(&[]);
+    let mut track = serde_path_to_error::Track::new();
+    let de = serde_path_to_error::Deserializer::new(
+        PyDe::new(d.as_any().as_borrowed(), &st),
+        &mut track,
+    );
+    match (DocSeed { opts, src }).deserialize(de) {
+        Ok(mut doc) => doc
+            .error
+            .take()
+            .unwrap_or_else(|| LabelError::new("", "the document could not be read")),
+        Err(e) => LabelError::from_json(track.path().to_string(), &e),
+    }
+}
+
+/// The ids of a dict that could not be read: as the JSON text's would be told, when it has
+/// one; else as far as its keys show them.
+fn failed_ids(d: &Bound<'_, PyDict>) -> Ids {
+    if to_json(d.as_any(), 256).is_err() {
+        return dict_ids(d);
+    }
+    let st = State::new(&[]);
+    crate::batch::peek_ids_from(PyDe::new(d.as_any().as_borrowed(), &st)).unwrap_or_default()
+}
+
+/// One input item: JSON text (str, bytes) as it is, parsed later (on a worker thread, in a
+/// batch); a dict read now, with the GIL held, as it must be.
+pub fn read_input(v: &Bound<'_, PyAny>, opts: ReadOpts) -> Input {
     if let Ok(d) = v.cast::<PyDict>() {
-        return match to_json(v, size_hint) {
-            Ok(buf) => Input::Json(buf),
-            Err(err) => Input::Doc(Err(Failed {
-                err,
-                ids: dict_ids(d),
-            })),
-        };
+        return Input::Doc(read_dict(d, opts).map_err(|err| Failed {
+            err,
+            ids: failed_ids(d),
+        }));
     }
     if let Ok(s) = v.cast::<PyString>() {
         return match s.to_str() {
@@ -440,9 +523,9 @@ pub fn read_input(v: &Bound<'_, PyAny>, size_hint: usize) -> Input {
 /// Read one input object: a label dict, an asset record or a bare jsonResponse (dict), or
 /// JSON text of one of them.
 pub fn read_document(v: &Bound<'_, PyAny>, opts: ReadOpts) -> Result<Document, LabelError> {
-    // Big labels are parsed with the GIL released; small ones are not worth the switch.
+    // Big texts are parsed with the GIL released; small ones are not worth the switch.
     const DETACH_BYTES: usize = 1 << 16;
-    match read_input(v, 512) {
+    match read_input(v, opts) {
         Input::Json(b) if b.len() >= DETACH_BYTES => v.py().detach(|| parse_document(&b, opts)),
         input => input.resolve(opts).map_err(|f| f.err),
     }

@@ -1,0 +1,43 @@
+//! The ids of an input that could not be read, told from its JSON text when that is sound.
+
+use serde::de::IgnoredAny;
+
+use super::Ids;
+use crate::label::json::LooseId;
+
+/// The ids of a document that could not be read as a label, when its JSON is still sound.
+pub fn peek_ids(bytes: &[u8]) -> Ids {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match peek_ids_from(&mut de) {
+        Some(ids) if de.end().is_ok() => ids,
+        _ => Ids::default(),
+    }
+}
+
+/// The same from any source of the document (a Python dict reads through its Deserializer).
+pub fn peek_ids_from<'de, D: serde::Deserializer<'de>>(de: D) -> Option<Ids> {
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        id: Option<LooseId>,
+        #[serde(rename = "externalId")]
+        external_id: Option<LooseId>,
+        #[serde(rename = "jsonResponse")]
+        json_response: Option<IgnoredAny>,
+    }
+    let p = <Peek as serde::Deserialize>::deserialize(de).ok()?;
+    let id = p.id.and_then(|i| i.0).map(|n| n.to_string());
+    let external_id = p.external_id.and_then(|i| i.0).map(|n| n.to_string());
+    Some(if p.json_response.is_some() {
+        Ids {
+            label_id: id,
+            external_id,
+            asset_id: None,
+        }
+    } else {
+        Ids {
+            asset_id: id,
+            external_id,
+            label_id: None,
+        }
+    })
+}
