@@ -2,19 +2,52 @@
 
 use std::fmt;
 
-/// A malformed label: where (a JSON path such as `JOB_0.annotations[2].mid`) and why.
+/// One step of the way down to a bad value: a dict key or a list index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathPart {
+    Key(String),
+    Index(usize),
+}
+
+/// A malformed label: where (a JSON path such as `JOB_0.annotations[2].mid`, and the same as
+/// its keys and indexes in `parts`) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabelError {
-    pub path: String,
+    pub parts: Vec<PathPart>,
     pub reason: String,
 }
 
 impl LabelError {
+    /// An error at a top-level key (`path`), or on the whole document (`""`).
     pub fn new(path: &str, reason: impl Into<String>) -> Self {
+        let parts = if path.is_empty() {
+            Vec::new()
+        } else {
+            vec![PathPart::Key(path.to_owned())]
+        };
         LabelError {
-            path: path.to_owned(),
+            parts,
             reason: reason.into(),
         }
+    }
+
+    /// The path as the reader writes it (`JOB_0.annotations[2].mid`; empty for the document).
+    pub fn path(&self) -> String {
+        write_path(&self.parts)
+    }
+
+    /// An error at the value reached by `parts`; the path is written as the reader writes it.
+    pub fn at(parts: Vec<PathPart>, reason: impl Into<String>) -> Self {
+        LabelError {
+            parts,
+            reason: reason.into(),
+        }
+    }
+
+    /// The same error, one key further out (`key.path`).
+    pub fn under(mut self, key: &str) -> Self {
+        self.parts.insert(0, PathPart::Key(key.to_owned()));
+        self
     }
 
     /// From a serde_json error and the path `serde_path_to_error` tracked.
@@ -22,7 +55,7 @@ impl LabelError {
     /// The reason leaves out serde_json's " at line L column C": the path already says where,
     /// and the same label must give the same error whether it came as JSON text or as Python
     /// objects (whose JSON is written by the bindings, with other line breaks and spacing).
-    pub fn from_json(path: String, err: &serde_json::Error) -> Self {
+    pub fn from_json(path: &serde_path_to_error::Path, err: &serde_json::Error) -> Self {
         let mut reason = err.to_string();
         if err.line() != 0 {
             let at = format!(" at line {} column {}", err.line(), err.column());
@@ -33,12 +66,38 @@ impl LabelError {
         if reason.is_empty() {
             reason = "malformed JSON".to_owned();
         }
-        let path = if path == "." { String::new() } else { path };
-        LabelError {
-            path,
-            reason: shorten(reason),
+        let parts = path
+            .iter()
+            .map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => PathPart::Index(*index),
+                serde_path_to_error::Segment::Map { key }
+                | serde_path_to_error::Segment::Enum { variant: key } => PathPart::Key(key.clone()),
+                _ => PathPart::Key("?".to_owned()),
+            })
+            .collect();
+        LabelError::at(parts, shorten(reason))
+    }
+}
+
+/// `a.b[2].c`: keys joined by dots, indexes in brackets.
+pub fn write_path(parts: &[PathPart]) -> String {
+    let mut out = String::new();
+    for p in parts {
+        match p {
+            PathPart::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            PathPart::Index(i) => {
+                out.push('[');
+                out.push_str(&i.to_string());
+                out.push(']');
+            }
         }
     }
+    out
 }
 
 /// serde quotes the offending value in full; a label can hold megabytes of it.
@@ -55,10 +114,10 @@ fn shorten(s: String) -> String {
 
 impl fmt::Display for LabelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
+        if self.parts.is_empty() {
             write!(f, "{}", self.reason)
         } else {
-            write!(f, "{}: {}", self.path, self.reason)
+            write!(f, "{}: {}", self.path(), self.reason)
         }
     }
 }

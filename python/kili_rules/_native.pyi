@@ -22,10 +22,25 @@ __all__ = [
 ]
 
 class LabelError(ValueError):
-    """A label (jsonResponse) is malformed; the message names the JSON path and the reason."""
+    """A label (jsonResponse) is malformed; the message names the JSON path and the reason.
+
+    ``path``: the keys and indexes down to the bad value (``("jsonResponse", "JOB_0",
+    "annotations", 2, "mid")``; empty for the whole document); ``reason``: why, without the path.
+    """
+
+    path: tuple[str | int, ...]
+    reason: str
 
 class RulesError(ValueError):
-    """A rules file or rule object is invalid; the message names the rule and the field."""
+    """A rules file or rule object is invalid; the message names the rule and the field.
+
+    ``rule``: the rule's id, else its index in the file (None for the file as a whole);
+    ``field``: the field at fault (None for the whole rule); ``reason``: why.
+    """
+
+    rule: str | int | None
+    field: str | None
+    reason: str
 
 @final
 class Issue:

@@ -350,6 +350,6 @@ mod unchecked_tests {
         let err = rules()
             .check(label, &crate::label::Resolution::default())
             .expect_err("not checkable");
-        assert_eq!(err.path, "latestLabel");
+        assert_eq!(err.path(), "latestLabel");
     }
 }

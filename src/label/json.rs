@@ -69,7 +69,7 @@ pub fn parse_json_response(
                 .and_then(|_| de.end());
             match res {
                 Ok(()) => Err(LabelError::new("", "the label could not be read")),
-                Err(e) => Err(LabelError::from_json(track.path().to_string(), &e)),
+                Err(e) => Err(LabelError::from_json(&track.path(), &e)),
             }
         }
     }
@@ -89,7 +89,7 @@ fn locate_error(bytes: &[u8], opts: ReadOpts) -> LabelError {
             .error
             .take()
             .unwrap_or_else(|| LabelError::new("", "the document could not be read")),
-        Err(e) => LabelError::from_json(track.path().to_string(), &e),
+        Err(e) => LabelError::from_json(&track.path(), &e),
     }
 }
 
@@ -1336,15 +1336,9 @@ where
     let mut track = serde_path_to_error::Track::new();
     let res = EntrySeed::top(&mut scratch, name, opts)
         .deserialize(serde_path_to_error::Deserializer::new(slow, &mut track));
-    let inner = track.path().to_string();
-    let path = if inner.is_empty() || inner == "." {
-        name.to_owned()
-    } else {
-        format!("{name}.{inner}")
-    };
     match res {
-        Ok(()) => Err(LabelError::new(&path, "could not be read")),
-        Err(e) => Err(LabelError::from_json(path, &e)),
+        Ok(()) => Err(LabelError::new(name, "could not be read")),
+        Err(e) => Err(LabelError::from_json(&track.path(), &e).under(name)),
     }
 }
 

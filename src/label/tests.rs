@@ -108,7 +108,7 @@ fn resolution_is_read_beside_a_bare_json_response_and_in_records() {
     assert_eq!(d.resolution.for_page(Some(2)), Some((10.0, 20.0)));
     assert_eq!(d.resolution.for_page(Some(3)), None);
     let e = err(r#"{"resolution": {"width": "wide", "height": 1}}"#);
-    assert_eq!(e.path, "resolution.width");
+    assert_eq!(e.path(), "resolution.width");
 }
 
 #[test]
@@ -121,7 +121,7 @@ fn json_response_as_a_string_null_or_empty() {
         assert_eq!(d.labels[0].label, Label::default(), "{empty}");
     }
     let e = err(r#"{"id": "L", "jsonResponse": "{\"BOX\": []}"}"#);
-    assert_eq!(e.path, "jsonResponse");
+    assert_eq!(e.path(), "jsonResponse");
     assert!(
         e.reason.starts_with("in the jsonResponse string: BOX: "),
         "{e}"
@@ -143,7 +143,7 @@ fn errors_name_the_path_and_leave_out_line_and_column() {
         {"x": "1", "y": 0}]}]}]}}}"#,
     );
     assert_eq!(
-        e.path,
+        e.path(),
         "jsonResponse.JOB_0.annotations[2].boundingPoly[0].normalizedVertices[1].x"
     );
     assert_eq!(
@@ -164,17 +164,17 @@ fn errors_name_the_path_and_leave_out_line_and_column() {
 
 #[test]
 fn wrong_containers_are_refused_where_they_are() {
-    assert_eq!(err(r#"{"JOB_0": []}"#).path, "JOB_0");
+    assert_eq!(err(r#"{"JOB_0": []}"#).path(), "JOB_0");
     assert_eq!(
-        err(r#"{"JOB_0": {"annotations": {"a": 1}}}"#).path,
+        err(r#"{"JOB_0": {"annotations": {"a": 1}}}"#).path(),
         "JOB_0.annotations"
     );
     assert_eq!(
-        err(r#"{"JOB_0": {"categories": [{"name": ["A"]}]}}"#).path,
+        err(r#"{"JOB_0": {"categories": [{"name": ["A"]}]}}"#).path(),
         "JOB_0.categories[0].name"
     );
     assert_eq!(
-        err(r#"{"JOB_0": {"annotations": [{"children": [1]}]}}"#).path,
+        err(r#"{"JOB_0": {"annotations": [{"children": [1]}]}}"#).path(),
         "JOB_0.annotations[0].children"
     );
     // An empty list of children is seen in exports and means none.
@@ -182,7 +182,7 @@ fn wrong_containers_are_refused_where_they_are() {
     assert!(d.labels[0].label.objects[0].children.is_empty());
     let e = err(r#"{"BOX": {"annotations": [{"point": {"x": 0.5}}]}}"#);
     assert_eq!(
-        (e.path.as_str(), e.reason.as_str()),
+        (e.path().as_str(), e.reason.as_str()),
         ("BOX.annotations[0].point", "missing field `y`")
     );
 }
@@ -201,7 +201,7 @@ fn one_depth_limit_for_what_is_read_none_for_what_is_skipped() {
     // ...33 are not: the error says where, in the same words from any input.
     let e = err(&nest(33, "{}"));
     assert_eq!(e.reason, "recursion limit exceeded");
-    assert!(e.path.starts_with("J.annotations[0].children.J."), "{e}");
+    assert!(e.path().starts_with("J.annotations[0].children.J."), "{e}");
     // Values no rule reads are skipped however deep (without recursion).
     let deep = "[".repeat(100_000) + &"]".repeat(100_000);
     let d = doc(&format!(
@@ -356,5 +356,5 @@ fn malformed_text_is_an_error_not_a_panic() {
         assert!(!e.to_string().is_empty(), "{text}");
     }
     let e = err(r#"{"BOX": {"annotations": [{"point": {"x": 1e999, "y": 0}}]}}"#);
-    assert_eq!(e.path, "BOX.annotations[0].point.x");
+    assert_eq!(e.path(), "BOX.annotations[0].point.x");
 }

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PyString, PyTuple};
 
 use crate::batch::{validate_export, ExportError};
 use crate::batch::{with_threads, Input, Pipeline};
-use crate::error::{LabelError as CoreLabelError, RulesError as CoreRulesError};
+use crate::error::{LabelError as CoreLabelError, PathPart, RulesError as CoreRulesError};
 use crate::label::Resolution;
 use crate::ruleset::config::{parse_json, parse_toml, rules_from_value, RulesDoc};
 use crate::ruleset::RuleSet;
@@ -41,12 +41,67 @@ create_exception!(
     "A rules file or rule object is invalid; the message names the rule and the field."
 );
 
+/// A LabelError with its structure: `path` (the keys and indexes down to the bad value, a
+/// tuple) and `reason`, beside the message, so no caller parses the text.
 fn label_err(e: CoreLabelError) -> PyErr {
-    LabelError::new_err(e.to_string())
+    Python::attach(|py| {
+        let err = LabelError::new_err(e.to_string());
+        let parts: Vec<Bound<'_, PyAny>> = e
+            .parts
+            .iter()
+            .map(|p| match p {
+                PathPart::Key(k) => PyString::new(py, k).into_any(),
+                PathPart::Index(i) => i
+                    .into_pyobject(py)
+                    .map(Bound::into_any)
+                    .unwrap_or_else(|x| match x {}),
+            })
+            .collect();
+        let v = err.value(py);
+        let set = || -> PyResult<()> {
+            v.setattr("path", PyTuple::new(py, parts)?)?;
+            v.setattr("reason", &e.reason)
+        };
+        if let Err(x) = set() {
+            return x;
+        }
+        err
+    })
 }
 
+/// A RulesError with `rule` (the rule's id, else its index; None for the file), `field`
+/// (None for the whole rule) and `reason`.
 fn rules_err(e: CoreRulesError) -> PyErr {
-    RulesError::new_err(e.to_string())
+    Python::attach(|py| {
+        let err = RulesError::new_err(e.to_string());
+        let v = err.value(py);
+        let set = || -> PyResult<()> {
+            match &e {
+                CoreRulesError::File(reason) => {
+                    v.setattr("rule", py.None())?;
+                    v.setattr("field", py.None())?;
+                    v.setattr("reason", reason)
+                }
+                CoreRulesError::Rule {
+                    index,
+                    id,
+                    field,
+                    reason,
+                } => {
+                    match id {
+                        Some(id) => v.setattr("rule", id)?,
+                        None => v.setattr("rule", index)?,
+                    }
+                    v.setattr("field", field.as_deref())?;
+                    v.setattr("reason", reason)
+                }
+            }
+        };
+        if let Err(x) = set() {
+            return x;
+        }
+        err
+    })
 }
 
 fn thread_err(e: String) -> PyErr {

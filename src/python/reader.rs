@@ -16,7 +16,7 @@ use serde::de::DeserializeSeed;
 
 use super::de::{Deferred, PyDe, State};
 use crate::batch::{Failed, Ids, Input};
-use crate::error::LabelError;
+use crate::error::{LabelError, PathPart};
 use crate::label::json::{parse_document, read_entry_from, DocSeed, Source};
 use crate::label::{Document, Label, ReadOpts};
 
@@ -78,21 +78,18 @@ fn fail<T>(why: NotJson) -> R<T> {
 }
 
 impl Fault {
-    /// The path written as the JSON reader writes it (`a.b[2].c`).
+    /// The path, outermost first.
     fn into_label_error(self) -> LabelError {
-        let mut path = String::new();
-        for s in self.segs.iter().rev() {
-            match s {
-                Seg::Key(k) => {
-                    if !path.is_empty() {
-                        path.push('.');
-                    }
-                    path.push_str(k);
-                }
-                Seg::Index(i) => path.push_str(&format!("[{i}]")),
-            }
-        }
-        LabelError::new(&path, self.why.to_string())
+        let parts = self
+            .segs
+            .into_iter()
+            .rev()
+            .map(|s| match s {
+                Seg::Key(k) => PathPart::Key(k),
+                Seg::Index(i) => PathPart::Index(i),
+            })
+            .collect();
+        LabelError::at(parts, self.why.to_string())
     }
 }
 
@@ -473,7 +470,7 @@ fn locate(d: &Bound<'_, PyDict>, opts: ReadOpts, src: &PySource<'_>) -> LabelErr
             .error
             .take()
             .unwrap_or_else(|| LabelError::new("", "the document could not be read")),
-        Err(e) => LabelError::from_json(track.path().to_string(), &e),
+        Err(e) => LabelError::from_json(&track.path(), &e),
     }
 }
 

@@ -67,7 +67,7 @@ fn area_in_pixels_needs_the_resolution_and_uses_the_records() {
         rect("a", 0.0, 0.0, 0.5, 0.5)
     );
     let e = check(rules, &bare).expect_err("no resolution");
-    assert_eq!(e.path, "resolution");
+    assert_eq!(e.path(), "resolution");
     let sized = format!(
         r#"{{"resolution": {{"width": 100, "height": 10}}, "BOX": {{"annotations": [{}]}}}}"#,
         rect("a", 0.0, 0.0, 0.5, 0.5)
@@ -138,5 +138,5 @@ fn a_malformed_label_is_an_error_not_an_issue() {
         r#"{"BOX": {"annotations": [{"categories": "A"}]}}"#,
     )
     .expect_err("refused");
-    assert_eq!(e.path, "BOX.annotations[0].categories");
+    assert_eq!(e.path(), "BOX.annotations[0].categories");
 }
