@@ -96,7 +96,8 @@ def image_assets() -> list[dict[str, Any]]:
     rng = random.Random(20260101)
     assets = []
     # (resolution, [(job, mid, category, [(cx, cy, r, n, hole radii)] one entry per part)])
-    plans = [
+    Part = tuple[float, float, float, int, list[float]]
+    plans: list[tuple[dict[str, int], list[tuple[str, str, str, list[Part]]]]] = [
         (
             {"height": 3000, "width": 4000},
             [
