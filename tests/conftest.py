@@ -10,7 +10,7 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 SEED = DATA / "seed"
-KILI_SDK = DATA / "kili-sdk"
+KILI_SDK = DATA / "kili-shapes"
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
 

@@ -141,7 +141,7 @@ def shapely_area(ann: Any) -> float:
         "geojson_tutorial_kili_label.json",
     ],
 )
-def test_every_polygon_of_the_real_fixtures_matches_shapely(name: str) -> None:
+def test_every_polygon_of_the_fixtures_matches_shapely(name: str) -> None:
     data = load(KILI_SDK / name)
     if isinstance(data, dict) and "json_response" in data:
         import json

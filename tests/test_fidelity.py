@@ -64,7 +64,7 @@ def test_simple_rings_keep_the_shoelace_area() -> None:
         assert pixel_area([pts]) == pytest.approx(kili_formats_area(pts), rel=1e-9, abs=1e-6)
 
 
-def test_real_fixture_polygons_match_kili_formats() -> None:
+def test_fixture_polygons_match_kili_formats() -> None:
     assets = load(KILI_SDK / "image_project_assets_for_coco.json")
     compared = 0
     for asset in assets:

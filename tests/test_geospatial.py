@@ -1,9 +1,9 @@
 """Geospatial labels: lon/lat degrees are not normalized image coordinates, so ``inside_image``
 judges them only against explicit bounds (``min_x``, ``min_y``, ``max_x``, ``max_y``).
 
-Real data: the SDK's GeoTIFF export fixture and its GEOSPATIAL API fixture (jsonContent list,
-jsonResponse as JSON text); constructed ones for the API's jsonContent text, the southern and
-western hemispheres, and the cases that stay normalized."""
+Fixtures of tests/data/kili-shapes: a GeoTIFF export record and a GEOSPATIAL API record
+(jsonContent list, jsonResponse as JSON text); constructed ones for the API's jsonContent
+text, the southern and western hemispheres, and the cases that stay normalized."""
 
 from __future__ import annotations
 
