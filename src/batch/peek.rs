@@ -41,3 +41,20 @@ pub fn peek_ids_from<'de, D: serde::Deserializer<'de>>(de: D) -> Option<Ids> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_of_unreadable_documents() {
+        let i = peek_ids(br#"{"id": "L", "externalId": 7, "jsonResponse": {"J": []}}"#);
+        assert_eq!(
+            (i.label_id.as_deref(), i.asset_id, i.external_id.as_deref()),
+            (Some("L"), None, Some("7"))
+        );
+        let i = peek_ids(br#"{"id": "A", "latestLabel": {"jsonResponse": "{broken"}}"#);
+        assert_eq!((i.asset_id.as_deref(), i.label_id), (Some("A"), None));
+        assert_eq!(peek_ids(b"{not json"), Ids::default());
+    }
+}

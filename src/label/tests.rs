@@ -3,7 +3,6 @@
 
 use super::json::{parse_document, parse_json_response};
 use super::*;
-use crate::batch::peek_ids;
 use crate::error::LabelError;
 
 fn doc(text: &str) -> Document {
@@ -327,18 +326,6 @@ fn metadata_and_status_are_read_from_any_shape() {
     );
     let d = doc(r#"{"id": "A", "latestLabel": null, "jsonMetadata": [1], "status": {"a": 1}}"#);
     assert!(d.metadata.is_empty() && d.status.is_none());
-}
-
-#[test]
-fn ids_of_unreadable_documents() {
-    let i = peek_ids(br#"{"id": "L", "externalId": 7, "jsonResponse": {"J": []}}"#);
-    assert_eq!(
-        (i.label_id.as_deref(), i.asset_id, i.external_id.as_deref()),
-        (Some("L"), None, Some("7"))
-    );
-    let i = peek_ids(br#"{"id": "A", "latestLabel": {"jsonResponse": "{broken"}}"#);
-    assert_eq!((i.asset_id.as_deref(), i.label_id), (Some("A"), None));
-    assert_eq!(peek_ids(b"{not json"), crate::batch::Ids::default());
 }
 
 #[test]
