@@ -176,6 +176,22 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from kili_rules.bundle import write_bundle
+
+    written = write_bundle(
+        Path(args.rules),
+        Path(args.output),
+        events=args.events,
+        requirement=args.requirement,
+        force=args.force,
+    )
+    for path in written:
+        print(f"wrote {path}")
+    print(f"upload with: kili.upload_plugin(plugin_path={str(args.output)!r})")
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from kili_rules import RuleSet
 
@@ -531,6 +547,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="the project's jsonInterface (or a {'jsonInterface': ...} wrapper) as a JSON file",
     )
     lint.set_defaults(func=cmd_lint)
+
+    bundle = sub.add_parser(
+        "bundle", help="write a plugin folder for kili.upload_plugin(plugin_path=DIR)"
+    )
+    bundle.add_argument("rules", metavar="RULES", help='rules file (no kind = "python" rules)')
+    bundle.add_argument("--output", "-o", required=True, metavar="DIR", help="folder to write")
+    bundle.add_argument(
+        "--events",
+        action="store_true",
+        help="subscribe with @on_kili_event (label.workflow.created.default / .review) "
+        "instead of on_submit / on_review",
+    )
+    from kili_rules.bundle import DEFAULT_REQUIREMENT
+
+    bundle.add_argument(
+        "--requirement",
+        default=DEFAULT_REQUIREMENT,
+        metavar="REQ",
+        help="the requirements.txt line installing kili-rules, e.g. the URL of the wheel "
+        f"your team hosts (default {DEFAULT_REQUIREMENT!r}; kili-rules is not on PyPI)",
+    )
+    bundle.add_argument("--force", action="store_true", help="write into a non-empty DIR")
+    bundle.set_defaults(func=cmd_bundle)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the rules file")
     schema.add_argument("--output", "-o", metavar="FILE", help="write it here, not stdout")
