@@ -30,6 +30,7 @@ COLUMNS = (
 )
 MAX_BATCH = 1000
 HOUSEKEEPING_SECONDS = 60.0
+FAULT_WINDOW = 30.0
 
 
 class _Op(Generic[T]):
@@ -89,6 +90,20 @@ class Journal:
         self._closed = False
         self._last_housekeeping = 0.0
         self._batch_backlog: int | None = None  # the writer's count within one batch
+        # Why the last commit failed, and when: /status reports the store unavailable for
+        # FAULT_WINDOW seconds after it (a full disk refuses some batches, not all).
+        self.failure: str | None = None
+        self.failure_at = 0.0
+
+    def fault(self) -> str | None:
+        """Why the store refused a write within the last FAULT_WINDOW seconds, or None."""
+        if self.failure is not None and time.time() - self.failure_at < FAULT_WINDOW:
+            return self.failure
+        return None
+
+    def _verify(self, conn: Any) -> None:
+        """Raise StoreUnavailable unless the commit just made is in the store a restart
+        opens (the SQLite store compares the file's identity; PostgreSQL has no file)."""
 
     # ---- backend hooks -------------------------------------------------------------------
 
@@ -198,7 +213,10 @@ class Journal:
                     results.append((op, True, value))
                 cur.execute(f"RELEASE SAVEPOINT {savepoint}")
             conn.commit()
+            self._verify(conn)
         except Exception as exc:
+            self.failure = str(exc) or type(exc).__name__
+            self.failure_at = time.time()
             logger.error("kili-rules journal: commit failed: %s", exc)
             try:
                 conn.rollback()
