@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .base import TABLE, Journal
+from .base import KEYS_TABLE, TABLE, Journal
 from .model import State, StoreUnavailable
 
 SCHEMA = f"""
@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     result TEXT
 );
 CREATE INDEX IF NOT EXISTS {TABLE}_due ON {TABLE} (state, next_at);
+CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (key TEXT PRIMARY KEY, done_at REAL NOT NULL);
 """
 
 
