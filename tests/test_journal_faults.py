@@ -24,7 +24,7 @@ pytest.importorskip("kili")
 pytest.importorskip("uvicorn")
 
 from _server import AUTH, JSON_INTERFACE, THREE_BOXES, Server, legacy_event, post_all
-from kili_rules.journal import SQLiteJournal, State
+from kili_rules.journal import SQLiteJournal, State, StoreUnavailable
 from kili_rules.journal.model import NewEvent
 from kili_rules.testing import KiliEmulator
 
@@ -190,3 +190,31 @@ def test_purge_gives_the_space_back(tmp_path: Path) -> None:
         assert after < full / 10, (full, after)
     finally:
         journal.close()
+
+
+def test_store_replaced_by_a_symlink_is_lost_not_written(tmp_path: Path) -> None:
+    store = tmp_path / "events.db"
+    other = tmp_path / "other.db"
+    journal = SQLiteJournal(store, lock=True)
+    try:
+        first = NewEvent(
+            key="k0",
+            project_id="p",
+            asset_id="a",
+            label_id="l0",
+            handler="h",
+            event="e",
+            payload={},
+        )
+        assert journal.submit(first).result().value == "accepted"
+        SQLiteJournal(other).close()
+        store.unlink()
+        store.symlink_to(other)
+        with pytest.raises(StoreUnavailable, match="replaced"):
+            journal.submit(NewEvent(**{**first.__dict__, "key": "k1"})).result()
+        with pytest.raises(StoreUnavailable):
+            journal.stats()
+    finally:
+        journal.close()
+    # nothing was committed into the file the path names now
+    assert SQLiteJournal(other).stats().pending == 0
