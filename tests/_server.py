@@ -57,6 +57,7 @@ class Server:
         *extra: str,
         port: int | None = None,
         open_files: int | None = None,
+        file_size: int | None = None,
         rules: Path = RULES,
     ) -> None:
         self.port = port or free_port()
@@ -93,6 +94,8 @@ class Server:
         def limit_files() -> None:  # runs in the child before exec: `ulimit -n`
             if open_files is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+            if file_size is not None:  # `ulimit -f`: a full disk, for the files it writes
+                resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
 
         self.proc = subprocess.Popen(
             args,

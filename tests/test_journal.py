@@ -144,8 +144,14 @@ def test_purge_and_retention(opened: Any) -> None:
     assert journal.purge(state=State.DONE) == 2
     with pytest.raises(ValueError, match="leased"):
         journal.purge(state=State.LEASED)
-    # a purged key is forgotten: the same event is accepted again
-    assert journal.submit(new("k0", "l0")).result() is Added.ACCEPTED
+    # the body of a processed event is gone, its key is not: redelivered or replayed, it
+    # is a duplicate and never acts again
+    assert journal.list(state=State.DONE) == []
+    assert journal.submit(new("k0", "l0")).result() is Added.DUPLICATE
+    assert journal.submit(new("k1", "l1")).result() is Added.DUPLICATE
+    # a purged event never processed was not acted on: the same event is accepted again
+    assert journal.purge(state=State.PENDING) == 1
+    assert journal.submit(new("k2", "l2")).result() is Added.ACCEPTED
 
 
 def test_sqlite_store_serves_one_process(tmp_path: Path) -> None:

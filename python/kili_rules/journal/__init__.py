@@ -18,6 +18,7 @@ from .model import (
     NewEvent,
     State,
     Stats,
+    StoreUnavailable,
     content_digest,
     event_key,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "State",
     "Stats",
     "StoreBusy",
+    "StoreUnavailable",
     "content_digest",
     "event_key",
     "open_journal",

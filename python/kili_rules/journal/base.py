@@ -23,6 +23,9 @@ logger = logging.getLogger("kili_rules.journal")
 
 T = TypeVar("T")
 TABLE = "kili_rules_events"
+# The keys of processed events, kept when purge or retention deletes their bodies: a replayed
+# or redelivered event whose key is here is a duplicate, never run again (64 bytes a key).
+KEYS_TABLE = "kili_rules_done_keys"
 # Columns in the order rows are read back into Event.
 COLUMNS = (
     "id, key, state, project_id, asset_id, label_id, handler, event, payload, run_id, attempts, "
@@ -30,6 +33,7 @@ COLUMNS = (
 )
 MAX_BATCH = 1000
 HOUSEKEEPING_SECONDS = 60.0
+FAULT_WINDOW = 30.0
 
 
 class _Op(Generic[T]):
@@ -89,6 +93,20 @@ class Journal:
         self._closed = False
         self._last_housekeeping = 0.0
         self._batch_backlog: int | None = None  # the writer's count within one batch
+        # Why the last commit failed, and when: /status reports the store unavailable for
+        # FAULT_WINDOW seconds after it (a full disk refuses some batches, not all).
+        self.failure: str | None = None
+        self.failure_at = 0.0
+
+    def fault(self) -> str | None:
+        """Why the store refused a write within the last FAULT_WINDOW seconds, or None."""
+        if self.failure is not None and time.time() - self.failure_at < FAULT_WINDOW:
+            return self.failure
+        return None
+
+    def _verify(self, conn: Any) -> None:
+        """Raise StoreUnavailable unless the commit just made is in the store a restart
+        opens (the SQLite store compares the file's identity; PostgreSQL has no file)."""
 
     # ---- backend hooks -------------------------------------------------------------------
 
@@ -198,7 +216,10 @@ class Journal:
                     results.append((op, True, value))
                 cur.execute(f"RELEASE SAVEPOINT {savepoint}")
             conn.commit()
+            self._verify(conn)
         except Exception as exc:
+            self.failure = str(exc) or type(exc).__name__
+            self.failure_at = time.time()
             logger.error("kili-rules journal: commit failed: %s", exc)
             try:
                 conn.rollback()
@@ -255,6 +276,9 @@ class Journal:
         def run(cur: Any) -> Added:
             cur.execute(self._sql(f"SELECT 1 FROM {TABLE} WHERE key = ?"), (new.key,))
             if cur.fetchone() is not None:
+                return Added.DUPLICATE
+            cur.execute(self._sql(f"SELECT 1 FROM {KEYS_TABLE} WHERE key = ?"), (new.key,))
+            if cur.fetchone() is not None:  # processed, then its body was purged
                 return Added.DUPLICATE
             if self._batch_backlog is None:
                 self._batch_backlog = self._backlog_in(cur)
@@ -366,12 +390,29 @@ class Journal:
         self._call(run)
 
     def complete(self, event_id: int, owner: str, result: dict[str, Any]) -> None:
-        self._owned_update(
-            event_id,
-            owner,
-            "state = 'done', lease_owner = NULL, lease_until = NULL, result = ?",
-            (json.dumps(result),),
-        )
+        """Done, and its key recorded apart in the same transaction (outlives its body)."""
+        now = time.time()
+
+        def run(cur: Any) -> None:
+            cur.execute(
+                self._sql(
+                    f"UPDATE {TABLE} SET state = 'done', lease_owner = NULL, lease_until = NULL, "
+                    "result = ?, updated_at = ? WHERE id = ? AND state = 'leased' "
+                    "AND lease_owner = ?"
+                ),
+                (json.dumps(result), now, event_id, owner),
+            )
+            if cur.rowcount != 1:
+                raise LeaseLost(f"event {event_id} is no longer leased by {owner}")
+            cur.execute(
+                self._sql(
+                    f"INSERT INTO {KEYS_TABLE} (key, done_at) SELECT key, ? FROM {TABLE} "
+                    "WHERE id = ? ON CONFLICT (key) DO NOTHING"
+                ),
+                (now, event_id),
+            )
+
+        self._call(run)
 
     def retry(self, event_id: int, owner: str, error: str, at: float) -> None:
         self._owned_update(

@@ -27,6 +27,11 @@ class Added(Enum):
     FULL = "full"
 
 
+class StoreUnavailable(OSError):
+    """The store cannot be trusted with an event: its file was deleted or replaced, or a
+    commit cannot be proven to have landed. Intake answers 503; a restart is needed."""
+
+
 class LeaseLost(Exception):
     """The event is no longer leased by this owner (its lease expired and another took it)."""
 
@@ -129,9 +134,12 @@ def content_digest(label: Mapping[str, Any] | None) -> str:
     if isinstance(content, str):
         try:
             content = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass  # hashed as the raw text: the validator reports it
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:  # a caller's own value, too deep to encode: a clear error, not a crash
+        raise ValueError("the label content is nested too deeply to be digested") from None
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 

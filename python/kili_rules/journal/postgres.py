@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import TABLE, Journal
+from .base import KEYS_TABLE, TABLE, Journal
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     result TEXT
 );
 CREATE INDEX IF NOT EXISTS {TABLE}_due ON {TABLE} (state, next_at);
+CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (key TEXT PRIMARY KEY, done_at REAL NOT NULL);
 """
 
 

@@ -6,9 +6,10 @@ import fcntl
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from .base import TABLE, Journal
+from .base import KEYS_TABLE, TABLE, Journal
+from .model import State, StoreUnavailable
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -33,6 +34,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     result TEXT
 );
 CREATE INDEX IF NOT EXISTS {TABLE}_due ON {TABLE} (state, next_at);
+CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (key TEXT PRIMARY KEY, done_at REAL NOT NULL);
 """
 
 
@@ -43,9 +45,15 @@ class StoreBusy(OSError):
 class SQLiteJournal(Journal):
     """Events in one SQLite file (WAL, ``synchronous=FULL``: a commit survives a crash).
 
-    ``lock=True`` (the server) takes an exclusive lock on ``PATH.lock``: one server per file,
-    so at start every lease left in the file belongs to a process that is gone and is
-    released at once. Several replicas need the PostgreSQL store.
+    ``lock=True`` (the server) takes an exclusive ``flock`` on the database file itself: the
+    lock belongs to the file (its inode), so a symlink or a second path to the same file
+    meets it too. One server per file, so at start every lease left in the file belongs to
+    a process that is gone and is released at once. Several replicas need PostgreSQL.
+
+    Every commit batch is verified before any request is answered: the path must still name
+    the file (device and inode) this store opened, and its ``-wal`` the WAL the writer
+    writes. A deleted or replaced store makes the journal unavailable for good (intake 503,
+    ``/status`` ``store_unavailable``) instead of committing into a file no restart sees.
     """
 
     description = "SQLite journal"
@@ -54,51 +62,113 @@ class SQLiteJournal(Journal):
         super().__init__(**options)
         self.path = Path(path)
         self.description = f"SQLite journal {self.path}"
-        self._lock_file: Any = None
+        self._lock_fd: int | None = None
+        self._identity: tuple[int, int] | None = None
+        self.lost: str | None = None  # set once the file is found deleted or replaced
         if self.path.parent and not self.path.parent.exists():
             raise FileNotFoundError(
                 f"the directory of the store does not exist: {self.path.parent}"
             )
         if lock:
-            handle = open(f"{self.path}.lock", "a")
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                handle.close()
+                os.close(fd)
                 raise StoreBusy(
-                    f"{self.path} is used by another kili-rules server; a SQLite store serves "
-                    "one process (use --store postgresql://... for replicas)"
+                    f"{self.path} is used by another kili-rules server (the lock is on the "
+                    "file itself, whatever path names it); a SQLite store serves one process "
+                    "(use --store postgresql://... for replicas)"
                 ) from None
-            self._lock_file = handle
+            self._lock_fd = fd
         conn = self._connect()
         try:
             conn.executescript(SCHEMA)
             conn.commit()
         finally:
             conn.close()
+        if self._lock_fd is not None:
+            st = os.fstat(self._lock_fd)
+        else:
+            st = os.stat(self.path)
+        self._identity = (st.st_dev, st.st_ino)
 
     @property
     def locked(self) -> bool:
         """True when this process holds the file (see ``lock``)."""
-        return self._lock_file is not None
+        return self._lock_fd is not None
+
+    def _check_identity(self) -> None:
+        if self.lost is not None:
+            raise StoreUnavailable(self.lost)
+        if self._identity is None:  # opening: nothing to compare with yet
+            return
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self._lose(f"the store {self.path} was deleted while in use")
+        except OSError as exc:
+            self._lose(f"the store {self.path} cannot be checked: {exc}")
+        if (st.st_dev, st.st_ino) != self._identity:
+            self._lose(f"the store {self.path} was replaced by another file while in use")
+
+    def _lose(self, reason: str) -> NoReturn:
+        self.lost = f"{reason}; events committed since may be lost: restart the server"
+        raise StoreUnavailable(self.lost)
 
     def _connect(self) -> Any:
-        conn = sqlite3.connect(
-            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-        )
+        self._check_identity()
+        if self._identity is None:
+            conn = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+        else:  # never create a new empty file where the store was (mode=rw)
+            conn = sqlite3.connect(
+                f"{self.path.absolute().as_uri()}?mode=rw",
+                uri=True,
+                timeout=30.0,
+                isolation_level=None,
+                check_same_thread=False,
+            )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=30000")
         return _AutoBegin(conn)
 
+    def _verify(self, conn: Any) -> None:
+        self._check_identity()
+        wal = f"{self.path}-wal"
+        try:
+            st = os.stat(wal)
+        except FileNotFoundError:
+            self._lose(f"the WAL {wal} was deleted while in use")
+        identity = (st.st_dev, st.st_ino)
+        if conn.wal_identity is None:
+            conn.wal_identity = identity
+        elif conn.wal_identity != identity:
+            self._lose(f"the WAL {wal} was replaced by another file while in use")
+
     def _begin(self, conn: Any) -> None:
         conn.execute("BEGIN IMMEDIATE")
 
+    def purge(self, *, state: State, older_than_seconds: float = 0.0) -> int:
+        """Delete, then give the space back to the file system (VACUUM and a truncating
+        checkpoint): a purge that leaves the file as large as before frees nothing."""
+        count = super().purge(state=state, older_than_seconds=older_than_seconds)
+        if count:
+            conn = self._connect()
+            try:
+                conn.execute("VACUUM")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.close()
+        return count
+
     def close(self) -> None:
         super().close()
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
 
 class _AutoBegin:
@@ -106,6 +176,7 @@ class _AutoBegin:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self.wal_identity: tuple[int, int] | None = None  # recorded at its first commit
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         return self._conn.execute(sql, params)

@@ -89,6 +89,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _store_fault(journal: Journal) -> str | None:
+    """Why the store cannot take events now, or None: a lost SQLite file, or a commit
+    failing within the last half minute (disk full, read-only WAL, database down)."""
+    lost = getattr(journal, "lost", None)
+    if isinstance(lost, str):
+        return lost
+    return journal.fault()
+
+
 def create_app(
     rules: RuleSet | str | os.PathLike[str],
     *,
@@ -189,7 +198,14 @@ def create_app(
     app.state.journal = journal
     app.state.ruleset = ruleset
     app.state.limiter = limiter
-    counts = {"accepted": 0, "duplicates": 0, "refused_full": 0, "rejected": 0, "ignored": 0}
+    counts = {
+        "accepted": 0,
+        "duplicates": 0,
+        "refused_full": 0,
+        "refused_unavailable": 0,
+        "rejected": 0,
+        "ignored": 0,
+    }
     app.state.counts = counts
 
     def settings() -> dict[str, Any]:
@@ -229,6 +245,7 @@ def create_app(
         try:
             added = await asyncio.wrap_future(journal.submit(parsed.to_event()))
         except Exception as exc:
+            counts["refused_unavailable"] += 1
             logger.error("kili-rules: the journal refused an event: %s", exc)
             return _error(
                 503,
@@ -267,14 +284,34 @@ def create_app(
     async def status(request: Request) -> Any:
         if not _authorized(request.headers.get("authorization"), secrets):
             return _error(401, "unauthorized", "missing or wrong Authorization header")
-        stats = await run_in_threadpool(journal.stats)
+        try:
+            stats = await run_in_threadpool(journal.stats)
+        except Exception as exc:  # the store itself is down: say so, never a traceback
+            return _unavailable(str(exc) or type(exc).__name__)
+        reason = _store_fault(journal)
+        if reason is not None:  # reads work, writes do not (disk full, read-only WAL)
+            return _unavailable(reason)
         return status_document(stats, pool.snapshot(), dict(counts), settings())
+
+    def _unavailable(reason: str) -> Any:
+        document = {
+            "status": "store_unavailable",
+            "detail": reason,
+            "refused_unavailable": counts["refused_unavailable"],
+            "requests": dict(counts),
+            "workers": pool.snapshot(),
+            **settings(),
+        }
+        return JSONResponse(document, status_code=503)
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Any:
         if not _authorized(request.headers.get("authorization"), secrets):
             return _error(401, "unauthorized", "missing or wrong Authorization header")
-        stats = await run_in_threadpool(journal.stats)
+        try:
+            stats = await run_in_threadpool(journal.stats)
+        except Exception as exc:
+            return _error(503, "store_unavailable", str(exc) or type(exc).__name__)
         text = prometheus_text(stats, pool.snapshot(), dict(counts))
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 

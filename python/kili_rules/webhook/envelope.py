@@ -25,6 +25,9 @@ LABEL_EVENTS = {
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 _STRICT = ConfigDict(strict=True, extra="allow")
+# Real Kili labels are a few dozen levels deep at most; this leaves ample room below the
+# interpreter's recursion limit for every later step that walks the label.
+MAX_DEPTH = 200
 
 
 class PayloadError(Exception):
@@ -151,6 +154,15 @@ def parse_body(body: bytes, fingerprint: str, *, fetch_labels: bool = False) -> 
         raise PayloadError(400, "invalid_json", f"body is not valid JSON: {detail}") from None
     if not isinstance(data, dict):
         raise PayloadError(422, "invalid_payload", f"body must be a JSON object, not {_kind(data)}")
+    depth = nesting_depth(data)
+    if depth > MAX_DEPTH:
+        # Refused here, with a reason: deeper values would recurse in the digest, the store's
+        # encoder and the rules (a RecursionError is a 500 and a lost event, not an answer).
+        raise PayloadError(
+            422,
+            "too_deep",
+            f"body is nested {depth} levels deep; at most {MAX_DEPTH} are accepted",
+        )
     if "eventType" in data:
         return _parse_legacy(data, fingerprint, fetch_labels)
     if "event" in data:
@@ -172,6 +184,10 @@ def _parse_legacy(data: dict[str, Any], fingerprint: str, fetch_labels: bool) ->
     label: dict[str, Any] = data["payload"]["label"]
     if fetch_labels:
         label = {"id": payload.label.id}
+    try:
+        digest = content_digest(label)
+    except ValueError as exc:  # a jsonResponse string nested too deeply
+        raise PayloadError(422, "too_deep", f"payload.label.jsonResponse: {exc}") from None
     return Job(
         handler=handler,
         event=envelope.eventType,
@@ -181,7 +197,7 @@ def _parse_legacy(data: dict[str, Any], fingerprint: str, fetch_labels: bool) ->
         label=label,
         run_id=envelope.logPayload.runId,
         fingerprint=fingerprint,
-        digest=content_digest(label),
+        digest=digest,
     )
 
 
@@ -202,6 +218,23 @@ def _parse_event(data: dict[str, Any], fingerprint: str) -> Job | Ignored:
         run_id=None,
         fingerprint=fingerprint,
     )
+
+
+def nesting_depth(value: object) -> int:
+    """How many arrays/objects deep ``value`` goes, counted without recursion."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _kind(value: object) -> str:
