@@ -499,11 +499,16 @@ def validate_range(
         start,
         stop,
     )
-    engine = ruleset._engine
+    # the Python rules ride along: a scan checks exactly what validate_many checks
+    engine, python_rules = ruleset._engine, ruleset._python_hook()
     bar_total = max(stop - start, 0)
     with progress_bar(bar_total, disable=disable_tqdm, desc=f"Validating {project_id}") as bar:
         scan.on_page = bar.update
-        result = engine.validate_many(scan.items(), threads) if stop > start else None
+        result = (
+            engine.validate_many(scan.items(), threads, None, python_rules)
+            if stop > start
+            else None
+        )
     context = Context(
         inputs=(f"Kili project {project_id}",),
         project_id=project_id,
