@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from kili_rules.report import Report
     from kili_rules.ruleset import RuleSet
 
+from kili_rules.report import UNCHECKED_KIND  # the core's kind name, defined once
+
 LabelsMode = Literal["latest", "all", "consensus"]
 
 #: The asset field holding the labels to check, per ``labels=`` mode.
@@ -49,7 +51,6 @@ ASSETS_QUERY = (
     "query assets($where: AssetWhere!, $first: PageSize!, $skip: Int!)"
     "{ data: assets(where:$where, skip:$skip, first:$first){ %s } }"
 )
-UNCHECKED_KIND = "unchecked"
 
 
 class ProjectError(RuntimeError):
