@@ -71,3 +71,38 @@ def test_validate_project_runs_the_python_rules(emu: KiliEmulator, kili: Any) ->
         for i in RULES.validate(a["latestLabel"]["jsonResponse"])
     ]
     assert by_label == [(r.rule, r.mid, r.text) for r in many]
+
+
+def test_dask_project_shards_run_the_python_rules(
+    emu: KiliEmulator, kili: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    from pathlib import Path
+
+    from dask.distributed import Client, LocalCluster
+    from kili_rules.dask import validate_project
+
+    # worker processes unpickle the Python rule by reference: they import it from tests/
+    tests_dir = str(Path(__file__).resolve().parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([tests_dir, os.environ.get("PYTHONPATH", "")]))
+    project = emu.add_project()
+    emu.add_assets(project, ({"external_id": f"d-{i}", "labels": [label(i)]} for i in range(30)))
+    local = RULES.validate_project(kili, project, disable_tqdm=True)
+    assert {r.rule for r in local} == {"one-a", "wide-box"}
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        result = validate_project(RULES, kili, project, client=client, shard_size=10)
+    assert not result.failures
+    cols = ["asset_id", "label_id", "rule", "severity", "mid", "value", "text"]
+    # both sides through pandas, so a missing mid is the same missing value on each
+    got = result.frame[cols].astype(object).where(result.frame[cols].notna(), None)
+    want = local.to_pandas()[cols].astype(object)
+    want = want.where(want.notna(), None)
+    assert {r.rule for r in got.itertuples(index=False)} == {"one-a", "wide-box"}
+    assert [tuple(r) for r in got.itertuples(index=False)] == [
+        tuple(r) for r in want.itertuples(index=False)
+    ]
