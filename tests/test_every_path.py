@@ -106,3 +106,24 @@ def test_dask_project_shards_run_the_python_rules(
     assert [tuple(r) for r in got.itertuples(index=False)] == [
         tuple(r) for r in want.itertuples(index=False)
     ]
+
+
+def test_validate_export_of_the_same_assets(emu: KiliEmulator, kili: Any, tmp_path: Any) -> None:
+    import json
+    import zipfile
+
+    project = emu.add_project()
+    emu.add_assets(project, ({"external_id": f"z-{i}", "labels": [label(i)]} for i in range(30)))
+    assets = kili.assets(
+        project,
+        fields=["id", "externalId", "latestLabel.id", "latestLabel.jsonResponse"],
+        disable_tqdm=True,
+    )
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for n, asset in enumerate(assets):
+            z.writestr(f"labels/{n:04d}.json", json.dumps(asset))
+    exported = RULES.validate_export(path)
+    project_report = RULES.validate_project(kili, project, disable_tqdm=True)
+    assert {r.rule for r in exported} == {"one-a", "wide-box"}
+    assert [key(r) for r in exported] == [key(r) for r in project_report]
