@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kili_rules.kili.effects import Change, Effects, KiliCallFailed, Target, run_effects
+from kili_rules.report import UNCHECKED_KIND
 from kili_rules.verdict import ActionPolicy, Verdict
 
 if TYPE_CHECKING:
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["APPLY_BATCH", "ApplyResult", "apply_report", "checked_labels"]
 
 LOGGER = logging.getLogger("kili_rules.kili")
-# rows of labels that could not be read from Kili (``validate_project``): not findings
-UNCHECKED_KIND = "unchecked"
 APPLY_BATCH = 100  # assets per batch of Kili calls
 
 

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from kili_rules.report import Report
     from kili_rules.ruleset import RuleSet
 
+from kili_rules.report import UNCHECKED_KIND  # the core's kind name, defined once
+
 LabelsMode = Literal["latest", "all", "consensus"]
 
 #: The asset field holding the labels to check, per ``labels=`` mode.
@@ -49,7 +51,6 @@ ASSETS_QUERY = (
     "query assets($where: AssetWhere!, $first: PageSize!, $skip: Int!)"
     "{ data: assets(where:$where, skip:$skip, first:$first){ %s } }"
 )
-UNCHECKED_KIND = "unchecked"
 
 
 class ProjectError(RuntimeError):
@@ -499,11 +500,16 @@ def validate_range(
         start,
         stop,
     )
-    engine = ruleset._engine
+    # the Python rules ride along: a scan checks exactly what validate_many checks
+    engine, python_rules = ruleset._engine, ruleset._python_hook()
     bar_total = max(stop - start, 0)
     with progress_bar(bar_total, disable=disable_tqdm, desc=f"Validating {project_id}") as bar:
         scan.on_page = bar.update
-        result = engine.validate_many(scan.items(), threads) if stop > start else None
+        result = (
+            engine.validate_many(scan.items(), threads, None, python_rules)
+            if stop > start
+            else None
+        )
     context = Context(
         inputs=(f"Kili project {project_id}",),
         project_id=project_id,
