@@ -119,3 +119,50 @@ fn text_goes_on_the_enclosing_object_and_when_parent_filters() {
     let mids: Vec<Option<String>> = run(iban, &label).into_iter().map(|x| x.1).collect();
     assert_eq!(mids, vec![Some("i1".to_owned())]);
 }
+
+/// inside_image on geospatial (lon/lat) assets: its tests sit here, above the kind, since they
+/// compile a RuleSet.
+mod inside_image_lonlat {
+    use crate::label::json::parse_document;
+    use crate::label::{ReadOpts, Resolution};
+    use crate::ruleset::config::parse_toml;
+    use crate::ruleset::RuleSet;
+
+    fn run(rules: &str, doc: &str) -> Vec<(Option<String>, Option<f64>, Option<f64>)> {
+        let rs = RuleSet::compile(parse_toml(rules).expect("parse")).expect("compile");
+        let doc = parse_document(doc.as_bytes(), ReadOpts::default()).expect("label");
+        let label = &doc.labels.first().expect("a label").label;
+        let issues = rs.check(label, &Resolution::default()).expect("checks");
+        issues
+            .into_iter()
+            .map(|i| (i.mid, i.value, i.limit))
+            .collect()
+    }
+
+    fn asset(content: &str) -> String {
+        format!(
+            r#"{{"id": "a", {content} "latestLabel": {{"id": "l", "jsonResponse": {{"J": {{"annotations": [{{"mid": "m", "point": {{"x": 4.4, "y": 52.2}}}}]}}}}}}}}"#
+        )
+    }
+
+    const LONLAT: &str =
+        r#""jsonContent": [{"useClassicCoordinates": false, "epsg": "EPSG4326"}],"#;
+    const PLAIN: &str = "[[rule]]\nkind = \"inside_image\"\njob = \"J\"\n";
+
+    #[test]
+    fn lonlat_objects_are_judged_only_against_explicit_bounds() {
+        assert_eq!(
+            run(PLAIN, &asset("")),
+            [(Some("m".into()), Some(52.2), Some(1.0))]
+        );
+        assert!(run(PLAIN, &asset(LONLAT)).is_empty());
+        let api_text =
+            r#""jsonContent": "[{\"useClassicCoordinates\": false, \"epsg\": \"EPSG4326\"}]","#;
+        assert!(run(PLAIN, &asset(api_text)).is_empty());
+        let bounded = format!("{PLAIN}min_x = 4.0\nmax_x = 4.3\nmin_y = 52.0\nmax_y = 53.0\n");
+        assert_eq!(
+            run(&bounded, &asset(LONLAT)),
+            [(Some("m".into()), Some(4.4), Some(4.3))]
+        );
+    }
+}
