@@ -52,14 +52,14 @@ def test_three_boxes_one_create_issues_call_then_one_send_back(logger: logging.L
     decision = PluginHandler(kili, PROJECT, logger).on_submit(label, ASSET)
 
     # reconciliation reads the asset's open issues and metadata first; the ledger of the
-    # issues kili-rules created goes to the asset's metadata
+    # issues kili-rules created goes to the asset's metadata, after the send-back
     assert [name for name, _ in kili.calls] == [
         "issues",
         "projects",
         "assets",
         "create_issues",
-        "update_properties_in_assets",
         "send_back_to_queue",
+        "update_properties_in_assets",
     ]
     assert kili.named("create_issues") == [
         {
@@ -251,12 +251,12 @@ def test_dry_run_writes_nothing(logger: logging.Logger, caplog: pytest.LogCaptur
         assert "would create 2 issue(s)" in caplog.text
 
 
-def test_api_failure_is_reported_not_raised(logger: logging.Logger) -> None:
+def test_api_failure_is_reported_not_raised_when_asked(logger: logging.Logger) -> None:
     kili = FakeKili()
     kili.fail["create_issues"] = GraphQLError("boom")
-    decision = PluginHandler(kili, PROJECT, logger).on_submit(
-        event_label("webhook_event_three_boxes.json"), ASSET
-    )
+    plugin = PluginHandler(kili, PROJECT, logger, raise_on_failure=False, retry_backoff=0)
+    decision = plugin.on_submit(event_label("webhook_event_three_boxes.json"), ASSET)
+    assert len(kili.named("create_issues")) == 3  # two retries
     assert decision.error and "boom" in decision.error
     assert decision.retryable and not decision.sent_back
     assert kili.named("send_back_to_queue") == []
@@ -279,7 +279,8 @@ def test_send_back_failure_after_issues_resumes_at_the_send_back(logger: logging
     kili.calls.clear()
     again = handle_label(kili, ruleset, PROJECT, ASSET, label, steps=steps, logger=logger)
     assert again.error is None and again.sent_back
-    assert kili.writes == ["send_back_to_queue"]  # issues and metadata not redone
+    # the issues are not redone; the metadata comes after the send-back
+    assert kili.writes == ["send_back_to_queue", "update_properties_in_assets"]
 
 
 def test_issues_are_logged_through_self_logger(
