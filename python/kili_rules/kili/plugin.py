@@ -329,9 +329,10 @@ def _act(
         done = exc.effects[0] if exc.effects else None
         exc.decision = Decision(
             **plan,
-            actions=done.actions if done else (),
+            actions=done.actions if done is not None else (),
             effects=done,
-            sent_back=bool(done) and any(a in ("send_back", "invalidate") for a in done.actions),
+            sent_back=done is not None
+            and any(a in ("send_back", "invalidate") for a in done.actions),
             error=str(exc),
             failed_step=exc.step,
             can_retry=exc.retryable,
