@@ -404,3 +404,49 @@ def test_send_back_applied_but_answer_lost_is_not_sent_twice_after_resume(
     assert again.error is None
     assert emu.sent_back == [asset_id]
     assert steps.done()["send_back"] == "already"
+
+
+def test_effects_draw_no_progress_bar_even_on_a_tqdm_client(
+    emu: KiliEmulator, asset: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The SDK's create_issues draws a "Creating issues" bar whatever disable_tqdm says."""
+    project, asset_id = asset
+    noisy = emu.kili_client(timeout=1.0, disable_tqdm=False)
+    effects = run_act(noisy, emu, project, asset_id, ActionPolicy())
+    assert len(effects.created) == 2 and effects.actions == ("send_back",)
+    err = capfd.readouterr().err
+    assert "Creating issues" not in err and "it/s" not in err
+
+
+def test_metadata_failure_comes_after_the_send_back(
+    kili: Any, emu: KiliEmulator, asset: Any
+) -> None:
+    project, asset_id = asset
+    label = submit(emu, asset_id, THREE_BOXES)
+    verdict = Verdict.decide(RULES.validate(label), ActionPolicy())
+    steps = MemorySteps()
+    emu.inject_fault("updatePropertiesInAssets", "error", calls=1)
+    with pytest.raises(KiliCallFailed) as info:
+        act(
+            kili,
+            project_id=project,
+            asset_id=asset_id,
+            label_id=label["id"],
+            verdict=verdict,
+            steps=steps,
+        )
+    assert info.value.step == "metadata" and info.value.retryable
+    assert [e.actions for e in info.value.effects] == [("send_back",)]
+    assert emu.sent_back == [asset_id] and steps.done()["send_back"] == "done"
+    again = act(
+        kili,
+        project_id=project,
+        asset_id=asset_id,
+        label_id=label["id"],
+        verdict=verdict,
+        steps=steps,
+    )
+    assert [c.action for c in again.changes] == ["metadata"] and emu.sent_back == [asset_id]
+    assert sorted(emu.asset(asset_id)["metadata"][LEDGER].split(",")) == sorted(
+        i["id"] for i in emu.issues(project)
+    )
