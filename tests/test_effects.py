@@ -450,3 +450,24 @@ def test_metadata_failure_comes_after_the_send_back(
     assert sorted(emu.asset(asset_id)["metadata"][LEDGER].split(",")) == sorted(
         i["id"] for i in emu.issues(project)
     )
+
+
+def test_workflow_v3_moves_as_v2(kili: Any, emu: KiliEmulator) -> None:
+    import warnings
+
+    project = emu.add_project(
+        json_interface=INTERFACE, steps=("Labeling", "Review"), workflow_version="V3"
+    )
+    assert emu.project(project)["workflowVersion"] == "V3"
+    rows = kili.projects(project_id=project, fields=["id", "workflowVersion"])
+    assert rows[0]["workflowVersion"] == "V3"
+    asset_id = emu.add_asset(project)
+    policy = ActionPolicy(on_error=("issues", "invalidate"), on_pass=("next_step",))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        effects = run_act(kili, emu, project, asset_id, policy)
+    # read as V1, the asset's legacy "status" would be asked (the SDK warns)
+    assert not [w for w in caught if "Field status requested" in str(w.message)]
+    assert effects.actions == ("invalidate",) and emu.asset(asset_id)["step"] == "Labeling"
+    with pytest.raises(Exception, match="V1 takes no steps"):
+        emu.add_project(workflow_version="V3")

@@ -66,7 +66,12 @@ BOUNCES_KEY = "bounces"
 ISSUE_FIELDS = ["id", "objectMid", "comments.text", "assetId"]
 # "status" is the legacy workflow's; workflow v2 projects have a current step instead (the
 # SDK warns when "status" is asked of one)
-ASSET_FIELDS = {"V1": ["id", "jsonMetadata", "status"], "V2": ["id", "jsonMetadata"]}
+# (V3, the multi-group workflow, is a V2 with step groups: the SDK treats them alike)
+ASSET_FIELDS = {
+    "V1": ["id", "jsonMetadata", "status"],
+    "V2": ["id", "jsonMetadata"],
+    "V3": ["id", "jsonMetadata"],
+}
 # Asset actions: the SDK method that performs it, and the (legacy workflow) asset statuses in
 # which it is a no-op. In workflow v2, Kili's own decline is relied on.
 MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -432,7 +437,7 @@ class _Runner:
                 work.open_issues = by_asset[work.asset_id]
 
     def workflow(self) -> str:
-        """The project's workflow version, "V1" or "V2" (read once per project)."""
+        """The project's workflow version, "V1", "V2" or "V3" (read once per project)."""
         try:
             known = _WORKFLOWS.setdefault(self.sdk, {})
         except TypeError:  # a client that cannot be weakly referenced: no cache
@@ -447,7 +452,7 @@ class _Runner:
                 disable_tqdm=True,
             )
             found = rows[0].get("workflowVersion") if rows else None
-            version = "V2" if found == "V2" else "V1"
+            version = found if found in ("V2", "V3") else "V1"
             if rows:
                 known[self.project_id] = version
         return version
