@@ -227,7 +227,7 @@ def test_failure_is_raised_by_act_after_recording_steps(
             steps=steps,
         )
     assert info.value.retryable and info.value.step == "send_back"
-    assert set(steps.done()) == {"plan", "issues", "metadata"}
+    assert set(steps.done()) == {"plan", "issues"}  # the metadata comes after the moves
     effects = act(
         kili,
         project_id=project,
@@ -236,8 +236,8 @@ def test_failure_is_raised_by_act_after_recording_steps(
         verdict=verdict,
         steps=steps,
     )
-    assert effects.resumed == ("plan", "issues", "metadata")
-    assert [c.action for c in effects.changes] == ["send_back"]
+    assert effects.resumed == ("plan", "issues")
+    assert [c.action for c in effects.changes] == ["send_back", "metadata"]
 
 
 def test_retryable_classification() -> None:
@@ -404,3 +404,70 @@ def test_send_back_applied_but_answer_lost_is_not_sent_twice_after_resume(
     assert again.error is None
     assert emu.sent_back == [asset_id]
     assert steps.done()["send_back"] == "already"
+
+
+def test_effects_draw_no_progress_bar_even_on_a_tqdm_client(
+    emu: KiliEmulator, asset: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The SDK's create_issues draws a "Creating issues" bar whatever disable_tqdm says."""
+    project, asset_id = asset
+    noisy = emu.kili_client(timeout=1.0, disable_tqdm=False)
+    effects = run_act(noisy, emu, project, asset_id, ActionPolicy())
+    assert len(effects.created) == 2 and effects.actions == ("send_back",)
+    err = capfd.readouterr().err
+    assert "Creating issues" not in err and "it/s" not in err
+
+
+def test_metadata_failure_comes_after_the_send_back(
+    kili: Any, emu: KiliEmulator, asset: Any
+) -> None:
+    project, asset_id = asset
+    label = submit(emu, asset_id, THREE_BOXES)
+    verdict = Verdict.decide(RULES.validate(label), ActionPolicy())
+    steps = MemorySteps()
+    emu.inject_fault("updatePropertiesInAssets", "error", calls=1)
+    with pytest.raises(KiliCallFailed) as info:
+        act(
+            kili,
+            project_id=project,
+            asset_id=asset_id,
+            label_id=label["id"],
+            verdict=verdict,
+            steps=steps,
+        )
+    assert info.value.step == "metadata" and info.value.retryable
+    assert [e.actions for e in info.value.effects] == [("send_back",)]
+    assert emu.sent_back == [asset_id] and steps.done()["send_back"] == "done"
+    again = act(
+        kili,
+        project_id=project,
+        asset_id=asset_id,
+        label_id=label["id"],
+        verdict=verdict,
+        steps=steps,
+    )
+    assert [c.action for c in again.changes] == ["metadata"] and emu.sent_back == [asset_id]
+    assert sorted(emu.asset(asset_id)["metadata"][LEDGER].split(",")) == sorted(
+        i["id"] for i in emu.issues(project)
+    )
+
+
+def test_workflow_v3_moves_as_v2(kili: Any, emu: KiliEmulator) -> None:
+    import warnings
+
+    project = emu.add_project(
+        json_interface=INTERFACE, steps=("Labeling", "Review"), workflow_version="V3"
+    )
+    assert emu.project(project)["workflowVersion"] == "V3"
+    rows = kili.projects(project_id=project, fields=["id", "workflowVersion"])
+    assert rows[0]["workflowVersion"] == "V3"
+    asset_id = emu.add_asset(project)
+    policy = ActionPolicy(on_error=("issues", "invalidate"), on_pass=("next_step",))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        effects = run_act(kili, emu, project, asset_id, policy)
+    # read as V1, the asset's legacy "status" would be asked (the SDK warns)
+    assert not [w for w in caught if "Field status requested" in str(w.message)]
+    assert effects.actions == ("invalidate",) and emu.asset(asset_id)["step"] == "Labeling"
+    with pytest.raises(Exception, match="V1 takes no steps"):
+        emu.add_project(workflow_version="V3")

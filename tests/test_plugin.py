@@ -52,14 +52,14 @@ def test_three_boxes_one_create_issues_call_then_one_send_back(logger: logging.L
     decision = PluginHandler(kili, PROJECT, logger).on_submit(label, ASSET)
 
     # reconciliation reads the asset's open issues and metadata first; the ledger of the
-    # issues kili-rules created goes to the asset's metadata
+    # issues kili-rules created goes to the asset's metadata, after the send-back
     assert [name for name, _ in kili.calls] == [
         "issues",
         "projects",
         "assets",
         "create_issues",
-        "update_properties_in_assets",
         "send_back_to_queue",
+        "update_properties_in_assets",
     ]
     assert kili.named("create_issues") == [
         {
@@ -251,12 +251,12 @@ def test_dry_run_writes_nothing(logger: logging.Logger, caplog: pytest.LogCaptur
         assert "would create 2 issue(s)" in caplog.text
 
 
-def test_api_failure_is_reported_not_raised(logger: logging.Logger) -> None:
+def test_api_failure_is_reported_not_raised_when_asked(logger: logging.Logger) -> None:
     kili = FakeKili()
     kili.fail["create_issues"] = GraphQLError("boom")
-    decision = PluginHandler(kili, PROJECT, logger).on_submit(
-        event_label("webhook_event_three_boxes.json"), ASSET
-    )
+    plugin = PluginHandler(kili, PROJECT, logger, raise_on_failure=False, retry_backoff=0)
+    decision = plugin.on_submit(event_label("webhook_event_three_boxes.json"), ASSET)
+    assert len(kili.named("create_issues")) == 3  # two retries
     assert decision.error and "boom" in decision.error
     assert decision.retryable and not decision.sent_back
     assert kili.named("send_back_to_queue") == []
@@ -279,7 +279,8 @@ def test_send_back_failure_after_issues_resumes_at_the_send_back(logger: logging
     kili.calls.clear()
     again = handle_label(kili, ruleset, PROJECT, ASSET, label, steps=steps, logger=logger)
     assert again.error is None and again.sent_back
-    assert kili.writes == ["send_back_to_queue"]  # issues and metadata not redone
+    # the issues are not redone; the metadata comes after the send-back
+    assert kili.writes == ["send_back_to_queue", "update_properties_in_assets"]
 
 
 def test_issues_are_logged_through_self_logger(
@@ -352,3 +353,162 @@ def test_register_webhook_other_errors_propagate() -> None:
     with pytest.raises(GraphQLError, match="permission denied"):
         register_webhook(kili, project_id=PROJECT, url="https://z.example/", name="r")
     assert kili.named("update_webhook") == []
+
+
+# ---- the real kili client against the emulator: retries, raising, quiet output -------------
+
+
+@pytest.fixture
+def emu() -> Any:
+    from kili_rules.testing import KiliEmulator
+
+    with KiliEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def labeled(emu: Any) -> tuple[Any, str, str, dict[str, Any]]:
+    """A real client (1 s timeout), a project, an asset and the tutorial's three-box label."""
+    project = emu.add_project(json_interface=seed("json_interface.json"))
+    asset = emu.add_asset(project)
+    content = seed("json_response_three_boxes.json")
+    label = {"id": emu.add_label(asset, content), "jsonResponse": content}
+    return emu.kili_client(timeout=1.0), project, asset, label
+
+
+def test_create_issues_failing_once_is_retried_and_sent_back_once(emu: Any, labeled: Any) -> None:
+    kili, project, asset, label = labeled
+    fault = emu.inject_fault("createIssues", "error", calls=1)
+    decision = PluginHandler(kili, project, retry_backoff=0.01).on_submit(label, asset)
+    assert fault.hits == 1
+    assert decision.error is None and decision.sent_back
+    assert [i["text"] for i in emu.issues(project)] == [COUNT_TEXT, "BBox too large"]
+    assert emu.sent_back == [asset]
+
+
+def test_create_issues_saved_but_answer_lost_is_retried_without_duplicates(
+    emu: Any, labeled: Any
+) -> None:
+    kili, project, asset, label = labeled
+    emu.inject_fault("createIssues", "timeout", calls=1, delay=2.0, applied=True)
+    decision = PluginHandler(kili, project, retry_backoff=0.01).on_submit(label, asset)
+    assert decision.error is None and len(decision.effects.kept) == 2
+    assert len(emu.issues(project)) == 2 and emu.sent_back == [asset]
+
+
+def test_persistent_failure_raises_after_bounded_retries(emu: Any, labeled: Any) -> None:
+    kili, project, asset, label = labeled
+    fault = emu.inject_fault("createIssues", "error")
+    plugin = PluginHandler(kili, project, retries=3, retry_backoff=0.01)
+    with pytest.raises(KiliCallFailed, match="createIssues") as failure:
+        plugin.on_submit(label, asset)
+    assert fault.hits == 4 and failure.value.step == "issues"
+    assert plugin.last_decision is failure.value.decision
+    assert plugin.last_decision.error and not plugin.last_decision.sent_back
+    assert emu.sent_back == [] and emu.issues(project) == []
+
+
+def test_raise_on_failure_off_logs_the_failure_once(
+    emu: Any, labeled: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Lenient(PluginHandler):
+        raise_on_failure = False
+        retry_backoff = 0.0
+
+    kili, project, asset, label = labeled
+    emu.inject_fault("createIssues", "error")
+    for plugin in (Lenient(kili, project), PluginHandler(kili, project, raise_on_failure=False)):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="kili_rules"):
+            decision = plugin.on_submit(label, asset)
+        assert decision.error and decision.failed_step == "issues" and decision.retryable
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and "not fully enforced after 3 attempt(s)" in errors[0].message
+        retries = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert [r.message.split(" on asset")[0] for r in retries] == [
+            "kili-rules: attempt 1 of 3",
+            "kili-rules: attempt 2 of 3",
+        ]
+        findings = [r for r in caplog.records if "issue on label" in r.message]
+        assert {r.levelno for r in findings} == {logging.INFO}
+    assert emu.sent_back == []
+
+
+def test_failing_metadata_write_still_sends_back(emu: Any, labeled: Any) -> None:
+    kili, project, asset, label = labeled
+    emu.inject_fault("updatePropertiesInAssets", "error")
+    plugin = PluginHandler(kili, project, retry_backoff=0.0, raise_on_failure=False)
+    decision = plugin.on_submit(label, asset)
+    assert decision.failed_step == "metadata" and decision.error
+    assert decision.sent_back and decision.actions == ("send_back",)
+    assert emu.sent_back == [asset] and len(emu.issues(project)) == 2
+    with pytest.raises(KiliCallFailed, match="updatePropertiesInAssets"):
+        PluginHandler(kili, project, retry_backoff=0.0).on_submit(label, asset)
+    assert emu.sent_back == [asset]  # already in the queue: not sent twice
+    assert len(emu.issues(project)) == 2
+
+
+def test_example_main_answers_5xx_on_failure_and_prints_each_line_once(
+    emu: Any, tmp_path: Path
+) -> None:
+    """examples/webhook/main.py under uvicorn in a real process, its client on the emulator."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    from _server import free_port, legacy_event
+
+    pytest.importorskip("uvicorn")
+    port = free_port()
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "KILI_API_KEY": emu.api_key,
+        "KILI_API_ENDPOINT": emu.endpoint,
+        "WEBHOOK_SECRET": "s3cret",
+    }
+    err = (tmp_path / "stderr").open("w+")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT / "examples" / "webhook",
+        env=env,
+        stdout=err,
+        stderr=err,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url, timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, "no server"
+                time.sleep(0.1)
+        project = emu.add_project(json_interface=seed("json_interface.json"))
+        content = seed("json_response_three_boxes.json")
+        auth = {"Authorization": "s3cret", "Content-Type": "application/json"}
+        clean = emu.add_asset(project)
+        body = legacy_event(project, clean, emu.add_label(clean, content), content)
+        assert httpx.post(url, content=body, headers=auth, timeout=30).status_code == 200
+        assert emu.sent_back == [clean] and len(emu.issues(project)) == 2
+        err.flush()
+        clean_output = (tmp_path / "stderr").read_text()
+
+        emu.inject_fault("createIssues", "error")
+        broken = emu.add_asset(project)
+        body = legacy_event(project, broken, emu.add_label(broken, content), content)
+        answer = httpx.post(url, content=body, headers=auth, timeout=30)
+        assert answer.status_code >= 500
+        assert emu.sent_back == [clean]
+    finally:
+        server.terminate()
+        server.wait(15)
+        err.close()
+    lines = [line for line in clean_output.splitlines() if "kili-rules" in line]
+    assert any("issue on label" in line for line in lines)
+    assert any("sent back to the queue" in line for line in lines)
+    assert len(lines) == len(set(lines)), clean_output  # each line once
+    assert "Creating issues" not in clean_output and "it/s" not in clean_output, clean_output

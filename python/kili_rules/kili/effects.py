@@ -18,9 +18,10 @@ after the last completed step and never repeats a write:
    lost: the retry reads it back); issues kili-rules created earlier that no longer fire are
    solved (``update_issue_status(..., "SOLVED")``) when ``reconcile`` is on; the rest are
    created in one ``create_issues`` call, with object mids;
-4. ``metadata``: one merged write of the keys kili-rules owns (other keys are kept): the QA
-   figures when the ``metadata`` action applies, the bounce count, and the issue ledger;
-5. each asset action in order (``send_back``, ``review``, ``invalidate``, ``next_step``).
+4. each asset action in order (``send_back``, ``review``, ``invalidate``, ``next_step``);
+5. ``metadata``: one merged write of the keys kili-rules owns (other keys are kept): the QA
+   figures when the ``metadata`` action applies, the bounce count, and the issue ledger. It
+   comes after the moves so that bookkeeping never holds up enforcement.
 
 Which issues did kili-rules create? The asset's metadata key ``<prefix>issue_ids`` (prefix
 ``kili_rules_`` by default) lists the ids of the open issues kili-rules created or kept on
@@ -65,7 +66,12 @@ BOUNCES_KEY = "bounces"
 ISSUE_FIELDS = ["id", "objectMid", "comments.text", "assetId"]
 # "status" is the legacy workflow's; workflow v2 projects have a current step instead (the
 # SDK warns when "status" is asked of one)
-ASSET_FIELDS = {"V1": ["id", "jsonMetadata", "status"], "V2": ["id", "jsonMetadata"]}
+# (V3, the multi-group workflow, is a V2 with step groups: the SDK treats them alike)
+ASSET_FIELDS = {
+    "V1": ["id", "jsonMetadata", "status"],
+    "V2": ["id", "jsonMetadata"],
+    "V3": ["id", "jsonMetadata"],
+}
 # Asset actions: the SDK method that performs it, and the (legacy workflow) asset statuses in
 # which it is a no-op. In workflow v2, Kili's own decline is relied on.
 MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -78,6 +84,12 @@ MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
 UPDATE_PROPERTIES_IN_ASSETS = """
 mutation($whereArray: [AssetWhere!]!, $dataArray: [AssetData!]!) {
   data: updatePropertiesInAssets(where: $whereArray, data: $dataArray) { id }
+}
+"""
+# the document the SDK's create_issues sends
+CREATE_ISSUES = """
+mutation createIssues($issues: [IssueToCreate!]!, $where: AssetWhere!) {
+  data: createIssues(issues: $issues, where: $where) { id }
 }
 """
 BOUNCE_INSTEAD = {"send_back": "review", "invalidate": "next_step"}
@@ -129,6 +141,8 @@ class KiliCallFailed(Exception):
         self.step = step
         # what handle_label had decided when the call failed (a kili.plugin.Decision)
         self.decision: Any = None
+        # run_effects: each target's Effects so far (actions done before the failure)
+        self.effects: list[Effects] = []
 
 
 @dataclass(frozen=True)
@@ -272,7 +286,12 @@ def run_effects(
         if work.asset_id in seen:
             raise ValueError(f"run_effects: asset {work.asset_id} is given twice")
         seen.add(work.asset_id)
-    runner.run(works)
+    try:
+        runner.run(works)
+    except KiliCallFailed as exc:
+        # what was done before the failure (a send-back made before a failed metadata write)
+        exc.effects = [runner.effects(w) for w in works]
+        raise
     return [runner.effects(w) for w in works]
 
 
@@ -347,9 +366,11 @@ class _Runner:
             else:
                 self.settle_moves(work)
         self.do_issues([w for w in works if w.issues is None])
-        self.do_metadata([w for w in works if self.done(w, "metadata") is None])
+        # the moves enforce, the metadata is bookkeeping: a failed metadata write never stops
+        # a send-back (a retry with the StepLog resumes at the metadata)
         for action in MOVES:
             self.do_move(action, [w for w in works if action in self.moves(w)])
+        self.do_metadata([w for w in works if self.done(w, "metadata") is None])
 
     def issues_needed(self, work: _Work) -> bool:
         return self.reconcile or work.wants_issues()
@@ -416,7 +437,7 @@ class _Runner:
                 work.open_issues = by_asset[work.asset_id]
 
     def workflow(self) -> str:
-        """The project's workflow version, "V1" or "V2" (read once per project)."""
+        """The project's workflow version, "V1", "V2" or "V3" (read once per project)."""
         try:
             known = _WORKFLOWS.setdefault(self.sdk, {})
         except TypeError:  # a client that cannot be weakly referenced: no cache
@@ -431,7 +452,7 @@ class _Runner:
                 disable_tqdm=True,
             )
             found = rows[0].get("workflowVersion") if rows else None
-            version = "V2" if found == "V2" else "V1"
+            version = found if found in ("V2", "V3") else "V1"
             if rows:
                 known[self.project_id] = version
         return version
@@ -541,13 +562,10 @@ class _Runner:
                     step="issues",
                 )
             self.hold(w for w, _l, _t, _m in to_create)
-            created = self.call(
-                "issues",
-                "create_issues",
-                project_id=self.project_id,
-                label_id_array=[label for _w, label, _t, _m in to_create],
-                text_array=[text for _w, _l, text, _m in to_create],
-                object_mid_array=[mid for _w, _l, _t, mid in to_create],
+            created = self.create_issues(
+                [label for _w, label, _t, _m in to_create],
+                [text for _w, _l, text, _m in to_create],
+                [mid for _w, _l, _t, mid in to_create],
             )
             if not isinstance(created, list) or len(created) != len(to_create):
                 raise KiliCallFailed(
@@ -560,6 +578,53 @@ class _Runner:
         for work in works:
             work.issues = results[id(work)]
             self.record(work, "issues", work.issues)
+
+    def create_issues(
+        self, labels: list[str | None], texts: list[str], mids: list[str | None]
+    ) -> Any:
+        """Kili's ``createIssues``, per 100 issues, answering ``[{"id": ...}]``.
+
+        Sent through the client's GraphQL executor (the SDK's document, retries and rate
+        limit) because ``create_issues`` draws a tqdm "Creating issues" bar on stderr that no
+        argument or client setting turns off: a plugin or a batch apply stays quiet.
+        """
+        client: Any = getattr(_legacy(self.sdk), "graphql_client", None)
+        if not callable(getattr(client, "execute", None)):
+            return self.call(
+                "issues",
+                "create_issues",
+                project_id=self.project_id,
+                label_id_array=labels,
+                text_array=texts,
+                object_mid_array=mids,
+            )
+        created: list[dict[str, Any]] = []
+        for start in range(0, len(labels), READ_BATCH):
+            end = start + READ_BATCH
+            variables = {
+                "issues": [
+                    {"labelID": label, "objectMid": mid, "type": "ISSUE", "text": text}
+                    for label, text, mid in zip(
+                        labels[start:end], texts[start:end], mids[start:end], strict=True
+                    )
+                ],
+                "where": {"project": {"id": self.project_id}},
+            }
+            try:
+                answer = client.execute(CREATE_ISSUES, variables)
+            except Exception as exc:
+                raise KiliCallFailed(
+                    f"issues: createIssues failed ({type(exc).__name__}: {exc})",
+                    retryable=is_retryable(exc),
+                    step="issues",
+                ) from exc
+            rows = answer.get("data") if isinstance(answer, Mapping) else None
+            if not isinstance(rows, list):
+                raise KiliCallFailed(
+                    f"issues: createIssues answered {answer!r}", retryable=True, step="issues"
+                )
+            created.extend(row for row in rows if isinstance(row, dict))
+        return created
 
     # ---- metadata -------------------------------------------------------------------------
 
@@ -670,6 +735,13 @@ class _Runner:
 
     # ---- result ---------------------------------------------------------------------------
 
+    def made(self, work: _Work, action: str) -> bool:
+        """A planned move counts as made once recorded (not declined); a dry run records
+        nothing and lists every move it would make."""
+        if action in work.declined:
+            return False
+        return self.dry_run or work.target.steps.get(action) not in (None, "declined")
+
     def effects(self, work: _Work) -> Effects:
         issues = work.issues or {"created": [], "solved": [], "kept": []}
         plan = work.plan or {}
@@ -682,7 +754,7 @@ class _Runner:
             created=tuple(issues["created"]),
             solved=tuple(issues["solved"]),
             kept=tuple(issues["kept"]),
-            actions=tuple(a for a in plan.get("moves", []) if a not in work.declined),
+            actions=tuple(a for a in plan.get("moves", []) if self.made(work, a)),
             declined=tuple(work.declined),
             resumed=tuple(work.resumed),
             bounced_to_review=bool(plan.get("bounced")),

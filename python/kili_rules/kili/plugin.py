@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,10 @@ LOGGER = logging.getLogger("kili_rules.kili")
 # The fields fetched when the payload carries no usable jsonResponse.
 LABEL_FIELDS = ("id", "jsonResponse")
 INVALID_LABEL_PREFIX = "kili-rules could not read this label: "
+
+# RulesPlugin's logger when none is given (the SDK's default one prints each line twice: it
+# has a handler and propagates to the "kili" logger, which has one too)
+PLUGIN_LOGGER = "kili_rules.kili.plugin"
 
 _rules_cache: dict[str, RuleSet] = {}
 _rules_lock = threading.Lock()
@@ -229,8 +235,7 @@ def handle_label(
                     disable_tqdm=True,
                 )
             )
-        except Exception as exc:
-            log.exception("kili-rules: fetching label %s failed", label_id)
+        except Exception as exc:  # logged by the caller (the plugin, or the server's record)
             raise _failed(
                 base, "fetch_label", f"fetching label {label_id} failed: {exc}", exc
             ) from exc
@@ -246,7 +251,6 @@ def handle_label(
         try:
             resolution = _asset_resolution(kili, project_id, asset_id)
         except Exception as exc:
-            log.exception("kili-rules: fetching asset %s failed", asset_id)
             raise _failed(
                 base, "fetch_asset", f"fetching asset {asset_id} failed: {exc}", exc
             ) from exc
@@ -258,7 +262,7 @@ def handle_label(
     if not issues:
         log.info("kili-rules: label %s on asset %s passes", label_id, asset_id)
     for issue in issues:
-        log.warning("kili-rules: issue on label %s (mid %s): %s", label_id, issue.mid, issue.text)
+        log.info("kili-rules: issue on label %s (mid %s): %s", label_id, issue.mid, issue.text)
     return _act(kili, base, verdict, steps, reconcile, log)
 
 
@@ -321,10 +325,14 @@ def _act(
             dry_run=base["dry_run"],
             logger=log,
         )
-    except KiliCallFailed as exc:
-        log.error("kili-rules: %s (asset %s)", exc, base["asset_id"])
+    except KiliCallFailed as exc:  # logged by the caller (the plugin, or the server's record)
+        done = exc.effects[0] if exc.effects else None
         exc.decision = Decision(
             **plan,
+            actions=done.actions if done is not None else (),
+            effects=done,
+            sent_back=done is not None
+            and any(a in ("send_back", "invalidate") for a in done.actions),
             error=str(exc),
             failed_step=exc.step,
             can_retry=exc.retryable,
@@ -376,13 +384,22 @@ class RulesPlugin(PluginCore):  # type: ignore[misc]
     error-severity issue exists; warnings only create issues). Issue reconciliation is on by
     default (``reconcile = False`` turns it off): issues kili-rules created earlier on the
     asset that no longer fire are solved, those still firing are not created again. A label
-    that cannot be read is reported as one error issue on it. Handlers never raise: failures
-    are logged and returned in the ``Decision``.
+    that cannot be read is reported as one error issue on it.
+
+    A Kili call that fails in a way another attempt may pass (see ``effects.is_retryable``) is
+    retried ``retries`` times, after ``retry_backoff`` seconds, doubled each time; a retry
+    resumes after the steps already done and reconciliation keeps it from creating an issue
+    twice. A label still not enforced then raises ``KiliCallFailed`` (its ``decision`` says
+    what was done), so a webhook answers 5xx and Kili records the run as failed;
+    ``raise_on_failure = False`` logs it and returns the Decision instead.
     """
 
     rules: RuleSet | str | os.PathLike[str]
     dry_run: bool = False
     reconcile: bool = True
+    raise_on_failure: bool = True
+    retries: int = 2
+    retry_backoff: float = 0.5
 
     def __init__(
         self,
@@ -393,8 +410,11 @@ class RulesPlugin(PluginCore):  # type: ignore[misc]
         rules: RuleSet | str | os.PathLike[str] | None = None,
         dry_run: bool | None = None,
         reconcile: bool | None = None,
+        raise_on_failure: bool | None = None,
+        retries: int | None = None,
+        retry_backoff: float | None = None,
     ) -> None:
-        super().__init__(kili, project_id, logger)
+        super().__init__(kili, project_id, logger or _plugin_logger())
         spec = rules if rules is not None else getattr(type(self), "rules", None)
         self._ruleset = _load_rules(type(self), spec)
         self.rules = self._ruleset
@@ -402,6 +422,17 @@ class RulesPlugin(PluginCore):  # type: ignore[misc]
             self.dry_run = dry_run
         if reconcile is not None:
             self.reconcile = reconcile
+        if raise_on_failure is not None:
+            self.raise_on_failure = raise_on_failure
+        if retries is not None:
+            self.retries = retries
+        if retry_backoff is not None:
+            self.retry_backoff = retry_backoff
+        if self.retries < 0 or self.retry_backoff < 0:
+            raise ValueError(
+                f"{type(self).__name__}: retries and retry_backoff must be >= 0 "
+                f"(got {self.retries}, {self.retry_backoff})"
+            )
         self.last_decision: Decision | None = None
 
     def on_submit(self, label: dict[str, Any], asset_id: str) -> Decision:
@@ -413,43 +444,99 @@ class RulesPlugin(PluginCore):  # type: ignore[misc]
         return self.check_label(label, asset_id, handler="on_review")
 
     def check_label(self, label: object, asset_id: str, *, handler: str = "check") -> Decision:
-        """Validate ``label`` and act on the result; never raises."""
-        try:
-            decision = handle_label(
-                self.kili,
-                self._ruleset,
-                self.project_id,
-                asset_id,
-                label,
-                steps=MemorySteps(),
-                dry_run=self.dry_run,
-                reconcile=self.reconcile,
-                logger=self.logger,
-                handler=handler,
-            )
-        except KiliCallFailed as exc:  # logged by handle_label
-            decision = exc.decision or Decision(
-                handler=handler,
-                project_id=self.project_id,
-                asset_id=asset_id,
-                label_id=_label_id(label),
-                dry_run=self.dry_run,
-                error=str(exc),
-                failed_step=exc.step,
-                can_retry=exc.retryable,
-            )
-        except Exception as exc:  # a bug must not take the plugin run down
-            self.logger.exception("kili-rules: unexpected failure on asset %s", asset_id)
-            decision = Decision(
-                handler=handler,
-                project_id=self.project_id,
-                asset_id=asset_id,
-                label_id=_label_id(label),
-                dry_run=self.dry_run,
-                error=f"{type(exc).__name__}: {exc}",
-            )
-        self.last_decision = decision
-        return decision
+        """Validate ``label`` and act on the result, retrying transient Kili failures; a label
+        still not enforced raises unless ``raise_on_failure`` is False (see the class)."""
+        steps = MemorySteps()  # shared by the attempts: a retry resumes after the done steps
+        attempts = 1 + self.retries
+        for attempt in range(1, attempts + 1):
+            try:
+                decision = handle_label(
+                    self.kili,
+                    self._ruleset,
+                    self.project_id,
+                    asset_id,
+                    label,
+                    steps=steps,
+                    dry_run=self.dry_run,
+                    reconcile=self.reconcile,
+                    logger=self.logger,
+                    handler=handler,
+                )
+            except KiliCallFailed as exc:
+                if exc.retryable and attempt < attempts:
+                    delay = self.retry_backoff * 2 ** (attempt - 1)
+                    self.logger.warning(
+                        "kili-rules: attempt %d of %d on asset %s failed (%s); retrying in %.2g s",
+                        attempt,
+                        attempts,
+                        asset_id,
+                        exc,
+                        delay,
+                    )
+                    time.sleep(delay)
+                    continue
+                self.last_decision = exc.decision or Decision(
+                    handler=handler,
+                    project_id=self.project_id,
+                    asset_id=asset_id,
+                    label_id=_label_id(label),
+                    dry_run=self.dry_run,
+                    error=str(exc),
+                    failed_step=exc.step,
+                    can_retry=exc.retryable,
+                )
+                self.logger.error(
+                    "kili-rules: label %s on asset %s not fully enforced after %d attempt(s): %s",
+                    _label_id(label),
+                    asset_id,
+                    attempt,
+                    exc,
+                )
+                if self.raise_on_failure:
+                    raise
+                return self.last_decision
+            except Exception as exc:
+                self.logger.exception("kili-rules: unexpected failure on asset %s", asset_id)
+                self.last_decision = Decision(
+                    handler=handler,
+                    project_id=self.project_id,
+                    asset_id=asset_id,
+                    label_id=_label_id(label),
+                    dry_run=self.dry_run,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                if self.raise_on_failure:
+                    raise
+                return self.last_decision
+            self.last_decision = decision
+            return decision
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+class _Fallback(logging.StreamHandler):  # type: ignore[type-arg]
+    """Prints to stderr only when no other handler would get the record (an application
+    that configured logging gets each line once, through its own handlers)."""
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None:
+            if any(h is not self for h in logger.handlers):
+                return False
+            if not logger.propagate:
+                break
+            logger = logger.parent
+        return bool(super().handle(record))
+
+
+def _plugin_logger() -> logging.Logger:
+    """The plugin's default logger: findings at INFO, each line printed once."""
+    logger = logging.getLogger(PLUGIN_LOGGER)
+    with _rules_lock:
+        if not any(isinstance(h, _Fallback) for h in logger.handlers):
+            logger.addHandler(_Fallback(sys.stderr))
+            if logger.level == logging.NOTSET:
+                logger.setLevel(logging.INFO)
+    return logger
 
 
 def _label_id(label: object) -> str | None:

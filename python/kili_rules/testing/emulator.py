@@ -248,6 +248,7 @@ class KiliEmulator:
         title: str = "Emulated project",
         description: str = "",
         steps: Sequence[str] = (),
+        workflow_version: str | None = None,
     ) -> str:
         """Create a project; returns its id (``project-N`` unless given).
 
@@ -255,10 +256,11 @@ class KiliEmulator:
         project: assets start in the first step, ``add_to_review`` /
         ``kili.assets.move_to_next_step`` move a labeled asset one step on (declined at the
         last step), ``send_back_to_queue`` / ``kili.assets.invalidate`` take it back to the
-        first step.
+        first step. ``workflow_version="V3"`` (with ``steps``) says the project uses the
+        multi-group workflow (``workflowVersion`` answers it); its steps behave as V2's.
         """
         return self._state.add_project(
-            project_id, title, description, input_type, json_interface, steps
+            project_id, title, description, input_type, json_interface, steps, workflow_version
         )
 
     def add_asset(
@@ -345,6 +347,8 @@ class KiliEmulator:
                 "description": p.description,
                 "inputType": p.input_type,
                 "jsonInterface": json.loads(json.dumps(p.json_interface)),
+                "workflowVersion": p.workflow_version,
+                "steps": list(p.steps),
             }
 
     def asset(self, asset_id: str) -> dict[str, Any]:

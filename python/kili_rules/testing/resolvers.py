@@ -83,7 +83,7 @@ class Views:
                 {"id": f"{project.id}-step-{i}", "name": name}
                 for i, name in enumerate(project.steps)
             ],
-            "workflowVersion": "V2" if project.steps else "V1",
+            "workflowVersion": project.workflow_version,
             "createdAt": project.created_at,
             "numberOfAssets": count,
             "consensusTotCoverage": 0,

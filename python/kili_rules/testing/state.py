@@ -112,6 +112,8 @@ class Project:
     created_at: str
     # workflow v2: the ordered step names ([] for the legacy workflow, "V1")
     steps: list[str] = field(default_factory=list)
+    # "V1" (no steps), "V2" or "V3" (the multi-group workflow; one group here)
+    workflow_version: str = "V1"
 
 
 @dataclass
@@ -245,6 +247,7 @@ class EmulatorState:
         input_type: str,
         json_interface: Mapping[str, Any] | None,
         steps: Iterable[str] = (),
+        workflow_version: str | None = None,
     ) -> str:
         with self.lock:
             pid = project_id or self._new_id("project", self.projects)
@@ -253,9 +256,14 @@ class EmulatorState:
             step_names = list(steps)
             if len(step_names) == 1 or len(set(step_names)) != len(step_names):
                 raise EmulatorError("workflow steps: give at least two distinct step names")
+            version = workflow_version or ("V2" if step_names else "V1")
+            if version not in ("V1", "V2", "V3") or (version == "V1") != (not step_names):
+                raise EmulatorError(
+                    f"workflow_version {version!r}: V1 takes no steps, V2 and V3 take steps"
+                )
             interface = dict(json_interface) if json_interface is not None else {"jobs": {}}
             self.projects[pid] = Project(
-                pid, title, description, input_type, interface, now_iso(), step_names
+                pid, title, description, input_type, interface, now_iso(), step_names, version
             )
             self.project_assets[pid] = []
             self._touch()
