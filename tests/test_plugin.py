@@ -73,7 +73,7 @@ def test_three_boxes_one_create_issues_call_then_one_send_back(logger: logging.L
     assert decision.sent_back and decision.wrote and decision.error is None
     assert decision.texts == (COUNT_TEXT, "BBox too large")
     assert decision.mids == (None, BIG_MID)
-    assert [issue.kind for issue in decision.issues] == ["count", "area"]
+    assert [issue.kind for issue in decision.issues] == ["count", "box"]
 
 
 def test_one_box_gives_one_issue_and_a_bounce(logger: logging.Logger) -> None:

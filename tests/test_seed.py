@@ -6,7 +6,7 @@ import json
 
 import pytest
 from conftest import EXAMPLES, SEED, load
-from kili_rules import Area, Count, Issue, RuleSet
+from kili_rules import Box, Count, Issue, RuleSet
 
 TOO_MANY = "There are too many BBox (3) - Only 1 BBox of Object A accepted"
 BIG_MID = "20221124161451411-13314"
@@ -17,7 +17,8 @@ def expected_three_boxes(issues: list[Issue]) -> None:
     count, area = issues
     assert count.kind == "count" and count.value == 3 and count.limit == 1
     assert count.job == "JOB_0" and count.category == "OBJECT_A" and count.frame is None
-    assert area.kind == "area" and area.category == "OBJECT_A" and area.limit == 0.33
+    # The tutorial bounds the box's extent (width x height): the box kind's max_area.
+    assert area.kind == "box" and area.category == "OBJECT_A" and area.limit == 0.33
     assert area.value == pytest.approx(0.67 * 0.53, abs=1e-12)
     assert all(i.severity == "error" for i in issues)
 
@@ -55,7 +56,7 @@ def test_rules_from_objects_dict_json_yaml_agree(tutorial_rules: RuleSet, tmp_pa
                 max=1,
                 message="There are too many BBox ({count}) - Only 1 BBox of Object A accepted",
             ),
-            Area(id="bbox-too-large", job="JOB_0", max=0.33, message="BBox too large"),
+            Box(id="bbox-too-large", job="JOB_0", max_area=0.33, message="BBox too large"),
         ]
     )
     assert objs == tutorial_rules
@@ -71,4 +72,4 @@ def test_rules_from_objects_dict_json_yaml_agree(tutorial_rules: RuleSet, tmp_pa
 
 def test_example_rules_file_is_the_tutorial() -> None:
     text = (EXAMPLES / "rules.toml").read_text()
-    assert "max = 0.33" in text and 'category = "OBJECT_A"' in text
+    assert "max_area = 0.33" in text and 'category = "OBJECT_A"' in text
