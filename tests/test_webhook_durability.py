@@ -251,6 +251,7 @@ def test_20000_distinct_events_then_all_redelivered_are_processed_once(
             "accepted": n,
             "duplicates": n,
             "refused_full": 0,
+            "refused_unavailable": 0,
             "rejected": 0,
             "ignored": 0,
         }
