@@ -103,6 +103,19 @@ pub struct Ids {
     pub label_id: Option<String>,
 }
 
+impl Ids {
+    /// A document's `id` is its label's when it has `jsonResponse` (a label dict), else its
+    /// asset's.
+    pub fn of(id: Option<String>, external_id: Option<String>, is_label: bool) -> Self {
+        let (label_id, asset_id) = if is_label { (id, None) } else { (None, id) };
+        Ids {
+            asset_id,
+            external_id,
+            label_id,
+        }
+    }
+}
+
 /// An input that could not be read, with whatever ids it still shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failed {

@@ -27,19 +27,7 @@ pub fn peek_ids_from<'de, D: serde::Deserializer<'de>>(de: D) -> Option<Ids> {
     let p = <Peek as serde::Deserialize>::deserialize(de).ok()?;
     let id = p.id.and_then(|i| i.0).map(|n| n.to_string());
     let external_id = p.external_id.and_then(|i| i.0).map(|n| n.to_string());
-    Some(if p.json_response.is_some() {
-        Ids {
-            label_id: id,
-            external_id,
-            asset_id: None,
-        }
-    } else {
-        Ids {
-            asset_id: id,
-            external_id,
-            label_id: None,
-        }
-    })
+    Some(Ids::of(id, external_id, p.json_response.is_some()))
 }
 
 #[cfg(test)]

@@ -392,19 +392,7 @@ fn dict_ids(d: &Bound<'_, PyDict>) -> Ids {
     };
     let id = get("id");
     let external_id = get("externalId");
-    if d.contains("jsonResponse").unwrap_or(false) {
-        Ids {
-            label_id: id,
-            external_id,
-            asset_id: None,
-        }
-    } else {
-        Ids {
-            asset_id: id,
-            external_id,
-            label_id: None,
-        }
-    }
+    Ids::of(id, external_id, d.contains("jsonResponse").unwrap_or(false))
 }
 
 /// Set-aside values of a Python document: references into it.
