@@ -134,7 +134,7 @@ fn utf8<'de>(s: Borrowed<'de, '_, PyString>) -> Option<&'de str> {
 /// A str with lone surrogates, read as serde_json reads its `json.dumps` text (`\uXXXX`
 /// escapes: a high and a low surrogate pair up, a lone one is an error).
 fn surrogate_str(s: Borrowed<'_, '_, PyString>) -> Result<String, Error> {
-    let text = super::reader::str_json(s).map_err(|_| not_json("str"))?;
+    let text = super::json_text::str_json(s).map_err(|_| not_json("str"))?;
     serde_json::from_slice::<String>(&text)
 }
 

@@ -2,6 +2,7 @@
 
 mod de;
 mod inputs;
+mod json_text;
 mod reader;
 mod types;
 mod view;
