@@ -176,45 +176,59 @@ pub fn unchecked_issue(field: LabelField) -> Issue {
 
 /// Check every label of a parsed document.
 pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> BatchOut {
-    let mut out = BatchOut {
-        // A label record counts its asset when it names one (`labelOf`, kili.labels()).
-        assets: usize::from(if doc.is_label {
-            doc.label_of_id.is_some()
-        } else {
-            !doc.is_response
-        }),
-        ..BatchOut::default()
+    let mut out = BatchOut::default();
+    check_document_into(rs, doc, source, &mut out);
+    out
+}
+
+/// Check every label of a parsed document, adding to `out`: a batch accumulates in one place
+/// (no per-document result to merge), and a clean label allocates no row origin.
+pub fn check_document_into(
+    rs: &RuleSet,
+    mut doc: Document,
+    source: Option<&str>,
+    out: &mut BatchOut,
+) {
+    // A label record counts its asset when it names one (`labelOf`, kili.labels()).
+    out.assets += usize::from(if doc.is_label {
+        doc.label_of_id.is_some()
+    } else {
+        !doc.is_response
+    });
+    let labels = std::mem::take(&mut doc.labels);
+    let text = |n: Option<&crate::label::Name>| n.map(|n| n.to_string());
+    let origin_of = |pl: &crate::label::ParsedLabel| Origin {
+        asset_id: text(doc.asset_id()),
+        external_id: text(doc.asset_external_id()),
+        label_id: text(pl.id.as_ref()),
+        source: source.map(str::to_owned),
+        author: text(pl.info.author.as_ref()),
+        created_at: text(pl.info.created_at.as_ref()),
+        label_type: text(pl.info.label_type.as_ref()),
+        asset_status: text(doc.status.as_ref()),
     };
-    let asset_id = doc.asset_id().map(|n| n.to_string());
-    let external_id = doc.asset_external_id().map(|n| n.to_string());
-    let status = doc.status.as_ref().map(|n| n.to_string());
-    let text = |n: &Option<crate::label::Name>| n.as_ref().map(|n| n.to_string());
-    for pl in doc.labels {
-        let origin = Origin {
-            asset_id: asset_id.clone(),
-            external_id: external_id.clone(),
-            label_id: text(&pl.id),
-            source: source.map(str::to_owned),
-            author: text(&pl.info.author),
-            created_at: text(&pl.info.created_at),
-            label_type: text(&pl.info.label_type),
-            asset_status: status.clone(),
-        };
-        let row = |issue: Issue| Row {
-            origin: origin.clone(),
-            issue,
-        };
+    for pl in labels {
         if let Some(field) = pl.label.no_response {
             // Nothing was read: an error row, never a clean label.
             out.unchecked += 1;
-            out.rows.push(row(unchecked_issue(field)));
+            out.rows.push(Row {
+                origin: origin_of(&pl),
+                issue: unchecked_issue(field),
+            });
             continue;
         }
         out.labels += 1;
         note_jobs(&mut out.jobs, &pl.label);
         match rs.check_asset(&pl.label, &doc.resolution, &doc.metadata) {
             Ok(issues) => {
-                out.rows.extend(issues.into_iter().map(row));
+                if issues.is_empty() && !rs.keep_labels {
+                    continue;
+                }
+                let origin = origin_of(&pl);
+                out.rows.extend(issues.into_iter().map(|issue| Row {
+                    origin: origin.clone(),
+                    issue,
+                }));
                 if rs.keep_labels {
                     out.kept.push(KeptLabel {
                         origin,
@@ -227,11 +241,13 @@ pub fn check_document(rs: &RuleSet, doc: Document, source: Option<&str>) -> Batc
             Err(e) => {
                 out.invalid += 1;
                 let inv = invalid_row(source, None, None, None, &e);
-                out.rows.push(row(inv.issue));
+                out.rows.push(Row {
+                    origin: origin_of(&pl),
+                    issue: inv.issue,
+                });
             }
         }
     }
-    out
 }
 
 /// Record the jobs a label uses (names are cheap clones; most are already known).

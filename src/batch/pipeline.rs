@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::{check_bytes, check_document, invalid_row, BatchOut, Failed};
+use super::{check_bytes, check_document_into, invalid_row, BatchOut, Failed};
 use crate::error::LabelError;
 use crate::label::json::parse_document;
 use crate::label::Document;
@@ -65,8 +65,8 @@ impl Input {
 pub fn check_chunk(rs: &RuleSet, chunk: Vec<Input>, offset: usize) -> BatchOut {
     let mut out = BatchOut::default();
     for (i, input) in chunk.into_iter().enumerate() {
-        let part = match input.resolve(rs.opts) {
-            Ok(doc) => check_document(rs, doc, None),
+        match input.resolve(rs.opts) {
+            Ok(doc) => check_document_into(rs, doc, None, &mut out),
             Err(f) => {
                 let src = format!("item {}", offset + i);
                 let ids = f.ids;
@@ -77,14 +77,10 @@ pub fn check_chunk(rs: &RuleSet, chunk: Vec<Input>, offset: usize) -> BatchOut {
                     ids.label_id,
                     &f.err,
                 );
-                BatchOut {
-                    invalid: 1,
-                    rows: vec![row],
-                    ..BatchOut::default()
-                }
+                out.invalid += 1;
+                out.rows.push(row);
             }
-        };
-        out.extend(part);
+        }
     }
     out
 }
