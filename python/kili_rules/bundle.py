@@ -65,25 +65,20 @@ _EVENTS_MAIN = (
     + "from kili_events import LabelWorkflowCreatedDefaultEvent, LabelWorkflowCreatedReviewEvent\n"
     + _PATH_FIX
     + """
-from kili_rules.plugin import RulesPlugin  # noqa: E402
+from kili_rules.kili.events import RulesEventPlugin  # noqa: E402
 
 
-class PluginHandler(RulesPlugin):
-    # Events carry {assetId, labelId, externalId} and no jsonResponse: check_label fetches
-    # the label by id.
+class PluginHandler(RulesEventPlugin):
+    # Events carry {assetId, labelId, externalId} and no jsonResponse: check_event fetches
+    # the label by id. The method overrides RulesEventPlugin's own (same name), so each
+    # event is checked once; it is declared here because the uploader reads this body.
     rules = load_rules()
 
     @on_kili_event
-    def on_label_submitted(self, event: LabelWorkflowCreatedDefaultEvent) -> None:
-        self.check_label(
-            {"id": event.payload.label_id}, event.payload.asset_id, handler="on_submit"
-        )
-
-    @on_kili_event
-    def on_label_reviewed(self, event: LabelWorkflowCreatedReviewEvent) -> None:
-        self.check_label(
-            {"id": event.payload.label_id}, event.payload.asset_id, handler="on_review"
-        )
+    def on_label_created(
+        self, event: LabelWorkflowCreatedDefaultEvent | LabelWorkflowCreatedReviewEvent
+    ) -> None:
+        self.check_event(event)
 """
 )
 

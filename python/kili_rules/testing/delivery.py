@@ -71,7 +71,7 @@ def post_event(event: PendingEvent, timeout: float) -> Delivery:
     return Delivery(
         webhook=event.webhook,
         url=event.url,
-        event_type=str(event.body.get("eventType", "")),
+        event_type=str(event.body.get("eventType") or event.body.get("event") or ""),
         body=event.body,
         status_code=status,
         response_text=text,

@@ -24,6 +24,12 @@ HANDLER_TYPES = ("onSubmit", "onReview", "onCustomInterfaceClick", "onSendBackTo
 DEFAULT_HANDLER_TYPES = ("onSubmit", "onReview")
 # The webhook event a label of each type triggers (other label types trigger none).
 EVENT_OF_LABEL_TYPE = {"DEFAULT": "onSubmit", "REVIEW": "onReview"}
+# The kili-events subject of the same labels (webhooks registered with an eventMatcher).
+SUBJECT_OF_LABEL_TYPE = {
+    "DEFAULT": "label.workflow.created.default",
+    "REVIEW": "label.workflow.created.review",
+}
+ORGANIZATION_ID = "org-emulator"
 # The asset status a label of each type leaves behind (other label types leave it unchanged).
 STATUS_AFTER_LABEL = {"DEFAULT": "LABELED", "REVIEW": "REVIEWED"}
 MAX_PAGE_SIZE = 500
@@ -589,9 +595,18 @@ class EmulatorState:
         event_type = EVENT_OF_LABEL_TYPE.get(label.label_type)
         if event_type is None:
             return []
+        subject = SUBJECT_OF_LABEL_TYPE.get(label.label_type, "")
         events = []
         for hook in self.webhooks.values():
-            if label.project_id in hook.projects and event_type in hook.handler_types:
+            if label.project_id not in hook.projects:
+                continue
+            if hook.event_matcher is not None:
+                # an events plugin (eventMatcher) gets the kili-events envelope, not onSubmit
+                if any(subject_matches(p, subject) for p in hook.event_matcher):
+                    external = self.assets[label.asset_id].external_id
+                    body = kili_event(subject, label, external)
+                    events.append(PendingEvent(hook.name, hook.url, hook.header, body))
+            elif event_type in hook.handler_types:
                 body = legacy_event(event_type, label, self.next_run_id())
                 events.append(PendingEvent(hook.name, hook.url, hook.header, body))
         return events
@@ -875,4 +890,29 @@ def legacy_event(event_type: str, label: Label, run_id: str) -> dict[str, Any]:
         "eventType": event_type,
         "logPayload": {"runId": run_id, "projectId": label.project_id},
         "payload": {"label": webhook_label(label), "asset_id": label.asset_id},
+    }
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """kili-events' matcher: dot-separated names, ``*`` standing for one or more names."""
+    want, have = pattern.split("."), subject.split(".")
+
+    def match(i: int, j: int) -> bool:
+        if i == len(want):
+            return j == len(have)
+        if want[i] == "*":
+            return any(match(i + 1, k) for k in range(j + 1, len(have) + 1))
+        return j < len(have) and want[i] == have[j] and match(i + 1, j + 1)
+
+    return match(0, 0)
+
+
+def kili_event(subject: str, label: Label, external_id: str) -> dict[str, Any]:
+    """The body Kili POSTs to an events plugin: the envelope, payload without jsonResponse."""
+    return {
+        "event": subject,
+        "organizationId": ORGANIZATION_ID,
+        "projectId": label.project_id,
+        "userId": label.author_id,
+        "payload": {"assetId": label.asset_id, "labelId": label.id, "externalId": external_id},
     }
