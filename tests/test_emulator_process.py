@@ -335,3 +335,92 @@ def test_yaml_seed_and_unreadable_seeds(tmp_path: Path) -> None:
         result = run_cli("emulator", "--port", str(free_port()), "--seed", str(tmp_path / name))
         assert result.returncode == 2, name
         assert message in result.stderr and str(tmp_path / name) in result.stderr, result.stderr
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_the_documented_local_session(tmp_path: Path) -> None:
+    """docs/local-kili.md, step by step, with its files: emulator, serve, register, submit,
+    export, check, audit."""
+    local = EXAMPLES / "local-kili"
+    rules = EXAMPLES / "webhook" / "rules.toml"
+    emu = Emulator(tmp_path, "--seed", str(local / "seed.json")).wait_ready()
+    server = Server(tmp_path / "local-events.db", emu.endpoint, API_KEY, tmp_path / "serve.log")
+    env = {
+        "KILI_API_ENDPOINT": emu.endpoint,
+        "KILI_API_KEY": API_KEY,
+        "WEBHOOK_SECRET": "durability-secret",
+        "HOME": str(tmp_path),
+    }
+    try:
+        assert any("1 project(s) (project-local), 3 asset(s), 2 label(s)" in x for x in emu.banner)
+        server.wait_ready()
+        registered = run_cli(
+            *("register", "--project", "project-local", "--url", server.url, "--name", "rules"),
+            *("--header-env", "WEBHOOK_SECRET", "--api-endpoint", emu.endpoint),
+            env=env,
+        )
+        assert registered.returncode == 0, registered.stderr
+        submitted = subprocess.run(
+            [sys.executable, str(local / "submit.py"), "asset-3"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, **env},
+        )
+        assert submitted.returncode == 0, submitted.stderr
+        kili = kili_client(emu.endpoint)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            issues = kili.issues(project_id="project-local", fields=["assetId", "comments.text"])
+            if issues:
+                break
+            time.sleep(0.3)
+        assert [(i["assetId"], i["comments"][0]["text"]) for i in issues] == [
+            ("asset-3", "There are too many BBox (3) - Only 1 BBox of Object A accepted")
+        ], server.tail()
+        kili.export_labels(
+            project_id="project-local",
+            filename=str(tmp_path / "export.zip"),
+            fmt="kili",
+            with_assets=False,
+        )
+        checked = run_cli(
+            "check", str(tmp_path / "export.zip"), "--rules", str(rules), "--format", "json"
+        )
+        assert checked.returncode == 1, checked.stderr
+        rows = json.loads(checked.stdout)["rows"]
+        assert sorted((r["external_id"], r["rule"]) for r in rows) == [
+            ("car_2", "bbox-too-large"),  # the extent 0.75 x 0.44 is 0.33000000000000007
+            ("car_2", "too-many-object-a"),
+            ("car_3", "too-many-object-a"),
+        ]
+        audited = run_cli(
+            *("audit", "--project", "project-local", "--rules", str(rules)),
+            *("--api-endpoint", emu.endpoint, "--no-progress"),
+            env=env,
+        )
+        assert audited.returncode == 1, audited.stdout + audited.stderr
+        assert "3 issues" in audited.stdout, audited.stdout
+    finally:
+        server.stop()
+        emu.stop()
+
+
+def test_the_documented_seed_example_loads(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "local-kili.md").read_text()
+    block = doc.split("## The seed file", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "seed.json").write_text(block)
+    (tmp_path / "interface.json").write_text(json.dumps(JSON_INTERFACE))
+    emu = Emulator(tmp_path, "--seed", str(tmp_path / "seed.json")).wait_ready()
+    try:
+        assert any("(project-local), 1 asset(s), 1 label(s)" in line for line in emu.banner)
+        asset = kili_client(emu.endpoint).assets(
+            project_id="project-local", fields=["externalId", "jsonMetadata", "currentStep.name"]
+        )[0]
+        assert asset["externalId"] == "car_1"
+        assert asset["jsonMetadata"] == {"source": "scanner"}
+        assert asset["currentStep"]["name"] == "Labeling"
+    finally:
+        emu.stop()
