@@ -358,6 +358,26 @@ def cmd_register(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_emulator(args: argparse.Namespace) -> int:
+    try:
+        import graphql  # noqa: F401  (the emulator's only dependency, installed with kili)
+    except ImportError as error:
+        raise _missing_extra(error, "plugin", "emulator") from error
+    from kili_rules.testing.process import serve_emulator
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: not a port number (0-65535)")
+    if args.seed is not None and not Path(args.seed).is_file():
+        raise UsageError(f"seed file not found: {args.seed}")
+    try:
+        return serve_emulator(host=args.host, port=args.port, seed=args.seed, api_key=args.api_key)
+    except OSError as error:
+        raise UsageError(
+            f"cannot listen on {args.host}:{args.port}: {error.strerror or error} "
+            "(another emulator running? pick one with --port)"
+        ) from error
+
+
 def _kili_client(api_key_env: str, api_endpoint: str | None, command: str) -> Any:
     api_key = _env(api_key_env, "Kili API key", required=True)
     try:
@@ -735,6 +755,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="environment variable holding the Kili API key (default KILI_API_KEY)",
     )
     register.set_defaults(func=cmd_register)
+
+    emulator = sub.add_parser(
+        "emulator",
+        help="run a local Kili API (the test emulator) until SIGTERM/Ctrl-C",
+        description="Serve the in-memory Kili emulator on a fixed loopback port, seeded from a "
+        "file of projects, assets and labels (docs/local-kili.md). The real kili client, "
+        "`kili-rules audit`/`register` and `kili.export_labels` work against it; webhooks "
+        "registered on it are delivered. Exit code: 0 after SIGTERM/SIGINT, 2 bad usage "
+        "(port in use, bad seed file).",
+    )
+    emulator.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)"
+    )
+    emulator.add_argument("--port", type=int, default=8090, help="port (default 8090)")
+    emulator.add_argument(
+        "--seed", metavar="FILE", help="projects, assets and labels to start with (JSON/TOML/YAML)"
+    )
+    emulator.add_argument(
+        "--api-key",
+        default="kili-rules-emulator-key",
+        help="the only API key accepted (default kili-rules-emulator-key)",
+    )
+    emulator.set_defaults(func=cmd_emulator)
     return parser
 
 

@@ -92,6 +92,8 @@ class Views:
             "roles": [
                 {"id": f"{project.id}-role-1", "role": "ADMIN", "user": user_view(VIEWER_ID)}
             ],
+            "geospatialSettings": None,
+            "dataConnections": [],
         }
 
     def asset(self, asset: Asset) -> View:
@@ -137,6 +139,7 @@ class Views:
             "createdAt": asset.created_at,
             "updatedAt": asset.updated_at,
             "resolution": resolution,
+            "pageResolutions": [],
             "project": {"id": asset.project_id},
             "labels": labels,
             "latestLabel": latest_label,
@@ -150,6 +153,10 @@ class Views:
         def is_latest_for_user(_info: GraphQLResolveInfo) -> bool:
             with self.state.lock:
                 return label in self.state.latest_labels(self.state.asset(label.asset_id))
+
+        def is_last_for_step(_info: GraphQLResolveInfo) -> bool:
+            with self.state.lock:
+                return self.state.latest_label(self.state.asset(label.asset_id)) is label
 
         def number_of_annotations(_info: GraphQLResolveInfo) -> int:
             return count_annotations(label.json_response)[0]
@@ -170,6 +177,7 @@ class Views:
             "modelName": label.model_name,
             "clientVersion": label.client_version,
             "isLatestLabelForUser": is_latest_for_user,
+            "isLastForStep": is_last_for_step,
             "isSentBackToQueue": label.is_sent_back_to_queue,
             "numberOfAnnotations": number_of_annotations,
             "version": 0,

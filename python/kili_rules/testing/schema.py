@@ -13,6 +13,8 @@ import hashlib
 SDL = """
 "Page size of list queries (an Int between 0 and 500)."
 scalar PageSize
+"Any JSON value (the export's geospatialSettings)."
+scalar JSON
 
 enum AssetStatus { TODO ONGOING LABELED TO_REVIEW REVIEWED }
 enum LabelType { AUTOSAVE DEFAULT INFERENCE PREDICTION REVIEW }
@@ -62,11 +64,23 @@ type Project {
   reviewCoverage: Int!
   "The emulator's single user, as ADMIN."
   roles: [ProjectRole!]!
+  "Always null: emulated projects are not geospatial (the SDK's exporters ask for it)."
+  geospatialSettings: JSON
+  "Always empty: emulated assets live in the emulator, not in a cloud bucket."
+  dataConnections: [ProjectRef!]!
 }
 
 type Resolution {
   width: Int!
   height: Int!
+}
+
+"A page of a PDF asset; emulated assets have none (the SDK's exporters ask for them)."
+type PageResolution {
+  pageNumber: Int!
+  width: Int!
+  height: Int!
+  rotation: Int!
 }
 
 type Label {
@@ -86,6 +100,8 @@ type Label {
   modelName: String
   clientVersion: Int
   isLatestLabelForUser: Boolean!
+  "Whether no later DEFAULT or REVIEW label exists on the asset (the SDK's exporters ask for it)."
+  isLastForStep: Boolean!
   isSentBackToQueue: Boolean!
   numberOfAnnotations: Int!
   version: Int!
@@ -128,6 +144,7 @@ type Asset {
   createdAt: String!
   updatedAt: String!
   resolution: Resolution
+  pageResolutions: [PageResolution!]!
   project: AssetProject!
   labels: [Label!]!
   "The latest DEFAULT or REVIEW label."
