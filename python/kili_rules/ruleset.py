@@ -382,6 +382,7 @@ class RuleSet:
         threads: int | None = None,
         max_retries: int = 6,
         disable_tqdm: bool | None = None,
+        max_wait: float = 300.0,
     ) -> Report:
         """Validate the labels of a live Kili project, straight from the API.
 
@@ -397,7 +398,11 @@ class RuleSet:
         ``["LABELED", "REVIEWED"]``), workflow-v2 ``step_id_in`` / ``step_status_in``, and
         ``where`` for any other ``AssetWhere`` key. A label without a jsonResponse is never
         counted as clean: it gets a row of kind ``"unchecked"`` (severity error).
-        ``disable_tqdm``: as in the SDK (default: the client's setting).
+        ``disable_tqdm``: as in the SDK (default: the client's setting). ``max_wait``: the
+        retry budget, the most seconds one request waits in total between its attempts
+        (backoff, and a 429's ``Retry-After``, which is honoured); past it, ``ProjectError``
+        names it. Paging is checked: an asset served twice is checked once, assets the pages
+        missed are read by id, and any that cannot be read is an ``"unchecked"`` row.
         """
         from kili_rules.kili.project import validate_project
 
@@ -416,6 +421,7 @@ class RuleSet:
             threads=threads,
             max_retries=max_retries,
             disable_tqdm=disable_tqdm,
+            max_wait=max_wait,
         )
 
 

@@ -7,6 +7,11 @@ already open on the asset with the same text and mid is not created again; issue
 created earlier that no longer fire are solved, also on the checked labels that have no row
 any more (a label fixed since the last apply); the rules' actions are performed. A dry run
 (the default) lists the changes and writes nothing; a second apply changes nothing.
+
+Creations are verified: after each batch, the issues ``createIssues`` answered as created are
+read back from Kili; one it does not hold makes the batch fail, with the counts (an answer
+that says saved is not taken for proof). Applying again creates only the missing ones (the
+open issues are read first, and those found are kept).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from kili_rules.verdict import ActionPolicy, Verdict
 if TYPE_CHECKING:
     from kili_rules.report import Report
 
-__all__ = ["APPLY_BATCH", "ApplyResult", "apply_report", "checked_labels"]
+__all__ = ["APPLY_BATCH", "ApplyResult", "apply_report", "checked_labels", "verify_created"]
 
 LOGGER = logging.getLogger("kili_rules.kili")
 APPLY_BATCH = 100  # assets per batch of Kili calls
@@ -87,6 +92,42 @@ class ApplyResult:
             "skipped": [{"asset_id": a, "reason": r} for a, r in self.skipped],
             "complete": self.complete,
         }
+
+
+def verify_created(
+    kili: Any, project_id: str, effects: Sequence[Effects]
+) -> tuple[tuple[str, ...], str] | None:
+    """Read back the issues a batch created; ``(asset ids, message)`` when Kili does not hold
+    them all (or they cannot be read), None when it does."""
+    created = {issue: e.asset_id for e in effects for issue in e.created}
+    if not created:
+        return None
+    assets = list(dict.fromkeys(created.values()))
+    held: set[str] = set()
+    try:
+        for start in range(0, len(assets), APPLY_BATCH):
+            chunk = assets[start : start + APPLY_BATCH]
+            where: dict[str, Any] = (
+                {"asset_id": chunk[0]} if len(chunk) == 1 else {"asset_id_in": chunk}
+            )
+            rows = kili.issues(project_id=project_id, fields=["id"], disable_tqdm=True, **where)
+            held.update(str(row.get("id")) for row in rows or [] if isinstance(row, Mapping))
+    except Exception as exc:  # the SDK's errors are many: any failure leaves it unproven
+        return (
+            tuple(assets),
+            f"issues: {len(created)} issue(s) answered as created could not be read back "
+            f"to verify them ({type(exc).__name__}: {exc}); apply again to check",
+        )
+    missing = [issue for issue in created if issue not in held]
+    if not missing:
+        return None
+    owners = tuple(dict.fromkeys(created[issue] for issue in missing))
+    return (
+        owners,
+        f"issues: createIssues answered {len(created)} issue(s) as created, Kili holds "
+        f"{len(created) - len(missing)}; {len(missing)} missing ({', '.join(missing[:5])}): "
+        "apply again to create them",
+    )
 
 
 def checked_labels(items: Iterable[object]) -> list[tuple[str, str]]:
@@ -181,12 +222,18 @@ def apply_report(
     for start in range(0, len(targets), APPLY_BATCH):
         batch = targets[start : start + APPLY_BATCH]
         try:
-            effects.extend(
-                run_effects(kili, project, batch, reconcile=reconcile, dry_run=dry_run, logger=log)
+            done = run_effects(
+                kili, project, batch, reconcile=reconcile, dry_run=dry_run, logger=log
             )
         except KiliCallFailed as exc:
             log.error("kili-rules apply: a batch of %d asset(s) failed: %s", len(batch), exc)
             failed.append((tuple(t.asset_id for t in batch), str(exc)))
+            continue
+        effects.extend(done)
+        shortfall = None if dry_run else verify_created(kili, project, done)
+        if shortfall is not None:
+            log.error("kili-rules apply: %s", shortfall[1])
+            failed.append(shortfall)
     result = ApplyResult(project, dry_run, tuple(effects), tuple(failed), tuple(skipped), complete)
     log.info("kili-rules apply: %s", str(result).splitlines()[-1])
     return result

@@ -10,11 +10,23 @@ streaming native batch, so at most ``concurrency + 1`` pages are held at any tim
 
 Only the fields the rules need are asked for: ids, the labels of the chosen kind (id,
 jsonResponse, jsonResponseUrl), and the resolution only when a rule measures pixels.
+
+Paging cannot lie. Kili's ``assets`` query has offsets (``first``/``skip``) and no order
+argument or cursor, so an asset added or removed while the scan runs shifts the pages, and a
+misbehaving API can serve a page twice. The offsets are the fast path; what keeps the result
+true is the asset id, the one stable key the API filters on exactly (``idNotIn``): an asset
+served twice is checked once, and once the pages are read, ``countAssets(idNotIn: ids read)``
+must be 0; the assets it counts are read by id (``idNotIn``, ``skip`` 0: no offset to shift),
+and any it cannot read become an ``unchecked`` row, so the report is never ``ok`` about an
+asset it did not read.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
+import logging
+import math
 import random
 import threading
 import time
@@ -23,7 +35,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from kili_rules._native import Row
@@ -31,6 +45,8 @@ if TYPE_CHECKING:
     from kili_rules.ruleset import RuleSet
 
 from kili_rules.report import UNCHECKED_KIND  # the core's kind name, defined once
+
+LOGGER = logging.getLogger("kili_rules.kili")
 
 LabelsMode = Literal["latest", "all", "consensus"]
 
@@ -45,6 +61,16 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 521, 522
 #: Kili's documented per-process budget, used when the SDK's own limiter cannot be shared.
 CALLS_PER_MINUTE = 500
 MAX_PAGE_SIZE = 500
+#: The retry budget: the most one request waits, in total, between its attempts (backoff and
+#: ``Retry-After``). A wait that would pass it fails at once, naming it.
+MAX_WAIT = 300.0
+#: Statuses whose ``Retry-After`` header is honoured (RFC 9110: rate limited, unavailable).
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+#: Request bodies above this are gzipped (the Kili API accepts it, as the SDK sends them).
+COMPRESS_OVER = 1024 * 1024
+#: Rounds of reading-by-id allowed beyond those the missing count needs (assets that keep
+#: appearing while the scan reads them).
+REPAIR_SLACK = 3
 
 COUNT_QUERY = "query countAssets($where: AssetWhere!){ data: countAssets(where:$where) }"
 ASSETS_QUERY = (
@@ -157,6 +183,7 @@ class GraphQLPoster:
     backoff: float = 0.25
     max_backoff: float = 8.0
     timeout: float = 60.0
+    max_wait: float = MAX_WAIT
     retried: int = 0
     _local: threading.local = field(default_factory=threading.local)
     _own_limit: _RateLimit = field(default_factory=lambda: _RateLimit(CALLS_PER_MINUTE))
@@ -201,52 +228,113 @@ class GraphQLPoster:
         else:
             self._own_limit.acquire()
 
-    def _sleep_before(self, attempt: int) -> None:
+    def _sleep_before(
+        self, what: str, attempt: int, waited: float, why: str, retry_after: float | None = None
+    ) -> float:
+        """Wait before the next attempt; returns the total waited so far by this request.
+
+        ``Retry-After`` (when the answer has one) is waited as asked; otherwise a full-jitter
+        backoff (concurrent workers that failed together do not retry together). A wait that
+        would take the request past ``max_wait`` seconds in total raises at once instead.
+        """
+        if retry_after is not None:
+            delay = max(retry_after, self.backoff)  # Retry-After: 0 must not spin
+        else:
+            delay = random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
+        if waited + delay > self.max_wait:
+            asked = f"Kili asked to retry after {retry_after:g} s; " if retry_after else ""
+            raise ProjectError(
+                f"{what}: {why}; {asked}gave up after waiting {waited:.1f} s, as another "
+                f"{delay:.1f} s would pass the retry budget (max_wait={self.max_wait:g} s)"
+            )
         with self._count_lock:
             self.retried += 1
-        # full jitter: concurrent workers that failed together do not retry together
-        time.sleep(random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt)))
+        time.sleep(delay)
+        return waited + delay
+
+    def sends_key_to(self, url: str) -> bool:
+        """Whether ``url`` is Kili's own API (same scheme, host and port as the endpoint, under
+        its path): a plain prefix test would hand the key to ``<kili host>.evil.invalid``."""
+        base = urlsplit(self.endpoint.rsplit("/graphql", 1)[0])
+        try:
+            target = urlsplit(url)
+            same = (
+                target.scheme.lower() == base.scheme.lower()
+                and target.hostname is not None
+                and target.hostname == base.hostname
+                and target.port == base.port
+            )
+        except ValueError:  # a bad port, an unbalanced IPv6 bracket
+            return False
+        if not same or target.username is not None or target.password is not None:
+            return False
+        prefix = base.path.rstrip("/")
+        return target.path == prefix or target.path.startswith(prefix + "/")
 
     def get_text(self, url: str, what: str) -> str:
-        """GET a URL (a jsonResponseUrl); the API key is sent only to Kili's own host."""
+        """GET a URL (a jsonResponseUrl); the API key is sent only to Kili's own API."""
         import requests
 
-        base = self.endpoint.rsplit("/graphql", 1)[0]
-        headers = {"Authorization": f"X-API-Key: {self.api_key}"} if url.startswith(base) else {}
-        for attempt in range(self.max_retries + 1):
+        key = {"Authorization": f"X-API-Key: {self.api_key}"}
+        headers = key if self.sends_key_to(url) else {}
+        waited, failures = 0.0, 0
+        while True:
             try:
                 response = requests.get(url, headers=headers, timeout=self.timeout)
             except (requests.ConnectionError, requests.Timeout) as error:
-                if attempt == self.max_retries:
+                if failures == self.max_retries:
                     raise ProjectError(f"{what}: {error}") from error
-                self._sleep_before(attempt)
-                continue
-            if response.status_code in TRANSIENT_STATUSES and attempt < self.max_retries:
-                self._sleep_before(attempt)
-                continue
-            if response.status_code != 200:
-                raise ProjectError(f"{what}: HTTP {response.status_code}")
-            return str(response.text)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def post(self, query: str, variables: Mapping[str, Any], what: str) -> Any:
-        """The ``data`` alias of the answer; ``what`` names the request in errors."""
-        import requests
-
-        body = json.dumps({"query": query, "variables": variables})
-        for attempt in range(self.max_retries + 1):
-            self._acquire()
-            try:
-                response = self._session().post(self.endpoint, data=body, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as error:
-                if attempt == self.max_retries:
-                    raise ProjectError(f"{what}: {error} (after {attempt + 1} attempts)") from error
-                self._sleep_before(attempt)
+                waited = self._sleep_before(what, failures, waited, str(error))
+                failures += 1
                 continue
             status = response.status_code
-            if status in TRANSIENT_STATUSES and attempt < self.max_retries:
-                self._sleep_before(attempt)
+            if status in TRANSIENT_STATUSES:
+                retry_after = _retry_after(response)
+                if retry_after is not None or failures < self.max_retries:
+                    why = f"HTTP {status}"
+                    waited = self._sleep_before(what, failures, waited, why, retry_after)
+                    failures += retry_after is None
+                    continue
+            if status != 200:
+                raise ProjectError(f"{what}: HTTP {status}")
+            return str(response.text)
+
+    def post(self, query: str, variables: Mapping[str, Any], what: str) -> Any:
+        """The ``data`` alias of the answer; ``what`` names the request in errors.
+
+        Transient failures are retried: up to ``max_retries`` times with backoff, and for
+        as long as Kili's ``Retry-After`` asks (429, 503), all within ``max_wait`` seconds of
+        waiting per request.
+        """
+        import requests
+
+        body = json.dumps({"query": query, "variables": variables}).encode()
+        headers: dict[str, str] = {}
+        if len(body) > COMPRESS_OVER:  # an idNotIn of every asset read
+            body, headers = gzip.compress(body, compresslevel=6), {"Content-Encoding": "gzip"}
+        waited, failures = 0.0, 0
+        while True:
+            self._acquire()
+            try:
+                response = self._session().post(
+                    self.endpoint, data=body, headers=headers, timeout=self.timeout
+                )
+            except (requests.ConnectionError, requests.Timeout) as error:
+                if failures == self.max_retries:
+                    raise ProjectError(
+                        f"{what}: {error} (after {failures + 1} attempts)"
+                    ) from error
+                waited = self._sleep_before(what, failures, waited, str(error))
+                failures += 1
                 continue
+            status = response.status_code
+            if status in TRANSIENT_STATUSES:
+                retry_after = _retry_after(response)
+                if retry_after is not None or failures < self.max_retries:
+                    why = f"HTTP {status}"
+                    waited = self._sleep_before(what, failures, waited, why, retry_after)
+                    failures += retry_after is None
+                    continue
             try:
                 answer = json.loads(response.content)
             except ValueError:
@@ -264,7 +352,29 @@ class GraphQLPoster:
             if not isinstance(data, dict) or "data" not in data:
                 raise ProjectError(f"{what}: the answer has no data")
             return data["data"]
-        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _retry_after(response: Any) -> float | None:
+    """Seconds a 429 / 503 answer asks to wait (``Retry-After``: delta-seconds or an HTTP
+    date), or None when it does not say or says nonsense."""
+    if response.status_code not in RETRY_AFTER_STATUSES:
+        return None
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    if math.isnan(seconds) or math.isinf(seconds):
+        return None
+    return max(seconds, 0.0)
 
 
 @dataclass(frozen=True)
@@ -299,9 +409,17 @@ class UncheckedRow:
         return {name: getattr(self, name, None) for name in COLUMNS}
 
 
+Page = tuple[list[dict[str, Any]], list[UncheckedRow]]
+
+
 @dataclass
 class _Scan:
-    """One project scan: pages in order, label fix-ups, and what could not be checked."""
+    """One project scan: pages in order, label fix-ups, and what could not be checked.
+
+    ``complete``: after the offset pages, prove that no asset was left unread (see the module
+    docstring) and read the ones that were. Off for a shard of a project (``kili_rules.dask``),
+    which knows only its own range.
+    """
 
     poster: GraphQLPoster
     where: dict[str, Any]
@@ -311,33 +429,39 @@ class _Scan:
     concurrency: int
     start: int = 0
     stop: int = 0
+    complete: bool = False
     unchecked: list[UncheckedRow] = field(default_factory=list)
     on_page: Any = None
     # (asset id, label id) of every label handed to the checker: Report.apply reconciles them
     checked: list[tuple[str, str]] = field(default_factory=list)
+    # ids of the assets handed to the checker: one served again is not checked again
+    seen: set[str] = field(default_factory=set)
+    repeated: int = 0  # assets served more than once
+    recovered: int = 0  # assets the offset pages missed, read by id
+    notes: list[str] = field(default_factory=list)
+    _rows_seen: set[tuple[Any, ...]] = field(default_factory=set)
 
-    def _page(self, skip: int) -> tuple[list[dict[str, Any]], list[UncheckedRow]]:
+    def _fetch(self, variables: Mapping[str, Any], what: str) -> Page:
         """One page, its labels prepared on this worker thread (URL downloads included)."""
-        first = min(self.page_size, self.stop - skip)
-        variables = {"where": self.where, "first": first, "skip": skip}
-        page = self.poster.post(self.query, variables, f"assets (skip={skip})")
+        page = self.poster.post(self.query, variables, what)
         if not isinstance(page, list):
-            raise ProjectError(f"assets (skip={skip}): expected a list, got {type(page).__name__}")
+            raise ProjectError(f"{what}: expected a list, got {type(page).__name__}")
         unchecked: list[UncheckedRow] = []
         for asset in page:
             if isinstance(asset, dict):
                 self._prepare(asset, unchecked)
         return page, unchecked
 
-    def pages(self) -> Iterator[tuple[list[dict[str, Any]], list[UncheckedRow]]]:
-        """Pages in order, ``concurrency`` requests in flight, as many as the count said.
+    def _page(self, skip: int) -> Page:
+        first = min(self.page_size, self.stop - skip)
+        variables = {"where": self.where, "first": first, "skip": skip}
+        return self._fetch(variables, f"assets (skip={skip})")
 
-        Pages are offsets (Kili's first/skip): assets added or removed while the scan runs
-        can shift them, as with the SDK's own paging.
-        """
+    def pages(self) -> Iterator[Page]:
+        """Pages in order, ``concurrency`` requests in flight, as many as the count said."""
         offsets = iter(range(self.start, self.stop, self.page_size))
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="kili-rules-page") as pool:
-            inflight: deque[Future[tuple[list[dict[str, Any]], list[UncheckedRow]]]] = deque()
+            inflight: deque[Future[Page]] = deque()
             for skip in offsets:
                 inflight.append(pool.submit(self._page, skip))
                 if len(inflight) >= self.concurrency:
@@ -353,16 +477,117 @@ class _Scan:
                 for future in inflight:
                     future.cancel()
 
+    def _unread_where(self) -> dict[str, Any]:
+        """The scan's ``where``, less every asset read so far."""
+        excluded = set(self.where.get("idNotIn") or ()) | self.seen
+        return {**self.where, "idNotIn": sorted(excluded)}
+
+    def rest(self) -> Iterator[Page]:
+        """The assets the offset pages did not serve, read by id (``idNotIn`` of every id
+        read, ``skip`` 0) until ``countAssets`` of the unread says 0.
+
+        Sequential: each round excludes what the one before read. What cannot be read this
+        way becomes an unchecked row naming how many assets and why.
+        """
+        rounds, limit, first_missing = 0, 0, 0
+        while True:
+            where = self._unread_where()
+            missing = self.poster.post(
+                COUNT_QUERY, {"where": where}, "countAssets of the assets not read yet"
+            )
+            if not isinstance(missing, int) or isinstance(missing, bool) or missing < 0:
+                raise ProjectError(f"countAssets of the assets not read yet: {missing!r}")
+            if missing == 0:
+                return
+            if rounds == 0:
+                first_missing = missing
+                limit = math.ceil(missing / self.page_size) + REPAIR_SLACK
+            if rounds >= limit:
+                self._lost(
+                    missing,
+                    f"they kept appearing while the scan read them by id ({rounds} rounds "
+                    f"after {first_missing} were found missing from the pages)",
+                )
+                return
+            what = f"assets not read yet (round {rounds + 1}, {missing} missing)"
+            page, unchecked = self._fetch(
+                {"where": where, "first": min(self.page_size, missing), "skip": 0}, what
+            )
+            fresh = [a for a in page if isinstance(a, dict) and a.get("id") not in self.seen]
+            if not fresh:
+                self._lost(
+                    missing,
+                    f"countAssets counts {missing} asset(s) not read, but assets(idNotIn: the "
+                    f"ids read) answered {len(page)} asset(s), none of them new",
+                )
+                return
+            if len(fresh) != len(page):
+                self.notes.append(
+                    f"Kili answered {len(page) - len(fresh)} asset(s) already read to a "
+                    "query that excluded them (idNotIn); they were not checked again"
+                )
+            rounds += 1
+            yield page, unchecked
+
+    def _lost(self, missing: int, why: str) -> None:
+        text = f"{missing} asset(s) of the project were not read, so not checked: {why}"
+        self.notes.append(text)
+        LOGGER.error("kili-rules: %s", text)
+        self.unchecked.append(
+            UncheckedRow(asset_id=None, external_id=None, label_id=None, text=text)
+        )
+
+    def _take(self, page: Page) -> Iterator[dict[str, Any]]:
+        assets, unchecked = page
+        for row in unchecked:  # an asset served twice would give its rows twice
+            key = (row.asset_id, row.label_id, row.text)
+            if key not in self._rows_seen:
+                self._rows_seen.add(key)
+                self.unchecked.append(row)
+        kept = 0
+        for asset in assets:
+            if isinstance(asset, dict):
+                asset_id = asset.get("id")
+                if isinstance(asset_id, str):
+                    if asset_id in self.seen:
+                        self.repeated += 1
+                        continue
+                    self.seen.add(asset_id)
+                self._record(asset)
+            kept += 1
+            yield asset
+        if self.on_page is not None:
+            self.on_page(kept)
+
     def items(self) -> Iterator[dict[str, Any]]:
-        """Assets ready for the native batch: every label keeps its jsonResponse string."""
-        for page, unchecked in self.pages():
-            self.unchecked.extend(unchecked)  # in page order, whichever thread prepared it
-            for asset in page:
-                if isinstance(asset, dict):
-                    self._record(asset)
-                yield asset
-            if self.on_page is not None:
-                self.on_page(len(page))
+        """Assets ready for the native batch: every label keeps its jsonResponse string.
+
+        Each asset once, in page order; with ``complete``, then the ones the pages missed.
+        """
+        for page in self.pages():
+            yield from self._take(page)
+        if self.repeated:
+            self.notes.append(
+                f"Kili served {self.repeated} asset(s) more than once while paging (a page "
+                "repeated or shifted); each was checked once"
+            )
+        if not self.complete:
+            return
+        read = len(self.seen)
+        for page in self.rest():
+            yield from self._take(page)
+        self.recovered = len(self.seen) - read
+        if self.recovered:
+            self.notes.append(
+                f"{self.recovered} asset(s) were missing from the pages (assets added or "
+                "removed while the scan ran, or a page not served): read by id and checked"
+            )
+        counted = self.stop - self.start
+        if len(self.seen) != counted:
+            self.notes.append(
+                f"the project changed during the scan: countAssets said {counted} asset(s) "
+                f"at the start, {len(self.seen)} distinct asset(s) were read"
+            )
 
     def _prepare(self, asset: dict[str, Any], unchecked: list[UncheckedRow]) -> None:
         held = asset.get(self.label_field)
@@ -427,6 +652,7 @@ def validate_project(
     threads: int | None = None,
     max_retries: int = 6,
     disable_tqdm: bool | None = None,
+    max_wait: float = MAX_WAIT,
 ) -> Report:
     """See :meth:`kili_rules.RuleSet.validate_project`."""
 
@@ -436,8 +662,10 @@ def validate_project(
         raise ValueError(f"concurrency must be between 1 and 32, not {concurrency}")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+    if not max_wait >= 0:  # NaN included
+        raise ValueError(f"max_wait must be a number of seconds >= 0, not {max_wait!r}")
     asset_selection(ruleset, labels)  # a bad `labels` fails before any request
-    poster = GraphQLPoster.of(kili, max_retries=max_retries)
+    poster = GraphQLPoster.of(kili, max_retries=max_retries, max_wait=max_wait)
     scan_where = asset_where(
         project_id,
         since=since,
@@ -461,6 +689,7 @@ def validate_project(
         page_size=page_size,
         threads=threads,
         disable_tqdm=disable_tqdm,
+        complete=True,
     )
 
 
@@ -485,8 +714,13 @@ def validate_range(
     page_size: int = 200,
     threads: int | None = None,
     disable_tqdm: bool = True,
+    complete: bool = False,
 ) -> Report:
-    """Validate the assets at offsets ``[start, stop)`` of a scan (one shard of a project)."""
+    """Validate the assets at offsets ``[start, stop)`` of a scan (one shard of a project).
+
+    ``complete``: the range is the whole scan; prove no asset was left unread (the assets the
+    offsets missed are read by id). A shard cannot: it knows only its range.
+    """
     from kili_rules.report import Report, progress_bar
     from kili_rules.report.context import Context
 
@@ -499,6 +733,7 @@ def validate_range(
         concurrency,
         start,
         stop,
+        complete,
     )
     # the Python rules ride along: a scan checks exactly what validate_many checks
     engine, python_rules = ruleset._engine, ruleset._python_hook()
@@ -507,7 +742,7 @@ def validate_range(
         scan.on_page = bar.update
         result = (
             engine.validate_many(scan.items(), threads, None, python_rules)
-            if stop > start
+            if stop > start or complete
             else None
         )
     context = Context(
@@ -529,4 +764,7 @@ def validate_range(
             context=context,
         )
     report.checked = scan.checked
+    report.notes.extend(scan.notes)
+    for note in scan.notes:
+        LOGGER.warning("kili-rules: %s", note)
     return report

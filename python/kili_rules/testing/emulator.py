@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from .delivery import Delivery, Dispatcher
-from .faults import Fault, Faults
+from .faults import Fault, Faults, LostWrite, PageFault
 from .resolvers import build_root
 from .schema import SCHEMA_VERSION, SDL
 from .server import EmulatorHTTPServer, GraphQLService
@@ -77,7 +77,7 @@ class KiliEmulator:
         """Bind the port and serve from a background thread. Returns self."""
         if self._server is not None:
             return self
-        root = build_root(self._state, self._api_key, self._dispatcher.submit)
+        root = build_root(self._state, self._api_key, self._dispatcher.submit, self._faults)
         service = GraphQLService(SDL, root, self._state, self._api_key, self._faults)
         server = EmulatorHTTPServer(
             (self._host, self._port),
@@ -182,6 +182,7 @@ class KiliEmulator:
         applied: bool = False,
         message: str | None = None,
         status: int = 503,
+        retry_after: float | None = None,
     ) -> Fault:
         """Make requests whose root field is ``operation`` (or ``"*"``: any) fail.
 
@@ -190,7 +191,8 @@ class KiliEmulator:
         connection reset without an answer) or ``"http"`` (an HTTP ``status`` answer). The
         fault lasts ``calls`` requests and/or ``seconds`` (whichever ends first; neither:
         until ``clear_faults()``). ``applied=True`` runs the operation first, so its effect
-        lands and only the answer is lost. Returns the
+        lands and only the answer is lost. ``retry_after`` (seconds, ``http`` only) sends a
+        ``Retry-After`` header, as Kili's rate limiter does on a 429. Returns the
         ``Fault`` (its ``hits`` counts the requests it spoiled). Faults are checked in the
         order they were injected; see :mod:`kili_rules.testing.faults`.
         """
@@ -203,7 +205,33 @@ class KiliEmulator:
             applied=applied,
             message=message,
             status=status,
+            retry_after=retry_after,
         )
+
+    def inject_page_fault(
+        self,
+        skip: int,
+        *,
+        serve_skip: int | None = None,
+        before: Callable[[], None] | None = None,
+        calls: int = 1,
+    ) -> PageFault:
+        """Make the ``assets`` query asked at ``skip`` misbehave, ``calls`` times.
+
+        ``serve_skip``: answer the page at that offset instead (an earlier one: a page served
+        twice; a later one: a page never served). ``before``: run it first, e.g. to add or
+        delete assets between two pages (``emu.add_assets``, ``emu.delete_assets``).
+        """
+        return self._faults.add_page(
+            "assets", skip, serve_skip=serve_skip, before=before, calls=calls
+        )
+
+    def inject_lost_write(
+        self, operation: str = "createIssues", *, drop: int = 1, calls: int = 1
+    ) -> LostWrite:
+        """Make ``calls`` calls of a mutation (``createIssues``) answer every record but keep
+        all but the last ``drop``: the answer says saved, Kili does not hold them."""
+        return self._faults.add_lost_write(operation, drop, calls)
 
     def fail_requests(self, root_field: str, statuses: Iterable[int]) -> None:
         """Answer the next requests for ``root_field`` (e.g. ``"assets"``) with these HTTP
@@ -328,6 +356,10 @@ class KiliEmulator:
         fires. Returns the new asset ids, in order.
         """
         return self._state.bulk_load(project_id, records)
+
+    def delete_assets(self, asset_ids: Iterable[str]) -> None:
+        """Delete assets, their labels and their issues (Kili's ``deleteManyFromDataset``)."""
+        self._state.delete_assets(asset_ids)
 
     def reset(self) -> None:
         """Forget all data, logs, faults and latency; the server keeps running on the same port."""

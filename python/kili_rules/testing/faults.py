@@ -20,6 +20,19 @@ neither it lasts until cleared. Kinds, and what the real ``kili`` client sees:
     body, other 4xx with a plain JSON body (a refusal before GraphQL, as a proxy or gateway
     gives), which the SDK raises as gql's ``TransportServerError`` carrying the status.
 
+``retry_after`` (seconds) adds a ``Retry-After`` header to an ``http`` answer, as Kili's rate
+limiter does on a 429.
+
+Data faults: the request is answered, but the answer does not tell the truth.
+
+page faults (:meth:`Faults.add_page`)
+    a list query (``assets``...) asked at ``skip`` is answered with the page at ``serve_skip``
+    (an earlier page: the same page twice; a later one: a page never served), and/or a
+    ``before`` callable runs first (an asset added or removed between two pages).
+lost writes (:meth:`Faults.add_lost_write`)
+    a mutation (``createIssues``) answers every record it was given, but the last ``drop`` of
+    them are not kept.
+
 ``applied=True`` runs the operation before misbehaving: the write lands in Kili but its answer
 is lost (the "saved, but the client never heard" case). Otherwise nothing is written.
 """
@@ -28,7 +41,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -50,6 +63,7 @@ class Fault:
     applied: bool
     message: str
     status: int = 503  # the "http" kind's answer
+    retry_after: float | None = None  # the "http" kind's Retry-After header, in seconds
     hits: int = 0
 
     def live(self, now: float) -> bool:
@@ -61,6 +75,28 @@ class Fault:
         return self.operation == "*" or self.operation in fields
 
 
+@dataclass
+class PageFault:
+    """A list query answered with another page, or after an edit of the data (see above)."""
+
+    operation: str
+    skip: int
+    serve_skip: int | None
+    before: Callable[[], None] | None
+    calls: int
+    hits: int = 0
+
+
+@dataclass
+class LostWrite:
+    """A mutation that answers all its records but keeps all but the last ``drop``."""
+
+    operation: str
+    drop: int
+    calls: int
+    hits: int = 0
+
+
 class Faults:
     """Thread-safe registry of faults and per-call latencies."""
 
@@ -68,6 +104,8 @@ class Faults:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._latency: dict[str, float] = {}
+        self._pages: list[PageFault] = []
+        self._lost: list[LostWrite] = []
 
     def add(
         self,
@@ -80,6 +118,7 @@ class Faults:
         applied: bool,
         message: str | None,
         status: int = 503,
+        retry_after: float | None = None,
     ) -> Fault:
         if kind not in FAULT_KINDS:
             raise ValueError(f"fault kind {kind!r} is not one of {FAULT_KINDS}")
@@ -93,6 +132,8 @@ class Faults:
             raise ValueError("status must be an HTTP error status (400-599)")
         if delay is not None and delay < 0:
             raise ValueError("delay must be >= 0")
+        if retry_after is not None and (kind != "http" or retry_after < 0):
+            raise ValueError("retry_after: seconds >= 0, for an 'http' fault only")
         fault = Fault(
             operation=operation,
             kind=kind,  # type: ignore[arg-type]  # checked above
@@ -102,10 +143,59 @@ class Faults:
             applied=applied,
             message=message or f"kili-rules emulator: injected fault on {operation}",
             status=status,
+            retry_after=retry_after,
         )
         with self._lock:
             self._faults.append(fault)
         return fault
+
+    def add_page(
+        self,
+        operation: str,
+        skip: int,
+        *,
+        serve_skip: int | None = None,
+        before: Callable[[], None] | None = None,
+        calls: int = 1,
+    ) -> PageFault:
+        if skip < 0 or (serve_skip is not None and serve_skip < 0):
+            raise ValueError("skip and serve_skip must be >= 0")
+        if serve_skip is None and before is None:
+            raise ValueError("a page fault needs serve_skip, before, or both")
+        if calls < 1:
+            raise ValueError("calls must be at least 1")
+        fault = PageFault(operation, skip, serve_skip, before, calls)
+        with self._lock:
+            self._pages.append(fault)
+        return fault
+
+    def take_page(self, operation: str, skip: int) -> PageFault | None:
+        """The live page fault for a list query at ``skip``, counted as hit."""
+        with self._lock:
+            self._pages = [f for f in self._pages if f.hits < f.calls]
+            for fault in self._pages:
+                if fault.operation == operation and fault.skip == skip:
+                    fault.hits += 1
+                    return fault
+        return None
+
+    def add_lost_write(self, operation: str, drop: int, calls: int = 1) -> LostWrite:
+        if drop < 1 or calls < 1:
+            raise ValueError("drop and calls must be at least 1")
+        fault = LostWrite(operation, drop, calls)
+        with self._lock:
+            self._lost.append(fault)
+        return fault
+
+    def take_lost_write(self, operation: str) -> int:
+        """How many records of this mutation call to lose (0: none), counted as hit."""
+        with self._lock:
+            self._lost = [f for f in self._lost if f.hits < f.calls]
+            for fault in self._lost:
+                if fault.operation == operation:
+                    fault.hits += 1
+                    return fault.drop
+        return 0
 
     def idle(self) -> bool:
         """True when nothing is injected (the common case: no extra parsing per request)."""
@@ -127,6 +217,8 @@ class Faults:
         with self._lock:
             self._faults.clear()
             self._latency.clear()
+            self._pages.clear()
+            self._lost.clear()
 
     def active(self) -> list[Fault]:
         now = time.monotonic()

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from graphql import GraphQLResolveInfo
 
+from .faults import Faults
 from .state import (
     MAX_PAGE_SIZE,
     VIEWER_EMAIL,
@@ -215,10 +216,17 @@ class Views:
 
 
 def build_root(
-    state: EmulatorState, api_key: str, deliver: Callable[[list[PendingEvent]], None]
+    state: EmulatorState,
+    api_key: str,
+    deliver: Callable[[list[PendingEvent]], None],
+    faults: Faults | None = None,
 ) -> dict[str, Resolver]:
-    """The root value: one callable per Query/Mutation field of the SDL."""
+    """The root value: one callable per Query/Mutation field of the SDL.
+
+    ``faults``: the data faults (pages served wrong, writes lost) the resolvers obey.
+    """
     views = Views(state)
+    injected = faults if faults is not None else Faults()
 
     def viewer(_info: GraphQLResolveInfo) -> View:
         return user_view(VIEWER_ID)
@@ -249,6 +257,12 @@ def build_root(
 
     def assets(_info: GraphQLResolveInfo, where: Where, first: object, skip: object) -> list[View]:
         count, offset = page_bounds(first, skip)
+        fault = injected.take_page("assets", offset)
+        if fault is not None:
+            if fault.before is not None:
+                fault.before()  # the data changes between two pages
+            if fault.serve_skip is not None:
+                offset = fault.serve_skip  # another page than the one asked for
         return [views.asset(a) for a in state.find_assets_page(where, count, offset)]
 
     def count_assets(_info: GraphQLResolveInfo, where: Where) -> int:
@@ -272,7 +286,12 @@ def build_root(
         return [views.label(lb) for lb in created]
 
     def create_issues(_info: GraphQLResolveInfo, issues: list[Where], where: Where) -> list[View]:
-        return [views.issue(i) for i in state.create_issues(issues, where)]
+        created = state.create_issues(issues, where)
+        answer = [views.issue(i) for i in created]
+        drop = min(injected.take_lost_write("createIssues"), len(created))
+        if drop:  # answered in full, but the last `drop` issues are not kept
+            state.forget_issues([i.id for i in created[len(created) - drop :]])
+        return answer
 
     def send_assets_back_to_queue(_info: GraphQLResolveInfo, where: Where) -> View:
         return state.send_back_to_queue(where)

@@ -93,6 +93,7 @@ class Reply:
     body: Json
     delay: float = 0.0
     reset: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def _plain(selection_set: SelectionSetNode | None) -> bool:
@@ -169,7 +170,12 @@ class GraphQLService:
             if 400 <= fault.status < 500 and fault.status != 429:
                 # a refusal before GraphQL (a proxy, a gateway): no GraphQL body
                 return Reply(fault.status, {"message": message})
-            return Reply(fault.status, {"data": None, "errors": [error(message)]})
+            extra: tuple[tuple[str, str], ...] = ()
+            if fault.retry_after is not None:
+                # delta-seconds, as Kili's rate limiter sends it
+                value = fault.retry_after
+                extra = (("Retry-After", f"{int(value) if value == int(value) else value}"),)
+            return Reply(fault.status, {"data": None, "errors": [error(message)]}, headers=extra)
         return Reply(0, {}, reset=True)
 
     def _document(self, query: str) -> tuple[DocumentNode, list[GraphQLError]] | GraphQLError:
@@ -298,9 +304,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.address_string(), *args)
 
-    def _send(self, status: int, body: Json) -> None:
+    def _send(self, status: int, body: Json, headers: tuple[tuple[str, str], ...] = ()) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -336,7 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.delay:
             time.sleep(reply.delay)
         try:
-            self._send(reply.status, reply.body)
+            self._send(reply.status, reply.body, reply.headers)
         except OSError:  # the client gave up waiting (an injected timeout)
             self.close_connection = True
 

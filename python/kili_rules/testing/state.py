@@ -466,6 +466,7 @@ class EmulatorState:
 
     def find_assets(self, where: Where) -> list[Asset]:
         with self.lock:
+            where = _id_sets(where)
             whole = self._whole_project(where)
             if whole is not None:
                 return [self.assets[i] for i in whole]
@@ -658,6 +659,26 @@ class EmulatorState:
             self._touch()
             return created
 
+    def forget_issues(self, issue_ids: Iterable[str]) -> None:
+        """Drop issues as if never saved (a lost write, see faults.py)."""
+        with self.lock:
+            for issue_id in issue_ids:
+                self.issues.pop(issue_id, None)
+            self._touch()
+
+    def delete_assets(self, asset_ids: Iterable[str]) -> None:
+        """Remove assets and their labels and issues (Kili's deleteManyFromDataset)."""
+        with self.lock:
+            for asset_id in list(asset_ids):
+                asset = self.asset(asset_id)
+                del self.assets[asset_id]
+                self.project_assets[asset.project_id].remove(asset_id)
+                for label_id in asset.label_ids:
+                    self.labels.pop(label_id, None)
+                for issue in [i for i in self.issues.values() if i.asset_id == asset_id]:
+                    del self.issues[issue.id]
+            self._touch()
+
     def send_back_to_queue(self, where: Where) -> dict[str, list[dict[str, Any]]]:
         """26.2.1+ semantics: per asset, succeeded / declined (still to label) / failed."""
         with self.lock:
@@ -848,6 +869,17 @@ class EmulatorState:
             hook.projects.remove(project_id)
             self._touch()
             return f"Plugin with name {plugin_name} successfully deactivated"
+
+
+def _id_sets(where: Where) -> Where:
+    """``where`` with its id lists as sets: an ``idNotIn`` of 20,000 ids is one lookup each."""
+    if "idIn" not in where and "idNotIn" not in where:
+        return where
+    out = dict(where)
+    for key in ("idIn", "idNotIn"):
+        if key in out and out[key] is not None:
+            out[key] = frozenset(out[key])
+    return out
 
 
 def _project_matches(project_id: str, where: Where) -> bool:
