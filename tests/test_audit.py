@@ -79,7 +79,11 @@ def test_violations_exit_1_and_filters_apply(
     assert audit(emu, env, project, "--status", "REVIEWED", "--format", "jsonl") == 1
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["asset_id"] for r in rows] == [ids[1]]
-    assert audit(emu, env, project, "--since", "2999-01-01", "--format", "json") == 0
+    # nothing read proves nothing: exit 2 as `check` on an empty export, unless accepted
+    assert audit(emu, env, project, "--since", "2999-01-01", "--format", "json") == 2
+    assert "no label was read in project " + project in capsys.readouterr().err
+    empty = ("--since", "2999-01-01", "--allow-empty", "--format", "json")
+    assert audit(emu, env, project, *empty) == 0
     assert json.loads(capsys.readouterr().out)["summary"]["labels"] == 0
     assert audit(emu, env, project, "--fail-on", "never") == 0
 

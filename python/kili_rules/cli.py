@@ -100,6 +100,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if fmt is None:
         suffix = Path(args.output).suffix.lower() if args.output else ""
         fmt = _SUFFIX_FORMATS.get(suffix, "text")
+    if fmt != "html" and (args.images or args.drawings != 6):
+        raise UsageError(f"--images and --drawings shape the HTML report, not the {fmt} format")
     rules = _load_rules(args.rules)
     for path in args.paths:
         if not os.path.exists(path):
@@ -215,6 +217,8 @@ def _missing_extra(error: ImportError, extra: str, command: str) -> UsageError:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.secret_env and args.insecure_no_auth:
+        raise UsageError("--secret-env and --insecure-no-auth contradict: pass one of them")
     _load_rules(args.rules)  # fail here, with exit code 2, rather than in the server
     secret = _env(args.secret_env, "webhook secret", required=True)
     if secret is None and not args.insecure_no_auth:
@@ -276,6 +280,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_events(args: argparse.Namespace) -> int:
     from kili_rules.journal import State, open_journal
 
+    if args.ids and args.action in ("list", "purge"):
+        raise UsageError(f"events {args.action} takes no event id (use --state)")
+    if args.state and args.action == "show":
+        raise UsageError("events show takes event ids, not --state")
     postgres = args.store.startswith(("postgresql://", "postgres://"))
     if not postgres and not Path(args.store).exists():
         raise UsageError(f"no event journal at {args.store} (give the server's --store)")
@@ -400,6 +408,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if fmt is None:
         suffix = Path(args.output).suffix.lower() if args.output else ""
         fmt = _SUFFIX_FORMATS.get(suffix, "text")
+    if args.dry_run and not args.apply:
+        # a dry run of nothing: refuse it rather than let the user believe a plan was shown
+        raise UsageError("--dry-run shows what --apply would change: pass both, or neither")
     rules = _load_rules(args.rules)
     kili = _kili_client(args.api_key_env, args.api_endpoint, "audit")
     from kili_rules.kili.project import ProjectError
@@ -422,7 +433,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     if args.output is not None and args.output != "-":
         print(f"{PROG}: {headline(report)}; report written to {args.output}", file=sys.stderr)
-    if args.apply or args.dry_run:
+    if not report.labels and not report.unchecked and not args.allow_empty:
+        # as `check` on an empty export: an audit that read nothing proved nothing
+        raise UsageError(
+            f"no label was read in project {args.project} (no asset, or none matching the "
+            "filters); pass --allow-empty to accept that"
+        )
+    if args.apply:
         # the rules file's [actions] when this build reads them; else apply's default policy
         policy = getattr(rules, "actions", None)
         extra = {"policy": policy} if policy is not None else {}
@@ -557,6 +574,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="environment variable holding the Kili API key (default KILI_API_KEY)",
     )
     audit.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    audit.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="accept a run that read no label (else exit 2)",
+    )
     audit.set_defaults(func=cmd_audit)
 
     lint = sub.add_parser("lint", help="check a rules file against a project's jsonInterface")

@@ -73,6 +73,10 @@ COMPRESS_OVER = 1024 * 1024
 REPAIR_SLACK = 3
 
 COUNT_QUERY = "query countAssets($where: AssetWhere!){ data: countAssets(where:$where) }"
+PROJECT_QUERY = (
+    "query projects($where: ProjectWhere!, $first: PageSize!, $skip: Int!)"
+    "{ data: projects(where:$where, first:$first, skip:$skip){ id } }"
+)
 ASSETS_QUERY = (
     "query assets($where: AssetWhere!, $first: PageSize!, $skip: Int!)"
     "{ data: assets(where:$where, skip:$skip, first:$first){ %s } }"
@@ -675,6 +679,10 @@ def validate_project(
         where=where,
     )
     total = count_assets(poster, project_id, scan_where)
+    if total == 0:
+        # Kili counts 0 assets in a project that does not exist or that the key cannot read:
+        # tell that apart from an empty project (one more call, only when nothing was found)
+        ensure_project(poster, project_id)
     if disable_tqdm is None:  # the SDK's rule: the client's setting, unless given here
         disable_tqdm = bool(getattr(kili, "disable_tqdm", False))
     return validate_range(
@@ -699,6 +707,15 @@ def count_assets(poster: GraphQLPoster, project_id: str, where: Mapping[str, Any
     if not isinstance(total, int) or isinstance(total, bool):
         raise ProjectError(f"countAssets of project {project_id}: not a number: {total!r}")
     return total
+
+
+def ensure_project(poster: GraphQLPoster, project_id: str) -> None:
+    """Raise :class:`ProjectError` unless the API key can read project ``project_id``."""
+    found = poster.post(
+        PROJECT_QUERY, {"where": {"id": project_id}, "first": 1, "skip": 0}, "projects"
+    )
+    if not isinstance(found, list) or not found:
+        raise ProjectError(f"project {project_id} does not exist, or the API key cannot read it")
 
 
 def validate_range(

@@ -387,11 +387,15 @@ class Report(Sequence["Row"]):
 
     def unmatched_rules(self, rules: Iterable[Mapping[str, Any]]) -> list[str]:
         """Ids of the rules (normalized dicts, ``RuleSet.rules``) whose job appears in no
-        label of this report: they checked nothing."""
+        label of this report and that produced no row: they checked nothing. A rule that
+        produced issues (a ``required`` job missing from every label) did check something."""
+        fired = {row.rule for row in self._rows}
         return [
             str(rule.get("id"))
             for rule in rules
-            if isinstance(rule.get("job"), str) and rule["job"] not in self.jobs
+            if isinstance(rule.get("job"), str)
+            and rule["job"] not in self.jobs
+            and str(rule.get("id")) not in fired
         ]
 
     def exit_code(self, fail_on: FailOn | str = "error") -> int:
