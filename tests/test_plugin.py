@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -387,14 +386,8 @@ def test_create_issues_failing_once_is_retried_and_sent_back_once(emu: Any, labe
     assert emu.sent_back == [asset]
 
 
-# Known defect, found on the oldest supported kili and left open: when createIssues is saved
-# but its answer is lost, the retry on kili 26.2.1 does not see the saved issues and creates
-# them again (26.2.4 passes). strict: the mark fails the run the day the defect is fixed.
-@pytest.mark.xfail(
-    version("kili") == "26.2.1",
-    reason="kili 26.2.1: a retried createIssues whose answer was lost duplicates the issues",
-    strict=True,
-)
+# kili 26.2.1's transport resends a POST whose answer was lost (urllib3 Retry on every
+# method): createIssues is sent once, and the plugin's retry reads the issues back instead.
 def test_create_issues_saved_but_answer_lost_is_retried_without_duplicates(
     emu: Any, labeled: Any
 ) -> None:

@@ -611,7 +611,10 @@ class _Runner:
                 "where": {"project": {"id": self.project_id}},
             }
             try:
-                answer = client.execute(CREATE_ISSUES, variables)
+                if _replays_posts(client):
+                    answer = {"data": _post_once(client, CREATE_ISSUES, variables)}
+                else:
+                    answer = client.execute(CREATE_ISSUES, variables)
             except Exception as exc:
                 raise KiliCallFailed(
                     f"issues: createIssues failed ({type(exc).__name__}: {exc})",
@@ -820,6 +823,60 @@ def _http_status(exc: BaseException) -> int | None:
         if isinstance(status, int):
             return status
     return None
+
+
+def _replays_posts(client: Any) -> bool:
+    """Whether the client's HTTP transport resends any POST after a read timeout.
+
+    kili 26.2.1's transport mounts urllib3 ``Retry(total=10, allowed_methods=None)``: a
+    ``createIssues`` that Kili saved but whose answer was lost is sent again below the SDK,
+    and the issues are created twice before kili-rules could read them back (kili >= 26.2.2
+    raises MutationOutcomeUnknownError instead).
+    """
+    transport = getattr(client, "_gql_transport", None)
+    retries = getattr(transport, "retries", 0)
+    return (
+        isinstance(retries, int)
+        and retries > 0
+        and isinstance(getattr(transport, "url", None), str)
+    )
+
+
+def _post_once(client: Any, document: str, variables: Mapping[str, Any]) -> Any:
+    """Send one GraphQL mutation exactly once (no replay on a lost answer); its ``data``.
+
+    Goes through the SDK's rate limiter and the transport's endpoint, headers, timeout and
+    TLS setting. A lost answer raises (retryable): the caller's retry reads the asset's
+    issues back before sending anything again.
+    """
+    import requests
+
+    try:  # the SDK's process-wide limiter (500 calls a minute), as client.execute would
+        from kili.core.graphql import graphql_client as sdk_graphql  # type: ignore[import-untyped]
+
+        limiter = getattr(sdk_graphql, "_limiter", None)
+        if limiter is not None:
+            limiter.try_acquire("GraphQLClient.execute")
+    except ImportError:  # pragma: no cover - every supported SDK has it
+        pass
+    transport = client._gql_transport
+    response = requests.post(
+        transport.url,
+        json={"query": document, "variables": dict(variables)},
+        headers=dict(transport.headers or {}),
+        timeout=transport.default_timeout,
+        verify=getattr(transport, "verify", True),
+    )
+    response.raise_for_status()
+    body = response.json()
+    if not isinstance(body, Mapping):
+        raise ValueError(f"the GraphQL answer is not an object: {body!r}")
+    if body.get("errors"):
+        import kili.exceptions
+
+        raise kili.exceptions.GraphQLError(error=body["errors"])
+    data = body.get("data")
+    return data.get("data") if isinstance(data, Mapping) else None
 
 
 def _legacy(kili: Any) -> Any:
