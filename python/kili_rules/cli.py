@@ -366,6 +366,31 @@ def cmd_register(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from kili_rules import RuleSet
+    from kili_rules.init import starter_rulebook
+
+    interface = _read_interface(args.interface)
+    try:
+        text = starter_rulebook(interface, source=args.interface)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    # What init writes must load and lint clean: a starter that fails its own lint is a bug.
+    problems = RuleSet.from_toml(text).lint(interface)
+    if problems:
+        raise RuntimeError(f"kili-rules init wrote a rulebook that does not lint: {problems}")
+    if args.output not in (None, "-"):
+        out = Path(args.output)
+        if out.exists() and not args.force:
+            raise UsageError(f"{out} exists: pass --force to overwrite it")
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}: {text.count('[[rule]]')} rules; check with: "
+              f"kili-rules lint {out} --interface {args.interface}", file=sys.stderr)
+        return EXIT_OK
+    _write(text, None)
+    return EXIT_OK
+
+
 def cmd_emulator(args: argparse.Namespace) -> int:
     try:
         import graphql  # noqa: F401  (the emulator's only dependency, installed with kili)
@@ -800,6 +825,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="the only API key accepted (default kili-rules-emulator-key)",
     )
     emulator.set_defaults(func=cmd_emulator)
+
+    init = sub.add_parser("init", help="write a starting rulebook from a project's jsonInterface")
+    init.add_argument(
+        "--interface",
+        metavar="JSON",
+        required=True,
+        help="the project's jsonInterface (or a {'jsonInterface': ...} wrapper) as a JSON file",
+    )
+    init.add_argument("-o", "--output", metavar="FILE", help="where to write (default: stdout)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing FILE")
+    init.set_defaults(func=cmd_init)
     return parser
 
 
