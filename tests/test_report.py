@@ -316,7 +316,7 @@ def test_csv_has_every_row_and_column(report: Report) -> None:
     assert len(lines) == 1 + len(report)
     expected = [["" if v is None else str(v) for v in row_to_dict(row).values()] for row in report]
     assert lines[1:] == expected
-    assert Report().to_csv() == ",".join(COLUMNS) + "\n"
+    assert Report().to_csv() == ",".join(COLUMNS) + "\r\n"  # RFC 4180 record ends
 
 
 def test_context_links_and_json_header(report: Report) -> None:
