@@ -153,3 +153,84 @@ def test_csv_quotes_every_cr_and_lf_and_ends_records_with_crlf(tmp_path: Path) -
 
 def test_csv_of_an_empty_report_is_its_header() -> None:
     assert Report().to_csv() == ",".join(COLUMNS) + "\r\n"
+
+
+# -- --images: an origin and whole path segments ---------------------------------------------
+
+ALLOWED = "https://storage.example.org"
+ADMITTED = (
+    "https://storage.example.org/a.jpg",
+    "https://storage.example.org:443/a.jpg",
+    "HTTPS://Storage.Example.ORG/bucket/a.jpg?sig=1#x",
+)
+REFUSED = (
+    "https://storage.example.org.evil.invalid/a.jpg",
+    "https://storage.example.org@evil.invalid/a.jpg",
+    "https://storage.example.org:443@evil.invalid/a.jpg",
+    "https://user:pw@storage.example.org/a.jpg",
+    "https://storage.example.org:8443/a.jpg",
+    "http://storage.example.org/a.jpg",
+    "https://storage.example.org\\@evil.invalid/a.jpg",
+    "https://storage.example.org.\tevil.invalid/a.jpg",
+    "https://storage.example.org:99999/a.jpg",
+    "https://evil.invalid/https://storage.example.org/a.jpg",
+)
+
+
+def image_report(contents: list[str]) -> Report:
+    rules = RuleSet.from_dict({"rule": [{"id": "big", "kind": "area", "job": "JOB_0", "max": 0.1}]})
+    items = [
+        {
+            "id": f"img{i}",
+            "externalId": f"img{i}.jpg",
+            "content": content,
+            "latestLabel": {"jsonResponse": box("JOB_0", "OBJECT_A", f"m{i}")},
+        }
+        for i, content in enumerate(contents)
+    ]
+    report = rules.validate_many(items, progress=False)
+    assert len(report) == len(contents)
+    return report
+
+
+def drawn_images(page: str) -> list[str]:
+    import html
+    import re
+
+    return [html.unescape(h) for h in re.findall(r'<image [^>]*href="([^"]*)"', page)]
+
+
+def test_images_prefix_is_an_origin_not_a_string_prefix() -> None:
+    report = image_report([*ADMITTED, *REFUSED])
+    drawn = drawn_images(report.to_html(images=[ALLOWED], drawings_per_rule=100))
+    assert drawn == list(ADMITTED)
+    # The same with a trailing slash, and nothing at all without a prefix.
+    assert drawn_images(report.to_html(images=[ALLOWED + "/"], drawings_per_rule=100)) == drawn
+    assert drawn_images(report.to_html(drawings_per_rule=100)) == []
+
+
+def test_images_path_prefix_is_matched_by_whole_segments() -> None:
+    inside = ["https://storage.example.org/bucket", "https://storage.example.org/bucket/x/a.jpg"]
+    outside = [
+        "https://storage.example.org/bucket-other/a.jpg",
+        "https://storage.example.org/bucketa.jpg",
+        "https://storage.example.org/bucket/../private/a.jpg",
+        "https://storage.example.org/bucket/%2e%2e/private/a.jpg",
+        "https://storage.example.org/other/a.jpg",
+    ]
+    report = image_report(inside + outside)
+    prefix = "https://storage.example.org/bucket/"
+    assert drawn_images(report.to_html(images=[prefix], drawings_per_rule=100)) == inside
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    ["storage.example.org", "ftp://storage.example.org", "https://a@storage.example.org",
+     "https://storage.example.org/?q=1", "https://storage.example.org/#x", "https://"],
+)  # fmt: skip
+def test_images_refuses_a_prefix_that_is_not_an_origin(prefix: str) -> None:
+    report = image_report(["https://storage.example.org/a.jpg"])
+    with pytest.raises(ValueError, match="is not 'local' nor an http"):
+        report.to_html(images=[prefix])
+    with pytest.raises(ValueError, match="is not 'local' nor an http"):
+        report.to_html(images=[prefix], drawings_per_rule=0)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 if TYPE_CHECKING:
     from kili_rules._native import Row
@@ -247,16 +248,84 @@ class Finder:
 # -- choosing and drawing ----------------------------------------------------------------------
 
 
-def _image(record: Mapping[str, Any], images: bool | Sequence[str]) -> str | None:
-    content = record.get("content")
-    if not images or not isinstance(content, str) or not content:
+@dataclass(frozen=True)
+class Origin:
+    """An allowed image source: a URL origin (scheme, host, port) and a path prefix matched by
+    whole segments, so ``https://storage.example.org/bucket`` admits ``/bucket`` and
+    ``/bucket/x.jpg`` of that host, never ``storage.example.org.evil.invalid``,
+    ``storage.example.org@evil`` or ``/bucket-other/``."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str  # "" (any path) or a prefix without its trailing "/"
+
+    def admits(self, url: str) -> bool:
+        parts = _split(url)
+        if parts is None:
+            return False
+        scheme, host, port, path = parts
+        if (scheme, host, port) != (self.scheme, self.host, self.port):
+            return False
+        return not self.path or path == self.path or path.startswith(self.path + "/")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _split(url: str) -> tuple[str, str, int, str] | None:
+    """(scheme, host, port, path) of an http(s) URL, or None for one a browser could read
+    differently: user info (``host@evil``), backslashes, whitespace or control characters
+    (browsers drop tabs and line breaks from URLs), dot segments (``/bucket/../other``, also
+    percent-encoded), a bad port."""
+    if any(c <= " " or c in "\\\x7f" for c in url):
         return None
-    # True: local files. A list: the URL prefixes it names, and local files if it holds "local".
-    allowed = [] if images is True else [p for p in images if p != "local"]
-    local = images is True or "local" in images
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or "@" in parts.netloc:
+        return None
+    segments = parts.path.split("/")
+    if any(unquote(segment) in (".", "..") for segment in segments):
+        return None
+    return scheme, parts.hostname, port or _DEFAULT_PORTS[scheme], parts.path.rstrip("/")
+
+
+def image_origins(images: bool | Sequence[str]) -> tuple[bool, list[Origin]]:
+    """``images`` read once: (local files allowed, the URL origins allowed). A prefix that is
+    neither ``"local"`` nor an http(s) URL (scheme://host[:port][/path], no user info, query
+    or fragment) is a ValueError naming it."""
+    if isinstance(images, bool):
+        return images, []
+    if isinstance(images, str):
+        images = [images]  # one prefix given as a string, not its characters
+    local = False
+    origins = []
+    for prefix in images:
+        if prefix == "local":
+            local = True
+            continue
+        parts = _split(prefix) if isinstance(prefix, str) else None
+        plain = isinstance(prefix, str) and not urlsplit(prefix).query and "#" not in prefix
+        if parts is None or not plain:
+            raise ValueError(
+                f"images: {prefix!r} is not 'local' nor an http(s) URL prefix "
+                "(scheme://host[:port][/path], without user info, query or fragment)"
+            )
+        origins.append(Origin(*parts))
+    return local, origins
+
+
+def _image(record: Mapping[str, Any], local: bool, origins: Sequence[Origin]) -> str | None:
+    content = record.get("content")
+    if not isinstance(content, str) or not content or not (local or origins):
+        return None
     lowered = content.lower()
     if lowered.startswith(("http://", "https://")):
-        return content if any(content.startswith(prefix) for prefix in allowed) else None
+        return content if any(origin.admits(content) for origin in origins) else None
     if not local or ("://" in lowered and not lowered.startswith("file://")):
         return None
     if lowered.startswith("file://"):
@@ -301,6 +370,7 @@ def sketches(
     report: Report, *, per_rule: int, images: bool | Sequence[str]
 ) -> tuple[list[Sketch], int]:
     """Sketches of the chosen labels, and the number of labels with findings."""
+    local, origins = image_origins(images)
     chosen, total = choose(report, per_rule)
     finder = Finder(report.context.inputs, report.items)
     out: list[Sketch] = []
@@ -321,7 +391,9 @@ def sketches(
             if not shapes:
                 note = "no geometry in this label"
             out.append(
-                Sketch(title, link, width, height, _image(record, images), shapes, rows, note)
+                Sketch(
+                    title, link, width, height, _image(record, local, origins), shapes, rows, note
+                )
             )
     finally:
         finder.close()

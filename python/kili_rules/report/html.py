@@ -502,6 +502,7 @@ def render_page(
     images: bool | Sequence[str],
 ) -> str:
     """A complete HTML document: what was checked, charts, drawings, the issues."""
+    drawings.image_origins(images)  # a bad prefix is an error even when nothing gets drawn
     body = [
         f"<h1>{escape(title)}</h1>",
         _verdict(report),
