@@ -150,7 +150,9 @@ def test_init_refuses_to_overwrite_and_bad_interfaces(tmp_path: Path) -> None:
     assert again.returncode == 2
     assert "--force" in again.stderr and "Traceback" not in again.stderr
     assert (tmp_path / "rules.toml").read_text() == "# mine\n"
-    forced = run("init", "--interface", "interface.json", "-o", "rules.toml", "--force", cwd=tmp_path)
+    forced = run(
+        "init", "--interface", "interface.json", "-o", "rules.toml", "--force", cwd=tmp_path
+    )
     assert forced.returncode == 0 and "[[rule]]" in (tmp_path / "rules.toml").read_text()
 
     (tmp_path / "empty.json").write_text(json.dumps({"jobs": {}}))

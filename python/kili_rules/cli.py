@@ -384,8 +384,11 @@ def cmd_init(args: argparse.Namespace) -> int:
         if out.exists() and not args.force:
             raise UsageError(f"{out} exists: pass --force to overwrite it")
         out.write_text(text, encoding="utf-8")
-        print(f"wrote {out}: {text.count('[[rule]]')} rules; check with: "
-              f"kili-rules lint {out} --interface {args.interface}", file=sys.stderr)
+        print(
+            f"wrote {out}: {text.count('[[rule]]')} rules; check with: "
+            f"kili-rules lint {out} --interface {args.interface}",
+            file=sys.stderr,
+        )
         return EXIT_OK
     _write(text, None)
     return EXIT_OK

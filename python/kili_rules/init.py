@@ -104,8 +104,7 @@ def starter_rulebook(interface: Mapping[str, Any], *, source: str = "the jsonInt
                 )
             if tools & ({"rectangle"} | _AREA_TOOLS):
                 book.rule(
-                    f"{title}: two objects of one category covering the same place are "
-                    "duplicates",
+                    f"{title}: two objects of one category covering the same place are duplicates",
                     {"kind": "overlap", "job": name, "max_iou": 0.9},
                 )
         if task == "TRANSCRIPTION":
@@ -132,7 +131,11 @@ def starter_rulebook(interface: Mapping[str, Any], *, source: str = "the jsonInt
                     book.rule(
                         f"{title} / {cat_name}: its required child {child} is answered when "
                         f"{cat_name} is chosen",
-                        {"kind": "required", "job": child, "when": {"job": name, "answer": cat_name}},
+                        {
+                            "kind": "required",
+                            "job": child,
+                            "when": {"job": name, "answer": cat_name},
+                        },
                     )
     head = (
         f"# A starting rulebook written by `kili-rules init` from {source}.\n"
