@@ -1,0 +1,113 @@
+"""The exit codes of docs/exit-codes.md, each from the command run as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES = ROOT / "examples" / "rules.toml"
+INTERFACE = ROOT / "tests" / "data" / "seed" / "json_interface.json"
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KILI_API_KEY": "not-used"}
+    return subprocess.run(
+        [sys.executable, "-m", "kili_rules.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def rect(mid: str, cat: str, x0: float, y0: float, x1: float, y1: float) -> dict[str, Any]:
+    pts = [(x0, y1), (x0, y0), (x1, y0), (x1, y1)]
+    return {
+        "mid": mid,
+        "type": "rectangle",
+        "categories": [{"name": cat}],
+        "boundingPoly": [{"normalizedVertices": [{"x": x, "y": y} for x, y in pts]}],
+    }
+
+
+def export(path: Path, annotations: list[dict[str, Any]]) -> Path:
+    asset = {
+        "id": "asset-1",
+        "externalId": "a1",
+        "latestLabel": {"id": "label-1", "jsonResponse": {"JOB_0": {"annotations": annotations}}},
+    }
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("labels/a1.json", json.dumps(asset))
+    return path
+
+
+def test_check_exits_0_1_2(tmp_path: Path) -> None:
+    clean = export(tmp_path / "clean.zip", [rect("m1", "OBJECT_A", 0.1, 0.1, 0.2, 0.2)])
+    bad = export(
+        tmp_path / "bad.zip",
+        [rect("m1", "OBJECT_A", 0.1, 0.1, 0.2, 0.2), rect("m2", "OBJECT_A", 0.3, 0.3, 0.4, 0.4)],
+    )
+    assert run("check", str(clean), "--rules", str(RULES), cwd=tmp_path).returncode == 0
+    assert run("check", str(bad), "--rules", str(RULES), cwd=tmp_path).returncode == 1
+    assert (
+        run("check", str(bad), "--rules", str(RULES), "--fail-on", "never", cwd=tmp_path)
+    ).returncode == 0
+    missing = run("check", str(tmp_path / "none.zip"), "--rules", str(RULES), cwd=tmp_path)
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+    (tmp_path / "junk.zip").write_bytes(b"not a zip")
+    junk = run("check", str(tmp_path / "junk.zip"), "--rules", str(RULES), cwd=tmp_path)
+    assert junk.returncode == 2 and "Traceback" not in junk.stderr
+    (tmp_path / "bad.toml").write_text('[[rule]]\nkind = "nope"\njob = "JOB_0"\n')
+    rules = run("check", str(clean), "--rules", "bad.toml", cwd=tmp_path)
+    assert rules.returncode == 2 and "Traceback" not in rules.stderr
+
+
+def test_lint_exits_0_1_2(tmp_path: Path) -> None:
+    assert run("lint", str(RULES), "--interface", str(INTERFACE), cwd=tmp_path).returncode == 0
+    (tmp_path / "other.toml").write_text('[[rule]]\nkind = "count"\njob = "NOT_A_JOB"\nmax = 1\n')
+    assert run("lint", "other.toml", "--interface", str(INTERFACE), cwd=tmp_path).returncode == 1
+    assert run("lint", "missing.toml", cwd=tmp_path).returncode == 2
+
+
+def test_init_exits_0_then_2_without_force(tmp_path: Path) -> None:
+    first = run("init", "--interface", str(INTERFACE), "-o", "rules.toml", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = run("init", "--interface", str(INTERFACE), "-o", "rules.toml", cwd=tmp_path)
+    assert again.returncode == 2
+
+
+def test_serve_exits_3_when_its_port_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken, socket.socket() as nobody:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        nobody.bind(("127.0.0.1", 0))  # a loopback port nothing answers on: no Kili reached
+        port, dead = taken.getsockname()[1], nobody.getsockname()[1]
+        out = run(
+            "serve",
+            "--rules",
+            str(RULES),
+            "--port",
+            str(port),
+            "--insecure-no-auth",
+            "--api-endpoint",
+            f"http://127.0.0.1:{dead}/api/label/v2/graphql",
+            "--store",
+            str(tmp_path / "events.db"),
+            cwd=tmp_path,
+        )
+    assert out.returncode == 3, out.stderr[-2000:]
+    assert "address already in use" in out.stderr
+
+
+def test_serve_exits_2_on_a_bad_rules_file(tmp_path: Path) -> None:
+    (tmp_path / "bad.toml").write_text("not toml [")
+    out = run("serve", "--rules", "bad.toml", "--insecure-no-auth", cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
