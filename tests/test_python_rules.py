@@ -426,3 +426,62 @@ def test_the_plugin_creates_python_findings_and_rule_errors_as_issues() -> None:
     assert "python rule 'flaky' raised ValueError" in call["text_array"][1]
     assert [i.kind for i in decision.issues] == ["python", "rule_error"]
     assert decision.sent_back
+
+
+CHECKS_MODULE = '''
+import kili_rules
+
+
+@kili_rules.python_rule(id="{rid}", severity="error")
+def crowded(label):
+    if len(label.objects) > 1:
+        yield kili_rules.Finding("{rid}: crowded")
+'''
+
+
+def test_python_rules_are_found_next_to_the_rules_file_from_any_folder(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    project = tmp_path / "qa"
+    (project / "checks").mkdir(parents=True)
+    # Module names unique to this test: nothing of the same name can sit on sys.path.
+    (project / "qa_next_to_rules.py").write_text(CHECKS_MODULE.format(rid="beside"))
+    (project / "checks" / "qa_in_a_path.py").write_text(CHECKS_MODULE.format(rid="in-path"))
+    (project / "rules.toml").write_text(
+        '[[rule]]\nkind = "python"\nfunction = "qa_next_to_rules:crowded"\n\n'
+        '[[rule]]\nkind = "python"\nfunction = "qa_in_a_path:crowded"\npath = "checks"\n'
+    )
+    label = {"id": "l1", "jsonResponse": ASSETS[3]["latestLabel"]["jsonResponse"]}
+    (tmp_path / "labels.json").write_text(json.dumps([label]))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run(
+        [sys.executable, "-m", "kili_rules.cli", "check", "../labels.json"]
+        + ["--rules", "../qa/rules.toml", "--format", "json"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert out.returncode == 1, out.stderr
+    texts = {row["text"] for row in json.loads(out.stdout)["rows"]}
+    assert texts == {"beside: crowded", "in-path: crowded"}
+
+    (project / "rules.toml").write_text(
+        '[[rule]]\nkind = "python"\nfunction = "qa_nowhere:crowded"\n'
+    )
+    missing = subprocess.run(
+        [sys.executable, "-m", "kili_rules.cli", "check", "../labels.json"]
+        + ["--rules", "../qa/rules.toml"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert missing.returncode == 2
+    assert f"looked in {project.resolve()}" in missing.stderr, missing.stderr

@@ -39,9 +39,13 @@ In every case the module must be importable where the RuleSet is unpickled.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Callable, Iterable, Mapping
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from kili_rules._native import (
@@ -183,18 +187,42 @@ def python_rule(
     return wrap
 
 
-def load_rule(spec: str, id: str | None = None, severity: str | None = None) -> PythonRule:
+def _import(module_name: str, search: Sequence[Path]) -> Any:
+    """Import ``module_name`` from the first of ``search`` that holds it, else from sys.path."""
+    top = module_name.partition(".")[0]
+    for folder in search:
+        if (folder / f"{top}.py").is_file() or (folder / top / "__init__.py").is_file():
+            sys.path.insert(0, str(folder))
+            try:
+                return importlib.import_module(module_name)
+            finally:
+                # The module stays imported; the folder does not stay on everyone's path.
+                with contextlib.suppress(ValueError):
+                    sys.path.remove(str(folder))
+    return importlib.import_module(module_name)
+
+
+def load_rule(
+    spec: str,
+    id: str | None = None,
+    severity: str | None = None,
+    *,
+    search: Sequence[Path] = (),
+) -> PythonRule:
     """The rule at ``"package.module:name"``: a decorated function, a PythonRule subclass or
-    instance, or a plain function (made a rule with ``id`` and ``severity``)."""
+    instance, or a plain function (made a rule with ``id`` and ``severity``). The module is
+    looked for in the ``search`` folders first, then on ``sys.path``."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise RulesError(f"python rule: function must read 'module:name', got {spec!r}")
     try:
-        obj: Any = importlib.import_module(module_name)
+        obj: Any = _import(module_name, search)
         for part in attr.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as e:
-        raise RulesError(f"python rule: cannot load {spec!r}: {e}") from None
+        looked = ", ".join(str(d) for d in search)
+        where = f" (looked in {looked} and on sys.path)" if looked else " (looked on sys.path)"
+        raise RulesError(f"python rule: cannot load {spec!r}: {e}{where}") from None
     if isinstance(obj, type) and issubclass(obj, PythonRule):
         obj = obj()
     if isinstance(obj, FunctionRule):
@@ -217,9 +245,14 @@ def load_rule(spec: str, id: str | None = None, severity: str | None = None) -> 
     raise RulesError(f"python rule: {spec!r} is not a function or a PythonRule")
 
 
-def from_entry(entry: Mapping[str, Any], index: int) -> PythonRule:
-    """A rules file entry ``{kind = "python", function = "mod:name", id?, severity?}``."""
-    unknown = set(entry) - {"kind", "function", "id", "severity"}
+def from_entry(
+    entry: Mapping[str, Any], index: int, base: str | os.PathLike[str] | None = None
+) -> PythonRule:
+    """A rules file entry ``{kind = "python", function = "mod:name", id?, severity?, path?}``.
+
+    The module is looked for in ``path`` (a folder, relative to ``base``: the rules file's
+    folder), else in ``base``, else on ``sys.path``."""
+    unknown = set(entry) - {"kind", "function", "id", "severity", "path"}
     if unknown:
         raise RulesError(
             f"rule {index}: unknown field(s) for a python rule: {', '.join(sorted(unknown))}"
@@ -235,7 +268,16 @@ def from_entry(entry: Mapping[str, Any], index: int) -> PythonRule:
         if not isinstance(sev, str):
             raise RulesError(f"rule {index}: severity must be a string")
         _check_severity(rid or spec, sev)
-    return load_rule(spec, rid, sev)
+    where = entry.get("path")
+    if where is not None and not isinstance(where, str):
+        raise RulesError(f"rule {index}: path must be a string (a folder)")
+    dirs: list[Path] = []
+    if where is not None:
+        folder = Path(where)
+        dirs.append(folder if folder.is_absolute() or base is None else Path(base) / folder)
+    if base is not None:
+        dirs.append(Path(base))
+    return load_rule(spec, rid, sev, search=dirs)
 
 
 def _as_issue(rule: PythonRule, found: object) -> Issue:

@@ -75,9 +75,9 @@ class RuleSet:
         return rs
 
     @classmethod
-    def _split(cls, config: Mapping[str, Any]) -> RuleSet:
+    def _split(cls, config: Mapping[str, Any], base: PathLike | None = None) -> RuleSet:
         """A rules document that may hold ``kind = "python"`` entries: those are loaded here
-        (by module path), the rest compiled by the core."""
+        (by module path, looked for in ``base`` first), the rest compiled by the core."""
         rules = config.get("rule")
         if not isinstance(rules, list):
             return cls._wrap(Engine.from_dict(dict(config)))
@@ -85,7 +85,7 @@ class RuleSet:
         python: list[PythonRule] = []
         for i, r in enumerate(rules, start=1):
             if isinstance(r, Mapping) and r.get("kind") == "python":
-                python.append(from_entry(r, i))
+                python.append(from_entry(r, i, base))
             else:
                 native.append(r)
         return cls._wrap(Engine.from_dict({**config, "rule": native}), python)
@@ -93,22 +93,26 @@ class RuleSet:
     # -- constructors ---------------------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, config: Mapping[str, Any]) -> RuleSet:
-        """From the structure of a rules file: ``{"rule": [{"kind": ..., ...}, ...]}``."""
+    def from_dict(cls, config: Mapping[str, Any], *, base: PathLike | None = None) -> RuleSet:
+        """From the structure of a rules file: ``{"rule": [{"kind": ..., ...}, ...]}``.
+
+        ``base``: the folder where the modules of ``kind = "python"`` rules are looked for
+        first (``from_file`` passes the rules file's folder); a rule's ``path`` is relative
+        to it."""
         if not isinstance(config, Mapping):
             raise RulesError(
                 f"rules: expected a mapping with a 'rule' list, got {type(config).__name__}"
             )
-        return cls._split(config)
+        return cls._split(config, base)
 
     @classmethod
-    def from_toml(cls, text: str) -> RuleSet:
+    def from_toml(cls, text: str, *, base: PathLike | None = None) -> RuleSet:
         if _names_python_kind(text):
-            return cls._split(_load_toml(text))
+            return cls._split(_load_toml(text), base)
         return cls._wrap(Engine.from_toml(text))
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> RuleSet:
+    def from_json(cls, text: str | bytes, *, base: PathLike | None = None) -> RuleSet:
         if _names_python_kind(text):
             import json
 
@@ -117,11 +121,11 @@ class RuleSet:
             except ValueError as e:
                 raise RulesError(f"rules file: JSON: {e}") from None
             if isinstance(data, Mapping):
-                return cls._split(data)
+                return cls._split(data, base)
         return cls._wrap(Engine.from_json(text))
 
     @classmethod
-    def from_yaml(cls, text: str) -> RuleSet:
+    def from_yaml(cls, text: str, *, base: PathLike | None = None) -> RuleSet:
         """YAML needs the ``yaml`` extra (PyYAML)."""
         try:
             import yaml
@@ -133,7 +137,7 @@ class RuleSet:
             raise RulesError(f"rules file: YAML: {e}") from None
         if not isinstance(data, Mapping):
             raise RulesError("rules file: expected a mapping with a 'rule' list")
-        return cls.from_dict(data)
+        return cls.from_dict(data, base=base)
 
     @classmethod
     def from_file(cls, path: PathLike) -> RuleSet:
@@ -147,10 +151,14 @@ class RuleSet:
         except OSError as e:
             raise RulesError(f"{p}: cannot read the rules file: {e.strerror or e}") from None
         try:
+            # Python rules' modules are found next to the rules file, wherever it is run from.
+            base = p.resolve().parent
             if suffix == ".json":
-                return cls.from_json(data)
+                return cls.from_json(data, base=base)
             text = data.decode("utf-8")
-            return cls.from_toml(text) if suffix == ".toml" else cls.from_yaml(text)
+            if suffix == ".toml":
+                return cls.from_toml(text, base=base)
+            return cls.from_yaml(text, base=base)
         except UnicodeDecodeError:
             raise RulesError(f"{p}: the rules file is not UTF-8 text") from None
         except RulesError as e:
