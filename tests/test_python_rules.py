@@ -428,7 +428,7 @@ def test_the_plugin_creates_python_findings_and_rule_errors_as_issues() -> None:
     assert decision.sent_back
 
 
-CHECKS_MODULE = '''
+CHECKS_MODULE = """
 import kili_rules
 
 
@@ -436,7 +436,7 @@ import kili_rules
 def crowded(label):
     if len(label.objects) > 1:
         yield kili_rules.Finding("{rid}: crowded")
-'''
+"""
 
 
 def test_python_rules_are_found_next_to_the_rules_file_from_any_folder(tmp_path: Path) -> None:
@@ -458,9 +458,9 @@ def test_python_rules_are_found_next_to_the_rules_file_from_any_folder(tmp_path:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    CLI = [sys.executable, "-m", "kili_rules.cli"]
     out = subprocess.run(
-        [sys.executable, "-m", "kili_rules.cli", "check", "../labels.json"]
-        + ["--rules", "../qa/rules.toml", "--format", "json"],
+        [*CLI, "check", "../labels.json", "--rules", "../qa/rules.toml", "--format", "json"],
         cwd=elsewhere,
         capture_output=True,
         text=True,
@@ -475,8 +475,7 @@ def test_python_rules_are_found_next_to_the_rules_file_from_any_folder(tmp_path:
         '[[rule]]\nkind = "python"\nfunction = "qa_nowhere:crowded"\n'
     )
     missing = subprocess.run(
-        [sys.executable, "-m", "kili_rules.cli", "check", "../labels.json"]
-        + ["--rules", "../qa/rules.toml"],
+        [*CLI, "check", "../labels.json", "--rules", "../qa/rules.toml"],
         cwd=elsewhere,
         capture_output=True,
         text=True,
