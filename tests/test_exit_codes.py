@@ -111,3 +111,30 @@ def test_serve_exits_2_on_a_bad_rules_file(tmp_path: Path) -> None:
     (tmp_path / "bad.toml").write_text("not toml [")
     out = run("serve", "--rules", "bad.toml", "--insecure-no-auth", cwd=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr
+
+
+def test_a_missing_extra_is_one_line_naming_it(tmp_path: Path) -> None:
+    # psycopg made unimportable in the child, as on a machine without the postgres extra.
+    code = (
+        "import sys; sys.modules['psycopg'] = None\n"
+        "from kili_rules.cli import main\n"
+        f"sys.exit(main(['serve', '--rules', {str(RULES)!r}, '--insecure-no-auth', '--dry-run',"
+        " '--port', '0', '--store', 'postgresql://127.0.0.1:1/none']))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    assert "pip install 'kili-rules[postgres]'" in out.stderr
+    (tmp_path / "rules.yaml").write_text("rule: []\n")
+    code = (
+        "import sys; sys.modules['yaml'] = None\n"
+        "from kili_rules.cli import main\n"
+        "sys.exit(main(['lint', 'rules.yaml']))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "kili-rules[yaml]" in out.stderr

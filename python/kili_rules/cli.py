@@ -856,6 +856,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as error:
         # RulesError and LabelError are ValueErrors: a bad rules file or an unreadable export.
         return _fail(_describe(error))
+    except ImportError as error:
+        # An optional extra that is not installed: its own message names the extra.
+        return _fail(_describe(error))
     except KeyboardInterrupt:
         return 130
     return code
