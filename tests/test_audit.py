@@ -127,6 +127,27 @@ def test_dry_run_then_apply_then_nothing_left(emu: KiliEmulator, env: Path, caps
     assert len(emu.issues(project)) == 1
 
 
+def test_apply_prints_a_summary_the_list_on_demand_and_all_of_it_as_json(
+    emu: KiliEmulator, env: Path, capsys: Any, tmp_path: Path
+) -> None:
+    project = emu.add_project()
+    bad = emu.add_assets(project, [{"labels": [TWO]} for _ in range(12)])
+    log = tmp_path / "changes.json"
+    args = ("--apply", "--dry-run", "--format", "json")
+    assert audit(emu, env, project, *args, "--apply-log", str(log)) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    # One headline of counts, not one line per change.
+    assert err == [f"dry run: 12 create_issue, 12 send_back on project {project}"], err
+    changes = json.loads(log.read_text())["changes"]
+    assert len(changes) == 24 and {c["asset_id"] for c in changes} == set(bad)
+    assert audit(emu, env, project, *args, "--verbose") == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 25
+    assert audit(emu, env, project, *args, "--quiet") == 1
+    assert capsys.readouterr().err.strip() == ""
+    assert audit(emu, env, project, "--quiet") == 2  # without --apply it describes nothing
+    assert "--apply" in capsys.readouterr().err
+
+
 def test_audit_as_a_process(emu: KiliEmulator, env: Path) -> None:
     project = emu.add_project()
     emu.add_assets(project, [{"labels": [TWO]}])

@@ -436,6 +436,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if fmt is None:
         suffix = Path(args.output).suffix.lower() if args.output else ""
         fmt = _SUFFIX_FORMATS.get(suffix, "text")
+    if (args.verbose or args.quiet or args.apply_log) and not args.apply:
+        raise UsageError("--verbose, --quiet and --apply-log describe --apply: pass it too")
+    if args.verbose and args.quiet:
+        raise UsageError("--verbose and --quiet contradict: pass one of them")
     if args.dry_run and not args.apply:
         # a dry run of nothing: refuse it rather than let the user believe a plan was shown
         raise UsageError("--dry-run shows what --apply would change: pass both, or neither")
@@ -472,7 +476,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
         policy = getattr(rules, "actions", None)
         extra = {"policy": policy} if policy is not None else {}
         result = report.apply(kili, dry_run=args.dry_run, **extra)
-        print(result, file=sys.stderr)
+        if args.apply_log is not None:
+            Path(args.apply_log).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        if args.verbose:
+            print(result, file=sys.stderr)
+        elif not args.quiet:
+            print(result.summary(), file=sys.stderr)
         if not result.ok:
             raise UsageError(
                 f"Kili API: {len(result.failed)} batch(es) of changes failed; "
@@ -583,6 +592,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument(
         "--dry-run", action="store_true", help="with --apply: print the changes, make none"
+    )
+    audit.add_argument(
+        "--verbose",
+        action="store_true",
+        help="with --apply: print every change (default: a summary of counts)",
+    )
+    audit.add_argument(
+        "--quiet", action="store_true", help="with --apply: print nothing of the changes"
+    )
+    audit.add_argument(
+        "--apply-log",
+        metavar="FILE",
+        help="with --apply: write every change, failure and skip as JSON to FILE",
     )
     audit.add_argument(
         "--format", choices=FORMATS, help="output format (default: from --output suffix, or text)"

@@ -68,20 +68,37 @@ class ApplyResult:
     def __str__(self) -> str:
         verb = "would " if self.dry_run else ""
         lines = [f"{verb}{change.describe()}" for change in self.changes]
+        lines += self._summary_lines(every_skip=True)
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        """The headline (counts per kind of change), failures, and skipped assets counted by
+        reason: what a person reads after an ``apply`` of thousands of assets."""
+        return "\n".join(self._summary_lines(every_skip=False))
+
+    def _summary_lines(self, *, every_skip: bool) -> list[str]:
         counts = {a: self.count(a) for a in dict.fromkeys(c.action for c in self.changes)}
         summary = ", ".join(f"{n} {a}" for a, n in counts.items()) or "no change"
         head = "dry run: " if self.dry_run else ""
-        lines.append(f"{head}{summary} on project {self.project_id}")
+        lines = [f"{head}{summary} on project {self.project_id}"]
         for ids, message in self.failed:
             lines.append(f"FAILED for {len(ids)} asset(s) ({', '.join(ids[:5])}...): {message}")
-        for asset_id, reason in self.skipped:
-            lines.append(f"skipped asset {asset_id}: {reason}")
+        if every_skip:
+            lines += [f"skipped asset {a}: {reason}" for a, reason in self.skipped]
+        else:
+            by_reason: dict[str, list[str]] = {}
+            for asset_id, reason in self.skipped:
+                by_reason.setdefault(reason, []).append(asset_id)
+            for reason, assets in by_reason.items():
+                more = ", ..." if len(assets) > 5 else ""
+                shown = ", ".join(assets[:5])
+                lines.append(f"skipped {len(assets)} asset(s) ({shown}{more}): {reason}")
         if not self.complete:
             lines.append(
                 "note: the report does not say which labels were checked; issues on labels "
                 "without a row were not reconciled"
             )
-        return "\n".join(lines)
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         return {
