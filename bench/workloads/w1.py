@@ -48,7 +48,8 @@ def run(cfg: Config) -> Result:
         f'{fmt_count(n)} label dicts `{{"id", "jsonResponse": {{"JOB_0": {{"annotations"'
         ": [3 rectangles]}}}` (seed 1; corner uniform in [0, 0.8), width and height in "
         "[0.01, 0.2), category OBJECT_A or OBJECT_B with p = 0.5). Rules: "
-        "`examples/rules.toml` (count JOB_0.OBJECT_A max 1; area max 0.33). The baseline is "
+        "`examples/rules.toml` (count JOB_0.OBJECT_A max 1; box max_area 0.33: the extent, "
+        "as the tutorial computes it). The baseline is "
         "`bench/baselines.py: tutorial_many`: one pass over the dicts, the category count and the "
         "tutorial's `_get_area` (extent of the vertices) with running min/max, no `search` field."
     )
@@ -56,7 +57,7 @@ def run(cfg: Config) -> Result:
         f"Asserted equal sets of (label id, rule, mid, text) for the baseline, `validate_many` "
         f"and the `validate` loop: {fmt_count(len(base))} issues "
         f"({', '.join(f'{k}: {fmt_count(v)}' for k, v in sorted(by_rule.items()))}). "
-        "No box here can reach the 0.33 area bound (at most 0.2 x 0.2), so the area rule is "
+        "No box here can reach the 0.33 extent bound (at most 0.2 x 0.2), so the box rule is "
         "evaluated on every box but never fires; W4 uses the tutorial's label, which breaks both."
     )
     res = Result("W1", "Tutorial rules on label dicts", setup, check, rows)
