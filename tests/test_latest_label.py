@@ -4,6 +4,7 @@ superseded and writes nothing; the latest label's event still acts."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -19,6 +20,12 @@ pytest.importorskip("kili")
 from kili_rules.kili.effects import MemorySteps
 from kili_rules.kili.plugin import RulesPlugin, handle_label
 
+pytest.importorskip("httpx")
+pytest.importorskip("fastapi")
+
+import httpx
+from kili_rules.webhook import create_app
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "tests" / "data" / "seed"
 RULES = RuleSet.from_file(ROOT / "examples" / "rules.toml")
@@ -26,6 +33,7 @@ THREE_BOXES: dict[str, Any] = json.loads((SEED / "json_response_three_boxes.json
 INTERFACE: dict[str, Any] = json.loads((SEED / "json_interface.json").read_text())
 COUNT_TEXT = "There are too many BBox (3) - Only 1 BBox of Object A accepted"
 LOG = logging.getLogger("kili_rules.tests.latest")
+SECRET = "latest-label-secret"
 
 
 def clean() -> dict[str, Any]:
@@ -185,3 +193,75 @@ def test_plugin_late_submit_is_superseded(kili: Any, emu: KiliEmulator, asset: A
     newest = label(emu, asset_id, THREE_BOXES)
     acted = plugin.on_submit(newest, asset_id)
     assert acted.outcome == "error" and acted.sent_back and emu.sent_back == [asset_id]
+
+
+def post(app: Any, body: object) -> Any:
+    """One webhook request through the ASGI app (no network)."""
+
+    async def go() -> Any:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.post("/", json=body, headers={"Authorization": SECRET})
+
+    return asyncio.run(go())
+
+
+def envelope(project: str, asset_id: str, label_id: str) -> dict[str, Any]:
+    """Kili's event envelope: the worker fetches the label by id through the real client."""
+    return {
+        "event": "label.workflow.created.default",
+        "organizationId": "org",
+        "projectId": project,
+        "payload": {"assetId": asset_id, "labelId": label_id, "externalId": None},
+    }
+
+
+def test_webhook_worker_records_a_late_event_as_superseded(
+    kili: Any,
+    emu: KiliEmulator,
+    asset: Any,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    project, asset_id = asset
+    old = emu.add_label(asset_id, THREE_BOXES)  # L1: bad, stored without a webhook call
+    new = emu.add_label(asset_id, clean())  # L2: clean
+    status = emu.asset(asset_id)["status"]
+    app = create_app(RULES, secret=SECRET, kili=kili, store=tmp_path / "events.db", workers=1)
+    try:
+        with caplog.at_level(logging.INFO, logger="kili_rules.webhook"):
+            # L2's event first (nothing to do), then the late event of L1
+            assert post(app, envelope(project, asset_id, new)).status_code == 202
+            assert app.state.worker.join(20), "the worker did not drain in 20 s"
+            assert post(app, envelope(project, asset_id, old)).status_code == 202
+            assert app.state.worker.join(20), "the worker did not drain in 20 s"
+        assert emu.issues(project) == []
+        assert emu.sent_back == []
+        assert emu.asset(asset_id)["status"] == status
+        # the journal's record of each event says what happened
+        first, late = app.state.journal.get(1), app.state.journal.get(2)
+        assert first.label_id == new and first.result["outcome"] == "pass"
+        assert late.label_id == old and late.result["outcome"] == "superseded"
+        assert late.result["superseded_by"] == new and late.result["created"] == 0
+        assert late.result["sent_back"] is False
+        decisions = [
+            json.loads(r.getMessage())
+            for r in caplog.records
+            if r.name == "kili_rules.webhook" and "kili-rules decision" in r.getMessage()
+        ]
+        assert [(d["label_id"], d["outcome"]) for d in decisions] == [
+            (new, "pass"),
+            (old, "superseded"),
+        ]
+        assert all(r.levelno == logging.INFO for r in caplog.records if "decision" in r.msg)
+
+        # the normal path: a newer bad label's event creates its issues and sends back
+        newest = emu.add_label(asset_id, THREE_BOXES)
+        assert post(app, envelope(project, asset_id, newest)).status_code == 202
+        assert app.state.worker.join(20), "the worker did not drain in 20 s"
+        assert app.state.journal.get(3).result["outcome"] == "error"
+        assert COUNT_TEXT in [i["text"] for i in emu.issues(project)]
+        assert {i["labelId"] for i in emu.issues(project)} == {newest}
+        assert emu.sent_back == [asset_id]
+    finally:
+        app.state.worker.stop(timeout=5)
