@@ -105,8 +105,13 @@ def test_late_event_of_a_superseded_bad_label_does_nothing(
     assert first.outcome == "pass" and first.effects.changes == ()
 
     steps = MemorySteps()
+    before = len(emu.requests)
     with caplog.at_level(logging.INFO, logger=LOG.name):
         late = check(kili, project, asset_id, old, steps=steps)
+    calls = emu.requests[before:]
+    # the check rides on the asset read the effects make anyway: one assets request, no write
+    assert calls.count("assets") == 1, calls
+    assert not {c for c in calls if not c.startswith(("count", "issues", "assets", "projects"))}
     assert late.error is None
     assert late.outcome == "superseded"
     assert late.effects.superseded_by == new["id"]
