@@ -72,6 +72,9 @@ ASSET_FIELDS = {
     "V2": ["id", "jsonMetadata"],
     "V3": ["id", "jsonMetadata"],
 }
+# asked in the same asset read when a label's freshness is checked (``latest_only``): an
+# event for a label a newer one of the same type has replaced must not act
+LABEL_FIELDS = ["labels.id", "labels.labelType", "labels.createdAt"]
 # Asset actions: the SDK method that performs it, and the (legacy workflow) asset statuses in
 # which it is a no-op. In workflow v2, Kili's own decline is relied on.
 MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -198,6 +201,8 @@ class Effects:
     declined: tuple[str, ...] = ()  # asset actions Kili declined
     resumed: tuple[str, ...] = ()  # steps found done in the StepLog, not redone
     bounced_to_review: bool = False  # the bounce cap turned a send-back into a review
+    # the id of the newer label of the same type that replaced this one: nothing was done
+    superseded_by: str | None = None
 
 
 @dataclass
@@ -228,6 +233,8 @@ class _Work:
     declined: list[str] = field(default_factory=list)
     plan: dict[str, Any] | None = None
     issues: dict[str, Any] | None = None
+    # the asset's newer label of the judged label's type, when the asset read found one
+    newer: str | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -255,11 +262,22 @@ def act(
     reconcile: bool = True,
     dry_run: bool = False,
     logger: logging.Logger | None = None,
+    latest_only: bool = True,
 ) -> Effects:
-    """Carry out ``verdict`` for one label of ``asset_id`` (see the module docstring)."""
+    """Carry out ``verdict`` for one label of ``asset_id`` (see the module docstring).
+
+    With ``latest_only`` (the plugin's and the webhook's), a label that a newer label of the
+    same type has replaced on the asset does nothing (``Effects.superseded_by``).
+    """
     target = Target(asset_id, label_id, verdict, steps)
     return run_effects(
-        kili, project_id, [target], reconcile=reconcile, dry_run=dry_run, logger=logger
+        kili,
+        project_id,
+        [target],
+        reconcile=reconcile,
+        dry_run=dry_run,
+        logger=logger,
+        latest_only=latest_only,
     )[0]
 
 
@@ -271,15 +289,21 @@ def run_effects(
     reconcile: bool = True,
     dry_run: bool = False,
     logger: logging.Logger | None = None,
+    latest_only: bool = False,
 ) -> list[Effects]:
     """``act`` over many labels at once: reads in bulk, one ``create_issues`` call (the SDK
     splits it per 100 issues), one metadata write, one call per asset action.
+
+    ``latest_only``: the asset read also fetches the asset's labels (same call, three more
+    fields); a target whose label is no longer the asset's latest of its type (a newer one
+    was created after it) is superseded: logged at INFO, recorded in its StepLog's plan, and
+    nothing is written for it. A label the asset does not list is acted on as before.
 
     Several targets on one asset are not supported (the last one's findings would solve the
     others'): pass one label per asset.
     """
     log = logger or LOGGER
-    runner = _Runner(kili, project_id, reconcile, dry_run, log)
+    runner = _Runner(kili, project_id, reconcile, dry_run, log, latest_only)
     works = [_Work(t) for t in targets]
     seen: set[str] = set()
     for work in works:
@@ -297,13 +321,20 @@ def run_effects(
 
 class _Runner:
     def __init__(
-        self, sdk: Any, project_id: str, reconcile: bool, dry_run: bool, log: logging.Logger
+        self,
+        sdk: Any,
+        project_id: str,
+        reconcile: bool,
+        dry_run: bool,
+        log: logging.Logger,
+        latest_only: bool = False,
     ) -> None:
         self.sdk = sdk
         self.project_id = project_id
         self.reconcile = reconcile
         self.dry_run = dry_run
         self.log = log
+        self.latest_only = latest_only
 
     # ---- bookkeeping ---------------------------------------------------------------------
 
@@ -365,12 +396,14 @@ class _Runner:
                 self.record(work, "plan", work.plan)
             else:
                 self.settle_moves(work)
-        self.do_issues([w for w in works if w.issues is None])
+        # a superseded label's plan says so (a retry resumes to the same nothing)
+        live = [w for w in works if not (w.plan or {}).get("superseded_by")]
+        self.do_issues([w for w in live if w.issues is None])
         # the moves enforce, the metadata is bookkeeping: a failed metadata write never stops
         # a send-back (a retry with the StepLog resumes at the metadata)
         for action in MOVES:
-            self.do_move(action, [w for w in works if action in self.moves(w)])
-        self.do_metadata([w for w in works if self.done(w, "metadata") is None])
+            self.do_move(action, [w for w in live if action in self.moves(w)])
+        self.do_metadata([w for w in live if self.done(w, "metadata") is None])
 
     def issues_needed(self, work: _Work) -> bool:
         return self.reconcile or work.wants_issues()
@@ -459,6 +492,8 @@ class _Runner:
 
     def read_assets(self, works: list[_Work]) -> None:
         fields = ASSET_FIELDS[self.workflow()] if works else []
+        if self.latest_only and any(w.target.label_id for w in works):
+            fields = [*fields, *LABEL_FIELDS]
         for chunk in _chunks(works, READ_BATCH):
             ids = [w.asset_id for w in chunk]
             rows = self.call(
@@ -485,10 +520,20 @@ class _Runner:
                 work.metadata = dict(metadata) if isinstance(metadata, Mapping) else {}
                 status = row.get("status")
                 work.status = status if isinstance(status, str) else None
+                if self.latest_only:
+                    work.newer = _newer_label(work.target.label_id, row.get("labels"))
 
     # ---- plan -----------------------------------------------------------------------------
 
     def plan(self, work: _Work) -> dict[str, Any]:
+        if work.newer is not None:
+            self.log.info(
+                "kili-rules: label %s on asset %s is superseded by label %s: nothing done",
+                work.target.label_id,
+                work.asset_id,
+                work.newer,
+            )
+            return {"moves": [], "bounces": None, "bounced": False, "superseded_by": work.newer}
         verdict = work.verdict
         metadata = work.metadata or {}
         done_bounces = _int(metadata.get(work.key(BOUNCES_KEY)))
@@ -761,6 +806,7 @@ class _Runner:
             declined=tuple(work.declined),
             resumed=tuple(work.resumed),
             bounced_to_review=bool(plan.get("bounced")),
+            superseded_by=plan.get("superseded_by"),
         )
 
 
@@ -768,6 +814,29 @@ def _open_issue(row: Mapping[str, Any]) -> _OpenIssue:
     comments = row.get("comments") or []
     text = comments[0].get("text") if comments and isinstance(comments[0], Mapping) else None
     return _OpenIssue(str(row.get("id")), text, row.get("objectMid"))
+
+
+def _newer_label(label_id: str | None, labels: object) -> str | None:
+    """The id of the asset's latest label of ``label_id``'s type when it is another one.
+
+    None when the label is the latest, when the asset does not list it (nothing to compare
+    with: acted on as before) or when the read did not serve the asset's labels. Latest is
+    the greatest ``createdAt`` (ISO-8601 UTC, compared as text); on a tie, the one listed
+    last (Kili lists an asset's labels oldest first).
+    """
+    if label_id is None or not isinstance(labels, list):
+        return None
+    rows = [row for row in labels if isinstance(row, Mapping)]
+    judged = next((row for row in rows if row.get("id") == label_id), None)
+    if judged is None:
+        return None
+    same = [
+        (str(row.get("createdAt") or ""), index, str(row.get("id")))
+        for index, row in enumerate(rows)
+        if row.get("labelType") == judged.get("labelType")
+    ]
+    latest = max(same)[2]
+    return None if latest == label_id else latest
 
 
 def _chunks(items: list[_Work], size: int) -> Iterable[list[_Work]]:

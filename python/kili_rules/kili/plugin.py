@@ -64,6 +64,8 @@ class Decision:
     (those already open on the asset are kept, not created again: see ``effects``).
     ``retryable``: the failure may pass on another attempt, which resumes after the steps
     already done (recorded in the StepLog given to ``handle_label``).
+    ``outcome`` is ``"superseded"`` when the label is no longer the asset's latest of its
+    type: nothing was written (``effects.superseded_by`` names the newer label).
     """
 
     handler: str
@@ -112,6 +114,7 @@ class Decision:
             "dry_run": self.dry_run,
             "error": self.error,
             "failed_step": self.failed_step,
+            "superseded_by": effects.superseded_by if effects else None,
         }
 
 
@@ -349,6 +352,9 @@ def _act(
     sent_back = any(a in ("send_back", "invalidate") for a in effects.actions)
     if sent_back and not base["dry_run"]:
         log.info("kili-rules: asset %s sent back to the queue", base["asset_id"])
+    if effects.superseded_by is not None:
+        # judged, but a newer label replaced it: the verdict stays visible, nothing acted
+        plan["outcome"] = "superseded"
     return Decision(
         **plan,
         actions=effects.actions,
