@@ -31,7 +31,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -275,19 +275,20 @@ class GraphQLPoster:
         prefix = base.path.rstrip("/")
         return target.path == prefix or target.path.startswith(prefix + "/")
 
-    def get_text(self, url: str, what: str) -> str:
-        """GET a URL (a jsonResponseUrl); the API key is sent only to Kili's own API."""
+    def _send(self, attempt: Callable[[], Any], what: str, *, name_attempts: bool = False) -> Any:
+        """Run ``attempt`` (one HTTP request) until its answer is not transient: connection
+        failures and 408/425/429/5xx are retried up to ``max_retries`` times with backoff, and
+        for as long as Kili's ``Retry-After`` asks, within ``max_wait``. Returns the response."""
         import requests
 
-        key = {"Authorization": f"X-API-Key: {self.api_key}"}
-        headers = key if self.sends_key_to(url) else {}
         waited, failures = 0.0, 0
         while True:
             try:
-                response = requests.get(url, headers=headers, timeout=self.timeout)
+                response = attempt()
             except (requests.ConnectionError, requests.Timeout) as error:
                 if failures == self.max_retries:
-                    raise ProjectError(f"{what}: {error}") from error
+                    tried = f" (after {failures + 1} attempts)" if name_attempts else ""
+                    raise ProjectError(f"{what}: {error}{tried}") from error
                 waited = self._sleep_before(what, failures, waited, str(error))
                 failures += 1
                 continue
@@ -297,11 +298,22 @@ class GraphQLPoster:
                 if retry_after is not None or failures < self.max_retries:
                     why = f"HTTP {status}"
                     waited = self._sleep_before(what, failures, waited, why, retry_after)
-                    failures += retry_after is None
+                    failures += retry_after is None  # Retry-After waits do not use up retries
                     continue
-            if status != 200:
-                raise ProjectError(f"{what}: HTTP {status}")
-            return str(response.text)
+            return response
+
+    def get_text(self, url: str, what: str) -> str:
+        """GET a URL (a jsonResponseUrl); the API key is sent only to Kili's own API."""
+        import requests
+
+        key = {"Authorization": f"X-API-Key: {self.api_key}"}
+        headers = key if self.sends_key_to(url) else {}
+        response = self._send(
+            lambda: requests.get(url, headers=headers, timeout=self.timeout), what
+        )
+        if response.status_code != 200:
+            raise ProjectError(f"{what}: HTTP {response.status_code}")
+        return str(response.text)
 
     def post(self, query: str, variables: Mapping[str, Any], what: str) -> Any:
         """The ``data`` alias of the answer; ``what`` names the request in errors.
@@ -310,52 +322,34 @@ class GraphQLPoster:
         as long as Kili's ``Retry-After`` asks (429, 503), all within ``max_wait`` seconds of
         waiting per request.
         """
-        import requests
-
         body = json.dumps({"query": query, "variables": variables}).encode()
         headers: dict[str, str] = {}
         if len(body) > COMPRESS_OVER:  # an idNotIn of every asset read
             body, headers = gzip.compress(body, compresslevel=6), {"Content-Encoding": "gzip"}
-        waited, failures = 0.0, 0
-        while True:
-            self._acquire()
-            try:
-                response = self._session().post(
-                    self.endpoint, data=body, headers=headers, timeout=self.timeout
-                )
-            except (requests.ConnectionError, requests.Timeout) as error:
-                if failures == self.max_retries:
-                    raise ProjectError(
-                        f"{what}: {error} (after {failures + 1} attempts)"
-                    ) from error
-                waited = self._sleep_before(what, failures, waited, str(error))
-                failures += 1
-                continue
-            status = response.status_code
-            if status in TRANSIENT_STATUSES:
-                retry_after = _retry_after(response)
-                if retry_after is not None or failures < self.max_retries:
-                    why = f"HTTP {status}"
-                    waited = self._sleep_before(what, failures, waited, why, retry_after)
-                    failures += retry_after is None
-                    continue
-            try:
-                answer = json.loads(response.content)
-            except ValueError:
-                raise ProjectError(
-                    f"{what}: HTTP {status}, answer is not JSON: {response.text[:200]!r}"
-                ) from None
-            errors = answer.get("errors") if isinstance(answer, dict) else None
-            if errors or status != 200:
-                message = "; ".join(
-                    str(e.get("message", e)) if isinstance(e, dict) else str(e)
-                    for e in (errors or [])
-                )
-                raise ProjectError(f"{what}: HTTP {status}: {message or 'no data'}")
-            data = answer.get("data") if isinstance(answer, dict) else None
-            if not isinstance(data, dict) or "data" not in data:
-                raise ProjectError(f"{what}: the answer has no data")
-            return data["data"]
+        session = self._session()
+
+        def attempt() -> Any:
+            self._acquire()  # every attempt goes through the SDK's rate limiter
+            return session.post(self.endpoint, data=body, headers=headers, timeout=self.timeout)
+
+        response = self._send(attempt, what, name_attempts=True)
+        status = response.status_code
+        try:
+            answer = json.loads(response.content)
+        except ValueError:
+            raise ProjectError(
+                f"{what}: HTTP {status}, answer is not JSON: {response.text[:200]!r}"
+            ) from None
+        errors = answer.get("errors") if isinstance(answer, dict) else None
+        if errors or status != 200:
+            message = "; ".join(
+                str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in (errors or [])
+            )
+            raise ProjectError(f"{what}: HTTP {status}: {message or 'no data'}")
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, dict) or "data" not in data:
+            raise ProjectError(f"{what}: the answer has no data")
+        return data["data"]
 
 
 def _retry_after(response: Any) -> float | None:
