@@ -10,31 +10,10 @@ use std::io::Read;
 use std::path::Path;
 
 use super::folder::validate_folder;
-use super::jsonlist::{split_array, validate_json_file};
-use super::{check_bytes, invalid_row, BatchOut};
-use crate::error::LabelError;
+use super::jsonlist::validate_json_file;
+use super::shared::{unreadable, ExportError, Progress};
+use super::BatchOut;
 use crate::ruleset::RuleSet;
-
-/// Bytes read before a chunk is handed to the workers.
-pub(crate) const CHUNK_BYTES: usize = 8 << 20;
-/// Largest JSON document (inflated zip member, list element or line) accepted.
-pub(crate) const MAX_DOC_BYTES: u64 = 1 << 30;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    #[error("{path}: {reason}")]
-    Unreadable { path: String, reason: String },
-}
-
-pub(crate) fn unreadable(path: &Path, reason: impl ToString) -> ExportError {
-    ExportError::Unreadable {
-        path: path.display().to_string(),
-        reason: reason.to_string(),
-    }
-}
-
-/// Progress: (units done, units total); units are files or bytes depending on the source.
-pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
 pub fn validate_export(
     rs: &RuleSet,
@@ -59,41 +38,4 @@ pub fn validate_export(
         return Err(unreadable(path, "not a zip file (no zip signature)"));
     }
     validate_json_file(rs, path, meta.len(), progress)
-}
-
-pub(crate) fn invalid(source: &str, reason: String) -> BatchOut {
-    let e = LabelError::new("", reason);
-    BatchOut {
-        invalid: 1,
-        rows: vec![invalid_row(Some(source), None, None, None, &e)],
-        ..BatchOut::default()
-    }
-}
-
-/// A label file: one asset record, or (`data.json`) a list of them.
-pub(crate) fn check_file_bytes(rs: &RuleSet, b: &[u8], source: &str) -> BatchOut {
-    let first = b.iter().find(|c| !c.is_ascii_whitespace());
-    if first == Some(&b'[') {
-        let mut out = BatchOut::default();
-        let mut docs = Vec::new();
-        let res = split_array(b, |d| {
-            docs.push(d.to_vec());
-            Ok(())
-        });
-        if let Err(e) = res {
-            return invalid(source, e);
-        }
-        for (k, d) in docs.iter().enumerate() {
-            out.extend(check_bytes(rs, d, Some(&format!("{source}[{k}]"))));
-        }
-        out.bytes_read = b.len() as u64;
-        return out;
-    }
-    check_bytes(rs, b, Some(source))
-}
-
-/// Label files of an export: `*.json`, not hidden.
-pub(crate) fn is_label_file(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower.ends_with(".json") && !lower.rsplit('/').next().is_some_and(|f| f.starts_with('.'))
 }

@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::export::{
-    check_file_bytes, invalid, is_label_file, unreadable, ExportError, Progress, MAX_DOC_BYTES,
+use super::jsonlist::check_file_bytes;
+use super::shared::{
+    hidden_reason, hidden_row, invalid, looks_like_label, unreadable, ExportError, Progress,
+    MAX_DOC_BYTES,
 };
 use super::BatchOut;
 use crate::ruleset::RuleSet;
@@ -19,7 +21,7 @@ pub(crate) fn validate_folder(
 ) -> Result<BatchOut, ExportError> {
     let mut files = Vec::new();
     let mut skipped = Vec::new();
-    collect_json(root, &mut files, &mut skipped, 0).map_err(|e| unreadable(root, e))?;
+    collect_json(root, root, &mut files, &mut skipped, 0).map_err(|e| unreadable(root, e))?;
     files.sort();
     skipped.sort();
     let total = files.len() as u64;
@@ -27,7 +29,10 @@ pub(crate) fn validate_folder(
     // Nothing is left out silently: every path not read is a row saying why.
     for (p, reason) in skipped {
         let name = p.strip_prefix(root).unwrap_or(&p).display().to_string();
-        out.extend(invalid(&name, format!("not read: {reason}")));
+        out.extend(match reason {
+            Skipped::Hidden(why) => hidden_row(&name, why),
+            Skipped::Other(why) => invalid(&name, format!("not read: {why}")),
+        });
     }
     let mut done = 0u64;
     for chunk in files.chunks(256) {
@@ -65,12 +70,22 @@ fn read_bounded(p: &Path) -> Result<Vec<u8>, String> {
 /// Folders nested deeper than this are not read (a loop of bind mounts, a hostile tree).
 const MAX_DEPTH: usize = 32;
 
+/// Why a path was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Skipped {
+    /// Hidden or a macOS resource fork, named like a label.
+    Hidden(&'static str),
+    Other(&'static str),
+}
+
 /// Label files under `dir`; symbolic links (not followed: they may leave the export or loop),
-/// special files named like labels and folders too deep go to `skipped` with the reason.
+/// special files and hidden files named like labels and folders too deep go to `skipped` with
+/// the reason. Hidden folders are walked too: a label hidden in one is a row.
 fn collect_json(
+    root: &Path,
     dir: &Path,
     out: &mut Vec<PathBuf>,
-    skipped: &mut Vec<(PathBuf, &'static str)>,
+    skipped: &mut Vec<(PathBuf, Skipped)>,
     depth: usize,
 ) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
@@ -78,18 +93,27 @@ fn collect_json(
         let ty = entry.file_type()?;
         let p = entry.path();
         if ty.is_symlink() {
-            skipped.push((p, "symbolic link (links are not followed)"));
+            skipped.push((p, Skipped::Other("symbolic link (links are not followed)")));
         } else if ty.is_dir() {
             if depth >= MAX_DEPTH {
-                skipped.push((p, "folder nested too deep (more than 32 levels)"));
+                let why = "folder nested too deep (more than 32 levels)";
+                skipped.push((p, Skipped::Other(why)));
             } else {
-                collect_json(&p, out, skipped, depth + 1)?;
+                collect_json(root, &p, out, skipped, depth + 1)?;
             }
-        } else if is_label_file(&p.to_string_lossy()) {
-            if ty.is_file() {
+        } else {
+            // Judged on the path inside the export: the export's own location may be hidden.
+            let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy();
+            if !looks_like_label(&rel) {
+                continue;
+            }
+            if let Some(why) = hidden_reason(&rel) {
+                skipped.push((p, Skipped::Hidden(why)));
+            } else if ty.is_file() {
                 out.push(p);
             } else {
-                skipped.push((p, "not a regular file (FIFO, socket or device)"));
+                let why = "not a regular file (FIFO, socket or device)";
+                skipped.push((p, Skipped::Other(why)));
             }
         }
     }

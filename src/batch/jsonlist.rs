@@ -4,8 +4,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use super::export::{invalid, unreadable, ExportError, Progress, CHUNK_BYTES, MAX_DOC_BYTES};
-use super::BatchOut;
+use super::shared::{invalid, unreadable, ExportError, Progress, CHUNK_BYTES, MAX_DOC_BYTES};
+use super::{check_bytes, BatchOut};
 use crate::ruleset::RuleSet;
 
 pub(crate) fn validate_json_file(
@@ -91,6 +91,28 @@ pub(crate) fn validate_json_file(
     }
     flush(&mut chunk, &mut out, total);
     Ok(out)
+}
+
+/// A label file: one asset record, or (`data.json`) a list of them.
+pub(crate) fn check_file_bytes(rs: &RuleSet, b: &[u8], source: &str) -> BatchOut {
+    let first = b.iter().find(|c| !c.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        let mut out = BatchOut::default();
+        let mut docs = Vec::new();
+        let res = split_array(b, |d| {
+            docs.push(d.to_vec());
+            Ok(())
+        });
+        if let Err(e) = res {
+            return invalid(source, e);
+        }
+        for (k, d) in docs.iter().enumerate() {
+            out.extend(check_bytes(rs, d, Some(&format!("{source}[{k}]"))));
+        }
+        out.bytes_read = b.len() as u64;
+        return out;
+    }
+    check_bytes(rs, b, Some(source))
 }
 
 /// Split a top-level JSON array held in memory into its elements.

@@ -1,16 +1,19 @@
 //! Batch validation: documents in, report rows out, fanned out on rayon; and the Kili export
 //! readers (zip, folder, JSON list, JSON Lines) that feed it.
 
+mod central;
 mod export;
 mod folder;
 mod jsonlist;
 mod peek;
-pub use peek::{peek_ids, peek_ids_from};
+pub use peek::{peek_ids, peek_ids_from, Ids};
 mod pipeline;
+mod shared;
 mod zip;
 
-pub use export::{validate_export, ExportError, Progress};
+pub use export::validate_export;
 pub use pipeline::{check_chunk, check_many_bytes, with_threads, Input, Pipeline};
+pub use shared::{ExportError, Progress};
 
 use std::collections::BTreeSet;
 
@@ -94,27 +97,6 @@ impl BatchOut {
 pub const INVALID_KIND: &str = "invalid_label";
 /// The kind (and rule) of the row that stands for a label with nothing to check.
 pub const UNCHECKED_KIND: &str = "unchecked";
-
-/// The ids of an input that could not be read, as far as they can be told: nothing is lost.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Ids {
-    pub asset_id: Option<String>,
-    pub external_id: Option<String>,
-    pub label_id: Option<String>,
-}
-
-impl Ids {
-    /// A document's `id` is its label's when it has `jsonResponse` (a label dict), else its
-    /// asset's.
-    pub fn of(id: Option<String>, external_id: Option<String>, is_label: bool) -> Self {
-        let (label_id, asset_id) = if is_label { (id, None) } else { (None, id) };
-        Ids {
-            asset_id,
-            external_id,
-            label_id,
-        }
-    }
-}
 
 /// An input that could not be read, with whatever ids it still shows.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,8 +2,28 @@
 
 use serde::de::IgnoredAny;
 
-use super::Ids;
 use crate::label::json::LooseId;
+
+/// The ids of an input that could not be read, as far as they can be told: nothing is lost.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Ids {
+    pub asset_id: Option<String>,
+    pub external_id: Option<String>,
+    pub label_id: Option<String>,
+}
+
+impl Ids {
+    /// A document's `id` is its label's when it has `jsonResponse` (a label dict), else its
+    /// asset's.
+    pub fn of(id: Option<String>, external_id: Option<String>, is_label: bool) -> Self {
+        let (label_id, asset_id) = if is_label { (id, None) } else { (None, id) };
+        Ids {
+            asset_id,
+            external_id,
+            label_id,
+        }
+    }
+}
 
 /// The ids of a document that could not be read as a label, when its JSON is still sound.
 pub fn peek_ids(bytes: &[u8]) -> Ids {
