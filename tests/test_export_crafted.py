@@ -212,3 +212,26 @@ def test_directory_holding_more_entries_than_its_end_record_counts(tmp_path: Pat
     assert "inconsistent" in out, out
     rows = rows_of(tmp_path, p)
     assert [r[0] for r in rows if r[1] == "count"] == ["b"], rows
+
+
+def test_data_descriptors_after_a_plain_member(tmp_path: Path) -> None:
+    """A zip whose later members have data descriptors is read through its central directory
+    from the first of them on: all members checked, no row (it used to stop as corrupt)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("labels/first.json", record("first", 1))
+        z._seekable = False  # what an unseekable output makes zipfile write from here on
+        for i in range(3):
+            z.writestr(f"labels/dd{i}.json", record(f"dd{i}", 1))
+    p = tmp_path / "export.zip"
+    p.write_bytes(buf.getvalue())
+    with zipfile.ZipFile(p) as z:
+        flags = [i.flag_bits & 0x08 for i in z.infolist()]
+    assert flags == [0, 8, 8, 8]
+    rows = rows_of(tmp_path, p)
+    assert sorted((r[0], r[1]) for r in rows) == [
+        ("dd0", "count"),
+        ("dd1", "count"),
+        ("dd2", "count"),
+        ("first", "count"),
+    ], rows
