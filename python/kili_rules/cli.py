@@ -482,11 +482,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
             print(result, file=sys.stderr)
         elif not args.quiet:
             print(result.summary(), file=sys.stderr)
-        if not result.ok:
+        if result.failed:
             raise UsageError(
                 f"Kili API: {len(result.failed)} batch(es) of changes failed; "
                 "run the same command again to resume"
             )
+        if not result.ok:
+            # an asset left alone was not applied: that is no success (the headline says why)
+            raise UsageError(f"apply: {result.headline()}")
     return int(report.exit_code(args.fail_on))
 
 
