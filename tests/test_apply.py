@@ -331,3 +331,56 @@ def test_audit_apply_exits_2_when_an_asset_cannot_be_applied(
     (line,) = [ln for ln in done.stderr.splitlines() if ln.startswith("kili-rules: error: apply:")]
     assert "NOT APPLIED to 1 asset(s)" in line and "no change" not in done.stderr
     assert len(emu.issues(project["project"])) == 3 and emu.issues(asset_id=blank) == []
+
+
+def cli(*args: str, env: dict[str, str]) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "kili_rules.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_the_apply_command_pushes_a_saved_export_report_and_fails_on_a_deleted_asset(
+    kili: Any, emu: KiliEmulator, project: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    monkeypatch.setenv("KILI_SDK_SKIP_CHECKS", "1")
+    env = {**os.environ, "KILI_SDK_SKIP_CHECKS": "1", "APPLY_KEY": emu.api_key}
+    export, saved = tmp_path / "export.zip", tmp_path / "report.json"
+    kili.export_labels(
+        project_id=project["project"], filename=str(export), fmt="kili", with_assets=False
+    )
+    rules = str(ROOT / "examples" / "rules.toml")
+    check = cli("check", str(export), "--rules", rules, "--project", project["project"],
+                "-o", str(saved), env=env)  # fmt: skip
+    assert check.returncode == 1, check.stderr  # violations
+    key = ("--api-key-env", "APPLY_KEY", "--api-endpoint", emu.endpoint)
+
+    dry = cli("apply", str(saved), "--rules", rules, "--dry-run", *key, env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert f"dry run: 3 create_issue, 2 send_back on project {project['project']}" in dry.stderr
+    assert mutations(emu) == []
+
+    emu.delete_assets([project["b"]])  # deleted between the check and the apply
+    done = cli("apply", str(saved), "--rules", rules, *key, env=env)
+    assert done.returncode == 2, done.stderr
+    assert "NOT APPLIED to 1 asset(s): 1 not found in the project" in done.stderr
+    assert "no change" not in done.stderr
+    assert sorted(i["text"] for i in emu.issues()) == sorted([COUNT_TEXT, "BBox too large"])
+    assert emu.sent_back == [project["a"]]
+
+    again = cli("apply", str(saved), *key, env=env)
+    assert again.returncode == 2 and "nothing applied" in again.stderr
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"rows": [{"rule": "r", "kind": "k", "severity": "fatal", "text": "t"}]}')
+    refused = cli("apply", str(bad), "--project", project["project"], *key, env=env)
+    assert refused.returncode == 2
+    assert f"{bad}: rows[0].severity: expected error or warning" in refused.stderr

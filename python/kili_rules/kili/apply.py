@@ -16,10 +16,11 @@ open issues are read first, and those found are kept).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from kili_rules.kili.effects import Change, Effects, KiliCallFailed, Target, run_effects
 from kili_rules.report import UNCHECKED_KIND
@@ -436,3 +437,110 @@ def apply_report(
     result = ApplyResult(project, dry_run, tuple(effects), tuple(failed), tuple(skipped), complete)
     log.info("kili-rules apply: %s", result.headline())
     return result
+
+
+@dataclass(frozen=True)
+class SavedRow:
+    """One row of a report read back from its JSON (``Report.to_json``): what ``apply`` needs
+    of a :class:`kili_rules.Row`, with the same attribute names."""
+
+    rule: str
+    kind: str
+    severity: str
+    text: str
+    asset_id: str | None = None
+    external_id: str | None = None
+    label_id: str | None = None
+    mid: str | None = None
+    source: str | None = None
+    job: str | None = None
+    category: str | None = None
+    frame: int | None = None
+    value: float | None = None
+    limit: float | None = None
+    author: str | None = None
+    label_type: str | None = None
+    created_at: str | None = None
+    asset_status: str | None = None
+
+
+_TEXT_FIELDS = ("rule", "kind", "severity", "text")
+_OPTIONAL_TEXT = (
+    "asset_id",
+    "external_id",
+    "label_id",
+    "mid",
+    "source",
+    "job",
+    "category",
+    "author",
+    "label_type",
+    "created_at",
+    "asset_status",
+)
+
+
+def read_report(path: str) -> Report:
+    """A report saved as JSON (``kili-rules check/audit --format json``), to apply it.
+
+    ValueError names the file and, for a bad row, its index and field."""
+    from pathlib import Path
+
+    from kili_rules.report import Report
+    from kili_rules.report.context import Context
+
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not UTF-8 text ({error})") from None
+    rows_in = document.get("rows") if isinstance(document, Mapping) else None
+    if not isinstance(rows_in, list):
+        raise ValueError(
+            f"{path}: not a kili-rules JSON report (expected an object with a 'rows' list: "
+            "write one with --format json)"
+        )
+    rows: list[SavedRow] = []
+    for index, raw in enumerate(rows_in):
+        where = f"{path}: rows[{index}]"
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"{where}: expected an object, got {type(raw).__name__}")
+        fields: dict[str, Any] = {}
+        for name in _TEXT_FIELDS:
+            value = raw.get(name)
+            if not isinstance(value, str):
+                raise ValueError(f"{where}.{name}: expected a string, got {value!r}")
+            fields[name] = value
+        if fields["severity"] not in ("error", "warning"):
+            raise ValueError(
+                f"{where}.severity: expected error or warning, not {fields['severity']!r}"
+            )
+        for name in _OPTIONAL_TEXT:
+            value = raw.get(name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{where}.{name}: expected a string or null, got {value!r}")
+            fields[name] = value
+        rows.append(SavedRow(**fields))
+    checked = document.get("checked")
+    checked = checked if isinstance(checked, Mapping) else {}
+    summary = document.get("summary")
+    summary = summary if isinstance(summary, Mapping) else {}
+    project = checked.get("project_id")
+    context = Context(
+        inputs=(path,),
+        project_id=project if isinstance(project, str) and project else None,
+    )
+
+    def count(key: str) -> int:
+        value = summary.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    return Report(
+        cast("list[Any]", rows),
+        labels=count("labels"),
+        assets=count("assets"),
+        invalid=count("invalid"),
+        unchecked=count("unchecked"),
+        context=context,
+    )
