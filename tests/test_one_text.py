@@ -190,3 +190,19 @@ def test_the_cli_text_is_the_reports_text(emu: KiliEmulator, env: Path) -> None:
     held = {fingerprint(i["text"], i["objectMid"]) for i in emu.issues(project)}
     assert found == held and len(held) == 2
     assert json.loads(report.to_json())["summary"]["issues"] == 2
+
+
+def test_webhook_then_apply_of_a_saved_audit_report_changes_nothing(
+    emu: KiliEmulator, env: Path, tmp_path: Path, capsys: Any
+) -> None:
+    project, labels = project_with_findings(emu)
+    webhook(emu, project, labels, env)
+    before, sent_back, done = state(emu, project), list(emu.sent_back), len(writes(emu))
+    saved = tmp_path / "report.json"
+    argv = ["audit", "--project", project, "--rules", str(env), "--api-key-env", "AUDIT_KEY"]
+    assert main([*argv, "--api-endpoint", emu.endpoint, "--no-progress", "-o", str(saved)]) == 1
+    key = ["--api-key-env", "AUDIT_KEY", "--api-endpoint", emu.endpoint]
+    assert main(["apply", str(saved), "--rules", str(env), *key]) == 0
+    assert "no change on project" in capsys.readouterr().err
+    assert state(emu, project) == before and emu.sent_back == sent_back
+    assert writes(emu)[done:] == []
