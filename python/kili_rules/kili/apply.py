@@ -8,6 +8,12 @@ created earlier that no longer fire are solved, also on the checked labels that 
 any more (a label fixed since the last apply); the rules' actions are performed. A dry run
 (the default) lists the changes and writes nothing; a second apply changes nothing.
 
+A report from any source: the assets are first looked up in Kili (one paged query), for the
+latest label of those the report gives no label id (an export) or no asset id (external ids
+only), and to leave alone the ones deleted since. What cannot be applied is counted by reason
+in the headline, and the result is not ``ok``. :func:`read_report` reads a report saved as
+JSON back (``kili-rules apply REPORT``).
+
 Creations are verified: after each batch, the issues ``createIssues`` answered as created are
 read back from Kili; one it does not hold makes the batch fail, with the counts (an answer
 that says saved is not taken for proof). Applying again creates only the missing ones (the
