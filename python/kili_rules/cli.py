@@ -482,12 +482,53 @@ def cmd_audit(args: argparse.Namespace) -> int:
             print(result, file=sys.stderr)
         elif not args.quiet:
             print(result.summary(), file=sys.stderr)
-        if not result.ok:
+        if result.failed:
             raise UsageError(
                 f"Kili API: {len(result.failed)} batch(es) of changes failed; "
                 "run the same command again to resume"
             )
+        if not result.ok:
+            # an asset left alone was not applied: that is no success (the headline says why)
+            raise UsageError(f"apply: {result.headline()}")
     return int(report.exit_code(args.fail_on))
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    """Push a saved JSON report back to Kili: 0 when all of it was applied, 2 when a batch
+    failed or an asset could not be applied (the headline says how many and why)."""
+    if args.verbose and args.quiet:
+        raise UsageError("--verbose and --quiet contradict: pass one of them")
+    if not os.path.isfile(args.report):
+        raise UsageError(f"no such report file: {args.report}")
+    from kili_rules.kili.apply import read_report
+
+    report = read_report(args.report)
+    project = args.project or report.context.project_id
+    if not project:
+        raise UsageError(
+            f"{args.report} names no Kili project: pass --project ID (the project of its assets)"
+        )
+    extra: dict[str, Any] = {}
+    if args.rules is not None:
+        policy = getattr(_load_rules(args.rules), "actions", None)
+        if policy is not None:
+            extra["policy"] = policy
+    kili = _kili_client(args.api_key_env, args.api_endpoint, "apply")
+    result = report.apply(kili, project_id=project, dry_run=args.dry_run, **extra)
+    if args.apply_log is not None:
+        Path(args.apply_log).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    if args.verbose:
+        print(result, file=sys.stderr)
+    elif not args.quiet:
+        print(result.summary(), file=sys.stderr)
+    if result.failed:
+        raise UsageError(
+            f"Kili API: {len(result.failed)} batch(es) of changes failed; "
+            "run the same command again to resume"
+        )
+    if not result.ok:
+        raise UsageError(f"apply: {result.headline()}")
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -630,6 +671,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept a run that read no label (else exit 2)",
     )
     audit.set_defaults(func=cmd_audit)
+
+    apply = sub.add_parser(
+        "apply",
+        help="push a saved JSON report (check/audit --format json) back to Kili",
+        description="Push the findings of a report saved with --format json back to Kili, as "
+        "audit --apply does (issues without duplicates, solved when they no longer fire, the "
+        "rules' actions). A report without label ids (from an export) is applied too: the "
+        "assets' latest labels are read from Kili first. Exit code: 0 all applied, 2 bad "
+        "usage, a failed Kili call or an asset that could not be applied.",
+    )
+    apply.add_argument("report", metavar="REPORT", help="a report written with --format json")
+    apply.add_argument(
+        "--project", metavar="ID", help="Kili project id (default: the one the report names)"
+    )
+    apply.add_argument("--rules", metavar="FILE", help="rules file whose [actions] apply")
+    apply.add_argument("--dry-run", action="store_true", help="print the changes, make none")
+    apply.add_argument("--verbose", action="store_true", help="print every change")
+    apply.add_argument("--quiet", action="store_true", help="print nothing of the changes")
+    apply.add_argument(
+        "--apply-log", metavar="FILE", help="write every change, failure and skip as JSON"
+    )
+    apply.add_argument("--api-endpoint", metavar="URL", help="Kili GraphQL endpoint")
+    apply.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        default="KILI_API_KEY",
+        help="environment variable holding the Kili API key (default KILI_API_KEY)",
+    )
+    apply.set_defaults(func=cmd_apply)
 
     lint = sub.add_parser("lint", help="check a rules file against a project's jsonInterface")
     lint.add_argument("rules", metavar="RULES", help="rules file")

@@ -46,6 +46,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kili_rules.kili.finding_text import fingerprint, issue_text
 from kili_rules.verdict import Verdict
 
 __all__ = [
@@ -571,13 +572,14 @@ class _Runner:
         for work in works:
             verdict = work.verdict
             ledger = set(_split(work.metadata.get(work.key(LEDGER_KEY)) if work.metadata else None))
-            wanted: Counter[tuple[str | None, str | None]] = Counter(
-                (issue.text, issue.mid) for issue in verdict.issues
+            # one text and one fingerprint per finding on every path (see finding_text)
+            wanted: Counter[tuple[str, str | None]] = Counter(
+                fingerprint(issue_text(issue), issue.mid) for issue in verdict.issues
             )
             kept: list[str] = []
             solve: list[_OpenIssue] = []
             for current in work.open_issues or []:
-                key = (current.text, current.mid)
+                key = fingerprint(current.text, current.mid)
                 if wanted[key] > 0:
                     wanted[key] -= 1
                     kept.append(current.id)
@@ -585,10 +587,11 @@ class _Runner:
                     solve.append(current)
             if work.wants_issues():
                 for finding in verdict.issues:
-                    if wanted[(finding.text, finding.mid)] > 0:
-                        wanted[(finding.text, finding.mid)] -= 1
+                    text = issue_text(finding)
+                    if wanted[fingerprint(text, finding.mid)] > 0:
+                        wanted[fingerprint(text, finding.mid)] -= 1
                         label = getattr(finding, "label_id", None) or work.target.label_id
-                        to_create.append((work, label, finding.text, finding.mid))
+                        to_create.append((work, label, text, finding.mid))
             for stale in solve:
                 change = Change("solve_issue", work.asset_id, text=stale.text, issue_id=stale.id)
                 if not self.dry_run:

@@ -37,6 +37,7 @@ from kili_rules.kili.effects import (
     act,
     is_retryable,
 )
+from kili_rules.kili.finding_text import INVALID_LABEL_PREFIX, unreadable_text
 from kili_rules.verdict import ActionPolicy, Verdict
 
 __all__ = ["INVALID_LABEL_PREFIX", "Decision", "RulesPlugin", "handle_label", "register_webhook"]
@@ -45,7 +46,6 @@ LOGGER = logging.getLogger("kili_rules.kili")
 
 # The fields fetched when the payload carries no usable jsonResponse.
 LABEL_FIELDS = ("id", "jsonResponse")
-INVALID_LABEL_PREFIX = "kili-rules could not read this label: "
 
 # RulesPlugin's logger when none is given (the SDK's default one prints each line twice: it
 # has a handler and propagates to the "kili" logger, which has one too)
@@ -296,7 +296,7 @@ def _unreadable(
     if base["label_id"] is None:
         # Without a label id there is nothing to attach an issue to: log only.
         return Decision(**base, invalid=reason)
-    finding: Any = _Finding(INVALID_LABEL_PREFIX + reason)
+    finding: Any = _Finding(unreadable_text(reason))
     verdict = Verdict.decide([finding], _policy(ruleset))
     return _act(kili, {**base, "invalid": reason}, verdict, steps, reconcile, log)
 

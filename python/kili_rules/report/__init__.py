@@ -371,7 +371,10 @@ class Report(Sequence["Row"]):
         with the same text and mid is not created again; issues kili-rules created earlier
         that no longer fire are solved (``reconcile``); the actions of ``policy`` (the rules
         file's ``[actions]``; default: send back on error) are performed. Applying again
-        changes nothing. ``project_id`` defaults to ``context.project_id``. See
+        changes nothing. ``project_id`` defaults to ``context.project_id``. A report from
+        any source is applied: where it has no label id (a Kili export), the assets' latest
+        labels are read from Kili first; an asset that cannot be applied (deleted since) is
+        counted in the result's headline and makes ``result.ok`` False. See
         :mod:`kili_rules.kili.apply`.
         """
         from kili_rules.kili.apply import apply_report
