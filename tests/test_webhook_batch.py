@@ -69,13 +69,15 @@ def backlog_in(store: Path) -> int:
     return int(row[0])
 
 
+@pytest.mark.parametrize("fetch", [False, True], ids=["inline", "fetch-labels"])
 def test_200_events_are_acted_on_once_with_batched_kili_calls(
-    emu: KiliEmulator, tmp_path: Path
+    emu: KiliEmulator, tmp_path: Path, fetch: bool
 ) -> None:
     labels = Labels(emu, 200, fail_every=4)  # 50 failing: 100 issues, 50 send-backs
     server = Server(
         tmp_path / "events.db", emu.endpoint, emu.api_key, tmp_path / "server.log",
         "--workers", "2", "--batch-size", "50", "--batch-wait", "0.5",
+        *(["--fetch-labels"] if fetch else []),
     ).wait_ready()  # fmt: skip
     try:
         time.sleep(2)  # the client is built in the background: its start-up calls first
@@ -90,7 +92,9 @@ def test_200_events_are_acted_on_once_with_batched_kili_calls(
         # one event at a time would cost one open-issues read, one asset read and one
         # metadata write per event and one createIssues and one send-back per failing one
         assert calls["issues"] <= 20, calls
-        assert calls["assets"] <= 20, calls
+        # with --fetch-labels, the labels come with one more asset read per batch
+        assert calls["assets"] <= (40 if fetch else 20), calls
+        assert calls["labels"] == 0, calls  # never one label fetch per event
         assert calls["createIssues"] <= 10, calls
         assert calls["sendAssetsBackToQueue"] <= 10, calls
         assert sum(calls.values()) <= 120, calls
@@ -112,7 +116,7 @@ def test_kill9_mid_batch_then_restart_acts_exactly_once(
     labels = Labels(emu, 120, fail_every=2)
     store = tmp_path / "events.db"
     args = (store, emu.endpoint, emu.api_key, tmp_path / "server.log")
-    held = emu.inject_fault(operation, "timeout", calls=1, delay=30, applied=True)
+    held = emu.inject_fault(operation, "timeout", calls=1, delay=8, applied=True)
     first = Server(*args, "--workers", "1", "--batch-size", "40", "--batch-wait", "1").wait_ready()
     try:
         assert Counter(post_all(first.url, labels.bodies)) == {202: 120}

@@ -1,10 +1,13 @@
 """Workers that drain the journal: lease an event, check the label, record the effects.
 
-Each thread leases one event at a time. A Kili failure marked retryable goes back to pending
-with an exponential backoff (with jitter); an event that keeps failing, past ``max_attempts``
-or ``max_age_seconds``, becomes a dead letter (``kili-rules events replay`` brings it back).
-A heartbeat keeps the leases of events in progress alive; a lease whose worker died expires
-and another worker takes the event, resuming after its last recorded step.
+Each thread leases up to ``batch_size`` events at a time (waiting ``batch_wait`` seconds at
+most for a batch to fill) and processes them together through a batch process (their Kili
+calls shared, each event's steps in its own journal row), or one by one. A Kili failure
+marked retryable goes back to pending with an exponential backoff (with jitter); an event
+that keeps failing, past ``max_attempts`` or ``max_age_seconds``, becomes a dead letter
+(``kili-rules events replay`` brings it back). A heartbeat keeps the leases of events in
+progress alive; a lease whose worker died expires and another worker takes the event,
+resuming after its last recorded step.
 """
 
 from __future__ import annotations
