@@ -145,3 +145,25 @@ def test_kill9_mid_batch_then_restart_acts_exactly_once(
     finally:
         second.stop()
     labels.assert_exactly_once()
+
+
+def test_an_event_that_fails_its_batch_fails_alone(emu: KiliEmulator, tmp_path: Path) -> None:
+    """One event names an asset the project does not hold: the batch's shared asset read
+    refuses it, the batch's events go on one by one, and only that event is a dead letter."""
+    labels = Labels(emu, 40, fail_every=2)
+    other = emu.add_project(json_interface=JSON_INTERFACE)
+    stranger = emu.add_asset(other)  # exists, but in another project
+    poison = legacy_event(labels.project, stranger, "no-such-label", THREE_BOXES)
+    server = Server(
+        tmp_path / "events.db", emu.endpoint, emu.api_key, tmp_path / "server.log",
+        "--workers", "1", "--batch-size", "50", "--batch-wait", "1",
+    ).wait_ready()  # fmt: skip
+    try:
+        assert Counter(post_all(server.url, [poison, *labels.bodies])) == {202: 41}
+        status = server.wait_drained(120)
+        assert status["done"] == 40 and status["dead_letters"] == 1, status
+        assert status["workers"]["unbatched"] >= 2, status["workers"]
+        labels.assert_exactly_once()
+    finally:
+        server.stop()
+    assert "a batch of" in (tmp_path / "server.log").read_text()
