@@ -19,6 +19,7 @@ pytest.importorskip("kili")
 pytest.importorskip("uvicorn")
 
 from _server import JSON_INTERFACE, THREE_BOXES, Server, legacy_event, post_all
+from kili_rules.journal import LeaseLost, NewEvent, SQLiteJournal, State, StepBatch
 from kili_rules.testing import KiliEmulator
 
 pytestmark = pytest.mark.e2e
@@ -167,3 +168,58 @@ def test_an_event_that_fails_its_batch_fails_alone(emu: KiliEmulator, tmp_path: 
     finally:
         server.stop()
     assert "a batch of" in (tmp_path / "server.log").read_text()
+
+
+# ---- the journal side of a batch (no server) ----------------------------------------------
+
+
+def _submit(journal: SQLiteJournal, n: int) -> None:
+    for i in range(n):
+        journal.submit(
+            NewEvent(f"k{i}", "p", f"a{i}", f"l{i}", "on_submit", "onSubmit", {"id": f"l{i}"})
+        ).result()
+
+
+def test_a_batch_records_each_events_steps_and_completes_them_together(tmp_path: Path) -> None:
+    journal = SQLiteJournal(tmp_path / "events.db")
+    try:
+        _submit(journal, 5)
+        events = journal.lease("owner-a", 5, lease_seconds=30)
+        batch = StepBatch(journal, events, "owner-a", 30)
+        for event in events:
+            batch.logs[event.id].put("plan", {"moves": [event.label_id]})
+        batch.logs[events[0].id].put("issues", {"created": ["i1"]})
+        batch.hold()  # waits for every queued step: they are in the store now
+        stored = {e.id: journal.get(e.id).steps for e in events}  # type: ignore[union-attr]
+        assert stored[events[0].id] == {"plan": {"moves": ["l0"]}, "issues": {"created": ["i1"]}}
+        assert all(stored[e.id] == {"plan": {"moves": [e.label_id]}} for e in events[1:])
+        assert batch.steps_of(events[0]).steps == stored[events[0].id]
+        lost = journal.complete_many([(e.id, {"ok": e.id}) for e in events], "owner-a")
+        assert lost == []
+        assert all(journal.get(e.id).state is State.DONE for e in events)  # type: ignore[union-attr]
+        # done keys are recorded: a redelivery is a duplicate
+        assert journal.stats().done == 5
+    finally:
+        journal.close()
+
+
+def test_a_batch_whose_lease_was_taken_stops_before_its_next_write(tmp_path: Path) -> None:
+    journal = SQLiteJournal(tmp_path / "events.db")
+    try:
+        _submit(journal, 3)
+        events = journal.lease("owner-a", 3, lease_seconds=0.3)
+        batch = StepBatch(journal, events, "owner-a", 0.3)
+        time.sleep(0.4)  # owner-a stalled: its leases lapse and owner-b takes them
+        taken = journal.lease("owner-b", 3, lease_seconds=30)
+        assert len(taken) == 3
+        with pytest.raises(LeaseLost):
+            batch.hold()
+        batch.logs[events[0].id].put("plan", {"moves": []})
+        with pytest.raises(LeaseLost):
+            batch.flush()  # the stalled batch's step is refused, not written over owner-b's
+        assert journal.get(events[0].id).steps == {}  # type: ignore[union-attr]
+        lost = journal.complete_many([(e.id, {}) for e in events], "owner-a")
+        assert sorted(lost) == sorted(e.id for e in events)
+        assert journal.stats().leased == 3  # still owner-b's
+    finally:
+        journal.close()
