@@ -243,7 +243,11 @@ class WorkerPool:
             if left <= 0:
                 break
             self._stop.wait(min(step, left))
-            got = self.journal.lease(self.owner, wanted - len(more), self.lease_seconds)
+            try:
+                got = self.journal.lease(self.owner, wanted - len(more), self.lease_seconds)
+            except Exception as exc:  # go on with the events already leased
+                self._note_error(f"leasing from the journal failed: {exc}")
+                break
             with self._lock:
                 for event in got:
                     self._held[event.id] = event
