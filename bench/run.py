@@ -226,11 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     full = not args.smoke and only == list(WORKLOADS)
     if not args.no_write and (args.write or full):
-        # bench/project.py owns the section between its markers: keep it
+        # bench/project.py and bench/drain.py own the sections between their markers: keep them
         old = args.out.read_text() if args.out.is_file() else ""
-        begin, end = old.find("<!-- project:begin -->"), old.find("<!-- project:end -->")
-        if 0 <= begin < end:
-            text = text.rstrip() + "\n\n" + old[begin : end + len("<!-- project:end -->")] + "\n"
+        for name in ("project", "drain"):
+            begin, end = old.find(f"<!-- {name}:begin -->"), old.find(f"<!-- {name}:end -->")
+            if 0 <= begin < end:
+                kept = old[begin : end + len(f"<!-- {name}:end -->")]
+                text = text.rstrip() + "\n\n" + kept + "\n"
         args.out.write_text(text)
         print(f"wrote {args.out}", file=sys.stderr)
     return 0

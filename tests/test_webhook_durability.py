@@ -91,7 +91,10 @@ def test_kill9_and_sigterm_with_500_held_events_lose_and_double_nothing(
     scenario = Scenario(emu, 540)
     args = (store, emu.endpoint, emu.api_key, tmp_path / "server.log")
 
-    first = Server(*args, "--workers", "1").wait_ready()
+    # the first two servers drain one event at a time (slowly), so that events are still
+    # held at each signal; the third drains in batches what they left
+    one_by_one = ("--batch-size", "1")
+    first = Server(*args, "--workers", "1", *one_by_one).wait_ready()
     try:
         codes = post_all(first.url, scenario.bodies)
         assert Counter(codes) == {202: 540}
@@ -101,7 +104,7 @@ def test_kill9_and_sigterm_with_500_held_events_lose_and_double_nothing(
     held = backlog_in(store)
     assert held >= 500, f"only {held} events were held at kill -9"
 
-    second = Server(*args, "--workers", "2").wait_ready()
+    second = Server(*args, "--workers", "2", *one_by_one).wait_ready()
     try:
         deadline = time.monotonic() + 60
         while second.status()["done"] < 60 and time.monotonic() < deadline:

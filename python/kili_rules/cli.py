@@ -232,9 +232,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"environment variable {args.api_key_env} (Kili API key) is not set; "
             "set it, or use --dry-run to validate without calling Kili"
         )
-    for name in ("workers", "max_backlog", "max_connections", "max_attempts"):
+    for name in ("workers", "max_backlog", "max_connections", "max_attempts", "batch_size"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if not 0 <= args.batch_wait <= 60:
+        raise UsageError(f"--batch-wait must be between 0 and 60 seconds, not {args.batch_wait}")
     try:
         from kili_rules.webhook import RetryPolicy, serve
     except ImportError as error:
@@ -273,6 +275,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,
         shutdown_grace=args.shutdown_grace,
+        batch_size=args.batch_size,
+        batch_wait=args.batch_wait,
     )
     return EXIT_OK
 
@@ -778,6 +782,20 @@ def build_parser() -> argparse.ArgumentParser:
         "process per file) or postgresql://... (shared by replicas; needs kili-rules[postgres])",
     )
     serve.add_argument("--workers", type=int, default=2, help="worker threads (default 2)")
+    serve.add_argument(
+        "--batch-size",
+        type=int,
+        default=50,
+        help="pending events whose Kili calls are shared (one read, one createIssues, one "
+        "send-back for them all; default 50; 1: each event on its own)",
+    )
+    serve.add_argument(
+        "--batch-wait",
+        type=float,
+        default=0.25,
+        metavar="S",
+        help="seconds a worker waits at most for a batch to fill (default 0.25)",
+    )
     serve.add_argument(
         "--max-backlog",
         type=int,

@@ -23,7 +23,7 @@ from .model import (
     event_key,
 )
 from .sqlite import SQLiteJournal, StoreBusy
-from .steps import JournalSteps
+from .steps import BatchedSteps, JournalSteps, StepBatch
 
 DEFAULT_STORE = "kili-rules-events.db"
 
@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_STORE",
     "FETCH_DIGEST",
     "Added",
+    "BatchedSteps",
     "Event",
     "Journal",
     "JournalSteps",
@@ -39,6 +40,7 @@ __all__ = [
     "SQLiteJournal",
     "State",
     "Stats",
+    "StepBatch",
     "StoreBusy",
     "StoreUnavailable",
     "content_digest",

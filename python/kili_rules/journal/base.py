@@ -366,6 +366,48 @@ class Journal:
             (json.dumps(steps), time.time() + lease_seconds),
         )
 
+    def put_steps_later(
+        self, event_id: int, owner: str, steps: dict[str, Any], lease_seconds: float
+    ) -> Future[None]:
+        """:meth:`put_steps` without waiting: the future resolves after the commit (raising
+        LeaseLost then). The steps of a batch of events go out in one group commit."""
+        payload = json.dumps(steps)
+
+        def run(cur: Any) -> None:
+            cur.execute(
+                self._sql(
+                    f"UPDATE {TABLE} SET steps = ?, lease_until = ?, updated_at = ? "
+                    "WHERE id = ? AND state = 'leased' AND lease_owner = ?"
+                ),
+                (payload, time.time() + lease_seconds, time.time(), event_id, owner),
+            )
+            if cur.rowcount != 1:
+                raise LeaseLost(f"event {event_id} is no longer leased by {owner}")
+
+        return self._write(run)
+
+    def hold_many(self, event_ids: Sequence[int], owner: str, lease_seconds: float) -> list[int]:
+        """Extend the leases of a batch in one transaction; the ids no longer leased by
+        ``owner`` (their leases were taken by another worker), empty when all are held."""
+        ids = list(event_ids)
+
+        def run(cur: Any) -> list[int]:
+            until, now = time.time() + lease_seconds, time.time()
+            lost: list[int] = []
+            for event_id in ids:
+                cur.execute(
+                    self._sql(
+                        f"UPDATE {TABLE} SET lease_until = ?, updated_at = ? "
+                        "WHERE id = ? AND state = 'leased' AND lease_owner = ?"
+                    ),
+                    (until, now, event_id, owner),
+                )
+                if cur.rowcount != 1:
+                    lost.append(event_id)
+            return lost
+
+        return self._call(run) if ids else []
+
     def hold(self, event_id: int, owner: str, lease_seconds: float) -> None:
         """Extend one lease, raising LeaseLost unless ``owner`` still holds it."""
         self._owned_update(event_id, owner, "lease_until = ?", (time.time() + lease_seconds,))
@@ -413,6 +455,37 @@ class Journal:
             )
 
         self._call(run)
+
+    def complete_many(self, results: Sequence[tuple[int, dict[str, Any]]], owner: str) -> list[int]:
+        """:meth:`complete` for a batch, in one transaction; the ids not completed because
+        ``owner`` no longer leases them (another worker carries on with those)."""
+        rows = [(event_id, json.dumps(result)) for event_id, result in results]
+
+        def run(cur: Any) -> list[int]:
+            now = time.time()
+            lost: list[int] = []
+            for event_id, result in rows:
+                cur.execute(
+                    self._sql(
+                        f"UPDATE {TABLE} SET state = 'done', lease_owner = NULL, "
+                        "lease_until = NULL, result = ?, updated_at = ? WHERE id = ? "
+                        "AND state = 'leased' AND lease_owner = ?"
+                    ),
+                    (result, now, event_id, owner),
+                )
+                if cur.rowcount != 1:
+                    lost.append(event_id)
+                    continue
+                cur.execute(
+                    self._sql(
+                        f"INSERT INTO {KEYS_TABLE} (key, done_at) SELECT key, ? FROM {TABLE} "
+                        "WHERE id = ? ON CONFLICT (key) DO NOTHING"
+                    ),
+                    (now, event_id),
+                )
+            return lost
+
+        return self._call(run) if rows else []
 
     def retry(self, event_id: int, owner: str, error: str, at: float) -> None:
         self._owned_update(

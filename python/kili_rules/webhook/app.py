@@ -35,7 +35,7 @@ from kili_rules.journal import Added, Journal, SQLiteJournal, open_journal
 from .envelope import Ignored, PayloadError, parse_body
 from .kili_client import LazyKili, RateLimiter, Throttled
 from .metrics import prometheus_text, status_document
-from .processing import make_process
+from .processing import make_batch_process, make_process
 from .workers import RetryPolicy, WorkerPool
 
 logger = logging.getLogger("kili_rules.webhook")
@@ -119,6 +119,8 @@ def create_app(
     max_body_bytes: int = 5_000_000,
     body_timeout: float = 10.0,
     shutdown_grace: float = 20.0,
+    batch_size: int = 50,
+    batch_wait: float = 0.25,
 ) -> FastAPI:
     """Build the webhook app.
 
@@ -131,6 +133,8 @@ def create_app(
     URL; None keeps the journal in a temporary file deleted at shutdown (tests, demos).
     ``fetch_labels``: ignore inline label content and always fetch the label by id (for
     untrusted networks). ``app.state.worker.join(timeout)`` waits until the journal is drained.
+    ``batch_size``: up to this many pending events share their Kili calls (1: each event on
+    its own); a worker waits ``batch_wait`` seconds at most for a batch to fill.
     """
     ruleset = rules if isinstance(rules, RuleSet) else RuleSet.from_file(rules)
     secrets = _secrets(secret)
@@ -166,7 +170,19 @@ def create_app(
     process = make_process(
         client, ruleset, fetch_labels=fetch_labels, dry_run=dry_run, reconcile=reconcile
     )
-    pool = WorkerPool(journal, process, threads=workers, lease_seconds=lease_seconds, retry=retry)
+    batch = make_batch_process(
+        client, ruleset, fetch_labels=fetch_labels, dry_run=dry_run, reconcile=reconcile
+    )
+    pool = WorkerPool(
+        journal,
+        process,
+        threads=workers,
+        lease_seconds=lease_seconds,
+        retry=retry,
+        batch=batch,
+        batch_size=batch_size,
+        batch_wait=batch_wait,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -217,6 +233,8 @@ def create_app(
             "store": journal.description,
             "max_backlog": journal.max_backlog,
             "kili_calls_per_minute": kili_calls_per_minute,
+            "batch_size": batch_size,
+            "batch_wait": batch_wait,
         }
 
     @app.post("/")
