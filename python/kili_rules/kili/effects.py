@@ -64,19 +64,43 @@ LOGGER = logging.getLogger("kili_rules.kili")
 LEDGER_KEY = "issue_ids"
 BOUNCES_KEY = "bounces"
 ISSUE_FIELDS = ["id", "objectMid", "comments.text", "assetId"]
-# "status" is the legacy workflow's; workflow v2 projects have a current step instead (the
-# SDK warns when "status" is asked of one)
-# (V3, the multi-group workflow, is a V2 with step groups: the SDK treats them alike)
+# "status" is the legacy workflow's; workflow v2 and v3 projects have a current step instead
+# (the SDK warns when "status" is asked of one), named within its step group in V3 (the
+# multi-group workflow: step names are unique per group only). These are the SDK's own
+# default fields for each version.
 ASSET_FIELDS = {
     "V1": ["id", "jsonMetadata", "status"],
-    "V2": ["id", "jsonMetadata"],
-    "V3": ["id", "jsonMetadata"],
+    "V2": ["id", "jsonMetadata", "currentStep.name", "currentStep.status"],
+    "V3": [
+        "id",
+        "jsonMetadata",
+        "currentStep.stepGroupName",
+        "currentStep.name",
+        "currentStep.status",
+    ],
 }
+# what the workflow read asks of a project: its version, and each step's type (DEFAULT for a
+# labeling step, REVIEW) with its group (V3), to tell where an asset's current step is
+PROJECT_FIELDS = [
+    "id",
+    "workflowVersion",
+    "steps.name",
+    "steps.type",
+    "steps.stepGroupId",
+    "stepGroups.id",
+    "stepGroups.name",
+]
+# Workflows v2/v3: step statuses in which an asset is (back) with a labeler, in a labeling
+# step; and those in which it waits for (or is in) a review, in a review step. REDO is
+# REWORK's former name.
+TO_LABEL = ("TO_DO", "DOING")
+SENT_BACK = ("REWORK", "REDO")
+IN_REVIEW = ("TO_DO", "DOING", "PARTIALLY_DONE")
 # asked in the same asset read when a label's freshness is checked (``latest_only``): an
 # event for a label a newer one of the same type has replaced must not act
 LABEL_FIELDS = ["labels.id", "labels.labelType", "labels.createdAt"]
 # Asset actions: the SDK method that performs it, and the (legacy workflow) asset statuses in
-# which it is a no-op. In workflow v2, Kili's own decline is relied on.
+# which it is a no-op. Workflows v2/v3 tell it by the current step (``_Runner.already``).
 MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
     "send_back": ("send_back_to_queue", ("TODO", "ONGOING")),
     "review": ("add_to_review", ("TO_REVIEW",)),
@@ -97,8 +121,8 @@ mutation createIssues($issues: [IssueToCreate!]!, $where: AssetWhere!) {
 """
 BOUNCE_INSTEAD = {"send_back": "review", "invalidate": "next_step"}
 READ_BATCH = 100  # assets per issues / assets read in bulk
-# client -> project id -> workflow version (a project keeps it)
-_WORKFLOWS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+# client -> project id -> its workflow (a project keeps its version)
+_WORKFLOWS: weakref.WeakKeyDictionary[Any, dict[str, _Workflow]] = weakref.WeakKeyDictionary()
 
 
 class StepLog(Protocol):
@@ -215,6 +239,20 @@ class Target:
     steps: StepLog = field(default_factory=MemorySteps)
 
 
+@dataclass(frozen=True)
+class _Workflow:
+    """A project's workflow version and, in V2/V3, each step's type by (group, name)."""
+
+    version: str
+    step_types: Mapping[tuple[str | None, str], str] = field(default_factory=dict)
+
+    def step_type(self, step: tuple[str | None, str | None, str | None]) -> str | None:
+        group, name, _status = step
+        if name is None:
+            return None
+        return self.step_types.get((group if self.version == "V3" else None, name))
+
+
 @dataclass
 class _OpenIssue:
     id: str
@@ -228,6 +266,8 @@ class _Work:
     open_issues: list[_OpenIssue] | None = None
     metadata: dict[str, Any] | None = None
     status: str | None = None
+    # workflows v2/v3: the asset's current step, as (group name (V3), step name, status)
+    step: tuple[str | None, str | None, str | None] | None = None
     changes: list[Change] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     declined: list[str] = field(default_factory=list)
@@ -426,7 +466,32 @@ class _Runner:
         return list((work.plan or {}).get("moves", []))
 
     def already(self, work: _Work, action: str) -> bool:
-        """Whether the asset's status (legacy workflow) shows the move made already."""
+        """Whether the asset is where the move would take it already.
+
+        Legacy workflow: its status (TODO/ONGOING for a send-back, TO_REVIEW for a review).
+        Workflows v2/v3: its current step; a send-back or invalidate is made when the asset
+        is being reworked, or to be labeled in a labeling step; a review or next step when
+        it waits for (or is in) a review step. A step whose type is unknown proves nothing:
+        Kili's own decline is relied on.
+        """
+        if work.step is not None:
+            kind = self.workflow_info().step_type(work.step)
+            status = work.step[2]
+            if action in ("send_back", "invalidate"):
+                made = status in SENT_BACK or (kind == "DEFAULT" and status in TO_LABEL)
+            else:
+                made = kind == "REVIEW" and status in IN_REVIEW
+            if made:
+                group = f"{work.step[0]}/" if work.step[0] else ""
+                self.log.info(
+                    "kili-rules: asset %s is in step %s%s (%s) already: no %s",
+                    work.asset_id,
+                    group,
+                    work.step[1],
+                    status,
+                    action,
+                )
+            return made
         if work.status is None or work.status not in MOVES[action][1]:
             return False
         self.log.info(
@@ -440,9 +505,26 @@ class _Runner:
 
     def settle_moves(self, work: _Work) -> None:
         """A resumed plan: a move Kili applied before the last worker could record it (killed,
-        or the answer lost) shows in the asset's status, read just now; it is not made twice."""
+        or the answer lost) shows in the asset's status, read just now; it is not made twice.
+
+        In workflows v2/v3 the plan holds the step the asset was in (``at``): an asset no
+        longer in that step (or not with that status) when no move was recorded yet was
+        moved by the first of them (a next step into the next group's labeling step, say,
+        which the step-type check alone would not tell)."""
+        at_value = (work.plan or {}).get("at")
+        at = list(at_value) if isinstance(at_value, list) else None
+        first = not any(work.target.steps.get(a) for a in self.moves(work))
         for action in self.open_moves(work):
-            if self.already(work, action):
+            moved = first and at is not None and work.step is not None and list(work.step) != at
+            first = False
+            if moved:
+                self.log.info(
+                    "kili-rules: asset %s left step %s since the plan: %s made already",
+                    work.asset_id,
+                    "/".join(str(part) for part in at or () if part),
+                    action,
+                )
+            if moved or self.already(work, action):
                 self.record(work, action, "already")
 
     # ---- reads -------------------------------------------------------------------------------
@@ -471,24 +553,27 @@ class _Runner:
 
     def workflow(self) -> str:
         """The project's workflow version, "V1", "V2" or "V3" (read once per project)."""
+        return self.workflow_info().version
+
+    def workflow_info(self) -> _Workflow:
+        """The project's workflow: version and step types (read once per project)."""
         try:
             known = _WORKFLOWS.setdefault(self.sdk, {})
         except TypeError:  # a client that cannot be weakly referenced: no cache
             known = {}
-        version = known.get(self.project_id)
-        if version is None:
+        workflow = known.get(self.project_id)
+        if workflow is None:
             rows = self.call(
                 "read",
                 "projects",
                 project_id=self.project_id,
-                fields=["id", "workflowVersion"],
+                fields=PROJECT_FIELDS,
                 disable_tqdm=True,
             )
-            found = rows[0].get("workflowVersion") if rows else None
-            version = found if found in ("V2", "V3") else "V1"
+            workflow = _workflow_of(rows[0] if rows else None)
             if rows:
-                known[self.project_id] = version
-        return version
+                known[self.project_id] = workflow
+        return workflow
 
     def read_assets(self, works: list[_Work]) -> None:
         fields = ASSET_FIELDS[self.workflow()] if works else []
@@ -520,6 +605,7 @@ class _Runner:
                 work.metadata = dict(metadata) if isinstance(metadata, Mapping) else {}
                 status = row.get("status")
                 work.status = status if isinstance(status, str) else None
+                work.step = _current_step(row.get("currentStep"))
                 if self.latest_only:
                     work.newer = _newer_label(work.target.label_id, row.get("labels"))
 
@@ -559,7 +645,10 @@ class _Runner:
                 bounces = done_bounces + 1
             if action not in moves:
                 moves.append(action)
-        return {"moves": moves, "bounces": bounces, "bounced": bounced}
+        plan: dict[str, Any] = {"moves": moves, "bounces": bounces, "bounced": bounced}
+        if work.step is not None:
+            plan["at"] = list(work.step)  # where the asset was: a resume tells a move made
+        return plan
 
     # ---- issues ---------------------------------------------------------------------------
 
@@ -760,7 +849,7 @@ class _Runner:
             return
         method = MOVES[action][0]
         self.hold(pending)
-        outcome = self.call(action, method, asset_ids=[w.asset_id for w in pending])
+        outcome = self.move(action, method, [w.asset_id for w in pending])
         declined = _asset_ids(outcome, "declined")
         failed = _asset_ids(outcome, "failed")
         failures = []
@@ -780,6 +869,41 @@ class _Runner:
                 retryable=True,
                 step=action,
             )
+
+    def move(self, action: str, method: str, asset_ids: list[str]) -> Any:
+        """The SDK's asset action; sent once per 100 assets with the SDK's own document when
+        the client's transport replays a POST whose answer was lost (kili 26.2.1): a replayed
+        ``addAssetsToReview`` would move the asset one step further (past its review, in
+        workflows v2/v3). A lost answer then raises, and the retry reads where the asset is."""
+        client: Any = getattr(_legacy(self.sdk), "graphql_client", None)
+        if not callable(getattr(client, "execute", None)) or not _replays_posts(client):
+            return self.call(action, method, asset_ids=asset_ids)
+        from kili.entrypoints.mutations.asset import queries  # type: ignore[import-untyped]
+
+        document = (
+            queries.GQL_SEND_ASSETS_BACK_TO_QUEUE
+            if method == "send_back_to_queue"
+            else queries.GQL_ADD_ASSETS_TO_REVIEW
+        )
+        outcome: dict[str, list[Any]] = {"succeeded": [], "declined": [], "failed": []}
+        for start in range(0, len(asset_ids), READ_BATCH):
+            chunk = asset_ids[start : start + READ_BATCH]
+            try:
+                answer = _post_once(client, document, {"where": {"idIn": chunk}})
+            except Exception as exc:
+                raise KiliCallFailed(
+                    f"{action}: kili.{method} failed ({type(exc).__name__}: {exc})",
+                    retryable=is_retryable(exc),
+                    step=action,
+                ) from exc
+            if not isinstance(answer, Mapping):
+                raise KiliCallFailed(
+                    f"{action}: kili.{method} answered {answer!r}", retryable=True, step=action
+                )
+            for key, rows in outcome.items():
+                found = answer.get(key)
+                rows.extend(found if isinstance(found, list) else [])
+        return outcome
 
     # ---- result ---------------------------------------------------------------------------
 
@@ -814,6 +938,40 @@ def _open_issue(row: Mapping[str, Any]) -> _OpenIssue:
     comments = row.get("comments") or []
     text = comments[0].get("text") if comments and isinstance(comments[0], Mapping) else None
     return _OpenIssue(str(row.get("id")), text, row.get("objectMid"))
+
+
+def _workflow_of(row: Mapping[str, Any] | None) -> _Workflow:
+    """A project row (``PROJECT_FIELDS``) as a _Workflow; V1 unless it says V2 or V3."""
+    found = row.get("workflowVersion") if row else None
+    version = found if found in ("V2", "V3") else "V1"
+    if row is None or version == "V1":
+        return _Workflow(version)
+    groups = {
+        g.get("id"): g.get("name")
+        for g in row.get("stepGroups") or []
+        if isinstance(g, Mapping) and isinstance(g.get("name"), str)
+    }
+    types: dict[tuple[str | None, str], str] = {}
+    for step in row.get("steps") or []:
+        if not isinstance(step, Mapping) or not isinstance(step.get("name"), str):
+            continue
+        group = groups.get(step.get("stepGroupId")) if version == "V3" else None
+        kind = step.get("type")
+        if isinstance(kind, str):
+            types[(group, step["name"])] = kind
+    return _Workflow(version, types)
+
+
+def _current_step(value: object) -> tuple[str | None, str | None, str | None] | None:
+    """An asset's ``currentStep`` as (group name, step name, status); None when absent."""
+    if not isinstance(value, Mapping):
+        return None
+
+    def text(key: str) -> str | None:
+        item = value.get(key)
+        return item if isinstance(item, str) else None
+
+    return (text("stepGroupName"), text("name"), text("status"))
 
 
 def _newer_label(label_id: str | None, labels: object) -> str | None:
