@@ -232,7 +232,8 @@ def apply_report(
             continue
         verdict = Verdict.decide(rows, actions)
         # an issue goes on the label its row came from; the last label is the default
-        targets.append(Target(asset_id, labels[-1], verdict))
+        # the policy: a finding a reviewer waived is left out and the rest decided again
+        targets.append(Target(asset_id, labels[-1], verdict, policy=actions))
 
     effects: list[Effects] = []
     failed: list[tuple[tuple[str, ...], str]] = []

@@ -46,7 +46,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kili_rules.verdict import Verdict
+from kili_rules.kili import waivers
+from kili_rules.verdict import ActionPolicy, Verdict
 
 __all__ = [
     "Change",
@@ -63,7 +64,8 @@ LOGGER = logging.getLogger("kili_rules.kili")
 
 LEDGER_KEY = "issue_ids"
 BOUNCES_KEY = "bounces"
-ISSUE_FIELDS = ["id", "objectMid", "comments.text", "assetId"]
+# every status is read: the open ones are reconciled, the cancelled ones may be waivers
+ISSUE_FIELDS = ["id", "objectMid", "comments.text", "assetId", "status"]
 # "status" is the legacy workflow's; workflow v2 and v3 projects have a current step instead
 # (the SDK warns when "status" is asked of one), named within its step group in V3 (the
 # multi-group workflow: step names are unique per group only). These are the SDK's own
@@ -227,6 +229,9 @@ class Effects:
     bounced_to_review: bool = False  # the bounce cap turned a send-back into a review
     # the id of the newer label of the same type that replaced this one: nothing was done
     superseded_by: str | None = None
+    # findings a reviewer's cancelled issue waived (rule, mid), and the outcome left
+    waived: tuple[tuple[str, str | None], ...] = ()
+    outcome: str | None = None
 
 
 @dataclass
@@ -237,6 +242,10 @@ class Target:
     label_id: str | None
     verdict: Verdict
     steps: StepLog = field(default_factory=MemorySteps)
+    # waivers (kili.waivers): the label's jsonResponse (None: read from Kili when needed) and
+    # the actions policy to decide the findings left again (None: no waiver applies)
+    label: Any = None
+    policy: ActionPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -275,10 +284,14 @@ class _Work:
     issues: dict[str, Any] | None = None
     # the asset's newer label of the judged label's type, when the asset read found one
     newer: str | None = None
+    # the asset's cancelled issues; the verdict once waivers applied, and the keys waived
+    cancelled: list[_OpenIssue] = field(default_factory=list)
+    waived_verdict: Verdict | None = None
+    waived: list[waivers.Key] = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:
-        return self.target.verdict
+        return self.waived_verdict or self.target.verdict
 
     @property
     def asset_id(self) -> str:
@@ -303,13 +316,17 @@ def act(
     dry_run: bool = False,
     logger: logging.Logger | None = None,
     latest_only: bool = True,
+    label: Any = None,
+    policy: ActionPolicy | None = None,
 ) -> Effects:
     """Carry out ``verdict`` for one label of ``asset_id`` (see the module docstring).
 
     With ``latest_only`` (the plugin's and the webhook's), a label that a newer label of the
     same type has replaced on the asset does nothing (``Effects.superseded_by``).
+    ``label`` (the label's jsonResponse) and ``policy`` (the actions) let a reviewer's
+    cancelled issue waive its finding on an unchanged object (``kili.waivers``).
     """
-    target = Target(asset_id, label_id, verdict, steps)
+    target = Target(asset_id, label_id, verdict, steps, label, policy)
     return run_effects(
         kili,
         project_id,
@@ -430,12 +447,18 @@ class _Runner:
             work.issues = self.done(work, "issues")
         self.read_issues([w for w in works if w.issues is None and self.issues_needed(w)])
         self.read_assets([w for w in works if self.asset_needed(w)])
+        self.waive([w for w in works if w.plan is None])
         for work in works:
             if work.plan is None:
                 work.plan = self.plan(work)
                 self.record(work, "plan", work.plan)
             else:
                 self.settle_moves(work)
+                resumed = [tuple(k) for k in work.plan.get("waived") or []]
+                if resumed:
+                    work.waived_verdict = waivers.without(
+                        work.target.verdict, work.target.policy, resumed
+                    )
         # a superseded label's plan says so (a retry resumes to the same nothing)
         live = [w for w in works if not (w.plan or {}).get("superseded_by")]
         self.do_issues([w for w in live if w.issues is None])
@@ -538,18 +561,20 @@ class _Runner:
                 "issues",
                 project_id=self.project_id,
                 fields=ISSUE_FIELDS,
-                status="OPEN",
                 issue_type="ISSUE",
                 disable_tqdm=True,
                 **where,
             )
             by_asset: dict[str, list[_OpenIssue]] = {i: [] for i in ids}
+            cancelled: dict[str, list[_OpenIssue]] = {i: [] for i in ids}
             for row in rows or []:
                 owner = row.get("assetId") if len(ids) > 1 else ids[0]
-                if owner in by_asset:
-                    by_asset[owner].append(_open_issue(row))
+                status = row.get("status", "OPEN")
+                if owner in by_asset and status in ("OPEN", "CANCELLED"):
+                    (by_asset if status == "OPEN" else cancelled)[owner].append(_open_issue(row))
             for work in chunk:
                 work.open_issues = by_asset[work.asset_id]
+                work.cancelled = cancelled[work.asset_id]
 
     def workflow(self) -> str:
         """The project's workflow version, "V1", "V2" or "V3" (read once per project)."""
@@ -609,6 +634,63 @@ class _Runner:
                 if self.latest_only:
                     work.newer = _newer_label(work.target.label_id, row.get("labels"))
 
+    # ---- waivers --------------------------------------------------------------------------
+
+    def waive(self, works: list[_Work]) -> None:
+        """Leave out the findings a cancelled issue of kili-rules waives (kili.waivers)."""
+        found: list[tuple[_Work, list[tuple[_OpenIssue, waivers.Mark]]]] = []
+        for work in works:
+            if work.target.policy is None or not work.cancelled or not work.verdict.issues:
+                continue
+            marks = waivers.read_marks(work.metadata, work.verdict.metadata_prefix)
+            pairs = [
+                (c, marks[c.id])
+                for c in work.cancelled
+                if c.id in marks and waivers.matters(work.verdict, marks[c.id])
+            ]
+            if pairs:
+                found.append((work, pairs))
+        if not found:
+            return
+        # the labels whose JSON is not at hand: the judged one, and the cancelled issues' own
+        # labels when their mark has no fingerprint (created without the label at hand)
+        wanted = [w.target.label_id for w, _p in found if w.target.label is None]
+        wanted += [m[3] for _w, pairs in found for _c, m in pairs if m[2] is None]
+        try:
+            fetched = waivers.fetch_labels(
+                _legacy(self.sdk), self.project_id, [i for i in wanted if i]
+            )
+        except Exception as exc:
+            if self.dry_run:
+                self.log.warning("kili-rules dry run: cannot read labels for waivers (%s)", exc)
+                return
+            raise KiliCallFailed(
+                f"read: reading labels for waivers failed ({type(exc).__name__}: {exc})",
+                retryable=is_retryable(exc),
+                step="read",
+            ) from exc
+        for work, pairs in found:
+            label = work.target.label
+            if label is None:
+                label = fetched.get(work.target.label_id or "")
+            keys: list[waivers.Key] = []
+            for _issue, (rule, mid, printed, made_on) in pairs:
+                if printed is None:
+                    printed = waivers.fingerprint(fetched.get(made_on or ""), mid)
+                if printed is not None:
+                    keys.append((rule, mid, printed))
+            verdict, waived = waivers.waive(work.verdict, work.target.policy, label, keys)
+            if waived:
+                work.waived_verdict, work.waived = verdict, waived
+                for rule, mid, _p in waived:
+                    self.log.info(
+                        "kili-rules: rule %s on object %s of asset %s is waived (a reviewer "
+                        "cancelled its issue; the object is unchanged)",
+                        rule,
+                        mid,
+                        work.asset_id,
+                    )
+
     # ---- plan -----------------------------------------------------------------------------
 
     def plan(self, work: _Work) -> dict[str, Any]:
@@ -646,6 +728,8 @@ class _Runner:
             if action not in moves:
                 moves.append(action)
         plan: dict[str, Any] = {"moves": moves, "bounces": bounces, "bounced": bounced}
+        if work.waived:
+            plan["waived"] = [list(key) for key in work.waived]
         if work.step is not None:
             plan["at"] = list(work.step)  # where the asset was: a resume tells a move made
         return plan
@@ -656,6 +740,7 @@ class _Runner:
         # (work, label id, text, mid): a finding carrying a label id (a report row) goes on
         # its own label, others on the target's
         to_create: list[tuple[_Work, str | None, str, str | None]] = []
+        marks: list[waivers.Mark | None] = []  # each created issue's (kili.waivers)
         results: dict[int, dict[str, Any]] = {}
         for work in works:
             verdict = work.verdict
@@ -678,6 +763,7 @@ class _Runner:
                         wanted[(finding.text, finding.mid)] -= 1
                         label = getattr(finding, "label_id", None) or work.target.label_id
                         to_create.append((work, label, finding.text, finding.mid))
+                        marks.append(waivers.mark_of(finding, work.target.label, label))
             for stale in solve:
                 change = Change("solve_issue", work.asset_id, text=stale.text, issue_id=stale.id)
                 if not self.dry_run:
@@ -707,8 +793,10 @@ class _Runner:
                     retryable=True,
                     step="issues",
                 )
-            for (work, _l, _t, _m), row in zip(to_create, created, strict=True):
+            for (work, _l, _t, _m), row, mark in zip(to_create, created, marks, strict=True):
                 results[id(work)]["created"].append(str(row.get("id")))
+                if mark is not None:
+                    results[id(work)].setdefault("marks", {})[str(row.get("id"))] = list(mark)
         for work in works:
             work.issues = results[id(work)]
             self.record(work, "issues", work.issues)
@@ -794,6 +882,9 @@ class _Runner:
             ledger_ids = set(_split(old_ledger if isinstance(old_ledger, str) else None))
             if ledger_ids != set(ledger):
                 wanted[work.key(LEDGER_KEY)] = ",".join(ledger)
+        marks = self.marks(work, ledger)
+        if marks is not None:
+            wanted[work.key(waivers.MARKS_KEY)] = marks
         if "metadata" in work.verdict.actions:
             wanted.update(work.verdict.metadata)
         bounces = (work.plan or {}).get("bounces")
@@ -803,7 +894,23 @@ class _Runner:
         if self.dry_run:
             # the ledger is bookkeeping (its new ids are not known before the issues exist)
             changed.pop(work.key(LEDGER_KEY), None)
+            changed.pop(work.key(waivers.MARKS_KEY), None)
         return changed
+
+    def marks(self, work: _Work, ledger: list[str]) -> str | None:
+        """The new value of the issue marks (kili.waivers), None when there are none: kept
+        for the issues in the ledger and the cancelled ones (the waivers), added for the
+        issues just created."""
+        old = waivers.read_marks(work.metadata, work.verdict.metadata_prefix)
+        keep = set(ledger) | {c.id for c in work.cancelled}
+        # not read this run (a resumed issues step): nothing known to be gone, keep them all
+        read = work.open_issues is not None
+        marks = {k: v for k, v in old.items() if k in keep or not read}
+        for issue_id, mark in ((work.issues or {}).get("marks") or {}).items():
+            marks[issue_id] = (mark[0], mark[1], mark[2], mark[3])
+        if not marks and not old:
+            return None
+        return waivers.marks_value(marks)
 
     def write_metadata(self, asset_ids: list[str], metadatas: list[dict[str, Any]]) -> None:
         """Kili's ``updatePropertiesInAssets`` with each asset's whole (merged) metadata.
@@ -931,6 +1038,8 @@ class _Runner:
             resumed=tuple(work.resumed),
             bounced_to_review=bool(plan.get("bounced")),
             superseded_by=plan.get("superseded_by"),
+            waived=tuple((str(k[0]), k[1]) for k in plan.get("waived") or []),
+            outcome=work.verdict.outcome,
         )
 
 
