@@ -173,3 +173,66 @@ def test_audit_apply_honours_the_waiver(kili: Any, emu: KiliEmulator) -> None:
     emu.add_label(asset_id, moved(ONE_BOX))
     third = apply()
     assert third.count("create_issue") == 1 and third.count("send_back") == 1
+
+
+def fixed(label: dict[str, Any]) -> dict[str, Any]:
+    """The label with its box shrunk under the area limit: passes every rule."""
+    changed = copy.deepcopy(label)
+    changed["JOB_0"]["annotations"][0]["boundingPoly"][0]["normalizedVertices"] = [
+        {"x": 0.1, "y": 0.2},
+        {"x": 0.1, "y": 0.1},
+        {"x": 0.2, "y": 0.1},
+        {"x": 0.2, "y": 0.2},
+    ]
+    return changed
+
+
+def test_audit_reports_issues_solved_and_cancelled_per_rule_labeler_and_category(
+    kili: Any, emu: KiliEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kili_rules.cli import main
+
+    project = emu.add_project(json_interface=INTERFACE)
+    plugin = RulesPlugin(kili, project, LOG, rules=RULES)
+
+    def submit(asset_id: str, label: dict[str, Any], author: str) -> Any:
+        label_id = emu.add_label(asset_id, label, author_id=author)
+        return plugin.on_submit({"id": label_id, "jsonResponse": label}, asset_id)
+
+    overruled, fixed_one, still_open = (emu.add_asset(project) for _ in range(3))
+    (cancel_me,) = submit(overruled, ONE_BOX, "alice").effects.created
+    kili.update_issue_status(issue_id=cancel_me, status="CANCELLED")
+    submit(fixed_one, ONE_BOX, "bob")
+    assert len(submit(fixed_one, fixed(ONE_BOX), "bob").effects.solved) == 1
+    submit(still_open, ONE_BOX, "bob")
+    # an issue a reviewer opened by hand (no mark) is not kili-rules': not counted
+    kili.create_issues(
+        project_id=project,
+        label_id_array=[emu.asset(still_open)["labelIds"][-1]],
+        text_array=["looks odd"],
+    )
+
+    monkeypatch.setenv("KILI_SDK_SKIP_CHECKS", "1")
+    monkeypatch.setenv("AUDIT_KEY", emu.api_key)
+    argv = ["audit", "--project", project, "--rules", str(RULES_FILE), "--api-key-env"]
+    argv += ["AUDIT_KEY", "--api-endpoint", emu.endpoint, "--no-progress"]
+    out = tmp_path / "audit.json"
+    assert main([*argv, "--format", "json", "-o", str(out)]) in (0, 1)
+    outcomes = json.loads(out.read_text())["summary"]["issue_outcomes"]
+    rows = {(e["labeler"], e["solved"], e["cancelled"], e["open"]) for e in outcomes}
+    assert rows == {("alice@example.com", 0, 1, 0), ("bob@example.com", 1, 0, 1)}
+    assert {e["rule"] for e in outcomes} == {"bbox-too-large"}
+    by_labeler = {e["labeler"]: e for e in outcomes}
+    assert by_labeler["alice@example.com"]["precision"] == 0.0
+    assert by_labeler["bob@example.com"]["precision"] == 1.0
+    assert all(e["category"] for e in outcomes)  # the finding's category, kept in its mark
+
+    text = tmp_path / "audit.txt"
+    assert main([*argv, "--format", "text", "-o", str(text)]) in (0, 1)
+    body = text.read_text()
+    assert "Issues kili-rules created, as reviewers closed them" in body
+    assert "PRECISION" in body and "alice@example.com" in body and "100%" in body
+    page = tmp_path / "audit.html"
+    assert main([*argv, "--format", "html", "-o", str(page)]) in (0, 1)
+    html = page.read_text()
+    assert 'id="kr-outcomes"' in html and "bob@example.com" in html

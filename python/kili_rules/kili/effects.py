@@ -288,6 +288,8 @@ class _Work:
     cancelled: list[_OpenIssue] = field(default_factory=list)
     waived_verdict: Verdict | None = None
     waived: list[waivers.Key] = field(default_factory=list)
+    # the ids of every issue of the asset Kili holds (any status), when they were read
+    known: set[str] = field(default_factory=set)
 
     @property
     def verdict(self) -> Verdict:
@@ -567,14 +569,18 @@ class _Runner:
             )
             by_asset: dict[str, list[_OpenIssue]] = {i: [] for i in ids}
             cancelled: dict[str, list[_OpenIssue]] = {i: [] for i in ids}
+            known: dict[str, set[str]] = {i: set() for i in ids}
             for row in rows or []:
                 owner = row.get("assetId") if len(ids) > 1 else ids[0]
+                if owner in known:
+                    known[owner].add(str(row.get("id")))
                 status = row.get("status", "OPEN")
                 if owner in by_asset and status in ("OPEN", "CANCELLED"):
                     (by_asset if status == "OPEN" else cancelled)[owner].append(_open_issue(row))
             for work in chunk:
                 work.open_issues = by_asset[work.asset_id]
                 work.cancelled = cancelled[work.asset_id]
+                work.known = known[work.asset_id]
 
     def workflow(self) -> str:
         """The project's workflow version, "V1", "V2" or "V3" (read once per project)."""
@@ -674,7 +680,7 @@ class _Runner:
             if label is None:
                 label = fetched.get(work.target.label_id or "")
             keys: list[waivers.Key] = []
-            for _issue, (rule, mid, printed, made_on) in pairs:
+            for _issue, (rule, mid, printed, made_on, _category) in pairs:
                 if printed is None:
                     printed = waivers.fingerprint(fetched.get(made_on or ""), mid)
                 if printed is not None:
@@ -899,15 +905,16 @@ class _Runner:
 
     def marks(self, work: _Work, ledger: list[str]) -> str | None:
         """The new value of the issue marks (kili.waivers), None when there are none: kept
-        for the issues in the ledger and the cancelled ones (the waivers), added for the
-        issues just created."""
+        for the issues Kili still holds (open, solved: the reports count them; cancelled: the
+        waivers), dropped for deleted ones, added for the issues just created."""
         old = waivers.read_marks(work.metadata, work.verdict.metadata_prefix)
-        keep = set(ledger) | {c.id for c in work.cancelled}
+        keep = set(ledger) | work.known
         # not read this run (a resumed issues step): nothing known to be gone, keep them all
         read = work.open_issues is not None
         marks = {k: v for k, v in old.items() if k in keep or not read}
         for issue_id, mark in ((work.issues or {}).get("marks") or {}).items():
-            marks[issue_id] = (mark[0], mark[1], mark[2], mark[3])
+            category = mark[4] if len(mark) > 4 else None
+            marks[issue_id] = (mark[0], mark[1], mark[2], mark[3], category)
         if not marks and not old:
             return None
         return waivers.marks_value(marks)

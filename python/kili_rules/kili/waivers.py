@@ -10,10 +10,11 @@ its fingerprint changes and the rule judges it again.
 
 Which issue had which key: when kili-rules creates issues it records their keys in the
 asset's metadata, ``<prefix>issue_marks`` (a JSON object ``{issue id: [rule, mid,
-fingerprint, label id]}``), next to the issue ledger. A cancelled issue read back with the asset's
-issues (the same ``kili.issues`` call as the open ones) is a waiver when its id has a mark;
-the marks of cancelled issues are kept, those of solved or deleted issues dropped. An issue
-cancelled that kili-rules did not create (no mark) waives nothing.
+fingerprint, label id, category]}``), next to the issue ledger. A cancelled issue read
+back with the asset's issues (the same ``kili.issues`` call as the open ones) is a waiver
+when its id has a mark; a mark is kept while Kili holds its issue (``audit`` counts the
+solved and cancelled ones per rule), dropped once the issue is deleted. An issue cancelled
+that kili-rules did not create (no mark) waives nothing.
 
 Used by :mod:`kili_rules.kili.effects` (so by the plugin, the ``serve`` workers and
 ``audit --apply`` alike). The label's JSON comes with the target when the caller has it (the
@@ -30,15 +31,24 @@ from typing import Any
 
 from kili_rules.verdict import ActionPolicy, Verdict
 
-__all__ = ["MARKS_KEY", "Key", "Mark", "fingerprint", "mark_of", "read_marks", "waive"]
+__all__ = [
+    "MARKS_KEY",
+    "Key",
+    "Mark",
+    "fingerprint",
+    "issue_outcomes",
+    "mark_of",
+    "read_marks",
+    "waive",
+]
 
 MARKS_KEY = "issue_marks"
 # (rule id, object mid, fingerprint of the object)
 Key = tuple[str, str | None, str]
-# a mark: (rule, mid, fingerprint, label id); the fingerprint None when the label was not at
-# hand at creation (then it is computed from the issue's label, read back by its id, when
-# the mark is a candidate)
-Mark = tuple[str, str | None, str | None, str | None]
+# a mark: (rule, mid, fingerprint, label id, category); the fingerprint None when the label
+# was not at hand at creation (then it is computed from the issue's label, read back by its
+# id, when the mark is a candidate); the category is the finding's, for the reports
+Mark = tuple[str, str | None, str | None, str | None, str | None]
 
 
 def fingerprint(json_response: object, mid: str | None) -> str | None:
@@ -92,11 +102,12 @@ def read_marks(metadata: Mapping[str, Any] | None, prefix: str) -> dict[str, Mar
     for issue_id, mark in parsed.items():
         if (
             isinstance(mark, list)
-            and len(mark) == 4
+            and len(mark) in (4, 5)
             and isinstance(mark[0], str)
             and all(part is None or isinstance(part, str) for part in mark[1:])
         ):
-            marks[str(issue_id)] = (mark[0], mark[1], mark[2], mark[3])
+            category = mark[4] if len(mark) == 5 else None
+            marks[str(issue_id)] = (mark[0], mark[1], mark[2], mark[3], category)
     return marks
 
 
@@ -140,7 +151,14 @@ def mark_of(issue: Any, json_response: object, label_id: str | None) -> Mark | N
     rule = getattr(issue, "rule", None)
     if not isinstance(rule, str):
         return None
-    return (rule, issue.mid, fingerprint(json_response, issue.mid), label_id)
+    category = getattr(issue, "category", None)
+    return (
+        rule,
+        issue.mid,
+        fingerprint(json_response, issue.mid),
+        label_id,
+        category if isinstance(category, str) else None,
+    )
 
 
 def without(verdict: Verdict, policy: ActionPolicy | None, waived: Iterable[Key]) -> Verdict:
@@ -173,3 +191,68 @@ def fetch_labels(kili: Any, project_id: str, label_ids: Iterable[str]) -> dict[s
         if rows:
             found[label_id] = rows[0].get("jsonResponse")
     return found
+
+
+def issue_outcomes(kili: Any, project_id: str, prefix: str = "kili_rules_") -> list[dict[str, Any]]:
+    """What became of the issues kili-rules created in a project, read from Kili: per rule,
+    labeler (the author of the label the issue was made on) and category, how many are
+    ``solved``, ``cancelled`` (a reviewer overruled the rule) and still ``open``, and the
+    rule's ``precision`` = solved / (solved + cancelled) (None before any is closed).
+
+    Reads the project's issues (every status, one paged ``kili.issues``) and, per 100 of
+    their assets, the metadata marks and the labels' authors (one ``kili.assets``). Only the
+    issues with a mark count (those kili-rules created since marks exist); most closed first.
+    """
+    rows = kili.issues(
+        project_id=project_id,
+        fields=["id", "status", "assetId"],
+        issue_type="ISSUE",
+        disable_tqdm=True,
+    )
+    by_asset: dict[str, list[tuple[str, str]]] = {}
+    for row in rows or []:
+        if isinstance(row, Mapping) and isinstance(row.get("assetId"), str):
+            by_asset.setdefault(row["assetId"], []).append(
+                (str(row.get("id")), str(row.get("status")))
+            )
+    counts: dict[tuple[str, str | None, str | None], dict[str, Any]] = {}
+    assets = list(by_asset)
+    for start in range(0, len(assets), 100):
+        found = kili.assets(
+            project_id=project_id,
+            asset_id_in=assets[start : start + 100],
+            fields=["id", "jsonMetadata", "labels.id", "labels.author.email"],
+            disable_tqdm=True,
+        )
+        for asset in found or []:
+            marks = read_marks(asset.get("jsonMetadata"), prefix)
+            authors = {
+                label.get("id"): (label.get("author") or {}).get("email")
+                for label in asset.get("labels") or []
+                if isinstance(label, Mapping)
+            }
+            for issue_id, status in by_asset.get(str(asset.get("id")), []):
+                mark = marks.get(issue_id)
+                if mark is None:
+                    continue
+                key = (mark[0], authors.get(mark[3]), mark[4])
+                entry = counts.setdefault(
+                    key,
+                    {"rule": key[0], "labeler": key[1], "category": key[2]}
+                    | {"solved": 0, "cancelled": 0, "open": 0},
+                )
+                name = {"SOLVED": "solved", "CANCELLED": "cancelled", "OPEN": "open"}.get(status)
+                if name is not None:
+                    entry[name] += 1
+    for entry in counts.values():
+        closed = entry["solved"] + entry["cancelled"]
+        entry["precision"] = entry["solved"] / closed if closed else None
+    return sorted(
+        counts.values(),
+        key=lambda e: (
+            -(e["solved"] + e["cancelled"]),
+            e["rule"],
+            e["labeler"] or "",
+            e["category"] or "",
+        ),
+    )
