@@ -435,6 +435,19 @@ def _kili_client(api_key_env: str, api_endpoint: str | None, command: str) -> An
         raise UsageError(f"Kili API: {error}") from error
 
 
+def _issue_outcomes(report: Any, kili: Any, project: str, rules: Any) -> None:
+    """The report's section on what reviewers made of kili-rules' issues (solved, cancelled);
+    a failed read is a note of the report, not a failed audit."""
+    from kili_rules.kili.waivers import issue_outcomes
+
+    policy = getattr(rules, "actions", None)
+    prefix = getattr(policy, "metadata_prefix", "kili_rules_")
+    try:
+        report.issue_outcomes = issue_outcomes(kili, project, prefix)
+    except Exception as error:  # the SDK's errors are many; the audit itself stands
+        report.notes.append(f"issue outcomes not read from Kili: {type(error).__name__}: {error}")
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     fmt = args.format
     if fmt is None:
@@ -464,6 +477,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     except ProjectError as error:
         raise UsageError(f"Kili API: {error}") from error
     report.context = report.context.with_(rules_file=args.rules)
+    _issue_outcomes(report, kili, args.project, rules)
     _write(_render(report, fmt), args.output)
     from kili_rules.report.text import headline
 

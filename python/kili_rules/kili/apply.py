@@ -422,7 +422,8 @@ def apply_report(
             labels = [entry.label_id]
         verdict = Verdict.decide(rows, actions)
         # an issue goes on the label its row came from; the last label is the default
-        targets.append(Target(asset_id, labels[-1], verdict))
+        # the policy: a finding a reviewer waived is left out and the rest decided again
+        targets.append(Target(asset_id, labels[-1], verdict, policy=actions))
 
     effects: list[Effects] = []
     for start in range(0, len(targets), APPLY_BATCH):

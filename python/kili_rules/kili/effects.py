@@ -46,8 +46,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kili_rules.kili import waivers
 from kili_rules.kili.finding_text import fingerprint, issue_text
-from kili_rules.verdict import Verdict
+from kili_rules.verdict import ActionPolicy, Verdict
 
 __all__ = [
     "Change",
@@ -64,20 +65,45 @@ LOGGER = logging.getLogger("kili_rules.kili")
 
 LEDGER_KEY = "issue_ids"
 BOUNCES_KEY = "bounces"
-ISSUE_FIELDS = ["id", "objectMid", "comments.text", "assetId"]
-# "status" is the legacy workflow's; workflow v2 projects have a current step instead (the
-# SDK warns when "status" is asked of one)
-# (V3, the multi-group workflow, is a V2 with step groups: the SDK treats them alike)
+# every status is read: the open ones are reconciled, the cancelled ones may be waivers
+ISSUE_FIELDS = ["id", "objectMid", "comments.text", "assetId", "status"]
+# "status" is the legacy workflow's; workflow v2 and v3 projects have a current step instead
+# (the SDK warns when "status" is asked of one), named within its step group in V3 (the
+# multi-group workflow: step names are unique per group only). These are the SDK's own
+# default fields for each version.
 ASSET_FIELDS = {
     "V1": ["id", "jsonMetadata", "status"],
-    "V2": ["id", "jsonMetadata"],
-    "V3": ["id", "jsonMetadata"],
+    "V2": ["id", "jsonMetadata", "currentStep.name", "currentStep.status"],
+    "V3": [
+        "id",
+        "jsonMetadata",
+        "currentStep.stepGroupName",
+        "currentStep.name",
+        "currentStep.status",
+    ],
 }
+# what the workflow read asks of a project: its version, and each step's type (DEFAULT for a
+# labeling step, REVIEW) with its group (V3), to tell where an asset's current step is
+PROJECT_FIELDS = [
+    "id",
+    "workflowVersion",
+    "steps.name",
+    "steps.type",
+    "steps.stepGroupId",
+    "stepGroups.id",
+    "stepGroups.name",
+]
+# Workflows v2/v3: step statuses in which an asset is (back) with a labeler, in a labeling
+# step; and those in which it waits for (or is in) a review, in a review step. REDO is
+# REWORK's former name.
+TO_LABEL = ("TO_DO", "DOING")
+SENT_BACK = ("REWORK", "REDO")
+IN_REVIEW = ("TO_DO", "DOING", "PARTIALLY_DONE")
 # asked in the same asset read when a label's freshness is checked (``latest_only``): an
 # event for a label a newer one of the same type has replaced must not act
 LABEL_FIELDS = ["labels.id", "labels.labelType", "labels.createdAt"]
 # Asset actions: the SDK method that performs it, and the (legacy workflow) asset statuses in
-# which it is a no-op. In workflow v2, Kili's own decline is relied on.
+# which it is a no-op. Workflows v2/v3 tell it by the current step (``_Runner.already``).
 MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
     "send_back": ("send_back_to_queue", ("TODO", "ONGOING")),
     "review": ("add_to_review", ("TO_REVIEW",)),
@@ -98,8 +124,8 @@ mutation createIssues($issues: [IssueToCreate!]!, $where: AssetWhere!) {
 """
 BOUNCE_INSTEAD = {"send_back": "review", "invalidate": "next_step"}
 READ_BATCH = 100  # assets per issues / assets read in bulk
-# client -> project id -> workflow version (a project keeps it)
-_WORKFLOWS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+# client -> project id -> its workflow (a project keeps its version)
+_WORKFLOWS: weakref.WeakKeyDictionary[Any, dict[str, _Workflow]] = weakref.WeakKeyDictionary()
 
 
 class StepLog(Protocol):
@@ -204,6 +230,9 @@ class Effects:
     bounced_to_review: bool = False  # the bounce cap turned a send-back into a review
     # the id of the newer label of the same type that replaced this one: nothing was done
     superseded_by: str | None = None
+    # findings a reviewer's cancelled issue waived (rule, mid), and the outcome left
+    waived: tuple[tuple[str, str | None], ...] = ()
+    outcome: str | None = None
 
 
 @dataclass
@@ -214,6 +243,24 @@ class Target:
     label_id: str | None
     verdict: Verdict
     steps: StepLog = field(default_factory=MemorySteps)
+    # waivers (kili.waivers): the label's jsonResponse (None: read from Kili when needed) and
+    # the actions policy to decide the findings left again (None: no waiver applies)
+    label: Any = None
+    policy: ActionPolicy | None = None
+
+
+@dataclass(frozen=True)
+class _Workflow:
+    """A project's workflow version and, in V2/V3, each step's type by (group, name)."""
+
+    version: str
+    step_types: Mapping[tuple[str | None, str], str] = field(default_factory=dict)
+
+    def step_type(self, step: tuple[str | None, str | None, str | None]) -> str | None:
+        group, name, _status = step
+        if name is None:
+            return None
+        return self.step_types.get((group if self.version == "V3" else None, name))
 
 
 @dataclass
@@ -229,6 +276,8 @@ class _Work:
     open_issues: list[_OpenIssue] | None = None
     metadata: dict[str, Any] | None = None
     status: str | None = None
+    # workflows v2/v3: the asset's current step, as (group name (V3), step name, status)
+    step: tuple[str | None, str | None, str | None] | None = None
     changes: list[Change] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     declined: list[str] = field(default_factory=list)
@@ -236,10 +285,16 @@ class _Work:
     issues: dict[str, Any] | None = None
     # the asset's newer label of the judged label's type, when the asset read found one
     newer: str | None = None
+    # the asset's cancelled issues; the verdict once waivers applied, and the keys waived
+    cancelled: list[_OpenIssue] = field(default_factory=list)
+    waived_verdict: Verdict | None = None
+    waived: list[waivers.Key] = field(default_factory=list)
+    # the ids of every issue of the asset Kili holds (any status), when they were read
+    known: set[str] = field(default_factory=set)
 
     @property
     def verdict(self) -> Verdict:
-        return self.target.verdict
+        return self.waived_verdict or self.target.verdict
 
     @property
     def asset_id(self) -> str:
@@ -264,13 +319,17 @@ def act(
     dry_run: bool = False,
     logger: logging.Logger | None = None,
     latest_only: bool = True,
+    label: Any = None,
+    policy: ActionPolicy | None = None,
 ) -> Effects:
     """Carry out ``verdict`` for one label of ``asset_id`` (see the module docstring).
 
     With ``latest_only`` (the plugin's and the webhook's), a label that a newer label of the
     same type has replaced on the asset does nothing (``Effects.superseded_by``).
+    ``label`` (the label's jsonResponse) and ``policy`` (the actions) let a reviewer's
+    cancelled issue waive its finding on an unchanged object (``kili.waivers``).
     """
-    target = Target(asset_id, label_id, verdict, steps)
+    target = Target(asset_id, label_id, verdict, steps, label, policy)
     return run_effects(
         kili,
         project_id,
@@ -391,12 +450,18 @@ class _Runner:
             work.issues = self.done(work, "issues")
         self.read_issues([w for w in works if w.issues is None and self.issues_needed(w)])
         self.read_assets([w for w in works if self.asset_needed(w)])
+        self.waive([w for w in works if w.plan is None])
         for work in works:
             if work.plan is None:
                 work.plan = self.plan(work)
                 self.record(work, "plan", work.plan)
             else:
                 self.settle_moves(work)
+                resumed = [tuple(k) for k in work.plan.get("waived") or []]
+                if resumed:
+                    work.waived_verdict = waivers.without(
+                        work.target.verdict, work.target.policy, resumed
+                    )
         # a superseded label's plan says so (a retry resumes to the same nothing)
         live = [w for w in works if not (w.plan or {}).get("superseded_by")]
         self.do_issues([w for w in live if w.issues is None])
@@ -427,7 +492,32 @@ class _Runner:
         return list((work.plan or {}).get("moves", []))
 
     def already(self, work: _Work, action: str) -> bool:
-        """Whether the asset's status (legacy workflow) shows the move made already."""
+        """Whether the asset is where the move would take it already.
+
+        Legacy workflow: its status (TODO/ONGOING for a send-back, TO_REVIEW for a review).
+        Workflows v2/v3: its current step; a send-back or invalidate is made when the asset
+        is being reworked, or to be labeled in a labeling step; a review or next step when
+        it waits for (or is in) a review step. A step whose type is unknown proves nothing:
+        Kili's own decline is relied on.
+        """
+        if work.step is not None:
+            kind = self.workflow_info().step_type(work.step)
+            status = work.step[2]
+            if action in ("send_back", "invalidate"):
+                made = status in SENT_BACK or (kind == "DEFAULT" and status in TO_LABEL)
+            else:
+                made = kind == "REVIEW" and status in IN_REVIEW
+            if made:
+                group = f"{work.step[0]}/" if work.step[0] else ""
+                self.log.info(
+                    "kili-rules: asset %s is in step %s%s (%s) already: no %s",
+                    work.asset_id,
+                    group,
+                    work.step[1],
+                    status,
+                    action,
+                )
+            return made
         if work.status is None or work.status not in MOVES[action][1]:
             return False
         self.log.info(
@@ -441,9 +531,26 @@ class _Runner:
 
     def settle_moves(self, work: _Work) -> None:
         """A resumed plan: a move Kili applied before the last worker could record it (killed,
-        or the answer lost) shows in the asset's status, read just now; it is not made twice."""
+        or the answer lost) shows in the asset's status, read just now; it is not made twice.
+
+        In workflows v2/v3 the plan holds the step the asset was in (``at``): an asset no
+        longer in that step (or not with that status) when no move was recorded yet was
+        moved by the first of them (a next step into the next group's labeling step, say,
+        which the step-type check alone would not tell)."""
+        at_value = (work.plan or {}).get("at")
+        at = list(at_value) if isinstance(at_value, list) else None
+        first = not any(work.target.steps.get(a) for a in self.moves(work))
         for action in self.open_moves(work):
-            if self.already(work, action):
+            moved = first and at is not None and work.step is not None and list(work.step) != at
+            first = False
+            if moved:
+                self.log.info(
+                    "kili-rules: asset %s left step %s since the plan: %s made already",
+                    work.asset_id,
+                    "/".join(str(part) for part in at or () if part),
+                    action,
+                )
+            if moved or self.already(work, action):
                 self.record(work, action, "already")
 
     # ---- reads -------------------------------------------------------------------------------
@@ -457,39 +564,48 @@ class _Runner:
                 "issues",
                 project_id=self.project_id,
                 fields=ISSUE_FIELDS,
-                status="OPEN",
                 issue_type="ISSUE",
                 disable_tqdm=True,
                 **where,
             )
             by_asset: dict[str, list[_OpenIssue]] = {i: [] for i in ids}
+            cancelled: dict[str, list[_OpenIssue]] = {i: [] for i in ids}
+            known: dict[str, set[str]] = {i: set() for i in ids}
             for row in rows or []:
                 owner = row.get("assetId") if len(ids) > 1 else ids[0]
-                if owner in by_asset:
-                    by_asset[owner].append(_open_issue(row))
+                if owner in known:
+                    known[owner].add(str(row.get("id")))
+                status = row.get("status", "OPEN")
+                if owner in by_asset and status in ("OPEN", "CANCELLED"):
+                    (by_asset if status == "OPEN" else cancelled)[owner].append(_open_issue(row))
             for work in chunk:
                 work.open_issues = by_asset[work.asset_id]
+                work.cancelled = cancelled[work.asset_id]
+                work.known = known[work.asset_id]
 
     def workflow(self) -> str:
         """The project's workflow version, "V1", "V2" or "V3" (read once per project)."""
+        return self.workflow_info().version
+
+    def workflow_info(self) -> _Workflow:
+        """The project's workflow: version and step types (read once per project)."""
         try:
             known = _WORKFLOWS.setdefault(self.sdk, {})
         except TypeError:  # a client that cannot be weakly referenced: no cache
             known = {}
-        version = known.get(self.project_id)
-        if version is None:
+        workflow = known.get(self.project_id)
+        if workflow is None:
             rows = self.call(
                 "read",
                 "projects",
                 project_id=self.project_id,
-                fields=["id", "workflowVersion"],
+                fields=PROJECT_FIELDS,
                 disable_tqdm=True,
             )
-            found = rows[0].get("workflowVersion") if rows else None
-            version = found if found in ("V2", "V3") else "V1"
+            workflow = _workflow_of(rows[0] if rows else None)
             if rows:
-                known[self.project_id] = version
-        return version
+                known[self.project_id] = workflow
+        return workflow
 
     def read_assets(self, works: list[_Work]) -> None:
         fields = ASSET_FIELDS[self.workflow()] if works else []
@@ -521,8 +637,66 @@ class _Runner:
                 work.metadata = dict(metadata) if isinstance(metadata, Mapping) else {}
                 status = row.get("status")
                 work.status = status if isinstance(status, str) else None
+                work.step = _current_step(row.get("currentStep"))
                 if self.latest_only:
                     work.newer = _newer_label(work.target.label_id, row.get("labels"))
+
+    # ---- waivers --------------------------------------------------------------------------
+
+    def waive(self, works: list[_Work]) -> None:
+        """Leave out the findings a cancelled issue of kili-rules waives (kili.waivers)."""
+        found: list[tuple[_Work, list[tuple[_OpenIssue, waivers.Mark]]]] = []
+        for work in works:
+            if work.target.policy is None or not work.cancelled or not work.verdict.issues:
+                continue
+            marks = waivers.read_marks(work.metadata, work.verdict.metadata_prefix)
+            pairs = [
+                (c, marks[c.id])
+                for c in work.cancelled
+                if c.id in marks and waivers.matters(work.verdict, marks[c.id])
+            ]
+            if pairs:
+                found.append((work, pairs))
+        if not found:
+            return
+        # the labels whose JSON is not at hand: the judged one, and the cancelled issues' own
+        # labels when their mark has no fingerprint (created without the label at hand)
+        wanted = [w.target.label_id for w, _p in found if w.target.label is None]
+        wanted += [m[3] for _w, pairs in found for _c, m in pairs if m[2] is None]
+        try:
+            fetched = waivers.fetch_labels(
+                _legacy(self.sdk), self.project_id, [i for i in wanted if i]
+            )
+        except Exception as exc:
+            if self.dry_run:
+                self.log.warning("kili-rules dry run: cannot read labels for waivers (%s)", exc)
+                return
+            raise KiliCallFailed(
+                f"read: reading labels for waivers failed ({type(exc).__name__}: {exc})",
+                retryable=is_retryable(exc),
+                step="read",
+            ) from exc
+        for work, pairs in found:
+            label = work.target.label
+            if label is None:
+                label = fetched.get(work.target.label_id or "")
+            keys: list[waivers.Key] = []
+            for _issue, (rule, mid, printed, made_on, _category) in pairs:
+                if printed is None:
+                    printed = waivers.fingerprint(fetched.get(made_on or ""), mid)
+                if printed is not None:
+                    keys.append((rule, mid, printed))
+            verdict, waived = waivers.waive(work.verdict, work.target.policy, label, keys)
+            if waived:
+                work.waived_verdict, work.waived = verdict, waived
+                for rule, mid, _p in waived:
+                    self.log.info(
+                        "kili-rules: rule %s on object %s of asset %s is waived (a reviewer "
+                        "cancelled its issue; the object is unchanged)",
+                        rule,
+                        mid,
+                        work.asset_id,
+                    )
 
     # ---- plan -----------------------------------------------------------------------------
 
@@ -560,7 +734,12 @@ class _Runner:
                 bounces = done_bounces + 1
             if action not in moves:
                 moves.append(action)
-        return {"moves": moves, "bounces": bounces, "bounced": bounced}
+        plan: dict[str, Any] = {"moves": moves, "bounces": bounces, "bounced": bounced}
+        if work.waived:
+            plan["waived"] = [list(key) for key in work.waived]
+        if work.step is not None:
+            plan["at"] = list(work.step)  # where the asset was: a resume tells a move made
+        return plan
 
     # ---- issues ---------------------------------------------------------------------------
 
@@ -568,6 +747,7 @@ class _Runner:
         # (work, label id, text, mid): a finding carrying a label id (a report row) goes on
         # its own label, others on the target's
         to_create: list[tuple[_Work, str | None, str, str | None]] = []
+        marks: list[waivers.Mark | None] = []  # each created issue's (kili.waivers)
         results: dict[int, dict[str, Any]] = {}
         for work in works:
             verdict = work.verdict
@@ -592,6 +772,7 @@ class _Runner:
                         wanted[fingerprint(text, finding.mid)] -= 1
                         label = getattr(finding, "label_id", None) or work.target.label_id
                         to_create.append((work, label, text, finding.mid))
+                        marks.append(waivers.mark_of(finding, work.target.label, label))
             for stale in solve:
                 change = Change("solve_issue", work.asset_id, text=stale.text, issue_id=stale.id)
                 if not self.dry_run:
@@ -621,8 +802,10 @@ class _Runner:
                     retryable=True,
                     step="issues",
                 )
-            for (work, _l, _t, _m), row in zip(to_create, created, strict=True):
+            for (work, _l, _t, _m), row, mark in zip(to_create, created, marks, strict=True):
                 results[id(work)]["created"].append(str(row.get("id")))
+                if mark is not None:
+                    results[id(work)].setdefault("marks", {})[str(row.get("id"))] = list(mark)
         for work in works:
             work.issues = results[id(work)]
             self.record(work, "issues", work.issues)
@@ -708,6 +891,9 @@ class _Runner:
             ledger_ids = set(_split(old_ledger if isinstance(old_ledger, str) else None))
             if ledger_ids != set(ledger):
                 wanted[work.key(LEDGER_KEY)] = ",".join(ledger)
+        marks = self.marks(work, ledger)
+        if marks is not None:
+            wanted[work.key(waivers.MARKS_KEY)] = marks
         if "metadata" in work.verdict.actions:
             wanted.update(work.verdict.metadata)
         bounces = (work.plan or {}).get("bounces")
@@ -717,7 +903,24 @@ class _Runner:
         if self.dry_run:
             # the ledger is bookkeeping (its new ids are not known before the issues exist)
             changed.pop(work.key(LEDGER_KEY), None)
+            changed.pop(work.key(waivers.MARKS_KEY), None)
         return changed
+
+    def marks(self, work: _Work, ledger: list[str]) -> str | None:
+        """The new value of the issue marks (kili.waivers), None when there are none: kept
+        for the issues Kili still holds (open, solved: the reports count them; cancelled: the
+        waivers), dropped for deleted ones, added for the issues just created."""
+        old = waivers.read_marks(work.metadata, work.verdict.metadata_prefix)
+        keep = set(ledger) | work.known
+        # not read this run (a resumed issues step): nothing known to be gone, keep them all
+        read = work.open_issues is not None
+        marks = {k: v for k, v in old.items() if k in keep or not read}
+        for issue_id, mark in ((work.issues or {}).get("marks") or {}).items():
+            category = mark[4] if len(mark) > 4 else None
+            marks[issue_id] = (mark[0], mark[1], mark[2], mark[3], category)
+        if not marks and not old:
+            return None
+        return waivers.marks_value(marks)
 
     def write_metadata(self, asset_ids: list[str], metadatas: list[dict[str, Any]]) -> None:
         """Kili's ``updatePropertiesInAssets`` with each asset's whole (merged) metadata.
@@ -763,7 +966,7 @@ class _Runner:
             return
         method = MOVES[action][0]
         self.hold(pending)
-        outcome = self.call(action, method, asset_ids=[w.asset_id for w in pending])
+        outcome = self.move(action, method, [w.asset_id for w in pending])
         declined = _asset_ids(outcome, "declined")
         failed = _asset_ids(outcome, "failed")
         failures = []
@@ -783,6 +986,41 @@ class _Runner:
                 retryable=True,
                 step=action,
             )
+
+    def move(self, action: str, method: str, asset_ids: list[str]) -> Any:
+        """The SDK's asset action; sent once per 100 assets with the SDK's own document when
+        the client's transport replays a POST whose answer was lost (kili 26.2.1): a replayed
+        ``addAssetsToReview`` would move the asset one step further (past its review, in
+        workflows v2/v3). A lost answer then raises, and the retry reads where the asset is."""
+        client: Any = getattr(_legacy(self.sdk), "graphql_client", None)
+        if not callable(getattr(client, "execute", None)) or not _replays_posts(client):
+            return self.call(action, method, asset_ids=asset_ids)
+        from kili.entrypoints.mutations.asset import queries  # type: ignore[import-untyped]
+
+        document = (
+            queries.GQL_SEND_ASSETS_BACK_TO_QUEUE
+            if method == "send_back_to_queue"
+            else queries.GQL_ADD_ASSETS_TO_REVIEW
+        )
+        outcome: dict[str, list[Any]] = {"succeeded": [], "declined": [], "failed": []}
+        for start in range(0, len(asset_ids), READ_BATCH):
+            chunk = asset_ids[start : start + READ_BATCH]
+            try:
+                answer = _post_once(client, document, {"where": {"idIn": chunk}})
+            except Exception as exc:
+                raise KiliCallFailed(
+                    f"{action}: kili.{method} failed ({type(exc).__name__}: {exc})",
+                    retryable=is_retryable(exc),
+                    step=action,
+                ) from exc
+            if not isinstance(answer, Mapping):
+                raise KiliCallFailed(
+                    f"{action}: kili.{method} answered {answer!r}", retryable=True, step=action
+                )
+            for key, rows in outcome.items():
+                found = answer.get(key)
+                rows.extend(found if isinstance(found, list) else [])
+        return outcome
 
     # ---- result ---------------------------------------------------------------------------
 
@@ -810,6 +1048,8 @@ class _Runner:
             resumed=tuple(work.resumed),
             bounced_to_review=bool(plan.get("bounced")),
             superseded_by=plan.get("superseded_by"),
+            waived=tuple((str(k[0]), k[1]) for k in plan.get("waived") or []),
+            outcome=work.verdict.outcome,
         )
 
 
@@ -817,6 +1057,40 @@ def _open_issue(row: Mapping[str, Any]) -> _OpenIssue:
     comments = row.get("comments") or []
     text = comments[0].get("text") if comments and isinstance(comments[0], Mapping) else None
     return _OpenIssue(str(row.get("id")), text, row.get("objectMid"))
+
+
+def _workflow_of(row: Mapping[str, Any] | None) -> _Workflow:
+    """A project row (``PROJECT_FIELDS``) as a _Workflow; V1 unless it says V2 or V3."""
+    found = row.get("workflowVersion") if row else None
+    version = found if found in ("V2", "V3") else "V1"
+    if row is None or version == "V1":
+        return _Workflow(version)
+    groups = {
+        g.get("id"): g.get("name")
+        for g in row.get("stepGroups") or []
+        if isinstance(g, Mapping) and isinstance(g.get("name"), str)
+    }
+    types: dict[tuple[str | None, str], str] = {}
+    for step in row.get("steps") or []:
+        if not isinstance(step, Mapping) or not isinstance(step.get("name"), str):
+            continue
+        group = groups.get(step.get("stepGroupId")) if version == "V3" else None
+        kind = step.get("type")
+        if isinstance(kind, str):
+            types[(group, step["name"])] = kind
+    return _Workflow(version, types)
+
+
+def _current_step(value: object) -> tuple[str | None, str | None, str | None] | None:
+    """An asset's ``currentStep`` as (group name, step name, status); None when absent."""
+    if not isinstance(value, Mapping):
+        return None
+
+    def text(key: str) -> str | None:
+        item = value.get(key)
+        return item if isinstance(item, str) else None
+
+    return (text("stepGroupName"), text("name"), text("status"))
 
 
 def _newer_label(label_id: str | None, labels: object) -> str | None:

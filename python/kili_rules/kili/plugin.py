@@ -266,7 +266,9 @@ def handle_label(
         log.info("kili-rules: label %s on asset %s passes", label_id, asset_id)
     for issue in issues:
         log.info("kili-rules: issue on label %s (mid %s): %s", label_id, issue.mid, issue.text)
-    return _act(kili, base, verdict, steps, reconcile, log)
+    # the label's JSON and the actions: a reviewer's cancelled issue may waive a finding
+    waiver = (target.get("jsonResponse") if isinstance(target, Mapping) else None, _policy(ruleset))
+    return _act(kili, base, verdict, steps, reconcile, log, waiver)
 
 
 def _failed(base: dict[str, Any], step: str, message: str, cause: Exception) -> KiliCallFailed:
@@ -308,6 +310,7 @@ def _act(
     steps: StepLog,
     reconcile: bool,
     log: logging.Logger,
+    waiver: tuple[Any, ActionPolicy] | None = None,
 ) -> Decision:
     plan: dict[str, Any] = {
         **base,
@@ -327,6 +330,8 @@ def _act(
             reconcile=reconcile,
             dry_run=base["dry_run"],
             logger=log,
+            label=waiver[0] if waiver else None,
+            policy=waiver[1] if waiver else None,
         )
     except KiliCallFailed as exc:  # logged by the caller (the plugin, or the server's record)
         done = exc.effects[0] if exc.effects else None
@@ -352,6 +357,8 @@ def _act(
     sent_back = any(a in ("send_back", "invalidate") for a in effects.actions)
     if sent_back and not base["dry_run"]:
         log.info("kili-rules: asset %s sent back to the queue", base["asset_id"])
+    if effects.waived and effects.outcome is not None:
+        plan["outcome"] = effects.outcome  # what is left once the waived findings are out
     if effects.superseded_by is not None:
         # judged, but a newer label replaced it: the verdict stays visible, nothing acted
         plan["outcome"] = "superseded"

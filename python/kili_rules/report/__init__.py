@@ -238,6 +238,9 @@ class Report(Sequence["Row"]):
         #: producer knows them (``validate_project``); ``apply`` reconciles those labels too.
         #: When None, ``apply`` takes them from ``items``, else only from the rows.
         self.checked: list[tuple[str, str]] | None = None
+        #: What became of the issues kili-rules created in Kili, per rule, labeler and
+        #: category (``kili_rules.kili.waivers.issue_outcomes``): set by ``audit``, else None.
+        self.issue_outcomes: list[dict[str, Any]] | None = None
         #: The jobs that appear in the labels checked.
         self.jobs: frozenset[str] = frozenset(jobs)
         #: Run-level warnings shown in the report header (e.g. rules that matched no job).
@@ -450,6 +453,8 @@ class Report(Sequence["Row"]):
         summary = self.totals()
         summary["by_rule"] = self.summary().to_dicts()
         summary["by_labeler"] = self.by_labeler()
+        if self.issue_outcomes is not None:
+            summary["issue_outcomes"] = self.issue_outcomes
         document = {
             "summary": summary,
             "checked": self.context.to_dict(),

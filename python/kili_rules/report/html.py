@@ -493,6 +493,29 @@ def _issues_section(report: Report, max_rows: int) -> str:
     )
 
 
+def _outcomes(report: Report) -> list[str]:
+    """What reviewers made of the issues kili-rules created (``Report.issue_outcomes``)."""
+    if report.issue_outcomes is None:
+        return []
+    rows = [
+        (
+            escape(str(e["rule"])),
+            escape(str(e["labeler"] if e["labeler"] is not None else "(unknown)")),
+            escape(str(e["category"] or "")),
+            str(e["solved"]),
+            str(e["cancelled"]),
+            str(e["open"]),
+            f"{e['precision']:.0%}" if e["precision"] is not None else "-",
+        )
+        for e in report.issue_outcomes
+    ]
+    header = ("Rule", "Labeler", "Category", "Solved", "Cancelled", "Open", "Precision")
+    return [
+        '<h2 id="kr-outcomes">Issues kili-rules created, as reviewers closed them</h2>',
+        _table(header, rows, frozenset({3, 4, 5, 6})),
+    ]
+
+
 def render_page(
     report: Report,
     *,
@@ -512,6 +535,7 @@ def render_page(
     if len(report):
         body += ["<h2>Charts</h2>", _charts(report)]
     body += ["<h2>Issues by rule</h2>", summary_table(report.summary())]
+    body += _outcomes(report)
     if len(report):
         pictures = _drawings(report, per_rule=drawings_per_rule, images=images, box=260)
         if pictures:

@@ -80,6 +80,27 @@ def labeler_table(entries: Sequence[dict[str, Any]]) -> str:
     return table(header, rows, right=frozenset({1, 2, 3, 4}))
 
 
+def outcome_table(report: Report) -> str:
+    """``Report.issue_outcomes`` as a table (precision = solved / (solved + cancelled))."""
+    entries = report.issue_outcomes or []
+    if not entries:
+        return "(none read from Kili)"
+    header = ("RULE", "LABELER", "CATEGORY", "SOLVED", "CANCELLED", "OPEN", "PRECISION")
+    rows = [
+        (
+            clean(e["rule"]),
+            clean(e["labeler"] if e["labeler"] is not None else "(unknown)"),
+            clean(e["category"] or ""),
+            str(e["solved"]),
+            str(e["cancelled"]),
+            str(e["open"]),
+            f"{e['precision']:.0%}" if e["precision"] is not None else "-",
+        )
+        for e in entries
+    ]
+    return table(header, rows, right=frozenset({3, 4, 5, 6}))
+
+
 def headline(report: Report) -> str:
     """The verdict in one line, e.g. ``FAILED: 5 issues (4 errors, 1 warning) in 3 assets``."""
     if not report.labels and not len(report):
@@ -120,6 +141,8 @@ def render_text(report: Report, *, max_rows: int | None) -> str:
     lines += [f"warning: {clean(note, None)}" for note in report.notes]
     if report.fingerprint:
         lines.append(f"rules fingerprint: {report.fingerprint[:16]}")
+    if report.issue_outcomes is not None:
+        lines += ["", "Issues kili-rules created, as reviewers closed them", outcome_table(report)]
     if not len(report):
         return "\n".join(lines) + "\n"
     lines += ["", "Issues by rule", summary_table(report.summary())]

@@ -277,6 +277,7 @@ class KiliEmulator:
         description: str = "",
         steps: Sequence[str] = (),
         workflow_version: str | None = None,
+        step_groups: Sequence[tuple[str, Sequence[str]]] | None = None,
     ) -> str:
         """Create a project; returns its id (``project-N`` unless given).
 
@@ -284,11 +285,26 @@ class KiliEmulator:
         project: assets start in the first step, ``add_to_review`` /
         ``kili.assets.move_to_next_step`` move a labeled asset one step on (declined at the
         last step), ``send_back_to_queue`` / ``kili.assets.invalidate`` take it back to the
-        first step. ``workflow_version="V3"`` (with ``steps``) says the project uses the
-        multi-group workflow (``workflowVersion`` answers it); its steps behave as V2's.
+        first step; a sent-back asset's step status is ``REWORK`` until submitted again.
+        The first step is a labeling step (type ``DEFAULT``), the others review steps.
+
+        ``workflow_version="V3"`` is the multi-group workflow. ``step_groups=[("Annotation",
+        ("Labeling", "Review")), ("QA", ("Labeling", "Review"))]`` gives its groups in order
+        (with ``steps`` instead: one group, "Default"). Each group is a labeling step then its
+        review steps; step names are unique per group only. Moving on from a group's last
+        step enters the next group's labeling step (TO_DO); a send-back goes to the labeling
+        step of the asset's group. Projects answer ``stepGroups`` and ``steps.stepGroupId``,
+        assets ``currentStep.stepGroupName``.
         """
         return self._state.add_project(
-            project_id, title, description, input_type, json_interface, steps, workflow_version
+            project_id,
+            title,
+            description,
+            input_type,
+            json_interface,
+            steps,
+            workflow_version,
+            step_groups,
         )
 
     def add_asset(
@@ -335,6 +351,8 @@ class KiliEmulator:
                 self._state.labels[label.id] = label
                 asset.label_ids.append(label.id)
                 asset.status = STATUS_AFTER_LABEL.get(label_type, asset.status)
+                if label_type in STATUS_AFTER_LABEL:
+                    asset.reworked = False
                 return label.id
         item = {
             "assetID": asset_id,
@@ -381,17 +399,25 @@ class KiliEmulator:
                 "jsonInterface": json.loads(json.dumps(p.json_interface)),
                 "workflowVersion": p.workflow_version,
                 "steps": list(p.steps),
+                "stepGroups": list(dict.fromkeys(p.step_groups)),
             }
 
     def asset(self, asset_id: str) -> dict[str, Any]:
         """``{id, projectId, externalId, status, content, resolution, labelIds, metadata,
-        step, priority}`` (``step``: the workflow v2 step name, None in the legacy workflow)."""
+        step, stepGroup, stepStatus, priority}`` (``step``: the workflow v2/v3 step name,
+        ``stepGroup`` its V3 group, ``stepStatus`` the status in it; None in the legacy
+        workflow)."""
+        from .resolvers import step_status
+
         with self._state.lock:
             a = self._state.asset(asset_id)
-            steps = self._state.project(a.project_id).steps
+            project = self._state.project(a.project_id)
+            steps = project.steps
             return {
                 "metadata": json.loads(json.dumps(a.json_metadata)),
                 "step": steps[a.step] if steps else None,
+                "stepGroup": project.step_groups[a.step] if project.step_groups else None,
+                "stepStatus": step_status(a) if steps else None,
                 "priority": a.priority,
                 "id": a.id,
                 "projectId": a.project_id,

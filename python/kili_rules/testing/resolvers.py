@@ -40,6 +40,19 @@ STEP_STATUS = {
     "TO_REVIEW": "TO_DO",
     "REVIEWED": "DONE",
 }
+
+
+def step_status(asset: Asset) -> str:
+    """Workflows v2/v3: the asset's status in its current step (REWORK once sent back)."""
+    if asset.reworked and asset.status in ("TODO", "ONGOING"):
+        return "REWORK"
+    return STEP_STATUS[asset.status]
+
+
+def _group_id(project: Project, group: str) -> str:
+    return f"{project.id}-group-{list(dict.fromkeys(project.step_groups)).index(group)}"
+
+
 API_KEY_EXPIRY = "2099-12-31T23:59:59.000Z"
 
 
@@ -81,8 +94,19 @@ class Views:
             "inputType": project.input_type,
             "jsonInterface": json.dumps(project.json_interface),
             "steps": [
-                {"id": f"{project.id}-step-{i}", "name": name}
+                {
+                    "id": f"{project.id}-step-{i}",
+                    "name": name,
+                    "type": project.step_type(i),
+                    "stepGroupId": _group_id(project, project.step_groups[i])
+                    if project.step_groups
+                    else None,
+                }
                 for i, name in enumerate(project.steps)
+            ],
+            "stepGroups": [
+                {"id": _group_id(project, name), "name": name}
+                for name in dict.fromkeys(project.step_groups)
             ],
             "workflowVersion": project.workflow_version,
             "createdAt": project.created_at,
@@ -116,14 +140,16 @@ class Views:
             return [self.label(lb) for lb in state.latest_labels(asset)]
 
         with state.lock:
-            steps = state.project(asset.project_id).steps
+            project = state.project(asset.project_id)
         current_step = (
             {
                 "id": f"{asset.project_id}-step-{asset.step}",
-                "name": steps[asset.step],
-                "status": STEP_STATUS[asset.status],
+                "name": project.steps[asset.step],
+                "status": step_status(asset),
+                "type": project.step_type(asset.step),
+                "stepGroupName": project.step_groups[asset.step] if project.step_groups else None,
             }
-            if steps
+            if project.steps
             else None
         )
         return {

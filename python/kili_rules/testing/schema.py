@@ -40,6 +40,16 @@ type ApiKey {
 type ProjectStep {
   id: ID!
   name: String!
+  "DEFAULT (labeling) or REVIEW."
+  type: String!
+  "Workflow v3 only: the step group the step is in."
+  stepGroupId: ID
+}
+
+"Workflow v3: a group of steps (a labeling step, then its review steps)."
+type StepGroup {
+  id: ID!
+  name: String!
 }
 
 type ProjectRole {
@@ -56,6 +66,8 @@ type Project {
   "A JSON string, as Kili returns it."
   jsonInterface: String!
   steps: [ProjectStep!]!
+  "Workflow v3 only (empty otherwise)."
+  stepGroups: [StepGroup!]!
   workflowVersion: String!
   createdAt: String!
   numberOfAssets: Int!
@@ -117,6 +129,9 @@ type AssetStep {
   id: ID!
   name: String!
   status: StepStatus!
+  type: String!
+  "Workflow v3 only: the name of the step group of the step."
+  stepGroupName: String
 }
 
 type AssetRef {

@@ -118,8 +118,26 @@ class Project:
     created_at: str
     # workflow v2: the ordered step names ([] for the legacy workflow, "V1")
     steps: list[str] = field(default_factory=list)
-    # "V1" (no steps), "V2" or "V3" (the multi-group workflow; one group here)
+    # "V1" (no steps), "V2" or "V3" (the multi-group workflow)
     workflow_version: str = "V1"
+    # V3: the step group of each step (parallel to ``steps``); groups run one after the
+    # other, each a labeling step then its review steps. [] for V1 and V2.
+    step_groups: list[str] = field(default_factory=list)
+
+    def step_type(self, index: int) -> str:
+        """DEFAULT (labeling) for the first step of each group, REVIEW for the others."""
+        if index == 0 or (
+            self.step_groups and self.step_groups[index - 1] != self.step_groups[index]
+        ):
+            return "DEFAULT"
+        return "REVIEW"
+
+    def labeling_step(self, index: int) -> int:
+        """Where a send-back from step ``index`` goes: its group's labeling step (V2: the
+        first step)."""
+        while index > 0 and self.step_type(index) != "DEFAULT":
+            index -= 1
+        return index
 
 
 @dataclass
@@ -137,6 +155,8 @@ class Asset:
     # workflow v2: index of the asset's current step in its project's ``steps``
     step: int = 0
     priority: int = 0
+    # workflow v2/v3: sent back and not submitted since (its step status is REWORK)
+    reworked: bool = False
 
 
 @dataclass
@@ -254,22 +274,39 @@ class EmulatorState:
         json_interface: Mapping[str, Any] | None,
         steps: Iterable[str] = (),
         workflow_version: str | None = None,
+        step_groups: Iterable[tuple[str, Iterable[str]]] | None = None,
     ) -> str:
         with self.lock:
             pid = project_id or self._new_id("project", self.projects)
             if pid in self.projects:
                 raise EmulatorError(f"project {pid!r} already exists")
             step_names = list(steps)
-            if len(step_names) == 1 or len(set(step_names)) != len(step_names):
+            groups: list[str] = []
+            if step_groups is not None:
+                if step_names or workflow_version not in (None, "V3"):
+                    raise EmulatorError("step_groups: a V3 project's steps, instead of steps")
+                step_names, groups = _flatten_groups(step_groups)
+                workflow_version = "V3"
+            elif len(step_names) == 1 or len(set(step_names)) != len(step_names):
                 raise EmulatorError("workflow steps: give at least two distinct step names")
             version = workflow_version or ("V2" if step_names else "V1")
             if version not in ("V1", "V2", "V3") or (version == "V1") != (not step_names):
                 raise EmulatorError(
                     f"workflow_version {version!r}: V1 takes no steps, V2 and V3 take steps"
                 )
+            if version == "V3" and not groups:
+                groups = ["Default"] * len(step_names)  # V3 given plain steps: one group
             interface = dict(json_interface) if json_interface is not None else {"jobs": {}}
             self.projects[pid] = Project(
-                pid, title, description, input_type, interface, now_iso(), step_names, version
+                pid,
+                title,
+                description,
+                input_type,
+                interface,
+                now_iso(),
+                step_names,
+                version,
+                groups,
             )
             self.project_assets[pid] = []
             self._touch()
@@ -586,6 +623,8 @@ class EmulatorState:
                 self.labels[label.id] = label
                 asset.label_ids.append(label.id)
                 asset.status = STATUS_AFTER_LABEL.get(label_type, asset.status)
+                if label_type in STATUS_AFTER_LABEL:
+                    asset.reworked = False
                 asset.updated_at = label.created_at
                 created.append(label)
                 events.extend(self._label_events(label))
@@ -727,9 +766,10 @@ class EmulatorState:
     def add_to_review(self, where: Where) -> dict[str, list[dict[str, Any]]]:
         """``addAssetsToReview`` (the SDK's add_to_review and assets.move_to_next_step).
 
-        Legacy workflow: a labeled asset goes TO_REVIEW. Workflow v2: the asset moves to its
-        project's next step (TO_REVIEW). An asset without a submitted label, or already at
-        the last step, is declined; an unknown id fails.
+        Legacy workflow: a labeled asset goes TO_REVIEW. Workflows v2 and v3: the asset moves
+        to its project's next step (TO_DO; in V3 the step after a group's last one is the next
+        group's labeling step). An asset without a submitted label, or already at the last
+        step, is declined; an unknown id fails.
         """
         with self.lock:
             outcome = self._outcome_for(where)
@@ -741,7 +781,11 @@ class EmulatorState:
                     continue
                 if steps:
                     asset.step += 1
-                asset.status = "TO_REVIEW"
+                    asset.reworked = False
+                # (a V3 asset entering the next group's labeling step is to be labeled again)
+                project = self.projects[asset.project_id]
+                labeling = bool(steps) and project.step_type(asset.step) == "DEFAULT"
+                asset.status = "TODO" if labeling else "TO_REVIEW"
                 asset.updated_at = now_iso()
                 outcome["succeeded"].append(ref)
                 self.added_to_review.append(asset.id)
@@ -815,7 +859,11 @@ class EmulatorState:
             return project_ids.pop()
 
     def _mark_sent_back(self, asset: Asset) -> None:
-        asset.step = 0  # workflow v2: back to the first step
+        project = self.projects[asset.project_id]
+        if project.steps:
+            # workflow v2: back to the first step; v3: to the labeling step of its group
+            asset.step = project.labeling_step(asset.step)
+            asset.reworked = True
         asset.status = "ONGOING"
         asset.updated_at = now_iso()
         latest = self.latest_label(asset)
@@ -869,6 +917,27 @@ class EmulatorState:
             hook.projects.remove(project_id)
             self._touch()
             return f"Plugin with name {plugin_name} successfully deactivated"
+
+
+def _flatten_groups(groups: Iterable[tuple[str, Iterable[str]]]) -> tuple[list[str], list[str]]:
+    """V3 ``step_groups`` -> (step names, group name of each step), checked."""
+    names: list[str] = []
+    owners: list[str] = []
+    seen: set[str] = set()
+    for index, item in enumerate(groups):
+        if not isinstance(item, tuple | list) or len(item) != 2 or not isinstance(item[0], str):
+            raise EmulatorError(f"step_groups[{index}]: give (group name, step names)")
+        group, steps = item[0], list(item[1])
+        if not group or group in seen:
+            raise EmulatorError(f"step_groups[{index}]: group name {group!r} empty or repeated")
+        if not steps or len(set(steps)) != len(steps):
+            raise EmulatorError(f"step_groups[{index}] ({group}): give distinct step names")
+        seen.add(group)
+        names.extend(steps)
+        owners.extend([group] * len(steps))
+    if len(names) < 2:
+        raise EmulatorError("step_groups: give at least two steps in all")
+    return names, owners
 
 
 def _id_sets(where: Where) -> Where:
