@@ -237,3 +237,56 @@ def test_an_archive_with_a_path_out_of_its_folder_is_refused(tmp_path: Path, nam
     with pytest.raises(EmulatorError, match="path out of its folder"):
         unpack_archive(zipped.getvalue(), tmp_path / "out")
     assert not (tmp_path / "evil.py").exists()
+
+
+# ---- `kili-rules serve` takes both envelopes --------------------------------------------
+
+
+def test_serve_takes_a_typed_envelope_once_and_dedupes_its_redeliveries(tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn")
+    import sqlite3
+    from collections import Counter
+
+    from _server import JSON_INTERFACE, THREE_BOXES, Server, legacy_event, post_all
+
+    with KiliEmulator() as emu:
+        project = emu.add_project(json_interface=JSON_INTERFACE)
+        typed_asset = emu.add_asset(project, external_id="typed")
+        typed_label = emu.add_label(typed_asset, THREE_BOXES)
+        legacy_asset = emu.add_asset(project, external_id="legacy")
+        legacy_label = emu.add_label(legacy_asset, THREE_BOXES)
+        typed = json.dumps(
+            {
+                "event": "label.workflow.created.default",
+                "organizationId": "org-1",
+                "projectId": project,
+                "userId": "user-1",
+                "payload": {"assetId": typed_asset, "labelId": typed_label, "externalId": "typed"},
+            }
+        ).encode()
+        legacy = legacy_event(project, legacy_asset, legacy_label, THREE_BOXES)
+        store = tmp_path / "events.db"
+        server = Server(store, emu.endpoint, emu.api_key, tmp_path / "server.log").wait_ready()
+        try:
+            # the typed event delivered five times at once, beside a legacy one
+            statuses = post_all(server.url, [typed] * 5 + [legacy], clients=6)
+            assert set(statuses) <= {200, 202} and statuses.count(202) >= 2, statuses
+            status = server.wait_drained(60)
+            assert status["done"] == 2 and status["dead_letters"] == 0, status
+            assert post_all(server.url, [typed, legacy]) == [200, 200]  # already done
+            server.wait_drained(30)
+        finally:
+            server.stop()
+        with sqlite3.connect(store) as db:
+            rows = db.execute(
+                "SELECT label_id, event, state FROM kili_rules_events ORDER BY label_id"
+            ).fetchall()
+        assert sorted(rows) == sorted(
+            [
+                (typed_label, "label.workflow.created.default", "done"),
+                (legacy_label, "onSubmit", "done"),
+            ]
+        ), rows
+        per_label = Counter(issue["labelId"] for issue in emu.issues(project))
+        assert per_label == {typed_label: 2, legacy_label: 2}, per_label  # acted on once
+        assert Counter(emu.sent_back) == {typed_asset: 1, legacy_asset: 1}
