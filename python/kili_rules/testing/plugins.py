@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import itertools
 import json
 import logging
 import os
@@ -290,6 +291,7 @@ class PluginHost:
         self._api_key = api_key
         self.plugins: dict[str, HostedPlugin] = {}
         self.runs: list[PluginRun] = []
+        self._ids = itertools.count(1)  # never reused, even after deletePlugin
         self._root = Path(tempfile.mkdtemp(prefix="kili-emulator-plugins-"))
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._worker: threading.Thread | None = None
@@ -317,7 +319,7 @@ class PluginHost:
                 raise EmulatorError(f'an entity Plugin already exists with value "{name}"')
             stamp = now_iso()
             plugin = HostedPlugin(
-                name=name, id=f"plugin-{len(self.plugins) + 1}", created_at=stamp, updated_at=stamp
+                name=name, id=f"plugin-{next(self._ids)}", created_at=stamp, updated_at=stamp
             )
             self.plugins[name] = plugin
             url = self._upload_url(plugin)
