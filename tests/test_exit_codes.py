@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "examples" / "rules.toml"
@@ -138,3 +141,53 @@ def test_a_missing_extra_is_one_line_naming_it(tmp_path: Path) -> None:
     )
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "kili-rules[yaml]" in out.stderr
+
+
+def _serve_against(endpoint: str, key: str, tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "KILI_API_KEY": key, "PYTHONUNBUFFERED": "1"}
+    env["KILI_SDK_SKIP_CHECKS"] = "1"  # as in production containers: the serve check still runs
+    argv = [sys.executable, "-m", "kili_rules.cli", "serve", "--rules", str(RULES)]
+    argv += ["--insecure-no-auth", "--api-endpoint", endpoint, "--port", str(_free_port())]
+    argv += ["--store", str(tmp_path / "events.db"), *extra]
+    return subprocess.Popen(
+        argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_exits_4_on_a_wrong_key_or_an_unreadable_project(tmp_path: Path) -> None:
+    from tests.test_emulator_process import Emulator
+
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"projects": [{"id": "project-cars", "title": "Cars"}]}))
+    emulator = Emulator(tmp_path, "--seed", str(seed)).wait_ready()
+    try:
+        wrong = _serve_against(emulator.endpoint, "not-the-key", tmp_path, "--project", "x")
+        _, err = wrong.communicate(timeout=120)
+        assert wrong.returncode == 4, err[-2000:]
+        assert "Kili refused the API key" in err and "Traceback" not in err
+        assert not (tmp_path / "events.db").exists()  # refused before anything was opened
+
+        key = "kili-rules-emulator-key"
+        unknown = _serve_against(emulator.endpoint, key, tmp_path, "--project", "no-such")
+        _, err = unknown.communicate(timeout=120)
+        assert unknown.returncode == 4, err[-2000:]
+        assert "project no-such: does not exist or cannot be read" in err
+
+        good = _serve_against(emulator.endpoint, key, tmp_path, "--project", "project-cars")
+        try:
+            # it starts: no exit within a few seconds, then SIGTERM ends it cleanly
+            with pytest.raises(subprocess.TimeoutExpired):
+                good.wait(timeout=8)
+        finally:
+            good.send_signal(signal.SIGTERM)
+            _, err = good.communicate(timeout=60)
+        assert good.returncode == -signal.SIGTERM, err[-2000:]
+        assert "refused" not in err
+    finally:
+        emulator.stop()

@@ -34,6 +34,7 @@ _SUFFIX_FORMATS = {
 }
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
+EXIT_KILI_ACCESS = 4  # serve: Kili refused the API key, or a --project is unreadable
 
 
 class UsageError(Exception):
@@ -239,6 +240,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--batch-wait must be between 0 and 60 seconds, not {args.batch_wait}")
     try:
         from kili_rules.webhook import RetryPolicy, serve
+        from kili_rules.webhook.server import KiliAccessError
     except ImportError as error:
         raise _missing_extra(error, "server", "serve") from error
     if secret is None:
@@ -247,8 +249,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "Authorization header",
             file=sys.stderr,
         )
+    if args.project and args.dry_run:
+        raise UsageError("--project is checked against Kili at start; --dry-run calls no Kili")
+    try:
+        _serve(serve, RetryPolicy, args, secret, api_key)
+    except KiliAccessError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_KILI_ACCESS
+    return EXIT_OK
+
+
+def _serve(
+    serve: Any, retry_policy: Any, args: argparse.Namespace, secret: str | None, api_key: str | None
+) -> None:
     serve(
         args.rules,
+        projects=args.project or (),
         host=args.host,
         port=args.port,
         secret=secret,
@@ -265,7 +281,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         reconcile=not args.no_reconcile,
         kili_calls_per_minute=args.kili_calls_per_minute,
         lease_seconds=args.lease_seconds,
-        retry=RetryPolicy(
+        retry=retry_policy(
             base_seconds=args.retry_base,
             max_seconds=args.retry_max,
             max_attempts=args.max_attempts,
@@ -278,7 +294,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         batch_wait=args.batch_wait,
     )
-    return EXIT_OK
 
 
 def cmd_events(args: argparse.Namespace) -> int:
@@ -782,6 +797,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="environment variable holding the Kili API key (default KILI_API_KEY)",
     )
     serve.add_argument("--api-endpoint", metavar="URL", help="Kili GraphQL endpoint")
+    serve.add_argument(
+        "--project",
+        action="append",
+        metavar="ID",
+        help="a project the receiver serves: checked readable with the key at start "
+        f"(exit code {EXIT_KILI_ACCESS} if not); repeatable",
+    )
     serve.add_argument(
         "--kili-timeout", type=float, metavar="S", help="Kili request timeout (SDK default 60 s)"
     )

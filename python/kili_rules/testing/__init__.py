@@ -11,7 +11,11 @@ The emulator serves, on a loopback port, the subset of Kili's GraphQL API that t
 ``updatePropertiesInAssets`` (``update_properties_in_assets``; ``add_metadata`` merges on the
 client side, as the SDK does, so other metadata keys are kept),
 ``createWebhook``/``updateWebhook`` and
-``activatePluginOnProject``/``deactivatePluginOnProject``. Anything else is answered with a
+``activatePluginOnProject``/``deactivatePluginOnProject``, and the hosted-plugin calls of
+``kili.upload_plugin`` / ``update_plugin`` / ``get_plugin_status`` / ``get_plugin_logs`` /
+``get_plugin_build_errors`` / ``list_plugins`` / ``delete_plugin`` (``plugins.py``: the
+archive is PUT to a loopback upload URL, built, and run on label events in a fresh Python
+process, as Kili runs it). Anything else is answered with a
 GraphQL error naming it. It needs only the standard library and graphql-core (a dependency of
 ``kili``); the native ``kili_rules`` core is not imported.
 
@@ -43,6 +47,7 @@ Public API (all methods are thread-safe)::
                                               # kinds: error, timeout, refuse, http
     emu.set_latency(seconds, operation="*"), emu.clear_faults(), emu.faults
     emu.wait_for_deliveries(n, timeout=5.0), emu.wait_until(predicate, timeout=5.0)
+    emu.plugins, emu.plugin_runs, emu.wait_for_plugin_runs(n, timeout=60.0)   (hosted plugins)
     emu.reset()
 
 Faults (``kili_rules.testing.faults``): a fault matches a request's root field and lasts a

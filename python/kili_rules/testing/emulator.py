@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import threading
@@ -11,6 +12,7 @@ from typing import Any
 
 from .delivery import Delivery, Dispatcher
 from .faults import Fault, Faults, LostWrite, PageFault
+from .plugins import PLUGIN_SDL, UPLOAD_PATH, PluginHost, PluginRun, plugin_resolvers
 from .resolvers import build_root
 from .schema import SCHEMA_VERSION, SDL
 from .server import EmulatorHTTPServer, GraphQLService
@@ -27,6 +29,8 @@ from .state import (
 GRAPHQL_PATH = "/api/label/v2/graphql"
 VERSION_PATH = "/api/label/v2/version"
 DEFAULT_API_KEY = "kili-rules-emulator-key"
+# the SDK's schema cache is named after it: the plugin fields are part of the served schema
+SERVED_VERSION = f"{SCHEMA_VERSION}-{hashlib.sha256(PLUGIN_SDL.encode()).hexdigest()[:8]}"
 
 
 class KiliEmulator:
@@ -70,6 +74,9 @@ class KiliEmulator:
         self._dispatcher = Dispatcher(self._record_delivery, delivery_timeout)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._plugins = PluginHost(
+            self._state, lambda: self.endpoint, lambda: self.url, self._api_key
+        )
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -78,14 +85,16 @@ class KiliEmulator:
         if self._server is not None:
             return self
         root = build_root(self._state, self._api_key, self._dispatcher.submit, self._faults)
-        service = GraphQLService(SDL, root, self._state, self._api_key, self._faults)
+        root.update(plugin_resolvers(self._plugins, root))  # hosted plugins (plugins.py)
+        service = GraphQLService(SDL + PLUGIN_SDL, root, self._state, self._api_key, self._faults)
         server = EmulatorHTTPServer(
             (self._host, self._port),
             service,
             GRAPHQL_PATH,
             VERSION_PATH,
-            SCHEMA_VERSION if self._serve_version else None,
+            SERVED_VERSION if self._serve_version else None,
         )
+        server.uploads = (UPLOAD_PATH, self._plugins.receive_upload)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -106,6 +115,7 @@ class KiliEmulator:
             self._thread.join(5.0)
             self._thread = None
         self._dispatcher.close()
+        self._plugins.close()
 
     def __enter__(self) -> KiliEmulator:
         return self.start()
@@ -384,6 +394,7 @@ class KiliEmulator:
         with self._state.lock:
             self._state.reset()
             self._deliveries.clear()
+            self._plugins.reset()
         self._faults.clear()
 
     # ---- inspection ----------------------------------------------------------------------
@@ -498,6 +509,27 @@ class KiliEmulator:
         """Webhook POSTs made so far, in order."""
         with self._state.lock:
             return list(self._deliveries)
+
+    @property
+    def plugins(self) -> list[dict[str, Any]]:
+        """Hosted plugins (``upload_plugin``): ``{name, status, handlerTypes, eventMatcher,
+        projectIds, ...}`` each, as ``listPlugins`` answers (webhooks excluded)."""
+        return [p for p in self._plugins.list_plugins() if not p["id"].startswith("webhook-")]
+
+    @property
+    def plugin_runs(self) -> list[PluginRun]:
+        """Runs of hosted plugins on events so far, in order (``ok``, ``error``, ``output``)."""
+        with self._state.lock:
+            return list(self._plugins.runs)
+
+    def wait_for_plugin_runs(self, n: int, timeout: float = 60.0) -> list[PluginRun]:
+        """Wait until at least ``n`` hosted-plugin runs ended; returns all runs."""
+        self.wait_until(
+            lambda: len(self._plugins.runs) >= n,
+            timeout,
+            f"{n} plugin runs (have {len(self._plugins.runs)})",
+        )
+        return self.plugin_runs
 
     def _record_delivery(self, delivery: Delivery) -> None:
         with self._state.changed:

@@ -294,6 +294,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.graphql_path = graphql_path
         self.version_path = version_path
         self.version = version
+        # (path prefix, handler) of the signed plugin-upload URLs (plugins.py); None: no PUT
+        self.uploads: tuple[str, Callable[[str, bytes, str | None], tuple[int, Json]]] | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -347,6 +349,28 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(reply.status, reply.body, reply.headers)
         except OSError:  # the client gave up waiting (an injected timeout)
             self.close_connection = True
+
+    def do_PUT(self) -> None:
+        # a signed upload URL (kili.upload_plugin PUTs the plugin archive): no API key, as S3
+        path = self.path.split("?", 1)[0]
+        uploads = self.server.uploads
+        if uploads is None or not path.startswith(uploads[0]):
+            self._send(404, {"errors": [error(f"no such resource: PUT {path}")]})
+            return
+        length_header = self.headers.get("Content-Length")
+        if length_header is None or not length_header.isdigit():
+            self._send(411, {"error": "Content-Length is required"})
+            return
+        if int(length_header) > MAX_BODY_BYTES:
+            self._send(413, {"error": f"body over {MAX_BODY_BYTES} bytes"})
+            return
+        body = self.rfile.read(int(length_header))
+        try:
+            status, answer = uploads[1](path, body, self.headers.get("Content-Type"))
+        except Exception as err:  # the server must answer whatever happens
+            logger.exception("emulator upload failed")
+            status, answer = 500, {"error": f"internal emulator error: {err}"}
+        self._send(status, answer)
 
     def _read_body(self) -> bytes | None:
         """The request body, inflated; None after answering an error."""
