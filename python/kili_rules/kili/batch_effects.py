@@ -61,6 +61,8 @@ class _Prepared:
     base: dict[str, Any]
     verdict: Verdict | None = None  # None: nothing to act on (``decision`` says why)
     decision: Decision | None = None
+    # the label's jsonResponse, for waivers (a reviewer's cancelled issue on an unchanged object)
+    label: Any = None
 
 
 def handle_labels(
@@ -117,8 +119,11 @@ def handle_labels(
         )
 
     acting = [(i, p) for i, p in enumerate(prepared) if p.verdict is not None]
+    policy = _policy(ruleset)
     targets = [
-        Target(jobs[i].asset_id, p.base["label_id"], p.verdict, jobs[i].steps)
+        Target(
+            jobs[i].asset_id, p.base["label_id"], p.verdict, jobs[i].steps, p.label, policy
+        )
         for i, p in acting
         if p.verdict is not None
     ]
@@ -220,7 +225,8 @@ def _prepare(
         log.info("kili-rules: label %s on asset %s passes", label_id, job.asset_id)
     for issue in verdict.issues:
         log.info("kili-rules: issue on label %s (mid %s): %s", label_id, issue.mid, issue.text)
-    return _Prepared(base, verdict=verdict)
+    content_json = target.get("jsonResponse") if isinstance(target, Mapping) else None
+    return _Prepared(base, verdict=verdict, label=content_json)
 
 
 def _listed_content(row: Mapping[str, Any] | None, label_id: str) -> tuple[object] | None:
