@@ -4,6 +4,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, final
 
 __version__: str
+UNCHECKED_KIND: str
+INVALID_KIND: str
 __all__ = [
     "AnswerView",
     "BatchResult",

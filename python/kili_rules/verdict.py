@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from kili_rules._native import Issue, RulesError
+from kili_rules._native import UNCHECKED_KIND, Issue, RulesError
 
 Outcome = Literal["error", "warning", "pass"]
 
@@ -140,17 +140,33 @@ class Verdict:
     max_bounces: int = 0
     # prefix of every metadata key kili-rules writes (figures, bounce count, issue ledger)
     metadata_prefix: str = DEFAULT_PREFIX
+    # rules the label could not be judged by (kind "unchecked", e.g. a pixel rule on an asset of
+    # unknown size): the labeler cannot fix them, so they make no issue and no send-back
+    unchecked: tuple[Issue, ...] = ()
 
     @classmethod
     def decide(
         cls, issues: Iterable[Issue], policy: ActionPolicy, *, objects: int | None = None
     ) -> Verdict:
-        found = tuple(issues)
+        given = tuple(issues)
+        found = tuple(i for i in given if i.kind != UNCHECKED_KIND)
+        unchecked = tuple(i for i in given if i.kind == UNCHECKED_KIND)
         outcome = outcome_of(found)
         actions = policy.for_outcome(outcome)
         metadata = (
             qa_figures(found, objects, policy.metadata_prefix) if "metadata" in actions else {}
         )
+        if unchecked and "metadata" in actions:
+            metadata[f"{policy.metadata_prefix}unchecked"] = ",".join(
+                dict.fromkeys(i.rule for i in unchecked)
+            )
         return cls(
-            found, outcome, actions, objects, metadata, policy.max_bounces, policy.metadata_prefix
+            found,
+            outcome,
+            actions,
+            objects,
+            metadata,
+            policy.max_bounces,
+            policy.metadata_prefix,
+            unchecked,
         )

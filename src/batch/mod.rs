@@ -95,8 +95,7 @@ impl BatchOut {
 }
 
 pub const INVALID_KIND: &str = "invalid_label";
-/// The kind (and rule) of the row that stands for a label with nothing to check.
-pub const UNCHECKED_KIND: &str = "unchecked";
+pub use crate::rules::UNCHECKED_KIND;
 
 /// An input that could not be read, with whatever ids it still shows.
 #[derive(Debug, Clone, PartialEq)]

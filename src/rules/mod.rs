@@ -17,6 +17,11 @@ pub use kinds::MissingResolution;
 pub use rule::{Rule, Unit};
 use template::Vars;
 
+/// The kind of a row that stands for something not checked: a label with no jsonResponse (its
+/// rule is this kind too), or one rule a label could not be judged by (its rule is that rule's
+/// id), such as a pixel rule on an asset of unknown size. Never clean, never the labeler's fault.
+pub const UNCHECKED_KIND: &str = "unchecked";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Severity {
     Error,

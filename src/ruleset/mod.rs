@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{LabelError, RulesError};
 use crate::label::{Label, ReadOpts, Resolution};
-use crate::rules::{Issue, MissingResolution, Rule};
+use crate::rules::{Issue, MissingResolution, Rule, Severity, UNCHECKED_KIND};
 use config::{RuleConfig, RulesDoc};
 
 #[derive(Debug, Clone)]
@@ -86,7 +86,7 @@ impl RuleSet {
     }
 
     /// Run every rule on one label. A pixel-unit rule that meets an object of an asset of
-    /// unknown size is an error of the label's input, not a violation.
+    /// unknown size gives an `UNCHECKED_KIND` issue for that rule; the others still run.
     pub fn check(&self, label: &Label, res: &Resolution) -> Result<Vec<Issue>, LabelError> {
         self.check_asset::<&str>(label, res, &[])
     }
@@ -116,15 +116,24 @@ impl RuleSet {
             }));
             match run {
                 Ok(Ok(())) => {}
-                Ok(Err(MissingResolution)) => {
-                    return Err(LabelError::new(
-                        "resolution",
-                        format!(
-                        "rule '{}' measures pixels and needs the asset resolution (width, height)",
+                // The labeler cannot supply the asset's size: this rule is unchecked on this
+                // label (a row, never clean, no send-back), and the other rules still run.
+                Ok(Err(MissingResolution)) => out.push(Issue {
+                    rule: rule.id.clone(),
+                    kind: UNCHECKED_KIND,
+                    severity: Severity::Error,
+                    text: format!(
+                        "rule '{}' measures pixels and needs the asset resolution (width, height): \
+                         not checked on this label",
                         rule.id
                     ),
-                    ))
-                }
+                    mid: None,
+                    job: Some(rule.job.to_string()),
+                    category: rule.category.as_ref().map(ToString::to_string),
+                    frame: None,
+                    value: None,
+                    limit: None,
+                }),
                 Err(_) => {
                     return Err(LabelError::new(
                         "",

@@ -262,6 +262,9 @@ def handle_label(
     except LabelError as exc:
         return _unreadable(kili, ruleset, base, str(exc), steps, reconcile, log)
     issues = verdict.issues
+    for skipped in verdict.unchecked:
+        # not the labeler's to fix (no issue, no send-back), but never silent
+        log.warning("kili-rules: label %s on asset %s: %s", label_id, asset_id, skipped.text)
     if not issues:
         log.info("kili-rules: label %s on asset %s passes", label_id, asset_id)
     for issue in issues:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from kili_rules.kili.apply import ApplyResult
     from kili_rules.verdict import ActionPolicy
 
+from kili_rules._native import INVALID_KIND, UNCHECKED_KIND
 from kili_rules.report.context import Context
 
 __all__ = [
@@ -67,11 +68,9 @@ FAIL_ON: tuple[str, ...] = ("error", "warning", "never")
 
 FailOn = Literal["error", "warning", "never"]
 
-# Rows the native reader makes for labels it could not read. They always fail a run: a label that
-# cannot be read cannot be said to pass.
-INVALID_KIND = "invalid_label"
-# Rows for label records that have no jsonResponse (not fetched): nothing was checked.
-UNCHECKED_KIND = "unchecked"
+# Rows the native reader makes for labels it could not read (INVALID_KIND) always fail a run: a
+# label that cannot be read cannot be said to pass. UNCHECKED_KIND rows: a label record with no
+# jsonResponse (rule "unchecked"), or one rule the label could not be judged by (its rule id).
 
 
 def row_to_dict(row: Row) -> dict[str, Any]:
