@@ -156,10 +156,13 @@ def test_pixel_rules_fetch_the_asset_resolution(logger: logging.Logger) -> None:
     assert [c.get("asset_id") for c in kili.named("assets")][:1] == [ASSET]
     (issue,) = decision.issues
     assert issue.value == pytest.approx(3551) and issue.limit == 3000
-    # No resolution known for the asset: the label is reported, not the handler crashed.
+    # No resolution known for the asset: the rule is unchecked on this label (the labeler
+    # cannot fix that): no issue, no send-back, a warning; never a pass said silently.
     kili = FakeKili()
     decision = RulesPlugin(kili, PROJECT, logger, rules=pixels).on_submit(label, ASSET)
-    assert decision.invalid is not None and "resolution" in decision.invalid
+    assert decision.invalid is None and decision.issues == ()
+    assert [(i.kind, i.rule) for i in decision.unchecked] == [("unchecked", "area-1")]
+    assert kili.named("create_issues") == [] and kili.named("send_back_to_queue") == []
 
 
 @pytest.mark.parametrize("missing", ["absent", None, "", "{}", {}])

@@ -340,8 +340,9 @@ def apply_report(
     skipped: list[tuple[str, str]] = []
     failed: list[tuple[tuple[str, ...], str]] = []
     # a label that could not be read (not a finding): its asset's findings are not all known,
-    # so the asset is left alone
-    unchecked = {row.asset_id for row in report if row.kind == UNCHECKED_KIND and row.asset_id}
+    # so the asset is left alone. A rule the label could not be judged by (an unchecked row with
+    # that rule's id) leaves the other findings to act on; the verdict makes nothing of it.
+    unchecked = {row.asset_id for row in report if _label_unchecked(row) and row.asset_id}
     for asset_id, label_id in checked or ():
         labels_by_asset.setdefault(asset_id, [])
         if label_id not in labels_by_asset[asset_id]:
@@ -350,7 +351,7 @@ def apply_report(
         labels_by_asset.setdefault(asset_id, [])
     for row in report:
         if not row.asset_id:
-            if row.kind == UNCHECKED_KIND:
+            if _label_unchecked(row):
                 skipped.append((row.external_id or row.source or "?", row.text))
             elif row.external_id:
                 rows_by_external.setdefault(row.external_id, []).append(row)
@@ -358,7 +359,7 @@ def apply_report(
                 skipped.append((row.source or "?", NO_IDS))
             continue
         if row.asset_id in unchecked:
-            if row.kind == UNCHECKED_KIND:
+            if _label_unchecked(row):
                 skipped.append((row.asset_id, row.text))
             continue
         rows_by_asset.setdefault(row.asset_id, []).append(row)
@@ -551,3 +552,8 @@ def read_report(path: str) -> Report:
         unchecked=count("unchecked"),
         context=context,
     )
+
+
+def _label_unchecked(row: Any) -> bool:
+    """A row standing for a whole label with nothing read (not for one unchecked rule)."""
+    return bool(row.kind == UNCHECKED_KIND and row.rule == UNCHECKED_KIND)

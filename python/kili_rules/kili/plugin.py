@@ -73,6 +73,9 @@ class Decision:
     asset_id: str
     label_id: str | None
     issues: tuple[Issue, ...] = ()
+    # rules this label could not be judged by (e.g. pixel rules, no asset resolution): logged
+    # at WARNING, no issue and no send-back for them, the other rules enforced as usual
+    unchecked: tuple[Issue, ...] = ()
     invalid: str | None = None
     texts: tuple[str, ...] = ()
     mids: tuple[str | None, ...] = ()
@@ -318,6 +321,7 @@ def _act(
     plan: dict[str, Any] = {
         **base,
         "issues": tuple(i for i in verdict.issues if not isinstance(i, _Finding)),
+        "unchecked": verdict.unchecked,
         "texts": tuple(i.text for i in verdict.issues),
         "mids": tuple(i.mid for i in verdict.issues),
         "outcome": verdict.outcome,
