@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kili_rules import Box, InsideImage, LabelError, Overlap, Required, RuleSet
+from kili_rules import Box, InsideImage, Overlap, Required, RuleSet
 
 
 def rect(
@@ -33,8 +33,9 @@ def test_box_bounds_and_pixels() -> None:
     assert px.validate(label(rect("a", 0, 0, 0.5, 0.1)), resolution=(100, 50)) == []
     (wide,) = px.validate(label(rect("a", 0, 0, 0.5, 0.1)), resolution=(300, 50))
     assert wide.value == pytest.approx(150) and wide.limit == 100
-    with pytest.raises(LabelError, match="resolution"):
-        px.validate(label(rect("a", 0, 0, 0.5, 0.1)))
+    # no resolution: the pixel rule is unchecked on this label (a row), not an error
+    (skipped,) = px.validate(label(rect("a", 0, 0, 0.5, 0.1)))
+    assert skipped.kind == "unchecked" and "resolution" in skipped.text
     assert px.validate(
         {
             "resolution": {"width": 300, "height": 50},
@@ -152,7 +153,7 @@ def test_page_resolutions_argument() -> None:
     pdf = {"PDF": {"annotations": [{"mid": "p", "annotations": [layer]}]}}
     (issue,) = rs.validate(pdf, page_resolutions={1: (10, 10), 2: (100, 200)})
     assert issue.value == pytest.approx(0.25 * 100 * 200)
-    with pytest.raises(LabelError, match="resolution"):
-        rs.validate(pdf, page_resolutions={1: (10, 10)})
+    (skipped,) = rs.validate(pdf, page_resolutions={1: (10, 10)})  # page 2's size unknown
+    assert skipped.kind == "unchecked" and "resolution" in skipped.text
     with pytest.raises(ValueError, match="positive"):
         rs.validate(pdf, page_resolutions={2: (0, 10)})

@@ -121,9 +121,7 @@ def handle_labels(
     acting = [(i, p) for i, p in enumerate(prepared) if p.verdict is not None]
     policy = _policy(ruleset)
     targets = [
-        Target(
-            jobs[i].asset_id, p.base["label_id"], p.verdict, jobs[i].steps, p.label, policy
-        )
+        Target(jobs[i].asset_id, p.base["label_id"], p.verdict, jobs[i].steps, p.label, policy)
         for i, p in acting
         if p.verdict is not None
     ]

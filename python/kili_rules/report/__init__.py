@@ -28,6 +28,8 @@ from kili_rules.report.context import Context
 __all__ = [
     "COLUMNS",
     "FAIL_ON",
+    "INVALID_KIND",
+    "UNCHECKED_KIND",
     "Context",
     "Progress",
     "Report",
