@@ -5,13 +5,18 @@ the emulator): a store that cannot be found again never gets an event acknowledg
   structured ``store_unavailable`` with the count of refused requests, no new empty file;
 - a second server through a symlink to the same file: refused (the lock is on the file);
 - a full disk (``ulimit -f``): 503s and ``/status`` says so, not "ok";
-- a label nested too deeply: a 422 naming why, never a 500.
+- a label nested too deeply: a 422 naming why, never a 500;
+- the ``-shm`` truncated and deleted: no SIGBUS (the store maps nothing), the ``events``
+  CLI works on the running store;
+- PostgreSQL refusing connections: 503 and ``store_unavailable``, then recovery, exactly once.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import subprocess
+import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,7 +108,7 @@ def test_full_disk_turns_intake_and_status_to_store_unavailable(
 ) -> None:
     store = tmp_path / "events.db"
     events = bodies(emu, 400)
-    # every file the server writes is capped at 1 MiB (`ulimit -f`): the WAL fills up
+    # every file the server writes is capped at 256 KiB (`ulimit -f`): the file fills up
     server = Server(
         store,
         emu.endpoint,
@@ -112,7 +117,7 @@ def test_full_disk_turns_intake_and_status_to_store_unavailable(
         "--dry-run",
         "--workers",
         "1",
-        file_size=1 << 20,
+        file_size=1 << 18,
     )
     try:
         server.wait_ready()
@@ -164,6 +169,11 @@ def test_too_deep_label_is_a_422_with_a_reason(emu: KiliEmulator, tmp_path: Path
         server.stop()
 
 
+def store_bytes(store: Path) -> int:
+    """The file and whatever journal files sit beside it."""
+    return sum(path.stat().st_size for path in store.parent.glob(store.name + "*"))
+
+
 def test_purge_gives_the_space_back(tmp_path: Path) -> None:
     store = tmp_path / "events.db"
     journal = SQLiteJournal(store)
@@ -184,10 +194,11 @@ def test_purge_gives_the_space_back(tmp_path: Path) -> None:
         ]
         for future in futures:
             future.result()
-        full = os.path.getsize(store) + os.path.getsize(f"{store}-wal")
+        full = store_bytes(store)
         assert journal.purge(state=State.PENDING) == 2000
-        after = os.path.getsize(store) + os.path.getsize(f"{store}-wal")
+        after = store_bytes(store)
         assert after < full / 10, (full, after)
+        print(f"purge of 2000 events of 2 KB: {full} -> {after} bytes")
     finally:
         journal.close()
 
@@ -218,3 +229,121 @@ def test_store_replaced_by_a_symlink_is_lost_not_written(tmp_path: Path) -> None
         journal.close()
     # nothing was committed into the file the path names now
     assert SQLiteJournal(other).stats().pending == 0
+
+
+def events_cli(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kili_rules.cli", "events", *args, "--store", str(store)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_truncated_or_deleted_shm_cannot_kill_the_server(
+    emu: KiliEmulator, tmp_path: Path
+) -> None:
+    """A WAL store maps PATH-shm; a mapped page past the end of a truncated file is a SIGBUS
+    (the server died with -7, no log line). The store keeps no -shm at all (a rollback
+    journal), so truncating, deleting or planting one changes nothing; and the ``events``
+    CLI still reads, replays and purges the file while the server runs."""
+    store = tmp_path / "events.db"
+    shm = tmp_path / "events.db-shm"
+    events = bodies(emu, 30)
+    server = Server(store, emu.endpoint, emu.api_key, tmp_path / "server.log", "--dry-run")
+    try:
+        server.wait_ready()
+        assert Counter(post_all(server.url, events[:10])) == {202: 10}
+        assert server.wait_drained(60)["done"] == 10
+        # truncate the -shm in place (what a stale-file cleaner or a full disk does)
+        with open(shm, "wb"):
+            pass
+        assert Counter(post_all(server.url, events[10:20])) == {202: 10}
+        assert server.wait_drained(60)["done"] == 20
+        shm.unlink()
+        assert Counter(post_all(server.url, events[20:])) == {202: 10}
+        assert server.wait_drained(60)["done"] == 30
+        assert server.proc.poll() is None, server.proc.returncode
+        code, doc = status(server)
+        assert code == 200 and doc["status"] == "ok", doc
+        # the CLI against the running store: list, show, purge, and the server goes on
+        listed = events_cli(store, "list", "--limit", "1000")
+        assert listed.returncode == 0, listed.stderr
+        assert len(listed.stdout.splitlines()) == 30
+        assert "0 pending, 0 in progress, 30 done, 0 dead" in listed.stderr
+        shown = events_cli(store, "show", "1")
+        assert shown.returncode == 0 and json.loads(shown.stdout)["state"] == "done"
+        purged = events_cli(store, "purge", "--state", "done")
+        assert purged.returncode == 0, purged.stderr
+        assert purged.stdout.strip() == "30 done event(s) deleted"
+        # processed keys outlive the purge: a redelivery is a duplicate, not a new run
+        assert Counter(post_all(server.url, events[:5])) == {200: 5}
+        assert server.status()["done"] == 0
+        assert server.proc.poll() is None
+        assert "Traceback" not in server.tail(100_000)
+    finally:
+        server.stop()
+
+
+def test_postgres_outage_is_503_then_recovers_exactly_once(
+    emu: KiliEmulator, tmp_path: Path, postgres_url: str
+) -> None:
+    """The database refuses connections (ALLOW_CONNECTIONS false, its backends terminated)
+    under a running server: intake 503, /status a structured store_unavailable; once it is
+    back, the server recovers by itself and every label gets its issues exactly once."""
+    import psycopg
+    from _postgres import fresh_database
+
+    store = fresh_database(postgres_url, "outage")
+    project = emu.add_project(json_interface=JSON_INTERFACE)
+    labels: list[str] = []
+    events: list[bytes] = []
+    for _ in range(40):
+        asset = emu.add_asset(project)
+        label = emu.add_label(asset, THREE_BOXES)
+        labels.append(label)
+        events.append(legacy_event(project, asset, label, THREE_BOXES))
+    log = tmp_path / "server.log"
+    fast = ("--retry-base", "0.2", "--retry-max", "1", "--max-attempts", "100")
+    server = Server(store, emu.endpoint, emu.api_key, log, *fast).wait_ready()
+    admin = psycopg.connect(postgres_url, autocommit=True)
+    try:
+        assert Counter(post_all(server.url, events[:20])) == {202: 20}
+        assert server.wait_drained(60)["done"] == 20
+        admin.execute('ALTER DATABASE "outage" ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'outage'"
+        )
+        codes = post_all(server.url, events[20:], clients=4)
+        assert Counter(codes) == {503: 20}, Counter(codes)
+        code, doc = status(server)
+        assert code == 503 and doc["status"] == "store_unavailable", doc
+        assert doc["detail"] and doc["refused_unavailable"] == 20
+        assert server.proc.poll() is None
+        admin.execute('ALTER DATABASE "outage" ALLOW_CONNECTIONS true')
+        # Kili redelivers the refused events until one is taken
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            codes = post_all(server.url, events[20:], clients=4)
+            if set(codes) <= {200, 202} and 202 in codes:
+                break
+            time.sleep(1)
+        assert set(codes) <= {200, 202} and 202 in codes, Counter(codes)
+        # and every earlier one again: all duplicates
+        assert Counter(post_all(server.url, events)) == {200: 40}
+        # /status names the fault for 30 s after the last failed commit (FAULT_WINDOW), then ok
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and status(server)[0] != 200:
+            time.sleep(1)
+        final = server.wait_drained(120)
+        assert final["status"] == "ok"
+        assert final["done"] == 40 and final["dead_letters"] == 0, final
+        assert "Traceback" not in server.tail(1_000_000)
+    finally:
+        admin.execute('ALTER DATABASE "outage" ALLOW_CONNECTIONS true')
+        admin.close()
+        server.stop()
+    per_label = Counter(issue["labelId"] for issue in emu.issues(project))
+    assert dict(per_label) == {label: 2 for label in labels}
+    assert len(emu.sent_back) == 40 and len(set(emu.sent_back)) == 40

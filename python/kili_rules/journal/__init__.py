@@ -1,6 +1,6 @@
 """The durable event store of the webhook server (``kili-rules serve --store``).
 
-One interface, :class:`Journal`, two backends: :class:`SQLiteJournal` (one file in WAL mode,
+One interface, :class:`Journal`, two backends: :class:`SQLiteJournal` (one file, rollback journal,
 the default) and :class:`PostgresJournal` (``postgresql://...``, for several replicas).
 """
 

@@ -1,4 +1,4 @@
-"""The embedded store: one SQLite file in WAL mode, one server process at a time."""
+"""The embedded store: one SQLite file with a rollback journal, one server process at a time."""
 
 from __future__ import annotations
 
@@ -43,7 +43,14 @@ class StoreBusy(OSError):
 
 
 class SQLiteJournal(Journal):
-    """Events in one SQLite file (WAL, ``synchronous=FULL``: a commit survives a crash).
+    """Events in one SQLite file (``synchronous=FULL``: a commit survives a crash).
+
+    The file uses a rollback journal (``journal_mode=DELETE``), not WAL: WAL keeps its index
+    in a memory-mapped ``PATH-shm``, and a mapped page past the end of a truncated ``-shm``
+    kills the process with SIGBUS (no log line, no answer). A rollback journal maps nothing
+    (``mmap_size`` stays 0), so no file fault can be a signal; it is still shared through
+    ordinary file locks, so ``kili-rules events`` reads, replays and purges a store a server
+    is running on. The group commit keeps the extra fsyncs per commit a cost per batch.
 
     ``lock=True`` (the server) takes an exclusive ``flock`` on the database file itself: the
     lock belongs to the file (its inode), so a symlink or a second path to the same file
@@ -51,9 +58,9 @@ class SQLiteJournal(Journal):
     a process that is gone and is released at once. Several replicas need PostgreSQL.
 
     Every commit batch is verified before any request is answered: the path must still name
-    the file (device and inode) this store opened, and its ``-wal`` the WAL the writer
-    writes. A deleted or replaced store makes the journal unavailable for good (intake 503,
-    ``/status`` ``store_unavailable``) instead of committing into a file no restart sees.
+    the file (device and inode) this store opened. A deleted or replaced store makes the
+    journal unavailable for good (intake 503, ``/status`` ``store_unavailable``)
+    instead of committing into a file no restart sees.
     """
 
     description = "SQLite journal"
@@ -130,36 +137,34 @@ class SQLiteJournal(Journal):
                 isolation_level=None,
                 check_same_thread=False,
             )
-        conn.execute("PRAGMA journal_mode=WAL")
+        # A store made in WAL mode by an older version is converted on its first open.
+        mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()
+        if mode is None or str(mode[0]).lower() != "delete":
+            conn.close()
+            raise StoreUnavailable(
+                f"{self.path}: cannot leave WAL mode (journal_mode is {mode and mode[0]}); "
+                "stop every other process using the file and retry"
+            )
+        conn.execute("PRAGMA mmap_size=0")  # nothing mapped: no SIGBUS on a file fault
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=30000")
         return _AutoBegin(conn)
 
     def _verify(self, conn: Any) -> None:
+        # the rollback journal is gone once a commit returns: the file is all there is
         self._check_identity()
-        wal = f"{self.path}-wal"
-        try:
-            st = os.stat(wal)
-        except FileNotFoundError:
-            self._lose(f"the WAL {wal} was deleted while in use")
-        identity = (st.st_dev, st.st_ino)
-        if conn.wal_identity is None:
-            conn.wal_identity = identity
-        elif conn.wal_identity != identity:
-            self._lose(f"the WAL {wal} was replaced by another file while in use")
 
     def _begin(self, conn: Any) -> None:
         conn.execute("BEGIN IMMEDIATE")
 
     def purge(self, *, state: State, older_than_seconds: float = 0.0) -> int:
-        """Delete, then give the space back to the file system (VACUUM and a truncating
-        checkpoint): a purge that leaves the file as large as before frees nothing."""
+        """Delete, then give the space back to the file system (VACUUM):
+        a purge that leaves the file as large as before frees nothing."""
         count = super().purge(state=state, older_than_seconds=older_than_seconds)
         if count:
             conn = self._connect()
             try:
                 conn.execute("VACUUM")
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
                 conn.close()
         return count
@@ -176,7 +181,6 @@ class _AutoBegin:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self.wal_identity: tuple[int, int] | None = None  # recorded at its first commit
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         return self._conn.execute(sql, params)

@@ -91,7 +91,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _store_fault(journal: Journal) -> str | None:
     """Why the store cannot take events now, or None: a lost SQLite file, or a commit
-    failing within the last half minute (disk full, read-only WAL, database down)."""
+    failing within the last half minute (disk full, read-only file, database down)."""
     lost = getattr(journal, "lost", None)
     if isinstance(lost, str):
         return lost
@@ -307,7 +307,7 @@ def create_app(
         except Exception as exc:  # the store itself is down: say so, never a traceback
             return _unavailable(str(exc) or type(exc).__name__)
         reason = _store_fault(journal)
-        if reason is not None:  # reads work, writes do not (disk full, read-only WAL)
+        if reason is not None:  # reads work, writes do not (disk full, read-only file)
             return _unavailable(reason)
         return status_document(stats, pool.snapshot(), dict(counts), settings())
 
