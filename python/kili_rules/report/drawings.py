@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from kili_rules.report import clip
+
 if TYPE_CHECKING:
     from kili_rules._native import Row
     from kili_rules.report import Report
@@ -429,7 +431,8 @@ def svg(sketch: Sketch, *, box: int = 260) -> str:
     faint = [s for s in sketch.shapes if not _hit(s, sketch.rows)]
     for shape, css in [*((s, "kr-faint") for s in faint), *((s, "kr-hit") for s in hits)]:
         pts = " ".join(f"{x * w:.1f},{y * h:.1f}" for x, y in shape.points)
-        tip = escape(f"{shape.category or shape.job} ({shape.mid or 'no mid'})")
+        named = f"{shape.category or shape.job} ({shape.mid or 'no mid'})"
+        tip = escape(clip.cut(named, clip.KEEP))
         if len(shape.points) == 1:
             x, y = shape.points[0]
             element = f'<circle cx="{x * w:.1f}" cy="{y * h:.1f}" r="4"'
@@ -456,7 +459,7 @@ def figures(items: Sequence[Sketch], *, box: int = 260) -> str:
     """The sketches as captioned figures."""
     out = ['<div class="kr-drawings">']
     for sketch in items:
-        title = escape(sketch.title)
+        title = escape(clip.cut(sketch.title, clip.SHOW))
         if sketch.link:
             title = f'<a href="{escape(sketch.link, quote=True)}">{title}</a>'
         findings = "; ".join(sorted({f"{r.rule}: {r.text}" for r in sketch.rows}))
@@ -464,7 +467,7 @@ def figures(items: Sequence[Sketch], *, box: int = 260) -> str:
         out.append(
             f'<figure class="kr-figure" style="width: {box}px">{svg(sketch, box=box)}'
             f"<figcaption><b>{title}</b>"
-            f"<br>{escape(findings)}{note}</figcaption></figure>"
+            f"<br>{clip.cell(findings, clip.SHOW_MESSAGE)}{note}</figcaption></figure>"
         )
     out.append("</div>")
     return "".join(out)
