@@ -215,7 +215,39 @@ def _verdict(report: Report) -> str:
         f"{report.labels} labels in {report.assets} assets checked, {report.invalid} unreadable"
         f", {report.unchecked} unchecked (no jsonResponse)"
     )
-    return f'<p><span class="{css}">{escape(headline(report))}</span> — {escape(counts)}</p>'
+    verdict = f'<p><span class="{css}">{escape(headline(report))}</span> — {escape(counts)}</p>'
+    return verdict + _pass_rates(report)
+
+
+def _percent(passed: int, labels: int) -> str:
+    return f"{100 * passed / labels:.1f}% ({passed} of {labels})" if labels else "n/a"
+
+
+def _pass_rates(report: Report) -> str:
+    """Labels that pass, overall and per labeler (when the report knows each one's labels)."""
+    rates = report.pass_rates()
+    if not rates["labels"]:
+        return ""
+    out = (
+        f'<p class="kr-pass">Pass rate: <b>{_percent(rates["passed"], rates["labels"])}</b> '
+        f"labels without an issue at severity {escape(report.fail_on)}</p>"
+    )
+    if any(entry["labeler"] for entry in rates["by_labeler"]):  # no table of "(unknown)" alone
+        rows = [
+            (
+                clip.cell(entry["labeler"] or "(unknown)"),
+                _percent(entry["passed"], entry["labels"]),
+            )
+            for entry in rates["by_labeler"]
+        ]
+        table = _table(("per labeler", "pass rate"), rows, numeric=frozenset({1}))
+        out += f'<div class="kr-pass-labelers">{table}</div>'
+    elif any(_opt(row, "author") for row in report):
+        out += (
+            '<p class="kr-note">Per-labeler pass rates need the labels each labeler made; '
+            "this input gives only the labels with issues (see issues per labeler below).</p>"
+        )
+    return out
 
 
 def _checked(report: Report) -> str:
