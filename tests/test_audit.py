@@ -160,3 +160,76 @@ def test_audit_as_a_process(emu: KiliEmulator, env: Path) -> None:
     )
     assert done.returncode == 1, done.stderr
     assert "one-a" in done.stdout
+
+
+def page_parts(page: str) -> dict[str, Any]:
+    """What a report page shows: the issues table's columns, its charts, drawings, rates."""
+    import re
+
+    table = page.split('id="kr-issues"', 1)[1].split("</thead>", 1)[0]
+    return {
+        "columns": re.findall(r"<th>([^<]*)</th>", table),
+        "charts": sorted(re.findall(r'<svg class="kr-chart ([\w-]+)"', page)),
+        "drawings": page.count('<svg class="kr-drawing"'),
+        "hits": page.count('class="kr-hit"'),
+        "pass rate": re.findall(r"Pass rate: <b>([^<]*)</b>", page),
+        "per labeler": re.findall(
+            r'<tr><td>([^<]*@example.com)</td><td class="num">([^<]*)<', page
+        ),
+        "not drawn": "given as an iterator" in page,
+    }
+
+
+def test_the_audit_report_is_the_export_report(
+    emu: KiliEmulator, env: Path, tmp_path: Path, capsys: Any
+) -> None:
+    from kili.client import Kili
+
+    project = emu.add_project()
+    records = [
+        {"external_id": f"img{i}.jpg", "resolution": (1920, 1080), "status": "LABELED",
+         "labels": [{"json_response": TWO if i % 3 == 0 else ONE, "author_id": who}]}
+        for i, who in enumerate(["ann", "bob", "ann", "bob", "ann", "ann"])
+    ]  # fmt: skip
+    emu.add_assets(project, records)
+    audited = tmp_path / "audit.html"
+    assert audit(emu, env, project, "--output", str(audited)) == 1
+    kili = Kili(api_key=emu.api_key, api_endpoint=emu.endpoint)
+    export = tmp_path / "export.zip"
+    kili.export_labels(project_id=project, filename=str(export), fmt="kili", with_assets=False)
+    checked = tmp_path / "export.html"
+    argv = ["check", str(export), "--rules", str(env), "--project", project, "--no-progress"]
+    assert main([*argv, "--output", str(checked)]) == 1
+    capsys.readouterr()
+    ours, theirs = page_parts(audited.read_text()), page_parts(checked.read_text())
+    # Every column of the export's report, in its order (the audit adds the label id, which
+    # the SDK's kili export leaves out); every chart, drawing and rate the same.
+    assert [c for c in ours["columns"] if c in theirs["columns"]] == theirs["columns"]
+    assert set(ours["columns"]) - set(theirs["columns"]) == {"label"}
+    for key in ours.keys() - {"columns"}:
+        assert ours[key] == theirs[key], (key, ours[key], theirs[key])
+    # And what they both show: the label columns, four charts, the two labels drawn (1920x1080
+    # resolution), the pass rate overall and per labeler (img0 and img3: ann and bob fail one).
+    assert {"labeler", "label date", "asset status", "label type", "message"} <= set(
+        ours["columns"]
+    )
+    assert ours["charts"] == ["kr-per-category", "kr-per-labeler", "kr-per-rule", "kr-timeline"]
+    assert ours["drawings"] == 2 and ours["hits"] == 4 and not ours["not drawn"]
+    assert ours["pass rate"] == ["66.7% (4 of 6)"]
+    assert ours["per labeler"] == [("ann@example.com", "75.0% (3 of 4)"),
+                                   ("bob@example.com", "50.0% (1 of 2)")]  # fmt: skip
+
+
+def test_the_audit_message_column_is_on_screen_at_1400_px(
+    emu: KiliEmulator, env: Path, tmp_path: Path
+) -> None:
+    from test_report_browser import probe_cell
+
+    project = emu.add_project()
+    emu.add_assets(project, [{"labels": [{"json_response": TWO, "author_id": "ann"}]}])
+    page = tmp_path / "audit.html"
+    assert audit(emu, env, project, "--output", str(page)) == 1
+    cell = probe_cell(page, tmp_path, 1400)
+    assert cell["width"] == 1400
+    assert 0 <= cell["left"] < cell["right"] <= 1400, cell
+    assert 0 <= cell["cellLeft"] < cell["cellRight"] <= 1400, cell

@@ -105,9 +105,12 @@ def test_20000_assets_same_rows_as_validate_many(emu: KiliEmulator, kili: Any) -
     assert report.errors == expected.errors and report.warnings == expected.warnings
 
 
-def test_pixel_rules_ask_for_resolution_only_then() -> None:
-    assert "resolution" not in asset_selection(RULES, "latest")
-    assert "resolution { width height }" in asset_selection(PIXEL_RULES, "latest")
+def test_the_selection_asks_for_what_rules_and_report_need() -> None:
+    # The resolution always (pixel rules, the drawings' aspect ratio); what the report shows.
+    for rules in (RULES, PIXEL_RULES):
+        selection = asset_selection(rules, "latest")
+        assert "resolution { width height }" in selection and " status " in selection
+        assert "author { email } labelType createdAt" in selection
     assert "labels { id jsonResponse" in asset_selection(RULES, "all")
     assert "latestLabels {" in asset_selection(RULES, "consensus")
     with pytest.raises(ValueError, match="labels must be one of"):
@@ -142,8 +145,9 @@ def test_faults_on_pages_are_retried(emu: KiliEmulator, kili: Any) -> None:
     report = RULES.validate_project(kili, project, page_size=100, disable_tqdm=True)
     assert keys(report) == keys(expected) and report.labels == 1_000
     sent = emu.requests[len(before) :]
-    # 10 pages + 4 failed attempts; 1 count + 1 failed attempt + the count of assets not read
-    assert sent.count("assets") == 14
+    # 10 pages + 4 failed attempts + the assets the report draws, read again by id; 1 count +
+    # 1 failed attempt + the count of assets not read
+    assert sent.count("assets") == 15
     assert sent.count("countAssets") == 3
 
 

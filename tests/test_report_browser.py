@@ -206,3 +206,74 @@ def test_200000_issues_page_opens_within_a_generous_bound(tmp_path: Path) -> Non
     assert re.search(r'data-kr-ready="200000"', dom)
     assert "1–100 of 200000 issues (page 1 of 2000)" in dom
     assert parse(dom).rows == 1 + 100
+
+
+# What the browser laid out of the issues table, and a long cell closed then opened.
+CELL_PROBE = """<script>
+(function () {
+  var table = document.getElementById("kr-issues"), heads = table.tHead.rows[0].cells;
+  var col = -1;
+  Array.prototype.forEach.call(heads, function (th, i) {
+    if (th.textContent === "message" || th.textContent === "text") col = i;
+  });
+  var box = heads[col].getBoundingClientRect(), cell = table.tBodies[0].rows[0].cells[col];
+  var cellBox = cell.getBoundingClientRect();
+  var out = {width: window.innerWidth, left: box.left, right: box.right,
+             cellLeft: cellBox.left, cellRight: cellBox.right};
+  var more = cell.querySelector("details.kr-more");
+  if (more) {
+    out.summary = more.querySelector("summary").textContent;
+    out.closed = more.getBoundingClientRect().height;
+    more.open = true;
+    out.opened = more.getBoundingClientRect().height;
+    out.scrolled = more.scrollHeight;
+    out.full = more.textContent.slice(out.summary.length);
+  }
+  document.body.setAttribute("data-cell", JSON.stringify(out));
+})();
+</script></body>"""
+
+
+def probe_cell(page: Path, tmp: Path, width: int) -> dict[str, Any]:
+    probed = page.with_name("probed-" + page.name)
+    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", CELL_PROBE), "utf-8")
+    dom = browse(probed, tmp, "--dump-dom", f"--window-size={width},1000")
+    found: dict[str, Any] = json.loads(parse(dom).body["data-cell"] or "{}")
+    return found
+
+
+def test_a_long_message_is_cut_with_the_full_text_on_demand(tmp_path: Path) -> None:
+    from kili_rules.report import clip
+
+    words = " ".join(f"word{i}" for i in range(700))  # about 6,000 characters
+    rules = RuleSet.from_dict(
+        {"rule": [{"id": "big", "kind": "count", "job": "JOB_0", "max": 0,
+                   "message": "{category}: " + words}]}
+    )  # fmt: skip
+    with zipfile.ZipFile(EXPORT) as archive:
+        record = json.loads(archive.read("labels/tutorial_three_boxes.jpg.json"))
+    record["latestLabel"]["jsonResponse"] = {
+        "JOB_0": record["latestLabel"]["jsonResponse"]["JOB_0"]
+    }
+    report = rules.validate_many([record], progress=False)
+    message = report[0].text
+    assert len(message) > clip.KEEP
+    page = tmp_path / "long.html"
+    page.write_text(report.to_html(), encoding="utf-8")
+    cell = probe_cell(page, tmp_path, 1400)
+    # Closed: the start of the message and an ellipsis, on a few lines of the cell.
+    assert cell["summary"] == message[: clip.SHOW_MESSAGE] + "…"
+    # Opened: the message up to the page's bound, then how much was left out and where it is.
+    assert cell["full"] == clip.kept(message)
+    assert cell["full"].startswith(message[: clip.KEEP])
+    assert "more characters: the whole text is in the JSON" in cell["full"]
+    # Opened, it is taller, and scrolls within a bounded box (the page does not grow by it).
+    assert cell["opened"] > cell["closed"] > 0 and cell["scrolled"] > 3 * cell["closed"], cell
+
+
+def test_the_message_column_is_on_screen_at_1400_px(example_page: Path, tmp_path: Path) -> None:
+    cell = probe_cell(example_page, tmp_path, 1400)
+    assert cell["width"] == 1400
+    # Its header and first cell lie inside the viewport (the page is not scrolled).
+    assert 0 <= cell["left"] < cell["right"] <= cell["width"], cell
+    assert 0 <= cell["cellLeft"] < cell["cellRight"] <= cell["width"], cell

@@ -86,7 +86,7 @@ def file_name(payload: str) -> str:
     return payload.replace("/", "_").replace("\r", "_").replace("\n", "_") + ".json"
 
 
-def crafted_export(tmp: Path, payload: str) -> Path:
+def crafted_export(tmp: Path, payload: str, name: str | None = None) -> Path:
     """A Kili export whose every text field (and the label file's name) is ``payload``."""
     record = {
         "id": payload,
@@ -102,7 +102,7 @@ def crafted_export(tmp: Path, payload: str) -> Path:
         },
     }
     path = tmp / "export.zip"
-    name = file_name(payload)
+    name = name or file_name(payload)
     with zipfile.ZipFile(path, "w") as archive:
         # At the top of the zip, so that the source cell starts with the payload too.
         archive.writestr(name, json.dumps(record))
@@ -234,3 +234,46 @@ def test_images_refuses_a_prefix_that_is_not_an_origin(prefix: str) -> None:
         report.to_html(images=[prefix])
     with pytest.raises(ValueError, match="is not 'local' nor an http"):
         report.to_html(images=[prefix], drawings_per_rule=0)
+
+
+# -- HTML: what a label holds does not make the page large -------------------------------------
+
+#: The most one issue adds to a page, whatever its fields hold: each field is held up to
+#: clip.KEEP characters (shown on demand), a few times (table data, first page, drawing caption).
+PAGE_BOUND = 400_000
+BIG = 10 * 1024 * 1024
+
+
+def test_a_10_mb_field_gives_a_page_under_the_bound(tmp_path: Path) -> None:
+    from kili_rules.report import clip
+
+    # A 10 MB category name: the message ("{category} is too large") holds it too.
+    category = "C" * BIG
+    label = box("JOB_0", category, "m1")
+    rules = RuleSet.from_dict(
+        {"rule": [{"id": "big", "kind": "area", "job": "JOB_0", "max": 0.1,
+                   "message": "{category} is too large"}]}
+    )  # fmt: skip
+    report = rules.validate_many(
+        [{"id": "a1", "externalId": "a1.jpg", "latestLabel": {"jsonResponse": label}}],
+        progress=False,
+    )
+    assert len(report) == 1 and len(report[0].text) > BIG  # the row itself holds it whole
+    page = report.to_html()
+    assert len(page.encode()) < PAGE_BOUND, len(page.encode())
+    # Cut, and said so: the start in a <details>, how much was left out, where the whole is.
+    assert '<details class="kr-more"><summary>' + "C" * clip.SHOW_MESSAGE + "…" in page
+    assert f"[{BIG - clip.KEEP:,} more characters: the whole text is in the JSON" in page
+    assert len(json.loads(report.to_json())["rows"][0]["text"]) > BIG  # the JSON keeps all
+
+
+def test_a_1_mb_payload_in_every_field_gives_a_page_under_the_bound(tmp_path: Path) -> None:
+    payload = "<b>" + "x" * (1024 * 1024) + "</b>"  # escaped too: no markup from labels
+    report = rules_for(payload).validate_export(
+        crafted_export(tmp_path, payload, "labels/a.json"), progress=False
+    )
+    assert len(report) == 1
+    page = report.to_html()
+    assert len(page.encode()) < PAGE_BOUND, len(page.encode())
+    assert "<b>x" not in page
+    assert "&lt;b&gt;xxx" in page

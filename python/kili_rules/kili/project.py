@@ -8,8 +8,11 @@ per-process rate limiter; the answer is decoded once, each jsonResponse stays th
 the API returned, and the native core parses it. Pages are consumed in order and handed to one
 streaming native batch, so at most ``concurrency + 1`` pages are held at any time.
 
-Only the fields the rules need are asked for: ids, the labels of the chosen kind (id,
-jsonResponse, jsonResponseUrl), and the resolution only when a rule measures pixels.
+Only the fields the rules and the report need are asked for: ids, the asset's status and
+resolution (the report's status column, the drawings' aspect ratio and pixel rules), the
+labels of the chosen kind (id, jsonResponse, jsonResponseUrl, and the labeler, type and date
+the report shows). The few labels the HTML report draws are read again by id after the scan
+(:func:`drawn_assets`), so the scan holds no geometry.
 
 Paging cannot lie. Kili's ``assets`` query has offsets (``first``/``skip``) and no order
 argument or cursor, so an asset added or removed while the scan runs shifts the pages, and a
@@ -91,11 +94,16 @@ def asset_selection(ruleset: RuleSet, labels: LabelsMode) -> str:
     """The GraphQL selection of one asset: only what the rules need."""
     if labels not in LABEL_FIELDS:
         raise ValueError(f"labels must be one of {', '.join(LABEL_FIELDS)}, not {labels!r}")
-    parts = ["id", "externalId"]
-    if ruleset.needs_resolution:
-        parts.append("resolution { width height }")
-    parts.append(f"{LABEL_FIELDS[labels]} {{ id jsonResponse jsonResponseUrl }}")
+    del ruleset  # every scan asks for the same fields: what the rules and the report need
+    parts = ["id", "externalId", "status", "resolution { width height }"]
+    label = "id jsonResponse jsonResponseUrl author { email } labelType createdAt"
+    parts.append(f"{LABEL_FIELDS[labels]} {{ {label} }}")
     return " ".join(parts)
+
+
+#: Labels per rule the HTML report draws by default (``Report.to_html(drawings_per_rule=6)``):
+#: the ones read again after a scan.
+DRAWN_PER_RULE = 6
 
 
 def kili_timestamp(value: datetime | date | str) -> str:
@@ -432,6 +440,8 @@ class _Scan:
     on_page: Any = None
     # (asset id, label id) of every label handed to the checker: Report.apply reconciles them
     checked: list[tuple[str, str]] = field(default_factory=list)
+    # labels checked per labeler (author email; None: no author): the report's pass rates
+    authors: dict[str | None, int] = field(default_factory=dict)
     # ids of the assets handed to the checker: one served again is not checked again
     seen: set[str] = field(default_factory=set)
     repeated: int = 0  # assets served more than once
@@ -601,6 +611,11 @@ class _Scan:
         for label in held if isinstance(held, list) else [held]:
             if isinstance(label, Mapping) and label.get("id") and asset.get("id"):
                 self.checked.append((str(asset["id"]), str(label["id"])))
+            if isinstance(label, Mapping):
+                author = label.get("author")
+                email = author.get("email") if isinstance(author, Mapping) else None
+                key = email if isinstance(email, str) and email else None
+                self.authors[key] = self.authors.get(key, 0) + 1
 
     def _usable(self, asset: Mapping[str, Any], label: Any, unchecked: list[UncheckedRow]) -> bool:
         """Whether a label has JSON to check (fetched from its URL if needed); else recorded."""
@@ -775,7 +790,61 @@ def validate_range(
             context=context,
         )
     report.checked = scan.checked
+    report.label_authors = dict(scan.authors)
+    report.items = drawn_assets(poster, report, scan.query, LABEL_FIELDS[labels])
     report.notes.extend(scan.notes)
     for note in scan.notes:
         LOGGER.warning("kili-rules: %s", note)
     return report
+
+
+def drawn_assets(
+    poster: GraphQLPoster, report: Report, query: str, label_field: str
+) -> list[dict[str, Any]] | None:
+    """The assets the HTML report draws (the first :data:`DRAWN_PER_RULE` labels with findings
+    of each rule), read again by id with their geometry, each jsonResponse parsed.
+
+    Drawings illustrate a verdict, they are not part of it: when they cannot be read, the
+    report has none (a warning is logged) and the verdict stands.
+    """
+    from kili_rules.report import drawings
+
+    project_id = report.context.project_id
+    chosen, _ = drawings.choose(report, DRAWN_PER_RULE)
+    ids = sorted({rows[0].asset_id for rows in chosen if rows[0].asset_id})
+    if not ids or not project_id:
+        return None
+    out: list[dict[str, Any]] = []
+    try:
+        for start in range(0, len(ids), MAX_PAGE_SIZE):
+            part = ids[start : start + MAX_PAGE_SIZE]
+            where = {"project": {"id": project_id}, "idIn": part}
+            page = poster.post(
+                query, {"where": where, "first": len(part), "skip": 0}, "assets to draw"
+            )
+            for asset in page if isinstance(page, list) else ():
+                if isinstance(asset, dict):
+                    out.append(_with_geometry(poster, asset, label_field))
+    except ProjectError as error:
+        LOGGER.warning("kili-rules: the report's drawings could not be read: %s", error)
+        return None
+    return out
+
+
+def _with_geometry(
+    poster: GraphQLPoster, asset: dict[str, Any], label_field: str
+) -> dict[str, Any]:
+    held = asset.get(label_field)
+    for label in held if isinstance(held, list) else [held]:
+        if not isinstance(label, dict):
+            continue
+        url = label.pop("jsonResponseUrl", None)
+        if isinstance(url, str) and url.startswith(("http://", "https://")):
+            label["jsonResponse"] = poster.get_text(url, f"label {label.get('id')}: {url}")
+        response = label.get("jsonResponse")
+        if isinstance(response, str):
+            try:
+                label["jsonResponse"] = json.loads(response)
+            except json.JSONDecodeError:
+                label["jsonResponse"] = None  # drawn as "no geometry"; the verdict has its row
+    return asset

@@ -195,6 +195,23 @@ def by_labeler(rows: Sequence[Row]) -> list[dict[str, Any]]:
     )
 
 
+def _authors_of(items: Sequence[object]) -> dict[str | None, int] | None:
+    """Labels per author email in a list given to ``validate_many`` (assets with a
+    ``latestLabel``, or labels); None when the items are not of that shape."""
+    out: dict[str | None, int] = {}
+    for item in items:
+        if not isinstance(item, Mapping):
+            return None
+        label = item if "jsonResponse" in item else item.get("latestLabel")
+        if not isinstance(label, Mapping):
+            return None
+        author = label.get("author")
+        email = author.get("email") if isinstance(author, Mapping) else None
+        key = email if isinstance(email, str) and email else None
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
 class Report(Sequence["Row"]):
     """The result of a batch validation: one row per issue, plus what was read.
 
@@ -244,6 +261,10 @@ class Report(Sequence["Row"]):
         self.issue_outcomes: list[dict[str, Any]] | None = None
         #: The jobs that appear in the labels checked.
         self.jobs: frozenset[str] = frozenset(jobs)
+        #: Labels checked per labeler (author email; None for labels without one), clean ones
+        #: included, when the producer knows them (``validate_project``, ``validate_many`` over
+        #: a list): the per-labeler pass rates. None when not known.
+        self.label_authors: dict[str | None, int] | None = None
         #: Run-level warnings shown in the report header (e.g. rules that matched no job).
         self.notes: list[str] = []
         #: The severity the verdict (headline, ``passed``) is judged at; ``kili-rules check
@@ -294,6 +315,12 @@ class Report(Sequence["Row"]):
         merged.items = items[0] if len(items) == 1 else None
         if all(report.checked is not None for report in reports):
             merged.checked = [pair for report in reports for pair in report.checked or ()]
+        if reports and all(report.label_authors is not None for report in reports):
+            authors: dict[str | None, int] = {}
+            for report in reports:
+                for author, n in (report.label_authors or {}).items():
+                    authors[author] = authors.get(author, 0) + n
+            merged.label_authors = authors
         return merged
 
     def __add__(self, other: object) -> Report:
@@ -412,6 +439,47 @@ class Report(Sequence["Row"]):
         too, ``"never"`` always returns 0.
         """
         return 1 if self._fails(fail_on) else 0
+
+    def pass_rates(self) -> dict[str, Any]:
+        """Labels that pass (no issue at the report's ``fail_on`` severity, readable), overall
+        and per labeler: ``{"labels", "passed", "rate", "by_labeler": [{"labeler", "labels",
+        "passed", "rate"}]}``; ``rate`` is None when no label was checked. ``by_labeler`` is
+        empty when the report does not know how many labels each labeler made
+        (:attr:`label_authors`)."""
+        failing = {"error"} if self.fail_on != "warning" else {"error", "warning"}
+        failed: dict[tuple[str | None, str | None], str | None] = {}
+        if self.fail_on != "never":
+            for row in self._rows:
+                if row.kind == UNCHECKED_KIND:
+                    continue  # not a checked label: not in ``labels`` either
+                if row.severity in failing or row.kind == INVALID_KIND:
+                    key = (asset_key(row), row.label_id)
+                    failed[key] = getattr(row, "author", None) or None
+        passed = max(self.labels - len(failed), 0)
+        out: dict[str, Any] = {
+            "labels": self.labels,
+            "passed": passed,
+            "rate": passed / self.labels if self.labels else None,
+            "by_labeler": [],
+        }
+        authors = self.label_authors
+        if authors is None and self.items is not None:
+            authors = _authors_of(self.items)
+        elif authors is None and self.context.inputs and self.labels:
+            from kili_rules.report.drawings import export_authors
+
+            # read once: the page asks again for the header
+            authors = self.label_authors = export_authors(self.context.inputs, self.labels)
+        if authors:
+            fails: dict[str | None, int] = {}
+            for author in failed.values():
+                fails[author] = fails.get(author, 0) + 1
+            for author, n in sorted(authors.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
+                ok = max(n - fails.get(author, 0), 0)
+                out["by_labeler"].append(
+                    {"labeler": author, "labels": n, "passed": ok, "rate": ok / n if n else None}
+                )
+        return out
 
     def summary(self) -> Summary:
         """Issues and distinct assets per rule and category, most frequent first."""

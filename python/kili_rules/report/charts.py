@@ -1,7 +1,8 @@
 """Charts of a report as inline SVG, drawn here: no plotting library, no script, no network, so
 the page works offline from a file and in a notebook.
 
-Labels in the charts come from label data: every text goes through :func:`html.escape`.
+Labels in the charts come from label data: every text goes through :func:`html.escape`, cut
+to a bound (:mod:`kili_rules.report.clip`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import datetime as _dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from html import escape
+
+from kili_rules.report import clip
 
 _BAR = "#4a6fa5"
 _ERROR = "#b00020"
@@ -42,7 +45,7 @@ def bar_chart(
         y = top + i * (bar_h + gap)
         w = max(1.0, (width - label_w - 60) * n / peak)
         parts.append(
-            f'<g class="kr-bar"><title>{escape(name)}: {n}</title>'
+            f'<g class="kr-bar"><title>{escape(clip.cut(name, clip.KEEP))}: {n}</title>'
             f'<text x="{label_w - 6}" y="{y + 13}" font-size="12" text-anchor="end">'
             f"{escape(_label(name))}</text>"
             f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{_BAR}"/>'

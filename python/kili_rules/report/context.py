@@ -51,6 +51,8 @@ class Context:
         """The asset's page in Kili's labeling interface, or None when it cannot be known."""
         if not asset_id or not self.project_id:
             return None
+        if len(asset_id) > 256 or len(self.project_id) > 256:
+            return None  # no Kili id is that long: label data, not a page to link to
         if self.asset_url:
             pattern = self.asset_url
         elif self.kili_url:

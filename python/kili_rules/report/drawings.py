@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from kili_rules.report import clip
+
 if TYPE_CHECKING:
     from kili_rules._native import Row
     from kili_rules.report import Report
@@ -429,7 +431,8 @@ def svg(sketch: Sketch, *, box: int = 260) -> str:
     faint = [s for s in sketch.shapes if not _hit(s, sketch.rows)]
     for shape, css in [*((s, "kr-faint") for s in faint), *((s, "kr-hit") for s in hits)]:
         pts = " ".join(f"{x * w:.1f},{y * h:.1f}" for x, y in shape.points)
-        tip = escape(f"{shape.category or shape.job} ({shape.mid or 'no mid'})")
+        named = f"{shape.category or shape.job} ({shape.mid or 'no mid'})"
+        tip = escape(clip.cut(named, clip.KEEP))
         if len(shape.points) == 1:
             x, y = shape.points[0]
             element = f'<circle cx="{x * w:.1f}" cy="{y * h:.1f}" r="4"'
@@ -456,7 +459,7 @@ def figures(items: Sequence[Sketch], *, box: int = 260) -> str:
     """The sketches as captioned figures."""
     out = ['<div class="kr-drawings">']
     for sketch in items:
-        title = escape(sketch.title)
+        title = escape(clip.cut(sketch.title, clip.SHOW))
         if sketch.link:
             title = f'<a href="{escape(sketch.link, quote=True)}">{title}</a>'
         findings = "; ".join(sorted({f"{r.rule}: {r.text}" for r in sketch.rows}))
@@ -464,7 +467,47 @@ def figures(items: Sequence[Sketch], *, box: int = 260) -> str:
         out.append(
             f'<figure class="kr-figure" style="width: {box}px">{svg(sketch, box=box)}'
             f"<figcaption><b>{title}</b>"
-            f"<br>{escape(findings)}{note}</figcaption></figure>"
+            f"<br>{clip.cell(findings, clip.SHOW_MESSAGE)}{note}</figcaption></figure>"
         )
     out.append("</div>")
     return "".join(out)
+
+
+def _author_of(record: object) -> str | None:
+    label = record.get("latestLabel") if isinstance(record, Mapping) else None
+    author = label.get("author") if isinstance(label, Mapping) else None
+    email = author.get("email") if isinstance(author, Mapping) else None
+    return email if isinstance(email, str) and email else None
+
+
+def export_authors(inputs: Sequence[str], labels: int) -> dict[str | None, int] | None:
+    """Labels per author email in export zips or folders, read again in Python (the batch
+    core counts labels, not labelers), for the per-labeler pass rates of a page. None when an
+    input is not a zip or folder, is larger than :data:`MAX_REREAD_BYTES`, or when the count
+    read does not add up to ``labels``, the core's count: a rate is shown only when its
+    denominators are the labels the verdict judged."""
+    out: dict[str | None, int] = {}
+    try:
+        for name in inputs:
+            path = Path(name)
+            if path.is_dir():
+                files = [p for p in path.rglob("*.json") if p.is_file()]
+                if sum(p.stat().st_size for p in files) > MAX_REREAD_BYTES:
+                    return None
+                records: Iterable[bytes] = (p.read_bytes() for p in files)
+            elif zipfile.is_zipfile(path):
+                archive = zipfile.ZipFile(path)
+                members = [i for i in archive.infolist() if i.filename.endswith(".json")]
+                if sum(i.file_size for i in members) > MAX_REREAD_BYTES:
+                    return None
+                records = (archive.read(i) for i in members)
+            else:
+                return None
+            for data in records:
+                record = json.loads(data)
+                if isinstance(record, Mapping) and isinstance(record.get("latestLabel"), Mapping):
+                    key = _author_of(record)
+                    out[key] = out.get(key, 0) + 1
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return None
+    return out if sum(out.values()) == labels else None

@@ -8,7 +8,9 @@ JSON Lines and CSV outputs. Without script the first page of issues is there as 
 
 Everything that comes from labels or rules (ids, categories, messages) is escaped: an export is
 data written by annotators, and a report page is opened in a browser. The script writes cells
-with ``textContent`` only.
+with ``textContent`` only. Every such field is also cut (:mod:`kili_rules.report.clip`): a cell
+shows the start of a long field and the rest on demand, up to a bound, so what a label holds
+cannot make a page large or slow.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from html import escape
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from kili_rules.report import charts, drawings
+from kili_rules.report import charts, clip, drawings
 from kili_rules.report.text import headline
 
 if TYPE_CHECKING:
@@ -38,25 +40,28 @@ def _opt(row: Row, name: str) -> Any:
 
 # (header, Row attribute, numeric) for every column the table can show; "asset" is the external
 # id, else the asset id, else the source.
+# The message comes fourth, after what identifies the finding: the table is wider than a
+# screen, and the message is what a reader came for (at the end it sat off-screen at 1400 px).
 _COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("asset", "", False),
-    ("label", "label_id", False),
-    ("labeler", "author", False),
-    ("label type", "label_type", False),
-    ("label date", "created_at", False),
-    ("asset status", "asset_status", False),
     ("rule", "rule", False),
     ("severity", "severity", False),
+    ("message", "text", False),
     ("job", "job", False),
     ("category", "category", False),
     ("mid", "mid", False),
     ("frame", "frame", True),
     ("value", "value", True),
     ("limit", "limit", True),
-    ("text", "text", False),
+    ("labeler", "author", False),
+    ("label type", "label_type", False),
+    ("label date", "created_at", False),
+    ("asset status", "asset_status", False),
+    ("label", "label_id", False),
 )
 # Shown even when empty: the table would not say much without them.
-_ALWAYS = {"asset", "rule", "severity", "text"}
+_ALWAYS = {"asset", "rule", "severity", "message"}
+MESSAGE = "message"
 
 _STYLE = (
     """
@@ -72,7 +77,11 @@ table.kili-rules td.num { text-align: right; }
    scrolls sideways rather than squeezing ids and rule names into columns of syllables. */
 .kr-wide { overflow-x: auto; max-width: 100%; }
 .kr-wide table.kili-rules td { white-space: nowrap; }
-.kr-wide table.kili-rules td:last-child { white-space: pre-wrap; min-width: 16em; }
+.kr-wide table.kili-rules td.kr-msg { white-space: pre-wrap; min-width: 16em; max-width: 32em; }
+/* A long field: its start, the rest on demand (kili_rules.report.clip). */
+details.kr-more summary { cursor: pointer; }
+details.kr-more[open] { white-space: pre-wrap; overflow-wrap: anywhere; min-width: 24em;
+  max-width: 48em; max-height: 24em; overflow: auto; }
 dl.kr-checked { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em;
   font-size: 0.9em; }
 dl.kr-checked dt { color: #555; } dl.kr-checked dd { margin: 0; overflow-wrap: anywhere; }
@@ -87,12 +96,12 @@ dl.kr-checked dt { color: #555; } dl.kr-checked dd { margin: 0; overflow-wrap: a
 )
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, show: int = clip.SHOW) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.6g}"
-    return escape(str(value), quote=True)
+    return clip.cell(str(value), show)
 
 
 def _table(
@@ -101,13 +110,18 @@ def _table(
     numeric: frozenset[int],
     *,
     attrs: str = "",
+    message: int = -1,
 ) -> str:
-    """``rows`` hold cells that are already escaped."""
+    """``rows`` hold cells that are already escaped; column ``message`` wraps."""
     head = "".join(f"<th>{escape(name)}</th>" for name in header)
     body = []
     for cells in rows:
         tds = "".join(
-            f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
+            f'<td class="num">{cell}</td>'
+            if i in numeric
+            else f'<td class="kr-msg">{cell}</td>'
+            if i == message
+            else f"<td>{cell}</td>"
             for i, cell in enumerate(cells)
         )
         body.append(f"<tr>{tds}</tr>")
@@ -185,11 +199,13 @@ def issues_table(report: Report, rows: Sequence[Row], *, attrs: str = "") -> str
             if name == "severity":
                 cells[i].append(_severity(row.severity))
             elif name == "asset" and (link := report.context.link(row.asset_id)):
-                cells[i].append(f'<a href="{escape(link, quote=True)}">{_cell(value)}</a>')
+                shown = escape(clip.cut(str(value), clip.SHOW))  # no <details> inside a link
+                cells[i].append(f'<a href="{escape(link, quote=True)}">{shown}</a>')
             else:
-                cells[i].append(_cell(value))
+                cells[i].append(_cell(value, clip.SHOW_MESSAGE if name == MESSAGE else clip.SHOW))
     numeric = frozenset(i for i, column in enumerate(columns) if column[2])
-    table = _table([c[0] for c in columns], cells, numeric=numeric, attrs=attrs)
+    names = [c[0] for c in columns]
+    table = _table(names, cells, numeric=numeric, attrs=attrs, message=names.index(MESSAGE))
     return f'<div class="kr-wide">{table}</div>'
 
 
@@ -199,7 +215,39 @@ def _verdict(report: Report) -> str:
         f"{report.labels} labels in {report.assets} assets checked, {report.invalid} unreadable"
         f", {report.unchecked} unchecked (no jsonResponse)"
     )
-    return f'<p><span class="{css}">{escape(headline(report))}</span> — {escape(counts)}</p>'
+    verdict = f'<p><span class="{css}">{escape(headline(report))}</span> — {escape(counts)}</p>'
+    return verdict + _pass_rates(report)
+
+
+def _percent(passed: int, labels: int) -> str:
+    return f"{100 * passed / labels:.1f}% ({passed} of {labels})" if labels else "n/a"
+
+
+def _pass_rates(report: Report) -> str:
+    """Labels that pass, overall and per labeler (when the report knows each one's labels)."""
+    rates = report.pass_rates()
+    if not rates["labels"]:
+        return ""
+    out = (
+        f'<p class="kr-pass">Pass rate: <b>{_percent(rates["passed"], rates["labels"])}</b> '
+        f"labels without an issue at severity {escape(report.fail_on)}</p>"
+    )
+    if any(entry["labeler"] for entry in rates["by_labeler"]):  # no table of "(unknown)" alone
+        rows = [
+            (
+                clip.cell(entry["labeler"] or "(unknown)"),
+                _percent(entry["passed"], entry["labels"]),
+            )
+            for entry in rates["by_labeler"]
+        ]
+        table = _table(("per labeler", "pass rate"), rows, numeric=frozenset({1}))
+        out += f'<div class="kr-pass-labelers">{table}</div>'
+    elif any(_opt(row, "author") for row in report):
+        out += (
+            '<p class="kr-note">Per-labeler pass rates need the labels each labeler made; '
+            "this input gives only the labels with issues (see issues per labeler below).</p>"
+        )
+    return out
 
 
 def _checked(report: Report) -> str:
@@ -207,15 +255,16 @@ def _checked(report: Report) -> str:
     context = report.context
     items: list[tuple[str, str]] = []
     if context.inputs:
-        items.append(("inputs", "<br>".join(escape(i) for i in context.inputs)))
+        shown = (clip.cell(i, clip.SHOW_MESSAGE) for i in context.inputs)
+        items.append(("inputs", "<br>".join(shown)))
     if context.rules_file:
-        items.append(("rules file", escape(context.rules_file)))
+        items.append(("rules file", clip.cell(context.rules_file, clip.SHOW_MESSAGE)))
     if report.fingerprint:
         items.append(("rules fingerprint", f"<code>{escape(report.fingerprint)}</code>"))
     items.append(("kili-rules", escape(context.version)))
     items.append(("checked at", escape(context.checked_at)))
     if context.project_id:
-        items.append(("Kili project", escape(context.project_id)))
+        items.append(("Kili project", clip.cell(context.project_id)))
     body = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in items)
     return f'<dl class="kr-checked">{body}</dl>'
 
@@ -322,12 +371,20 @@ def _data(report: Report, rows: Sequence[Row]) -> str:
                 numbers[v] if v in numbers else numbers.setdefault(v, _number(v)) for v in values
             ]
         else:
-            encoded[i] = [-1 if v is None else intern(str(v), len(strings)) for v in values]
+            # What the page holds of a field is bounded (clip.KEEP): the script shows the
+            # start and the rest on demand.
+            encoded[i] = [
+                -1 if v is None else intern(clip.kept(str(v)), len(strings)) for v in values
+            ]
     ids = [row.asset_id for row in rows]
-    encoded[-1] = [-1 if v is None else intern(v, len(strings)) for v in ids]
+    # An id too long to be Kili's gets no link (and is not held twice).
+    encoded[-1] = [
+        -1 if v is None or len(v) > clip.MAX_ID else intern(v, len(strings)) for v in ids
+    ]
     document = {
         "columns": [c[0] for c in columns],
         "numeric": [c[2] for c in columns],
+        "show": [clip.SHOW_MESSAGE if c[0] == MESSAGE else clip.SHOW for c in columns],
         "strings": list(strings),
         "rows": [list(line) for line in zip(*encoded, strict=True)] if rows else [],
         "link": report.context.link("@ASSET@"),
@@ -343,7 +400,7 @@ _SCRIPT = r"""
   var data = JSON.parse(document.getElementById("kr-data").textContent);
   var S = data.strings, cols = data.columns, numeric = data.numeric, n = cols.length;
   var lower = S.map(function (s) { return s.toLowerCase(); });
-  var sevCol = cols.indexOf("severity");
+  var sevCol = cols.indexOf("severity"), msgCol = cols.indexOf("message");
   var all = data.rows, view = all, page = 0, sortCol = -1, sortDir = 1;
   var table = document.getElementById("kr-issues"), tbody = table.tBodies[0];
   var q = document.getElementById("kr-q"), pager = document.getElementById("kr-pager");
@@ -407,13 +464,22 @@ _SCRIPT = r"""
       for (var c = 0; c < n; c++) {
         var td = document.createElement("td"), value = text(row, c);
         if (numeric[c]) td.className = "num";
+        if (c === msgCol) td.className = "kr-msg";
         if (c === sevCol) {
           td.className = value === "error" ? "kili-rules-error" : "kili-rules-warning";
         }
         if (c === 0 && data.link && row[n] >= 0) {
           var a = document.createElement("a");
           a.href = data.link.replace("@ASSET@", encodeURIComponent(S[row[n]]));
-          a.textContent = value; td.appendChild(a);
+          a.textContent = value.length > data.show[c] ? value.slice(0, data.show[c]) + "\u2026"
+            : value;
+          td.appendChild(a);
+        } else if (value.length > data.show[c]) {
+          // A long field: its start, the rest on demand (what the page holds is bounded).
+          var more = document.createElement("details"), head = document.createElement("summary");
+          more.className = "kr-more"; head.textContent = value.slice(0, data.show[c]) + "\u2026";
+          more.appendChild(head); more.appendChild(document.createTextNode(value));
+          td.appendChild(more);
         } else { td.textContent = value; }
         tr.appendChild(td);
       }
