@@ -8,7 +8,15 @@
 from typing import TYPE_CHECKING
 
 from kili_rules._native import BatchResult, Issue, LabelError, Row, RulesError, __version__
+
+# The package root wires the layers: the methods that call Kili (RuleSet.validate_project,
+# Report.apply) are thin delegations to kili/, registered here, so that no module imports a
+# layer above its own (held by `lint-imports`, see pyproject.toml). Neither module imports the
+# Kili SDK.
+from kili_rules.kili.apply import apply_report as _apply_report
+from kili_rules.kili.project import validate_project as _validate_project
 from kili_rules.python_rules import Finding, LabelView, PythonRule, python_rule
+from kili_rules.report import register_applier as _register_applier
 from kili_rules.rules import (
     Answer,
     Area,
@@ -22,7 +30,10 @@ from kili_rules.rules import (
     Text,
     ValidPolygon,
 )
-from kili_rules.ruleset import RuleSet
+from kili_rules.ruleset import RuleSet, register_project_validator
+
+register_project_validator(_validate_project)
+_register_applier(_apply_report)
 
 if TYPE_CHECKING:
     from kili_rules.report import Report

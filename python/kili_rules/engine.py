@@ -12,8 +12,8 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from kili_rules import _native
 from kili_rules._native import BatchResult, Issue, LabelView, RulesError
+from kili_rules._native import Engine as NativeEngine
 from kili_rules.python_rules import PythonRule, run_rules
 
 Resolution = tuple[float, float]
@@ -26,7 +26,7 @@ class Engine:
 
     __slots__ = ("_fingerprint", "_hook", "_native", "_python")
 
-    def __init__(self, native: _native.Engine, python: Iterable[PythonRule] = ()) -> None:
+    def __init__(self, native: NativeEngine, python: Iterable[PythonRule] = ()) -> None:
         self._python = tuple(python)
         seen = {r["id"] for r in native.rules()}
         for rule in self._python:
@@ -45,7 +45,7 @@ class Engine:
 
     @classmethod
     def from_json(cls, config_json: str, python: Iterable[PythonRule] = ()) -> Engine:
-        return cls(_native.Engine.from_json(config_json), python)
+        return cls(NativeEngine.from_json(config_json), python)
 
     # -- what the rules are ---------------------------------------------------------------
 

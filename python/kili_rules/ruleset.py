@@ -382,9 +382,11 @@ class RuleSet:
         names it. Paging is checked: an asset served twice is checked once, assets the pages
         missed are read by id, and any that cannot be read is an ``"unchecked"`` row.
         """
-        from kili_rules.kili.project import validate_project
-
-        return validate_project(
+        if _project_validator is None:
+            raise RuntimeError(
+                "RuleSet.validate_project: no implementation registered (import kili_rules)"
+            )
+        return _project_validator(
             self,
             kili,
             project_id,
@@ -401,6 +403,17 @@ class RuleSet:
             disable_tqdm=disable_tqdm,
             max_wait=max_wait,
         )
+
+
+# validate_project's implementation lives in kili/ (the only layer that calls Kili), which sits
+# above this one: kili_rules/__init__ registers it, so this module never imports upwards.
+_project_validator: Callable[..., Report] | None = None
+
+
+def register_project_validator(validator: Callable[..., Report]) -> None:
+    """Set what ``RuleSet.validate_project`` delegates to (``kili_rules/__init__`` does it)."""
+    global _project_validator
+    _project_validator = validator
 
 
 def _keep_items(report: Report, items: Iterable[object]) -> Report:

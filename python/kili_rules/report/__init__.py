@@ -74,6 +74,32 @@ INVALID_KIND = "invalid_label"
 UNCHECKED_KIND = "unchecked"
 
 
+class Applier(Protocol):
+    """``kili_rules.kili.apply.apply_report``'s signature (what ``Report.apply`` delegates to)."""
+
+    def __call__(
+        self,
+        report: Report,
+        kili: Any,
+        *,
+        project_id: str | None = ...,
+        dry_run: bool = ...,
+        reconcile: bool = ...,
+        policy: ActionPolicy | None = ...,
+    ) -> ApplyResult: ...
+
+
+# Report.apply's implementation lives in kili/ (the only layer that calls Kili), which sits above
+# this one: kili_rules/__init__ registers it, so this module never imports upwards.
+_applier: Applier | None = None
+
+
+def register_applier(applier: Applier) -> None:
+    """Set what ``Report.apply`` delegates to (done once, by ``kili_rules/__init__``)."""
+    global _applier
+    _applier = applier
+
+
 def row_to_dict(row: Row) -> dict[str, Any]:
     """One row as a plain dict with the keys of :data:`COLUMNS`, in that order."""
     # getattr with a default: rows of an older core have no label columns.
@@ -374,9 +400,9 @@ class Report(Sequence["Row"]):
         changes nothing. ``project_id`` defaults to ``context.project_id``. See
         :mod:`kili_rules.kili.apply`.
         """
-        from kili_rules.kili.apply import apply_report
-
-        return apply_report(
+        if _applier is None:
+            raise RuntimeError("Report.apply: no implementation registered (import kili_rules)")
+        return _applier(
             self,
             kili,
             project_id=project_id,
