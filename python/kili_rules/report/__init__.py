@@ -22,11 +22,15 @@ if TYPE_CHECKING:
     from kili_rules.kili.apply import ApplyResult
     from kili_rules.verdict import ActionPolicy
 
+# The kinds of the rows the core makes itself, defined once, in the core (src/batch/mod.rs).
+from kili_rules._native import INVALID_KIND, UNCHECKED_KIND
 from kili_rules.report.context import Context
 
 __all__ = [
     "COLUMNS",
     "FAIL_ON",
+    "INVALID_KIND",
+    "UNCHECKED_KIND",
     "Context",
     "Progress",
     "Report",
@@ -67,11 +71,9 @@ FAIL_ON: tuple[str, ...] = ("error", "warning", "never")
 
 FailOn = Literal["error", "warning", "never"]
 
-# Rows the native reader makes for labels it could not read. They always fail a run: a label that
-# cannot be read cannot be said to pass.
-INVALID_KIND = "invalid_label"
-# Rows for label records that have no jsonResponse (not fetched): nothing was checked.
-UNCHECKED_KIND = "unchecked"
+# INVALID_KIND (rows for labels the reader could not read: they always fail a run, a label that
+# cannot be read cannot be said to pass) and UNCHECKED_KIND (label records without a
+# jsonResponse, not fetched: nothing was checked) are the core's, imported above.
 
 
 class Applier(Protocol):
