@@ -11,5 +11,7 @@
 - ``kili_rules.kili.project``: ``RuleSet.validate_project``: concurrent paging of a project's
   assets, jsonResponse strings handed to the native core.
 
-Nothing here is imported eagerly: importing ``kili_rules`` never imports the Kili SDK.
+``kili_rules`` imports ``project`` and ``apply`` (neither needs the SDK) to register
+``RuleSet.validate_project`` and ``Report.apply``; importing ``kili_rules`` never imports the
+Kili SDK.
 """
