@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -127,3 +133,141 @@ def test_validate_export_of_the_same_assets(emu: KiliEmulator, kili: Any, tmp_pa
     project_report = RULES.validate_project(kili, project, disable_tqdm=True)
     assert {r.rule for r in exported} == {"one-a", "wide-box"}
     assert [key(r) for r in exported] == [key(r) for r in project_report]
+
+
+# ---- the paths that act on Kili: the plugin, a real server, Report.apply, audit --apply ------
+
+N_ASSETS = 12
+FIELDS = ["id", "externalId", "latestLabel.id", "latestLabel.jsonResponse"]
+TESTS = Path(__file__).resolve().parent
+
+
+def rules_file(tmp_path: Path) -> Path:
+    """RULES as a rules file: the native rule and the Python rule, by module path."""
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        '[[rule]]\nid = "one-a"\nkind = "count"\njob = "JOB_0"\ncategory = "OBJECT_A"\nmax = 1\n\n'
+        '[[rule]]\nkind = "python"\nfunction = "_pyrules_checks:wide_box"\n'
+        f"path = {json.dumps(str(TESTS))}\n"
+    )
+    assert RuleSet.from_file(path) == RULES  # the same rules, so the same rows are expected
+    return path
+
+
+def seeded(emu: KiliEmulator, kili: Any, prefix: str) -> tuple[str, list[dict[str, Any]]]:
+    project = emu.add_project()
+    records = ({"external_id": f"{prefix}-{i}", "labels": [label(i)]} for i in range(N_ASSETS))
+    emu.add_assets(project, records)
+    return project, kili.assets(project, fields=FIELDS, disable_tqdm=True)
+
+
+def expected(assets: list[dict[str, Any]]) -> dict[str, Counter[tuple[Any, ...]]]:
+    """Per asset, the (rule, mid, message) rows validate_many gives: what every path must do."""
+    out: dict[str, Counter[tuple[Any, ...]]] = {a["id"]: Counter() for a in assets}
+    for row in RULES.validate_many(assets, progress=False):
+        out[row.asset_id][(row.rule, row.mid, row.text)] += 1
+    rules = {rule for rows in out.values() for rule, _, _ in rows}
+    assert rules == {"one-a", "wide-box"}  # both kinds of rule fire: the test can tell
+    return out
+
+
+def kili_issues(emu: KiliEmulator, project: str) -> dict[str, Counter[tuple[Any, ...]]]:
+    """Per asset, the (mid, message) of the OPEN issues Kili holds."""
+    out: dict[str, Counter[tuple[Any, ...]]] = {}
+    for issue in emu.issues(project, status="OPEN"):
+        out.setdefault(issue["assetId"], Counter())[(issue["objectMid"], issue["text"])] += 1
+    return out
+
+
+def without_rule(rows: dict[str, Counter[tuple[Any, ...]]]) -> dict[str, Counter[tuple[Any, ...]]]:
+    """(mid, message) per asset, assets without a row left out: what Kili is told."""
+    out: dict[str, Counter[tuple[Any, ...]]] = {}
+    for asset, counter in rows.items():
+        for (_rule, mid, text), n in counter.items():
+            out.setdefault(asset, Counter())[(mid, text)] += n
+    return out
+
+
+def test_rules_plugin_on_the_emulator(emu: KiliEmulator, kili: Any) -> None:
+    from kili_rules.plugin import RulesPlugin
+
+    project, assets = seeded(emu, kili, "p")
+    want = expected(assets)
+    plugin = RulesPlugin(kili, project, rules=RULES)
+    for asset in assets:
+        latest = asset["latestLabel"]
+        decision = plugin.on_submit({"id": latest["id"], **latest}, asset["id"])
+        got = Counter((i.rule, i.mid, i.text) for i in decision.issues)
+        assert got == want[asset["id"]], asset["externalId"]
+    assert kili_issues(emu, project) == without_rule(want)
+
+
+def test_a_real_serve_process(emu: KiliEmulator, kili: Any, tmp_path: Path) -> None:
+    from _server import Server, legacy_event, post_all
+
+    project, assets = seeded(emu, kili, "s")
+    want = expected(assets)
+    log = tmp_path / "server.log"
+    server = Server(
+        tmp_path / "journal.sqlite", emu.endpoint, emu.api_key, log, rules=rules_file(tmp_path)
+    )
+    try:
+        server.wait_ready()
+        bodies = [
+            legacy_event(
+                project,
+                a["id"],
+                a["latestLabel"]["id"],
+                json.loads(a["latestLabel"]["jsonResponse"])
+                if isinstance(a["latestLabel"]["jsonResponse"], str)
+                else a["latestLabel"]["jsonResponse"],
+            )
+            for a in assets
+        ]
+        assert set(post_all(server.url, bodies, clients=4)) == {202}
+        server.wait_drained(60)
+    finally:
+        server.stop()
+    assert kili_issues(emu, project) == without_rule(want)
+    # the server's decision log names the rules that fired on each label
+    logged: dict[str, Counter[str]] = {}
+    for line in log.read_text().splitlines():
+        start = line.find("{")
+        if start < 0 or "kili-rules decision" not in line:
+            continue
+        record = json.loads(line[start:])
+        logged[record["asset_id"]] = Counter(record["rules"])
+    assert logged == {
+        asset: Counter(rule for rule, _, _ in rows.elements()) for asset, rows in want.items()
+    }
+
+
+def test_report_apply(emu: KiliEmulator, kili: Any) -> None:
+    project, assets = seeded(emu, kili, "r")
+    want = expected(assets)
+    result = RULES.validate_many(assets, progress=False).apply(
+        kili, project_id=project, dry_run=False
+    )
+    assert result.ok, str(result)
+    assert kili_issues(emu, project) == without_rule(want)
+
+
+def test_audit_apply_as_a_process(emu: KiliEmulator, kili: Any, tmp_path: Path) -> None:
+    project, assets = seeded(emu, kili, "c")
+    want = expected(assets)
+    argv = ["audit", "--project", project, "--rules", str(rules_file(tmp_path))]
+    argv += ["--api-endpoint", emu.endpoint, "--apply", "--format", "json", "--no-progress"]
+    done = subprocess.run(
+        [sys.executable, "-m", "kili_rules.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "KILI_API_KEY": emu.api_key, "KILI_SDK_SKIP_CHECKS": "1"},
+    )
+    assert done.returncode == 1, done.stderr  # error rows: the audit fails
+    rows = json.loads(done.stdout)["rows"]
+    got: dict[str, Counter[tuple[Any, ...]]] = {a["id"]: Counter() for a in assets}
+    for row in rows:
+        got[row["asset_id"]][(row["rule"], row["mid"], row["text"])] += 1
+    assert got == want
+    assert kili_issues(emu, project) == without_rule(want)

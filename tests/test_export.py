@@ -143,7 +143,7 @@ def test_progress_is_reported(tmp_path: Path) -> None:
     items = assets()
     write_zip(tmp_path / "e.zip", items)
     seen: list[tuple[int, int]] = []
-    RULES._engine.validate_export(str(tmp_path / "e.zip"), None, lambda d, t: seen.append((d, t)))
+    RULES.engine.validate_export(str(tmp_path / "e.zip"), None, lambda d, t: seen.append((d, t)))
     # Units are the source's own (zip: bytes read); the last call says all is done.
     assert seen and seen[-1][0] == seen[-1][1] > 0
     report = RULES.validate_export(tmp_path / "e.zip", progress=True)

@@ -22,7 +22,10 @@ pytest.importorskip("pyspark", reason="the Spark example needs pyspark (pip inst
 if shutil.which("java") is None:
     pytest.skip("the Spark example needs a Java runtime", allow_module_level=True)
 
+from _pyrules_checks import wide_box
 from kili_rules import RuleSet
+
+TESTS = Path(__file__).resolve().parent
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "spark" / "validate_spark.py"
 RULES = RuleSet.from_dict(
@@ -32,6 +35,10 @@ RULES = RuleSet.from_dict(
             {"kind": "area", "job": "JOB_0", "max": 0.05, "severity": "warning"},
         ]
     }
+)
+#: One RuleSet with a native rule and a Python rule (as tests/test_every_path.py).
+WITH_PYTHON = RuleSet(
+    [{"id": "one-a", "kind": "count", "job": "JOB_0", "category": "OBJECT_A", "max": 1}, wide_box]
 )
 
 
@@ -55,8 +62,27 @@ def box(mid: str, x: float, s: float) -> dict[str, Any]:
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # pyspark about pandas 3
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
-def test_map_in_arrow_gives_the_rows_of_validate_many() -> None:
+def test_map_in_arrow_gives_the_rows_of_validate_many(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = run_spark(RULES, monkeypatch)
+    assert any(r["kind"] == "invalid_label" and r["asset_id"] == "bad" for r in rows)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_spark_runs_the_python_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The every-path test's Spark leg: a Python rule's rows come out of the executors too."""
+    rows = run_spark(WITH_PYTHON, monkeypatch)
+    assert {r["rule"] for r in rows} >= {"one-a", "wide-box", "invalid_label"}
+
+
+def run_spark(rules: RuleSet, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The example on a local Spark over 401 labels; its rows equal validate_many's."""
     from pyspark.sql import SparkSession
+
+    # Spark's Python workers import the Python rule by reference (tests/_pyrules_checks.py):
+    # the JVM, started by the first session, hands its PYTHONPATH on to them.
+    path = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(TESTS), path) if p))
 
     example = load_example()
     rng = random.Random(4)
@@ -65,7 +91,9 @@ def test_map_in_arrow_gives_the_rows_of_validate_many() -> None:
         n = rng.randint(0, 3)
         jr = {
             "JOB_0": {
-                "annotations": [box(f"m{k}", 0.2 * k, rng.choice([0.1, 0.3])) for k in range(n)]
+                "annotations": [
+                    box(f"m{k}", 0.2 * k, rng.choice([0.1, 0.3, 0.6])) for k in range(n)
+                ]
             }
         }
         data.append((f"a{i}", f"e{i}", f"l{i}", json.dumps(jr)))
@@ -85,14 +113,14 @@ def test_map_in_arrow_gives_the_rows_of_validate_many() -> None:
         labels = spark.createDataFrame(
             data, "asset_id string, external_id string, label_id string, json_response string"
         ).repartition(3)
-        rows = [r.asDict() for r in example.validate_spark(labels, RULES).collect()]
+        rows = [r.asDict() for r in example.validate_spark(labels, rules).collect()]
     finally:
         spark.stop()
     items = [
         {"id": a, "externalId": e, "latestLabel": {"id": lb, "jsonResponse": j}}
         for a, e, lb, j in data
     ]
-    expected = RULES.validate_many(items, progress=False).to_dicts()
+    expected = rules.validate_many(items, progress=False).to_dicts()
 
     def same(row: dict[str, Any]) -> dict[str, Any]:
         # an unreadable item is named by its position, which is per Arrow batch in Spark
@@ -103,4 +131,4 @@ def test_map_in_arrow_gives_the_rows_of_validate_many() -> None:
     key = lambda r: (r["asset_id"], r["rule"], r["mid"] or "", r["text"])  # noqa: E731
     assert len(expected) > 100
     assert sorted(map(same, rows), key=key) == sorted(map(same, expected), key=key)
-    assert any(r["kind"] == "invalid_label" and r["asset_id"] == "bad" for r in rows)
+    return rows

@@ -2,9 +2,10 @@
 
 Input: one row per label, columns ``asset_id``, ``external_id``, ``label_id`` and
 ``json_response`` (the jsonResponse as the JSON string Kili returns). Output: a DataFrame of
-issue rows with the columns of a kili-rules Report. Each Spark task builds the RuleSet once
-(from its normalized JSON) and checks its Arrow batches natively; the jsonResponse strings go
-to the native reader as they are.
+issue rows with the columns of a kili-rules Report. Each Spark task receives the RuleSet's
+engine (it pickles as the native rules' normalized JSON and the Python rules by reference, so
+a ``@python_rule``'s module must be importable on the executors) and checks its Arrow batches
+with it; the jsonResponse strings go to the native reader as they are.
 
     from pyspark.sql import SparkSession
     spark = SparkSession.builder.getOrCreate()
@@ -21,6 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 from kili_rules import RuleSet
+from kili_rules.engine import Engine
 from kili_rules.report import COLUMNS
 
 NUMERIC = {"frame": pa.int64(), "value": pa.float64(), "limit": pa.float64()}
@@ -29,9 +31,9 @@ SCHEMA = pa.schema([(name, NUMERIC.get(name, pa.string())) for name in COLUMNS])
 INPUT = ("asset_id", "external_id", "label_id", "json_response")
 
 
-def check_batches(rules_json: str, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def check_batches(engine: Engine, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """The function Spark runs per partition: Arrow batches of labels in, issue rows out."""
-    rules = RuleSet.from_json(rules_json)
+    rules = RuleSet.of_engine(engine)
     for batch in batches:
         columns = [batch.column(name).to_pylist() for name in INPUT]
         items = [
@@ -46,9 +48,9 @@ def validate_spark(labels: Any, rules: RuleSet) -> Any:
     """Issue rows of every label of a Spark DataFrame (see the module docstring)."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    rules_json = rules._engine.config_json()  # what pickling a RuleSet ships, as plain text
+    engine = rules.engine  # native and Python rules: the one engine every path uses
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        return check_batches(rules_json, batches)
+        return check_batches(engine, batches)
 
     return labels.select(*INPUT).mapInArrow(run, from_arrow_schema(SCHEMA))

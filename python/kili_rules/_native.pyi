@@ -1,12 +1,16 @@
 """Type stubs for the native core (Rust, PyO3). Checked with ``python -m mypy.stubtest``."""
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, final
+from typing import Any, Final, final
 
 __version__: str
-UNCHECKED_KIND: str
-INVALID_KIND: str
+#: The kind of the row for a label the reader could not read.
+INVALID_KIND: Final[str]
+#: The kind of the row for a label record without a jsonResponse (nothing was checked).
+UNCHECKED_KIND: Final[str]
 __all__ = [
+    "INVALID_KIND",
+    "UNCHECKED_KIND",
     "AnswerView",
     "BatchResult",
     "Engine",

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from kili_rules._native import Engine, Issue, LabelView, RulesError
-from kili_rules.python_rules import PythonRule, from_entry, run_rules
+from kili_rules._native import Engine as NativeEngine
+from kili_rules._native import Issue, RulesError
+from kili_rules.engine import Engine
+from kili_rules.python_rules import PythonRule, from_entry
 from kili_rules.rules import Rule
 from kili_rules.verdict import ActionPolicy, Verdict
 
@@ -23,7 +24,7 @@ PathLike = str | os.PathLike[str]
 class RuleSet:
     """A compiled set of rules. Build it from a file, a dict or rule objects."""
 
-    __slots__ = ("_actions", "_engine", "_fingerprint", "_python")
+    __slots__ = ("_actions", "_engine")
 
     def __init__(
         self,
@@ -49,30 +50,29 @@ class RuleSet:
             doc["actions"] = (
                 actions.to_dict() if isinstance(actions, ActionPolicy) else dict(actions)
             )
-        self._set(Engine.from_dict(doc), python)
+        self._set(Engine(NativeEngine.from_dict(doc), python))
 
-    def _set(self, engine: Engine, python: Iterable[PythonRule] = ()) -> None:
+    def _set(self, engine: Engine) -> None:
         # The actions table is validated here, at load time, so a bad one fails like a bad rule
         # (from_file prefixes the path; the message names the field: "actions.on_error: ...").
         self._actions = ActionPolicy.from_dict(engine.actions())
-        self._python = tuple(python)
-        seen = {r["id"] for r in engine.rules()}
-        for rule in self._python:
-            if rule.rule_id in seen:
-                raise RulesError(f"duplicate rule id '{rule.rule_id}'")
-            seen.add(rule.rule_id)
-        # Python rules need every label's geometry and, in batch runs, the labels themselves.
-        self._engine = engine.with_label_views() if self._python else engine
-        digest = hashlib.sha256(engine.config_json().encode())
-        for rule in self._python:
-            digest.update(repr(sorted(rule.describe().items())).encode())
-        self._fingerprint = digest.hexdigest()
+        self._engine = engine
 
     @classmethod
-    def _wrap(cls, engine: Engine, python: Iterable[PythonRule] = ()) -> RuleSet:
+    def _wrap(cls, engine: NativeEngine, python: Iterable[PythonRule] = ()) -> RuleSet:
+        return cls.of_engine(Engine(engine, python))
+
+    @classmethod
+    def of_engine(cls, engine: Engine) -> RuleSet:
+        """The RuleSet of an :class:`~kili_rules.engine.Engine` (what a worker unpickles)."""
         rs = cls.__new__(cls)
-        rs._set(engine, python)
+        rs._set(engine)
         return rs
+
+    @property
+    def engine(self) -> Engine:
+        """The one engine every path checks labels with (native and Python rules)."""
+        return self._engine
 
     @classmethod
     def _split(cls, config: Mapping[str, Any], base: PathLike | None = None) -> RuleSet:
@@ -80,7 +80,7 @@ class RuleSet:
         (by module path, looked for in ``base`` first), the rest compiled by the core."""
         rules = config.get("rule")
         if not isinstance(rules, list):
-            return cls._wrap(Engine.from_dict(dict(config)))
+            return cls._wrap(NativeEngine.from_dict(dict(config)))
         native: list[Any] = []
         python: list[PythonRule] = []
         for i, r in enumerate(rules, start=1):
@@ -88,7 +88,7 @@ class RuleSet:
                 python.append(from_entry(r, i, base))
             else:
                 native.append(r)
-        return cls._wrap(Engine.from_dict({**config, "rule": native}), python)
+        return cls._wrap(NativeEngine.from_dict({**config, "rule": native}), python)
 
     # -- constructors ---------------------------------------------------------------------
 
@@ -109,7 +109,7 @@ class RuleSet:
     def from_toml(cls, text: str, *, base: PathLike | None = None) -> RuleSet:
         if _names_python_kind(text):
             return cls._split(_load_toml(text), base)
-        return cls._wrap(Engine.from_toml(text))
+        return cls._wrap(NativeEngine.from_toml(text))
 
     @classmethod
     def from_json(cls, text: str | bytes, *, base: PathLike | None = None) -> RuleSet:
@@ -122,7 +122,7 @@ class RuleSet:
                 raise RulesError(f"rules file: JSON: {e}") from None
             if isinstance(data, Mapping):
                 return cls._split(data, base)
-        return cls._wrap(Engine.from_json(text))
+        return cls._wrap(NativeEngine.from_json(text))
 
     @classmethod
     def from_yaml(cls, text: str, *, base: PathLike | None = None) -> RuleSet:
@@ -169,12 +169,12 @@ class RuleSet:
     @property
     def rules(self) -> list[dict[str, Any]]:
         """The rules as normalized dicts (ids filled in); Python rules last."""
-        return self._engine.rules() + [r.describe() for r in self._python]
+        return self._engine.rules()
 
     @property
     def python_rules(self) -> tuple[PythonRule, ...]:
         """The rules written in Python, in order."""
-        return self._python
+        return self._engine.python_rules
 
     @property
     def actions(self) -> ActionPolicy:
@@ -189,14 +189,14 @@ class RuleSet:
     @property
     def fingerprint(self) -> str:
         """A stable sha256 of the normalized rules (used to deduplicate webhook events)."""
-        return self._fingerprint
+        return self._engine.fingerprint
 
     @staticmethod
     def json_schema() -> dict[str, Any]:
         """The JSON Schema of the rules file format."""
         import json
 
-        schema: dict[str, Any] = json.loads(Engine.json_schema())
+        schema: dict[str, Any] = json.loads(NativeEngine.json_schema())
         return schema
 
     def lint(self, json_interface: Mapping[str, Any] | str) -> list[str]:
@@ -204,7 +204,7 @@ class RuleSet:
         return self._engine.lint(json_interface)
 
     def __len__(self) -> int:
-        return len(self._engine.rules()) + len(self._python)
+        return len(self._engine)
 
     def __repr__(self) -> str:
         ids = ", ".join(r.get("id", "?") for r in self.rules)
@@ -214,18 +214,11 @@ class RuleSet:
         return isinstance(other, RuleSet) and other.fingerprint == self.fingerprint
 
     def __hash__(self) -> int:
-        return hash(self._fingerprint)
+        return hash(self._engine.fingerprint)
 
-    def __reduce__(
-        self,
-    ) -> tuple[
-        Callable[[str, tuple[PythonRule, ...]], RuleSet], tuple[str, tuple[PythonRule, ...]]
-    ]:
-        # Native rules travel as their normalized JSON; Python rules by reference (module path).
-        return (_restore, (self._engine.config_json(), self._python))
-
-    def _check_view(self, view: LabelView) -> list[Issue]:
-        return run_rules(self._python, view)
+    def __reduce__(self) -> tuple[Callable[[Engine], RuleSet], tuple[Engine]]:
+        # The engine travels: native rules as their normalized JSON, Python rules by reference.
+        return (RuleSet.of_engine, (self._engine,))
 
     # -- validation -----------------------------------------------------------------------
 
@@ -241,23 +234,7 @@ class RuleSet:
         Raises ``LabelError`` (a ``ValueError``) naming the JSON path when the label is
         malformed. ``resolution`` is the asset's (width, height), needed by pixel rules.
         """
-        pages = dict(page_resolutions) if page_resolutions is not None else None
-        if self._python:
-            return self._validate_views(label, resolution, pages)[0]
-        return self._engine.validate(label, resolution, pages)
-
-    def _validate_views(
-        self,
-        label: object,
-        resolution: tuple[float, float] | None,
-        pages: dict[int, tuple[float, float]] | None,
-    ) -> tuple[list[Issue], int]:
-        per_label, objects = self._engine.validate_views(label, resolution, pages)
-        issues: list[Issue] = []
-        for native, view in per_label:
-            issues.extend(native)
-            issues.extend(run_rules(self._python, view))
-        return issues, objects
+        return self._engine.validate(label, resolution, page_resolutions)
 
     def decide(
         self,
@@ -268,15 +245,8 @@ class RuleSet:
     ) -> Verdict:
         """Validate one label and decide what it gets under the rules file's ``[actions]``:
         outcome, actions in execution order, QA figures (accuracy = 1 - issues / objects)."""
-        pages = dict(page_resolutions) if page_resolutions is not None else None
-        if self._python:
-            issues, objects = self._validate_views(label, resolution, pages)
-        else:
-            issues, objects = self._engine.validate_counted(label, resolution, pages)
+        issues, objects = self._engine.validate_counted(label, resolution, page_resolutions)
         return Verdict.decide(issues, self._actions, objects=objects)
-
-    def _python_hook(self) -> Callable[[LabelView], list[Issue]] | None:
-        return self._check_view if self._python else None
 
     @staticmethod
     def has_errors(issues: Iterable[Issue]) -> bool:
@@ -317,7 +287,7 @@ class RuleSet:
         if not show:
             return _keep_items(
                 Report.from_batch(
-                    self._engine.validate_many(items, threads, None, self._python_hook()),
+                    self._engine.validate_many(items, threads, None),
                     fingerprint=self.fingerprint,
                 ),
                 items,
@@ -331,7 +301,7 @@ class RuleSet:
 
             return _keep_items(
                 Report.from_batch(
-                    self._engine.validate_many(items, threads, tick, self._python_hook()),
+                    self._engine.validate_many(items, threads, tick),
                     fingerprint=self.fingerprint,
                 ),
                 items,
@@ -354,7 +324,7 @@ class RuleSet:
             progress = not disable_tqdm
         if not progress:
             return Report.from_batch(
-                self._engine.validate_export(os.fspath(path), threads, None, self._python_hook()),
+                self._engine.validate_export(os.fspath(path), threads, None),
                 fingerprint=self.fingerprint,
                 context=context,
             )
@@ -369,7 +339,7 @@ class RuleSet:
                 state["done"] = done
 
             return Report.from_batch(
-                self._engine.validate_export(os.fspath(path), threads, tick, self._python_hook()),
+                self._engine.validate_export(os.fspath(path), threads, tick),
                 fingerprint=self.fingerprint,
                 context=context,
             )
@@ -412,9 +382,11 @@ class RuleSet:
         names it. Paging is checked: an asset served twice is checked once, assets the pages
         missed are read by id, and any that cannot be read is an ``"unchecked"`` row.
         """
-        from kili_rules.kili.project import validate_project
-
-        return validate_project(
+        if _project_validator is None:
+            raise RuntimeError(
+                "RuleSet.validate_project: no implementation registered (import kili_rules)"
+            )
+        return _project_validator(
             self,
             kili,
             project_id,
@@ -433,6 +405,17 @@ class RuleSet:
         )
 
 
+# validate_project's implementation lives in kili/ (the only layer that calls Kili), which sits
+# above this one: kili_rules/__init__ registers it, so this module never imports upwards.
+_project_validator: Callable[..., Report] | None = None
+
+
+def register_project_validator(validator: Callable[..., Report]) -> None:
+    """Set what ``RuleSet.validate_project`` delegates to (``kili_rules/__init__`` does it)."""
+    global _project_validator
+    _project_validator = validator
+
+
 def _keep_items(report: Report, items: Iterable[object]) -> Report:
     # A list of assets is already in memory: the report's drawings look labels up in it again.
     if isinstance(items, Sequence) and not isinstance(items, str | bytes):
@@ -441,7 +424,8 @@ def _keep_items(report: Report, items: Iterable[object]) -> Report:
 
 
 def _restore(config_json: str, python: tuple[PythonRule, ...]) -> RuleSet:
-    return RuleSet._wrap(Engine.from_json(config_json), python)
+    # what RuleSets pickled by an earlier version name on unpickling
+    return RuleSet._wrap(NativeEngine.from_json(config_json), python)
 
 
 def _names_python_kind(text: str | bytes) -> bool:

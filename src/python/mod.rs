@@ -423,9 +423,9 @@ fn _read_model(py: Python<'_>, label: &Bound<'_, PyAny>, via_json: bool) -> PyRe
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    // One definition of the row kinds the Python layers test for.
-    m.add("UNCHECKED_KIND", crate::rules::UNCHECKED_KIND)?;
+    // The kinds of the rows the core makes itself, defined once (crate::batch) for both languages.
     m.add("INVALID_KIND", crate::batch::INVALID_KIND)?;
+    m.add("UNCHECKED_KIND", crate::batch::UNCHECKED_KIND)?;
     m.add("LabelError", m.py().get_type::<LabelError>())?;
     m.add("RulesError", m.py().get_type::<RulesError>())?;
     m.add_class::<Engine>()?;

@@ -11,5 +11,7 @@
 - ``kili_rules.kili.project``: ``RuleSet.validate_project``: concurrent paging of a project's
   assets, jsonResponse strings handed to the native core.
 
-Nothing here is imported eagerly: importing ``kili_rules`` never imports the Kili SDK.
+Nothing here is imported eagerly: ``kili_rules`` registers ``RuleSet.validate_project`` and
+``Report.apply`` as delegations that import ``project`` and ``apply`` on their first call;
+importing ``kili_rules`` never imports the Kili SDK.
 """

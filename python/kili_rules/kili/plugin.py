@@ -121,14 +121,18 @@ class Decision:
         }
 
 
+#: The rule and kind of the finding made for a label that cannot be read.
+UNREADABLE_KIND = "unreadable_label"
+
+
 @dataclass(frozen=True)
 class _Finding:
     """A finding made outside the rules (an unreadable label), shaped like an Issue."""
 
     text: str
     mid: str | None = None
-    rule: str = "unreadable_label"
-    kind: str = "unreadable_label"
+    rule: str = UNREADABLE_KIND
+    kind: str = UNREADABLE_KIND
     severity: str = "error"
 
 

@@ -761,16 +761,12 @@ def validate_range(
         stop,
         complete,
     )
-    # the Python rules ride along: a scan checks exactly what validate_many checks
-    engine, python_rules = ruleset._engine, ruleset._python_hook()
+    # the RuleSet's engine: a scan checks exactly what validate_many checks (Python rules too)
+    engine = ruleset.engine
     bar_total = max(stop - start, 0)
     with progress_bar(bar_total, disable=disable_tqdm, desc=f"Validating {project_id}") as bar:
         scan.on_page = bar.update
-        result = (
-            engine.validate_many(scan.items(), threads, None, python_rules)
-            if stop > start or complete
-            else None
-        )
+        result = engine.validate_many(scan.items(), threads) if stop > start or complete else None
     context = Context(
         inputs=(f"Kili project {project_id}",),
         project_id=project_id,

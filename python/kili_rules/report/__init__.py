@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from kili_rules.kili.apply import ApplyResult
     from kili_rules.verdict import ActionPolicy
 
+# The kinds of the rows the core makes itself, defined once, in the core (src/batch/mod.rs).
 from kili_rules._native import INVALID_KIND, UNCHECKED_KIND
 from kili_rules.report.context import Context
 
@@ -70,9 +71,36 @@ FAIL_ON: tuple[str, ...] = ("error", "warning", "never")
 
 FailOn = Literal["error", "warning", "never"]
 
-# Rows the native reader makes for labels it could not read (INVALID_KIND) always fail a run: a
-# label that cannot be read cannot be said to pass. UNCHECKED_KIND rows: a label record with no
-# jsonResponse (rule "unchecked"), or one rule the label could not be judged by (its rule id).
+# INVALID_KIND (rows for labels the reader could not read: they always fail a run, a label that
+# cannot be read cannot be said to pass) and UNCHECKED_KIND (a label record without a
+# jsonResponse, rule "unchecked"; or one rule a label could not be judged by, e.g. a pixel rule
+# without the asset's size: its rule id) are the core's, imported above.
+
+
+class Applier(Protocol):
+    """``kili_rules.kili.apply.apply_report``'s signature (what ``Report.apply`` delegates to)."""
+
+    def __call__(
+        self,
+        report: Report,
+        kili: Any,
+        *,
+        project_id: str | None = ...,
+        dry_run: bool = ...,
+        reconcile: bool = ...,
+        policy: ActionPolicy | None = ...,
+    ) -> ApplyResult: ...
+
+
+# Report.apply's implementation lives in kili/ (the only layer that calls Kili), which sits above
+# this one: kili_rules/__init__ registers it, so this module never imports upwards.
+_applier: Applier | None = None
+
+
+def register_applier(applier: Applier) -> None:
+    """Set what ``Report.apply`` delegates to (done once, by ``kili_rules/__init__``)."""
+    global _applier
+    _applier = applier
 
 
 def row_to_dict(row: Row) -> dict[str, Any]:
@@ -408,9 +436,9 @@ class Report(Sequence["Row"]):
         counted in the result's headline and makes ``result.ok`` False. See
         :mod:`kili_rules.kili.apply`.
         """
-        from kili_rules.kili.apply import apply_report
-
-        return apply_report(
+        if _applier is None:
+            raise RuntimeError("Report.apply: no implementation registered (import kili_rules)")
+        return _applier(
             self,
             kili,
             project_id=project_id,
@@ -450,8 +478,8 @@ class Report(Sequence["Row"]):
         failed: dict[tuple[str | None, str | None], str | None] = {}
         if self.fail_on != "never":
             for row in self._rows:
-                if row.kind == UNCHECKED_KIND:
-                    continue  # not a checked label: not in ``labels`` either
+                if row.kind == UNCHECKED_KIND and row.rule == UNCHECKED_KIND:
+                    continue  # a label with nothing read: not in ``labels`` either
                 if row.severity in failing or row.kind == INVALID_KIND:
                     key = (asset_key(row), row.label_id)
                     failed[key] = getattr(row, "author", None) or None
