@@ -137,7 +137,9 @@ def test_example_report_renders_with_charts_drawings_and_table(
     # The script's table shows who labeled, the label type and date and the asset status.
     for header in ("labeler", "label type", "label date", "asset status"):
         assert f'<button title="sort">{header}</button>' in dom, header
-    assert dom.count("<td>labeler@example.com</td>") == 6
+    # six issue rows, and the labeler's row of the header's per-labeler pass rates
+    assert dom.count("<td>labeler@example.com</td>") == 6 + 1
+    assert "per labeler" in dom
     assert dom.count("<td>LABELED</td>") == 6
     # One drawing per label with findings (5), at the asset's 16:9 aspect ratio.
     drawings = [item for item in layout if item[0] == "kr-drawing"]
