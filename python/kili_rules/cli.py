@@ -508,22 +508,27 @@ def cmd_audit(args: argparse.Namespace) -> int:
         # the rules file's [actions] when this build reads them; else apply's default policy
         policy = getattr(rules, "actions", None)
         extra = {"policy": policy} if policy is not None else {}
-        result = report.apply(kili, dry_run=args.dry_run, **extra)
-        if args.apply_log is not None:
-            Path(args.apply_log).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-        if args.verbose:
-            print(result, file=sys.stderr)
-        elif not args.quiet:
-            print(result.summary(), file=sys.stderr)
-        if result.failed:
-            raise UsageError(
-                f"Kili API: {len(result.failed)} batch(es) of changes failed; "
-                "run the same command again to resume"
-            )
-        if not result.ok:
-            # an asset left alone was not applied: that is no success (the headline says why)
-            raise UsageError(f"apply: {result.headline()}")
+        _report_applied(args, report.apply(kili, dry_run=args.dry_run, **extra))
     return int(report.exit_code(args.fail_on))
+
+
+def _report_applied(args: argparse.Namespace, result: Any) -> None:
+    """What `audit --apply` and `apply` say about an ApplyResult; raise (exit 2) unless all of
+    it was applied."""
+    if args.apply_log is not None:
+        Path(args.apply_log).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    if args.verbose:
+        print(result, file=sys.stderr)
+    elif not args.quiet:
+        print(result.summary(), file=sys.stderr)
+    if result.failed:
+        raise UsageError(
+            f"Kili API: {len(result.failed)} batch(es) of changes failed; "
+            "run the same command again to resume"
+        )
+    if not result.ok:
+        # an asset left alone was not applied: that is no success (the headline says why)
+        raise UsageError(f"apply: {result.headline()}")
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -547,20 +552,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         if policy is not None:
             extra["policy"] = policy
     kili = _kili_client(args.api_key_env, args.api_endpoint, "apply")
-    result = report.apply(kili, project_id=project, dry_run=args.dry_run, **extra)
-    if args.apply_log is not None:
-        Path(args.apply_log).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-    if args.verbose:
-        print(result, file=sys.stderr)
-    elif not args.quiet:
-        print(result.summary(), file=sys.stderr)
-    if result.failed:
-        raise UsageError(
-            f"Kili API: {len(result.failed)} batch(es) of changes failed; "
-            "run the same command again to resume"
-        )
-    if not result.ok:
-        raise UsageError(f"apply: {result.headline()}")
+    _report_applied(args, report.apply(kili, project_id=project, dry_run=args.dry_run, **extra))
     return EXIT_OK
 
 
