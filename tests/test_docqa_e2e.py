@@ -232,8 +232,9 @@ def test_the_server_acts_as_the_hand_written_plugin(
         server.wait_drained(60)
     finally:
         server.stop()
-    # one create_issues call per label with issues, whatever the order the worker took them in
+    # the server batches the pending events' Kili work: at most one create_issues call per
+    # label with issues (fewer when events were drained together), whatever the order
     with_issues = [lb for lb in LABELS if hand_written_plugin(lb["jsonResponse"])[0]]
-    assert emu.requests.count("createIssues") == len(with_issues)
+    assert 1 <= emu.requests.count("createIssues") <= len(with_issues)
     for label, asset in zip(LABELS, assets, strict=True):
         assert_done_as_the_oracle_says(emu, asset, label["jsonResponse"])
