@@ -266,6 +266,8 @@ def test_dry_run_lists_changes_and_writes_nothing(kili: Any, emu: KiliEmulator, 
         f"create issue of label {decision.label_id}: {COUNT_TEXT}",
         f"create issue on object {BIG_MID} of label {decision.label_id}: BBox too large",
         f"send back: asset {asset_id}",
+        # the bounce cap is on by default (max_bounces = 3): the send-back is counted
+        f"merge metadata into asset {asset_id}: kili_rules_bounces=1",
     ]
     assert emu.issues(project) == [] and emu.sent_back == []
     assert emu.asset(asset_id)["metadata"] == {"owner": "team-a", "batch": 7}

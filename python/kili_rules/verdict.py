@@ -8,7 +8,7 @@ Deciding is pure (no Kili call): the webhook, the plugin and ``audit --apply`` a
 on_error = ["issues", "send_back"]     # the defaults
 on_warning = ["issues"]
 on_pass = []
-max_bounces = 0                         # > 0: after that many send-backs, "review" instead
+max_bounces = 3                         # the default; after 3 send-backs, "review" instead (0: off)
 metadata_prefix = "kili_rules_"         # keys written by the "metadata" action
 ```
 """
@@ -34,6 +34,7 @@ ACTIONS: dict[str, str] = {
 }
 _ORDER = {name: i for i, name in enumerate(ACTIONS)}
 DEFAULT_PREFIX = "kili_rules_"
+DEFAULT_MAX_BOUNCES = 3
 
 
 def _actions(value: object, where: str) -> tuple[str, ...]:
@@ -56,7 +57,8 @@ class ActionPolicy:
     on_error: tuple[str, ...] = ("issues", "send_back")
     on_warning: tuple[str, ...] = ("issues",)
     on_pass: tuple[str, ...] = ()
-    max_bounces: int = 0
+    # on by default: an asset that keeps failing goes to a reviewer, not round the queue forever
+    max_bounces: int = DEFAULT_MAX_BOUNCES
     metadata_prefix: str = DEFAULT_PREFIX
 
     @classmethod
@@ -73,7 +75,7 @@ class ActionPolicy:
                     f"actions.{key}: unknown field (known: {', '.join(sorted(known))})"
                 )
         default = cls()
-        bounces = config.get("max_bounces", 0)
+        bounces = config.get("max_bounces", DEFAULT_MAX_BOUNCES)
         if isinstance(bounces, bool) or not isinstance(bounces, int) or bounces < 0:
             raise RulesError("actions.max_bounces: expected an integer >= 0")
         prefix = config.get("metadata_prefix", DEFAULT_PREFIX)
