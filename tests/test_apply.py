@@ -365,7 +365,8 @@ def test_the_apply_command_pushes_a_saved_export_report_and_fails_on_a_deleted_a
 
     dry = cli("apply", str(saved), "--rules", rules, "--dry-run", *key, env=env)
     assert dry.returncode == 0, dry.stderr
-    assert f"dry run: 3 create_issue, 2 send_back, 2 metadata on project {project['project']}" in dry.stderr
+    pid = project["project"]
+    assert f"dry run: 3 create_issue, 2 send_back, 2 metadata on project {pid}" in dry.stderr
     assert mutations(emu) == []
 
     emu.delete_assets([project["b"]])  # deleted between the check and the apply

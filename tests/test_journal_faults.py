@@ -8,12 +8,15 @@ the emulator): a store that cannot be found again never gets an event acknowledg
 - a label nested too deeply: a 422 naming why, never a 500;
 - the ``-shm`` truncated and deleted: no SIGBUS (the store maps nothing), the ``events``
   CLI works on the running store;
-- PostgreSQL refusing connections: 503 and ``store_unavailable``, then recovery, exactly once.
+- PostgreSQL refusing connections: 503 and ``store_unavailable``, then recovery, exactly once;
+- the store made read-only (as an unprivileged server): what it holds stays, what it cannot write
+  is 503, ``/status`` says so.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -135,6 +138,51 @@ def test_full_disk_turns_intake_and_status_to_store_unavailable(
     try:
         stats = journal.stats()
         assert stats.pending + stats.leased + stats.done == codes[202]
+    finally:
+        journal.close()
+
+
+def read_only(path: Path, on: bool) -> None:
+    """Make ``path`` read-only (or writable again). Root ignores file modes, so as root the
+    file is made immutable (``chattr +i``: not even root writes it); otherwise modes do it."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i" if on else "-i", str(path)], check=True)
+    else:
+        os.chmod(path, (0o555 if path.is_dir() else 0o444) if on else 0o755)
+
+
+def test_read_only_store_is_503_and_every_202_is_kept(emu: KiliEmulator, tmp_path: Path) -> None:
+    """The store's folder made read-only under a running server: no rollback journal can be
+    created next to the file, so no write can commit. Intake turns to 503, ``/status`` says
+    ``store_unavailable``, and every event acknowledged before is in the file."""
+    folder = tmp_path / "store"
+    folder.mkdir()
+    store = folder / "events.db"
+    events = bodies(emu, 60)
+    server = Server(store, emu.endpoint, emu.api_key, tmp_path / "server.log", "--dry-run")
+    try:
+        server.wait_ready()
+        before = Counter(post_all(server.url, events[:20], clients=2))
+        assert before == {202: 20}, before
+        server.wait_drained(30)
+        read_only(folder, True)
+        try:
+            after = Counter(post_all(server.url, events[20:], clients=2))
+            code, doc = status(server)
+        finally:
+            read_only(folder, False)
+        assert set(after) <= {202, 503}, after
+        assert after[503] > 0, after
+        assert code == 503 and doc["status"] == "store_unavailable", doc
+        assert doc["detail"] and "Traceback" not in json.dumps(doc)
+        acknowledged = before[202] + after[202]
+    finally:
+        server.stop()
+    journal = SQLiteJournal(store)
+    try:
+        stats = journal.stats()
+        # nothing acknowledged is lost, nothing refused was half-written
+        assert stats.pending + stats.leased + stats.done == acknowledged
     finally:
         journal.close()
 

@@ -77,6 +77,9 @@ class Journal:
     """
 
     placeholder = "?"
+    # errors of the store itself (not of one operation's data): an op failing with one of
+    # these means the store cannot take writes now, and /status must say so
+    store_errors: tuple[type[BaseException], ...] = (OSError,)
     lease_lock = ""  # "FOR UPDATE SKIP LOCKED" where the database has it
     description = "journal"
 
@@ -210,6 +213,9 @@ class Journal:
                 try:
                     value = op.run(cur)
                 except Exception as exc:  # this op fails alone; the batch goes on
+                    if isinstance(exc, self.store_errors):  # e.g. a read-only store
+                        self.failure = str(exc) or type(exc).__name__
+                        self.failure_at = time.time()
                     cur.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
                     results.append((op, False, exc))
                 else:

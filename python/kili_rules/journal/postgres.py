@@ -46,13 +46,15 @@ class PostgresJournal(Journal):
     def __init__(self, url: str, **options: Any) -> None:
         super().__init__(**options)
         try:
-            import psycopg  # noqa: F401
+            import psycopg
         except ImportError as exc:
             raise ImportError(
                 "a postgresql:// store needs psycopg 3: pip install 'kili-rules[postgres]'"
             ) from exc
         self.url = url
         self.description = "PostgreSQL journal"
+        # the server refusing writes (read-only, gone): the store is down, /status says so
+        self.store_errors = (OSError, psycopg.OperationalError)
         conn = self._connect()
         try:
             with conn.cursor() as cur:

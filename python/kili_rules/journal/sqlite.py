@@ -63,6 +63,9 @@ class SQLiteJournal(Journal):
     instead of committing into a file no restart sees.
     """
 
+    # a file the process cannot write (read-only, its folder read-only, gone): the store is down
+    store_errors = (OSError, sqlite3.OperationalError)
+
     description = "SQLite journal"
 
     def __init__(self, path: str | os.PathLike[str], *, lock: bool = False, **options: Any) -> None:
