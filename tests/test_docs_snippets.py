@@ -111,7 +111,7 @@ def test_the_snippets_are_counted() -> None:
     print(f"{len(SNIPPETS)} snippets: {ran} run, {len(skipped)} skipped")
     for s in skipped:
         print(f"  skipped {s.where}: {s.skip}")
-    assert len(SNIPPETS) >= 40 and ran >= RAN_AT_LEAST
+    assert len(SNIPPETS) >= 38 and ran >= RAN_AT_LEAST
     # "to fix" marked a snippet wrong as written; none is left, and none may come back.
     to_fix = [s.where for s in skipped if s.skip and s.skip.startswith("to fix")]
     print(f"  of which {len(to_fix)} to fix: {to_fix}")
