@@ -72,11 +72,9 @@ def snippets() -> list[Snippet]:
                     skip = words[4:].strip()
                     if not skip:
                         raise AssertionError(f"{where}: 'snippet: skip' needs a reason")
-                elif found_words := re.fullmatch(r"(emulator)?\s*(?:exit (\d+))?", words):
-                    if not words:
-                        raise AssertionError(f"{where}: empty snippet marker")
+                elif found_words := re.fullmatch(r"(emulator)(?: exit (\d+))?|exit (\d+)", words):
                     emulator = found_words.group(1) is not None
-                    code = int(found_words.group(2) or 0)
+                    code = int(found_words.group(2) or found_words.group(3) or 0)
                 else:
                     raise AssertionError(f"{where}: unknown snippet marker {words!r}")
             found.append(Snippet(where, match.group(1), match.group(2), skip, code, emulator))
