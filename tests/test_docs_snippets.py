@@ -147,6 +147,10 @@ def run(snippet: Snippet, tmp_path: Path, env: dict[str, str]) -> None:
         f"{snippet.where}: exit {done.returncode}, expected {snippet.exit}\n"
         f"{done.stdout[-1500:]}\n{done.stderr[-3000:]}"
     )
+    # a traceback in a thread (a server, a worker) does not change the exit code, yet is a failure
+    assert "Traceback (most recent call last)" not in done.stderr, (
+        f"{snippet.where}: a traceback\n{done.stderr[-3000:]}"
+    )
 
 
 @pytest.mark.parametrize(
