@@ -168,31 +168,30 @@ for _s in SNIPPETS:
 
 
 @contextlib.contextmanager
-def emulator(cwd: Path, env: dict[str, str]) -> Iterator[dict[str, str]]:
-    """A ``kili-rules emulator`` process; yields the variables its banner says to export."""
+def emulator(cwd: Path, env: dict[str, str], log: Path) -> Iterator[dict[str, str]]:
+    """A ``kili-rules emulator`` process; yields the variables its banner says to export.
+
+    Its output goes to ``log`` (a pipe nobody reads after the banner could fill and block it).
+    """
     command = ["kili-rules", "emulator", "--port", "0", "--seed", SEED]
-    proc = subprocess.Popen(
-        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    exported: dict[str, str] = {}
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
-        while not exported.get("KILI_API_KEY") and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                raise AssertionError(f"emulator exited {proc.wait(5)}: {proc.communicate()}")
-            if found := re.fullmatch(r"\s*export (\w+)=(\S+)\s*", line):
-                exported[found.group(1)] = found.group(2)
-        assert set(exported) == {"KILI_API_ENDPOINT", "KILI_API_KEY"}, exported
+        while "stop it with" not in (banner := log.read_text()):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"emulator not ready (exit {proc.poll()}):\n{banner}")
+            time.sleep(0.1)
+        exported = dict(re.findall(r"^\s*export (\w+)=(\S+)$", banner, re.M))
+        assert set(exported) == {"KILI_API_ENDPOINT", "KILI_API_KEY"}, banner
         yield exported
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
-        assert proc.returncode == 0, f"emulator: exit {proc.returncode}\n{out}\n{err}"
+        code = proc.wait(timeout=20)
+        assert code == 0, f"emulator: exit {code}\n{log.read_text()[-3000:]}"
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate(timeout=10)
+            proc.wait(timeout=10)
 
 
 SEED = "examples/local-kili/seed.json"
@@ -200,9 +199,10 @@ SEED = "examples/local-kili/seed.json"
 
 @pytest.mark.parametrize("where", sorted(SESSIONS))
 def test_emulator_session_runs(where: str, tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    work = tmp_path / "work"
+    shutil.copytree(ROOT / "examples", work / "examples")
     # HOME here: the kili SDK's schema cache stays out of the user's
-    env = {**environment(tmp_path), "HOME": str(tmp_path)}
-    with emulator(tmp_path, env) as exported:
+    env = {**environment(work), "HOME": str(work)}
+    with emulator(work, env, tmp_path / "emulator.log") as exported:
         for snippet in SESSIONS[where]:
-            run(snippet, tmp_path, {**env, **exported})
+            run(snippet, work, {**env, **exported})
