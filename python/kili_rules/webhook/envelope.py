@@ -7,12 +7,12 @@ Two envelopes arrive on the same URL:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
+from kili_rules import deep_json
 from kili_rules.journal import FETCH_DIGEST, NewEvent, content_digest, event_key
 
 # Legacy handler name -> RulesPlugin method.
@@ -25,9 +25,14 @@ LABEL_EVENTS = {
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 _STRICT = ConfigDict(strict=True, extra="allow")
-# Real Kili labels are a few dozen levels deep at most; this leaves ample room below the
-# interpreter's recursion limit for every later step that walks the label.
-MAX_DEPTH = 200
+# A resource bound on the body, far above any depth the core judges: a label's depth is the
+# core's to judge (its reader stops at 128 levels of what a rule reads, and skips deeper
+# values no rule reads), so a deep label is journaled and gets the same verdict as in a batch.
+MAX_DEPTH = 100_000
+# A label value nested deeper than this is journaled as its JSON text: the core reads a
+# jsonResponse string as it reads the object, and the journal, the worker and `events show`
+# then never meet a value too deep for Python's own json module (about 1,000 levels).
+PLAIN_DEPTH = 100
 
 
 class PayloadError(Exception):
@@ -148,21 +153,17 @@ def parse_body(body: bytes, fingerprint: str, *, fetch_labels: bool = False) -> 
     ``fetch_labels``: keep only the label id of an inline label (the worker fetches it).
     """
     try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
-        detail = str(exc) if isinstance(exc, ValueError) else "JSON nested too deeply"
-        raise PayloadError(400, "invalid_json", f"body is not valid JSON: {detail}") from None
-    if not isinstance(data, dict):
-        raise PayloadError(422, "invalid_payload", f"body must be a JSON object, not {_kind(data)}")
-    depth = nesting_depth(data)
-    if depth > MAX_DEPTH:
-        # Refused here, with a reason: deeper values would recurse in the digest, the store's
-        # encoder and the rules (a RecursionError is a 500 and a lost event, not an answer).
+        data = deep_json.loads(body, max_depth=MAX_DEPTH)
+    except deep_json.TooDeep:
         raise PayloadError(
             422,
             "too_deep",
-            f"body is nested {depth} levels deep; at most {MAX_DEPTH} are accepted",
-        )
+            f"body is nested more than {MAX_DEPTH} levels deep (the server's resource bound)",
+        ) from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise PayloadError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise PayloadError(422, "invalid_payload", f"body must be a JSON object, not {_kind(data)}")
     if "eventType" in data:
         return _parse_legacy(data, fingerprint, fetch_labels)
     if "event" in data:
@@ -182,12 +183,8 @@ def _parse_legacy(data: dict[str, Any], fingerprint: str, fetch_labels: bool) ->
         return Ignored(envelope.eventType)
     payload: _LegacyPayload = _validate(_LegacyPayload, envelope.payload, "payload")
     label: dict[str, Any] = data["payload"]["label"]
-    if fetch_labels:
-        label = {"id": payload.label.id}
-    try:
-        digest = content_digest(label)
-    except ValueError as exc:  # a jsonResponse string nested too deeply
-        raise PayloadError(422, "too_deep", f"payload.label.jsonResponse: {exc}") from None
+    label = {"id": payload.label.id} if fetch_labels else _journal_safe(label)
+    digest = content_digest(label)  # iterative: any depth
     return Job(
         handler=handler,
         event=envelope.eventType,
@@ -220,21 +217,24 @@ def _parse_event(data: dict[str, Any], fingerprint: str) -> Job | Ignored:
     )
 
 
-def nesting_depth(value: object) -> int:
-    """How many arrays/objects deep ``value`` goes, counted without recursion."""
-    deepest = 0
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
+nesting_depth = deep_json.nesting_depth
+
+
+def _journal_safe(label: dict[str, Any]) -> dict[str, Any]:
+    """The label with each value nested deeper than PLAIN_DEPTH replaced by its JSON text.
+
+    The core reads a jsonResponse given as text exactly as the object (same issues, same
+    errors, same recursion limit), and skips the label fields no rule reads, so the verdict
+    is unchanged; the digest of the text is that of the object (``content_digest`` parses it).
+    """
+    if nesting_depth(label) <= PLAIN_DEPTH:
+        return label
+    return {
+        key: deep_json.dumps(value, ensure_ascii=False)
+        if isinstance(value, (dict, list)) and nesting_depth(value) >= PLAIN_DEPTH
+        else value
+        for key, value in label.items()
+    }
 
 
 def _kind(value: object) -> str:
