@@ -145,10 +145,12 @@ def dumps(
     *,
     sort_keys: bool = False,
     ensure_ascii: bool = True,
-    separators: tuple[str, str] = (", ", ": "),
+    separators: tuple[str, str] | None = None,
     default: Callable[[Any], Any] | None = None,
+    indent: int | None = None,
 ) -> str:
-    """``json.dumps`` with these options, also for values nested deeper than it can recurse.
+    """``json.dumps`` with these options, also for values nested deeper than it can recurse
+    (there, ``indent`` is not applied: the text is written on one line).
 
     Non-JSON values raise ``TypeError`` (or go through ``default``), a circular reference
     ``ValueError``, as from ``json.dumps``.
@@ -160,10 +162,11 @@ def dumps(
             ensure_ascii=ensure_ascii,
             separators=separators,
             default=default,
+            indent=indent,
         )
     except RecursionError:
         pass
-    item_sep, key_sep = separators
+    item_sep, key_sep = separators or ((",", ": ") if indent is not None else (", ", ": "))
     quote = encode_basestring_ascii if ensure_ascii else encode_basestring
     out: list[str] = []
     # each frame: the iterator over a container's items, whether it is an object, its id

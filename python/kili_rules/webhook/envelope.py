@@ -29,10 +29,6 @@ _STRICT = ConfigDict(strict=True, extra="allow")
 # core's to judge (its reader stops at 128 levels of what a rule reads, and skips deeper
 # values no rule reads), so a deep label is journaled and gets the same verdict as in a batch.
 MAX_DEPTH = 100_000
-# A label value nested deeper than this is journaled as its JSON text: the core reads a
-# jsonResponse string as it reads the object, and the journal, the worker and `events show`
-# then never meet a value too deep for Python's own json module (about 1,000 levels).
-PLAIN_DEPTH = 100
 
 
 class PayloadError(Exception):
@@ -183,7 +179,8 @@ def _parse_legacy(data: dict[str, Any], fingerprint: str, fetch_labels: bool) ->
         return Ignored(envelope.eventType)
     payload: _LegacyPayload = _validate(_LegacyPayload, envelope.payload, "payload")
     label: dict[str, Any] = data["payload"]["label"]
-    label = {"id": payload.label.id} if fetch_labels else _journal_safe(label)
+    if fetch_labels:
+        label = {"id": payload.label.id}
     digest = content_digest(label)  # iterative: any depth
     return Job(
         handler=handler,
@@ -218,23 +215,6 @@ def _parse_event(data: dict[str, Any], fingerprint: str) -> Job | Ignored:
 
 
 nesting_depth = deep_json.nesting_depth
-
-
-def _journal_safe(label: dict[str, Any]) -> dict[str, Any]:
-    """The label with each value nested deeper than PLAIN_DEPTH replaced by its JSON text.
-
-    The core reads a jsonResponse given as text exactly as the object (same issues, same
-    errors, same recursion limit), and skips the label fields no rule reads, so the verdict
-    is unchanged; the digest of the text is that of the object (``content_digest`` parses it).
-    """
-    if nesting_depth(label) <= PLAIN_DEPTH:
-        return label
-    return {
-        key: deep_json.dumps(value, ensure_ascii=False)
-        if isinstance(value, (dict, list)) and nesting_depth(value) >= PLAIN_DEPTH
-        else value
-        for key, value in label.items()
-    }
 
 
 def _kind(value: object) -> str:
