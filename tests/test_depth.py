@@ -305,3 +305,24 @@ def test_a_body_past_the_servers_bound_is_a_422(tmp_path: Path) -> None:
         parse_body(body, "f")
     assert (refused.value.status, refused.value.error) == (422, "too_deep")
     assert "100000 levels" in refused.value.detail
+
+
+def test_reports_of_a_deep_export_are_written(tmp_path: Path) -> None:
+    """The report re-reads an export's labels to draw them: a box whose boundingPoly nests
+    5,000 lists deep (past json's own depth) is drawn or left out, never a RecursionError."""
+    rules = RuleSet(
+        [{"id": "one-a", "kind": "count", "job": "JOB_0", "category": "OBJECT_A", "max": 1}]
+    )
+    square = [{"x": x, "y": y} for x, y in ((0.1, 0.1), (0.1, 0.3), (0.3, 0.3), (0.3, 0.1))]
+    poly = "[" * 5000 + json.dumps({"normalizedVertices": square}) + "]" * 5000
+    box = '{"mid":"%s","type":"rectangle","categories":[{"name":"OBJECT_A"}],"boundingPoly":%s}'
+    response = '{"JOB_0":{"annotations":[' + box % ("m1", poly) + "," + box % ("m2", poly) + "]}}"
+    record = '{"id":"a","externalId":"e","latestLabel":{"id":"L","jsonResponse":' + response + "}}"
+    export = tmp_path / "export.zip"
+    with zipfile.ZipFile(export, "w") as z:
+        z.writestr("labels/0000.json", record)
+    report = rules.validate_export(export)
+    assert [row.rule for row in report] == ["one-a"]
+    page = report.to_html()
+    assert "one-a" in page
+    assert "one-a" in report.to_csv()
