@@ -130,15 +130,14 @@ def emu() -> Iterator[KiliEmulator]:
 @pytest.fixture(scope="module")
 def verdicts(emu: KiliEmulator, tmp_path_factory: pytest.TempPathFactory) -> dict[Any, Any]:
     """Every path's verdict per (shape, depth): {path: verdict}."""
-    import os
-
     from kili_rules.kili.effects import MemorySteps
     from kili_rules.kili.plugin import handle_label
     from kili_rules.plugin import RulesPlugin
 
-    os.environ["KILI_SDK_SKIP_CHECKS"] = "1"
     tmp = tmp_path_factory.mktemp("depth")
-    kili = emu.kili_client()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KILI_SDK_SKIP_CHECKS", "1")
+        kili = emu.kili_client()
     out: dict[Any, dict[str, Any]] = {case: {} for case in CASES}
     labels: dict[Any, tuple[str, str, str]] = {}
     for shape, depth in CASES:
