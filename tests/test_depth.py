@@ -99,6 +99,7 @@ LABEL_FORM = (
     "plugin kili",
     "handle_label kili",
     "serve kili",
+    "serve batched kili",
 )
 RECORD_FORM = ("validate_many", "validate_export")
 
@@ -119,6 +120,8 @@ def shape_of(verdict: tuple[str, ...]) -> tuple[str, ...]:
 
 
 CASES = [(shape, depth) for shape in SHAPES for depth in DEPTHS]
+# `kili-rules serve` one event at a time, and with its batched worker (the default)
+SERVERS: dict[str, tuple[str, ...]] = {"serve": ("--batch-size", "1"), "serve batched": ()}
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +162,7 @@ def verdicts(emu: KiliEmulator, tmp_path_factory: pytest.TempPathFactory) -> dic
         got["validate_export"] = verdict_of(RULES.validate_export, export)
         assert content_digest({"jsonResponse": doc}) == content_digest({"jsonResponse": text})
         # the plugin and handle_label, on their own projects (issues are counted per label)
-        for path in ("plugin", "handle_label", "serve"):
+        for path in ("plugin", "handle_label", *SERVERS):
             project = emu.add_project(title=f"{path}-{shape}-{depth}")
             asset = emu.add_asset(project)
             label = emu.add_label(asset, {"CLS": {"categories": [{"name": "OK"}]}})
@@ -179,15 +182,35 @@ def verdicts(emu: KiliEmulator, tmp_path_factory: pytest.TempPathFactory) -> dic
             kili, RULES, project, asset, {"id": label, "jsonResponse": doc}, steps=MemorySteps()
         )
         got["handle_label kili"] = kili_issues(emu, label)
-    # a real server, the same labels posted as Kili posts them (the envelope adds 3 levels)
     rules = tmp / "rules.toml"
     rules.write_text(RULES_TOML)
-    server = Server(tmp / "events.db", emu.endpoint, emu.api_key, tmp / "server.log", rules=rules)
+    statuses = {}
+    logs = []
+    for path, extra_args in SERVERS.items():
+        statuses[path], log = _serve(emu, tmp / path, rules, extra_args, labels, out, path)
+        logs.append(log)
+    return {"cases": out, "status": statuses, "log": "\n".join(logs)}
+
+
+def _serve(
+    emu: KiliEmulator,
+    tmp: Path,
+    rules: Path,
+    extra_args: tuple[str, ...],
+    labels: dict[Any, tuple[str, str, str]],
+    out: dict[Any, dict[str, Any]],
+    path: str,
+) -> tuple[dict[str, Any], str]:
+    """A real server: the same labels posted as Kili posts them (the envelope adds 3 levels)."""
+    tmp.mkdir()
+    server = Server(
+        tmp / "events.db", emu.endpoint, emu.api_key, tmp / "server.log", *extra_args, rules=rules
+    )
     try:
         server.wait_ready()
         bodies = []
         for shape, depth in CASES:
-            project, asset, label = labels[(shape, depth, "serve")]
+            project, asset, label = labels[(shape, depth, path)]
             bodies.append(
                 (
                     '{"eventType":"onSubmit","logPayload":{"runId":"r","projectId":'
@@ -203,15 +226,14 @@ def verdicts(emu: KiliEmulator, tmp_path_factory: pytest.TempPathFactory) -> dic
             )
         codes = post_all(server.url, bodies, clients=4)
         for case, code in zip(CASES, codes, strict=True):
-            out[case]["serve status"] = code
+            out[case][f"{path} status"] = code
         server.wait_drained(120)
         for shape, depth in CASES:
-            out[(shape, depth)]["serve kili"] = kili_issues(emu, labels[(shape, depth, "serve")][2])
-        status = httpx.get(server.url + "status", headers=AUTH, timeout=10).json()
-        log = server.tail(1_000_000)
+            out[(shape, depth)][f"{path} kili"] = kili_issues(emu, labels[(shape, depth, path)][2])
+        status: dict[str, Any] = httpx.get(server.url + "status", headers=AUTH, timeout=10).json()
+        return status, server.tail(1_000_000)
     finally:
         server.stop()
-    return {"cases": out, "status": status, "log": log}
 
 
 def kili_issues(emu: KiliEmulator, label_id: str) -> tuple[str, ...]:
@@ -221,7 +243,8 @@ def kili_issues(emu: KiliEmulator, label_id: str) -> tuple[str, ...]:
 @pytest.mark.parametrize(("shape", "depth"), CASES)
 def test_one_verdict_on_every_path(verdicts: dict[str, Any], shape: str, depth: int) -> None:
     got = dict(verdicts["cases"][(shape, depth)])
-    assert got.pop("serve status") == 202  # accepted: the core, not the envelope, judges
+    for server in SERVERS:  # accepted: the core, not the envelope, judges
+        assert got.pop(f"{server} status") == 202
     assert set(got) == {*LABEL_FORM, *RECORD_FORM}
     outcomes = {path: shape_of(verdict) for path, verdict in got.items()}
     assert set(outcomes.values()) == {expected(shape, depth)}, outcomes
@@ -262,8 +285,9 @@ def test_the_refusal_is_the_cores_reason(verdicts: dict[str, Any]) -> None:
 
 
 def test_the_server_stays_healthy(verdicts: dict[str, Any]) -> None:
-    assert verdicts["status"]["dead_letters"] == 0, verdicts["status"]
-    assert verdicts["status"]["done"] == len(CASES)
+    for status in verdicts["status"].values():
+        assert status["dead_letters"] == 0, status
+        assert status["done"] == len(CASES)
     assert "RecursionError" not in verdicts["log"]
     assert "Traceback" not in verdicts["log"]
 
