@@ -187,14 +187,21 @@ def test_read_only_store_is_503_and_every_202_is_kept(emu: KiliEmulator, tmp_pat
         journal.close()
 
 
-def test_too_deep_label_is_a_422_with_a_reason(emu: KiliEmulator, tmp_path: Path) -> None:
+def test_a_deep_label_is_judged_by_the_core_not_refused(emu: KiliEmulator, tmp_path: Path) -> None:
+    """Depth is the core's to judge (tests/test_depth.py compares every path): a body nested
+    thousands of levels is journaled (202) and processed, never a 5xx or a RecursionError;
+    only past the server's resource bound (100,000 levels) is it refused, with a 422."""
+    from kili_rules.webhook.envelope import MAX_DEPTH
+
     project = emu.add_project(json_interface=JSON_INTERFACE)
-    asset = emu.add_asset(project)
-    label = emu.add_label(asset, THREE_BOXES)
     server = Server(tmp_path / "events.db", emu.endpoint, emu.api_key, tmp_path / "server.log")
     try:
         server.wait_ready()
+        labels = []
         for depth in (300, 960, 990, 5000):
+            asset = emu.add_asset(project)
+            label = emu.add_label(asset, THREE_BOXES)
+            labels.append(label)
             content = '{"JOB_0":{"annotations":[]},"extra":' + "[" * depth + "]" * depth + "}"
             body = (
                 '{"eventType":"onSubmit","logPayload":{"runId":"r","projectId":'
@@ -207,11 +214,24 @@ def test_too_deep_label_is_a_422_with_a_reason(emu: KiliEmulator, tmp_path: Path
                 + json.dumps(asset)
                 + "}}"
             )
-            answer = httpx.post(server.url, content=body, headers=AUTH, timeout=10)
-            # deeper than the JSON parser goes: 400; parsed but too deep to handle: 422
-            assert answer.status_code in (400, 422), answer.text
-            assert answer.json()["error"] in ("too_deep", "invalid_json")
-            assert "deep" in answer.json()["detail"]
+            answer = httpx.post(server.url, content=body, headers=AUTH, timeout=30)
+            assert answer.status_code == 202, answer.text
+        deepest = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
+        answer = httpx.post(
+            server.url, content='{"eventType":"onSubmit","x":' + deepest + "}", headers=AUTH
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"] == "too_deep"
+        assert f"{MAX_DEPTH} levels" in answer.json()["detail"]
+        status = server.wait_drained(60)
+        assert status["dead_letters"] == 0, status
+        # the core's verdict, as in a batch: a job that is not an object is an unreadable label
+        for label in labels:
+            (issue,) = emu.issues(label_id=label)
+            assert issue["text"] == (
+                "kili-rules could not read this label: jsonResponse.extra: "
+                "invalid type: sequence, expected a job object"
+            ), issue
         assert "Traceback" not in server.tail(100_000)
     finally:
         server.stop()

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from kili_rules import deep_json
 from kili_rules.report import FAIL_ON, Report
 
 PROG = "kili-rules"
@@ -330,7 +331,8 @@ def cmd_events(args: argparse.Namespace) -> int:
                 if found is None:
                     missing.append(str(event_id))
                 else:
-                    print(json.dumps(found.to_dict(), indent=2, sort_keys=True))
+                    # deep_json: a label nested past json's own depth is shown, not a crash
+                    print(deep_json.dumps(found.to_dict(), indent=2, sort_keys=True))
             if missing:
                 raise UsageError(f"no event with id {', '.join(missing)} in {args.store}")
         elif args.action == "replay":

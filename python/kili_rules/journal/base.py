@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
+from kili_rules import deep_json
+
 from .model import Added, Event, LeaseLost, NewEvent, State, Stats
 
 logger = logging.getLogger("kili_rules.journal")
@@ -54,7 +56,7 @@ def row_to_event(row: Sequence[Any]) -> Event:
         label_id=row[5],
         handler=row[6],
         event=row[7],
-        payload=json.loads(row[8]),
+        payload=deep_json.loads(row[8]),  # a label of any depth (the core judges it)
         run_id=row[9],
         attempts=int(row[10]),
         created_at=float(row[11]),
@@ -304,7 +306,7 @@ class Journal:
                     new.label_id,
                     new.handler,
                     new.event,
-                    json.dumps(new.payload),
+                    deep_json.dumps(new.payload),
                     new.run_id,
                     now,
                     now,

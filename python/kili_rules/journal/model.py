@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+from kili_rules import deep_json
 
 
 class State(str, Enum):
@@ -133,13 +134,15 @@ def content_digest(label: Mapping[str, Any] | None) -> str:
         return FETCH_DIGEST
     if isinstance(content, str):
         try:
-            content = json.loads(content)
-        except (ValueError, RecursionError):
+            content = deep_json.loads(content)  # iterative past json's own depth
+        except ValueError:
             pass  # hashed as the raw text: the validator reports it
     try:
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    except RecursionError:  # a caller's own value, too deep to encode: a clear error, not a crash
-        raise ValueError("the label content is nested too deeply to be digested") from None
+        canonical = deep_json.dumps(
+            content, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+    except (TypeError, ValueError) as exc:  # a caller's own value that is not JSON
+        raise ValueError(f"the label content cannot be digested: {exc}") from None
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 

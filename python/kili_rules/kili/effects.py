@@ -38,7 +38,6 @@ changes it would make, and writes nothing (not even to the StepLog).
 
 from __future__ import annotations
 
-import json
 import logging
 import weakref
 from collections import Counter
@@ -46,6 +45,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kili_rules import deep_json
 from kili_rules.kili import waivers
 from kili_rules.kili.finding_text import fingerprint, issue_text
 from kili_rules.verdict import ActionPolicy, Verdict
@@ -942,7 +942,8 @@ class _Runner:
             variables = {
                 "whereArray": [{"id": a} for a in asset_ids[start : start + READ_BATCH]],
                 "dataArray": [
-                    {"jsonMetadata": json.dumps(m)} for m in metadatas[start : start + READ_BATCH]
+                    {"jsonMetadata": deep_json.dumps(m)}
+                    for m in metadatas[start : start + READ_BATCH]
                 ],
             }
             try:

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from kili_rules.report import Report
     from kili_rules.ruleset import RuleSet
 
+from kili_rules import deep_json
 from kili_rules.report import UNCHECKED_KIND  # the core's kind name, defined once
 
 LOGGER = logging.getLogger("kili_rules.kili")
@@ -343,7 +344,7 @@ class GraphQLPoster:
         response = self._send(attempt, what, name_attempts=True)
         status = response.status_code
         try:
-            answer = json.loads(response.content)
+            answer = deep_json.loads(response.content)  # any depth
         except ValueError:
             raise ProjectError(
                 f"{what}: HTTP {status}, answer is not JSON: {response.text[:200]!r}"
@@ -840,7 +841,7 @@ def _with_geometry(
         response = label.get("jsonResponse")
         if isinstance(response, str):
             try:
-                label["jsonResponse"] = json.loads(response)
+                label["jsonResponse"] = deep_json.loads(response)
             except json.JSONDecodeError:
                 label["jsonResponse"] = None  # drawn as "no geometry"; the verdict has its row
     return asset

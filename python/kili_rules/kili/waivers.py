@@ -29,6 +29,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from kili_rules import deep_json
 from kili_rules.verdict import ActionPolicy, Verdict
 
 __all__ = [
@@ -59,7 +60,7 @@ def fingerprint(json_response: object, mid: str | None) -> str | None:
     """
     if isinstance(json_response, str):  # a jsonResponse as Kili serves it: JSON text
         try:
-            json_response = json.loads(json_response)
+            json_response = deep_json.loads(json_response)  # any depth, no RecursionError
         except ValueError:
             return None
     if not isinstance(json_response, Mapping):
@@ -71,21 +72,23 @@ def fingerprint(json_response: object, mid: str | None) -> str | None:
         if not found:
             return None
         subject = found
-    text = json.dumps(subject, sort_keys=True, separators=(",", ":"), default=str)
+    text = deep_json.dumps(subject, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def _objects(value: object, mid: str) -> Iterable[Mapping[str, Any]]:
-    """Every dict with ``"mid": mid`` in a label's JSON, at any depth."""
-    if isinstance(value, Mapping):
-        if value.get("mid") == mid:
-            yield value
-            return
-        for item in value.values():
-            yield from _objects(item, mid)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _objects(item, mid)
+    """Every dict with ``"mid": mid`` in a label's JSON, at any depth (in document order,
+    walked with an explicit stack: a label may nest deeper than Python recurses)."""
+    stack: list[object] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            if item.get("mid") == mid:
+                yield item
+                continue
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
 
 
 def read_marks(metadata: Mapping[str, Any] | None, prefix: str) -> dict[str, Mark]:
@@ -93,7 +96,7 @@ def read_marks(metadata: Mapping[str, Any] | None, prefix: str) -> dict[str, Mar
     out (a hand-edited value never breaks enforcement: it waives nothing)."""
     raw = (metadata or {}).get(prefix + MARKS_KEY)
     try:
-        parsed = json.loads(raw) if isinstance(raw, str) else raw
+        parsed = deep_json.loads(raw) if isinstance(raw, str) else raw
     except ValueError:
         return {}
     if not isinstance(parsed, Mapping):

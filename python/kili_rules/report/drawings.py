@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from kili_rules import deep_json
 from kili_rules.report import clip
 
 if TYPE_CHECKING:
@@ -70,26 +71,30 @@ def _point(value: object) -> Point | None:
 
 
 def _rings(value: object) -> Iterator[list[Point]]:
-    """Rings of a ``normalizedVertices`` value: a list of points, or a list of such lists."""
-    if not isinstance(value, list) or not value:
-        return
-    if isinstance(value[0], list):
-        for ring in value:
-            yield from _rings(ring)
-        return
-    ring = [p for p in (_point(v) for v in value) if p is not None]
-    if ring:
-        yield ring
+    """Rings of a ``normalizedVertices`` value: a list of points, or a list of such lists
+    (walked with a stack: a crafted label may nest deeper than Python recurses)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, list) or not item:
+            continue
+        if isinstance(item[0], list):
+            stack.extend(reversed(item))
+            continue
+        ring = [p for p in (_point(v) for v in item) if p is not None]
+        if ring:
+            yield ring
 
 
 def _poly_rings(value: object) -> Iterator[list[Point]]:
     """Rings of a ``boundingPoly`` (image), possibly nested per part (semantic with holes)."""
-    if isinstance(value, list):
-        for part in value:
-            if isinstance(part, list):
-                yield from _poly_rings(part)
-            elif isinstance(part, Mapping):
-                yield from _rings(part.get("normalizedVertices"))
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, Mapping) and item is not value:
+            yield from _rings(item.get("normalizedVertices"))
 
 
 def _category(annotation: Mapping[str, Any]) -> str | None:
@@ -130,7 +135,7 @@ def shapes_of(response: object, frame: int | None = None) -> list[Shape]:
     """Every drawable shape of a jsonResponse (object jobs, children included)."""
     if isinstance(response, str):
         try:
-            response = json.loads(response)
+            response = deep_json.loads(response)
         except json.JSONDecodeError:
             return []
     if not isinstance(response, Mapping):
@@ -223,19 +228,19 @@ class Finder:
             member = (path / source).resolve()
             if path.resolve() not in member.parents:  # a source naming a file outside the export
                 return None
-            return json.loads(member.read_bytes())
+            return deep_json.loads(member.read_bytes())
         if zipfile.is_zipfile(path):
             archive = self._zips.get(path)
             if archive is None:
                 archive = self._zips[path] = zipfile.ZipFile(path)
-            return json.loads(archive.read(source))
+            return deep_json.loads(archive.read(source))
         name = path.name
         if source.startswith(name + "[") and source.endswith("]"):
             index = int(source[len(name) + 1 : -1])
             if path not in self._lists:
                 if path.stat().st_size > MAX_REREAD_BYTES:
                     return None
-                data = json.loads(path.read_bytes())
+                data = deep_json.loads(path.read_bytes())
                 self._lists[path] = data if isinstance(data, list) else []
             return self._lists[path][index]
         if source.startswith(name + ":"):
@@ -243,7 +248,7 @@ class Finder:
             with path.open("rb") as lines:
                 for i, line in enumerate(lines, start=1):
                     if i == number:
-                        return json.loads(line)
+                        return deep_json.loads(line)
         return None
 
 
@@ -504,7 +509,7 @@ def export_authors(inputs: Sequence[str], labels: int) -> dict[str | None, int] 
             else:
                 return None
             for data in records:
-                record = json.loads(data)
+                record = deep_json.loads(data)
                 if isinstance(record, Mapping) and isinstance(record.get("latestLabel"), Mapping):
                     key = _author_of(record)
                     out[key] = out.get(key, 0) + 1

@@ -7,12 +7,12 @@ Two envelopes arrive on the same URL:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
+from kili_rules import deep_json
 from kili_rules.journal import FETCH_DIGEST, NewEvent, content_digest, event_key
 
 # Legacy handler name -> RulesPlugin method.
@@ -25,9 +25,10 @@ LABEL_EVENTS = {
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 _STRICT = ConfigDict(strict=True, extra="allow")
-# Real Kili labels are a few dozen levels deep at most; this leaves ample room below the
-# interpreter's recursion limit for every later step that walks the label.
-MAX_DEPTH = 200
+# A resource bound on the body, far above any depth the core judges: a label's depth is the
+# core's to judge (its reader stops at 128 levels of what a rule reads, and skips deeper
+# values no rule reads), so a deep label is journaled and gets the same verdict as in a batch.
+MAX_DEPTH = 100_000
 
 
 class PayloadError(Exception):
@@ -148,21 +149,17 @@ def parse_body(body: bytes, fingerprint: str, *, fetch_labels: bool = False) -> 
     ``fetch_labels``: keep only the label id of an inline label (the worker fetches it).
     """
     try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
-        detail = str(exc) if isinstance(exc, ValueError) else "JSON nested too deeply"
-        raise PayloadError(400, "invalid_json", f"body is not valid JSON: {detail}") from None
-    if not isinstance(data, dict):
-        raise PayloadError(422, "invalid_payload", f"body must be a JSON object, not {_kind(data)}")
-    depth = nesting_depth(data)
-    if depth > MAX_DEPTH:
-        # Refused here, with a reason: deeper values would recurse in the digest, the store's
-        # encoder and the rules (a RecursionError is a 500 and a lost event, not an answer).
+        data = deep_json.loads(body, max_depth=MAX_DEPTH)
+    except deep_json.TooDeep:
         raise PayloadError(
             422,
             "too_deep",
-            f"body is nested {depth} levels deep; at most {MAX_DEPTH} are accepted",
-        )
+            f"body is nested more than {MAX_DEPTH} levels deep (the server's resource bound)",
+        ) from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise PayloadError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise PayloadError(422, "invalid_payload", f"body must be a JSON object, not {_kind(data)}")
     if "eventType" in data:
         return _parse_legacy(data, fingerprint, fetch_labels)
     if "event" in data:
@@ -184,10 +181,7 @@ def _parse_legacy(data: dict[str, Any], fingerprint: str, fetch_labels: bool) ->
     label: dict[str, Any] = data["payload"]["label"]
     if fetch_labels:
         label = {"id": payload.label.id}
-    try:
-        digest = content_digest(label)
-    except ValueError as exc:  # a jsonResponse string nested too deeply
-        raise PayloadError(422, "too_deep", f"payload.label.jsonResponse: {exc}") from None
+    digest = content_digest(label)  # iterative: any depth
     return Job(
         handler=handler,
         event=envelope.eventType,
@@ -220,21 +214,7 @@ def _parse_event(data: dict[str, Any], fingerprint: str) -> Job | Ignored:
     )
 
 
-def nesting_depth(value: object) -> int:
-    """How many arrays/objects deep ``value`` goes, counted without recursion."""
-    deepest = 0
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
+nesting_depth = deep_json.nesting_depth
 
 
 def _kind(value: object) -> str:
