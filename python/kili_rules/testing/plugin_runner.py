@@ -39,8 +39,22 @@ def _load_main(folder: str) -> ModuleType:
     return module
 
 
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS. ``ru_maxrss`` is not that on Linux: exec keeps the peak of
+    the process it replaced, so a runner forked from a big test process reports the parent's
+    size. ``VmHWM`` belongs to the current address space, reset by exec."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 def _report(started: float, error: str | None) -> None:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = _peak_rss_mb()
     result = {
         "ok": error is None,
         "error": error,
