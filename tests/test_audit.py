@@ -140,9 +140,9 @@ def test_apply_prints_a_summary_the_list_on_demand_and_all_of_it_as_json(
     # the bounce cap (on by default) counts each send-back in the metadata
     assert err == [f"dry run: 12 create_issue, 12 send_back, 12 metadata on project {project}"], err
     changes = json.loads(log.read_text())["changes"]
-    assert len(changes) == 24 and {c["asset_id"] for c in changes} == set(bad)
+    assert len(changes) == 36 and {c["asset_id"] for c in changes} == set(bad)
     assert audit(emu, env, project, *args, "--verbose") == 1
-    assert len(capsys.readouterr().err.strip().splitlines()) == 25
+    assert len(capsys.readouterr().err.strip().splitlines()) == 37
     assert audit(emu, env, project, *args, "--quiet") == 1
     assert capsys.readouterr().err.strip() == ""
     assert audit(emu, env, project, "--quiet") == 2  # without --apply it describes nothing
