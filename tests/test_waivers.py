@@ -139,7 +139,7 @@ def test_serve_worker_honours_the_waiver(emu: KiliEmulator) -> None:
                 json_response_array=[label], asset_id_array=[asset_id], label_type="DEFAULT"
             )
             emu.wait_for_deliveries(before + 1, timeout=20)
-            assert app.state.worker.join(20), "the webhook worker did not drain within 20 s"
+            assert app.state.worker.join(60), "the webhook worker did not drain within 60 s"
 
         submit(ONE_BOX)
         ((issue_id, _mid),) = open_issues(emu, asset_id)
