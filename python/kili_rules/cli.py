@@ -558,6 +558,17 @@ def cmd_apply(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _kili_arguments(parser: argparse.ArgumentParser) -> None:
+    """The Kili connection options every command that talks to Kili takes."""
+    parser.add_argument("--api-endpoint", metavar="URL", help="Kili GraphQL endpoint")
+    parser.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        default="KILI_API_KEY",
+        help="environment variable holding the Kili API key (default KILI_API_KEY)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Declarative validation rules for Kili labels."
@@ -684,13 +695,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--concurrency", type=int, default=4, metavar="N", help="pages in flight (default 4)"
     )
-    audit.add_argument("--api-endpoint", metavar="URL", help="Kili GraphQL endpoint")
-    audit.add_argument(
-        "--api-key-env",
-        metavar="VAR",
-        default="KILI_API_KEY",
-        help="environment variable holding the Kili API key (default KILI_API_KEY)",
-    )
+    _kili_arguments(audit)
     audit.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     audit.add_argument(
         "--allow-empty",
@@ -719,13 +724,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument(
         "--apply-log", metavar="FILE", help="write every change, failure and skip as JSON"
     )
-    apply.add_argument("--api-endpoint", metavar="URL", help="Kili GraphQL endpoint")
-    apply.add_argument(
-        "--api-key-env",
-        metavar="VAR",
-        default="KILI_API_KEY",
-        help="environment variable holding the Kili API key (default KILI_API_KEY)",
-    )
+    _kili_arguments(apply)
     apply.set_defaults(func=cmd_apply)
 
     lint = sub.add_parser("lint", help="check a rules file against a project's jsonInterface")
@@ -937,13 +936,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="VAR",
         help="environment variable holding the Authorization header Kili will send",
     )
-    register.add_argument("--api-endpoint", metavar="URL", help="Kili GraphQL endpoint")
-    register.add_argument(
-        "--api-key-env",
-        metavar="VAR",
-        default="KILI_API_KEY",
-        help="environment variable holding the Kili API key (default KILI_API_KEY)",
-    )
+    _kili_arguments(register)
     register.set_defaults(func=cmd_register)
 
     emulator = sub.add_parser(
