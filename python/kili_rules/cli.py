@@ -180,6 +180,31 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_suggest(args: argparse.Namespace) -> int:
+    from kili_rules import RuleSet
+    from kili_rules.suggest import accepted_responses, load_records, suggest_rules
+
+    responses = accepted_responses(load_records(Path(args.source)))
+    text = suggest_rules(responses, quantile=args.quantile, source=args.source)
+    # What suggest writes must load and lint clean, as init's starter does.
+    rules = RuleSet.from_toml(text)
+    if args.interface is not None:
+        problems = rules.lint(_read_interface(args.interface))
+        if problems:
+            raise UsageError(
+                f"the suggested rules do not lint against {args.interface}: {problems}"
+            )
+    if args.output in (None, "-"):
+        _write(text, None)
+        return EXIT_OK
+    Path(args.output).write_text(text, encoding="utf-8")
+    print(
+        f"wrote {args.output}: {len(rules)} rules from {len(responses)} accepted labels",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
 def cmd_bundle(args: argparse.Namespace) -> int:
     from kili_rules.bundle import write_bundle
 
@@ -735,6 +760,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="the project's jsonInterface (or a {'jsonInterface': ...} wrapper) as a JSON file",
     )
     lint.set_defaults(func=cmd_lint)
+
+    suggest = sub.add_parser("suggest", help="write a rulebook learned from accepted labels")
+    suggest.add_argument("source", metavar="SOURCE", help="a JSON list of assets or labels")
+    suggest.add_argument("-o", "--output", metavar="FILE", help="where to write (default: stdout)")
+    suggest.add_argument("--interface", metavar="JSON", help="lint the result against it")
+    suggest.add_argument(
+        "--quantile", type=float, default=0.001, help="tail cut on each side (default 0.001)"
+    )
+    suggest.set_defaults(func=cmd_suggest)
 
     bundle = sub.add_parser(
         "bundle", help="write a plugin folder for kili.upload_plugin(plugin_path=DIR)"
