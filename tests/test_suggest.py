@@ -164,3 +164,75 @@ def test_suggest_refuses_a_source_without_accepted_labels(tmp_path: Path) -> Non
     )
     assert run.returncode != 0
     assert "no accepted label" in run.stderr
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kili_rules.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_backtest_counts_flags_bounces_and_caught_send_backs(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    train = [{"status": "LABELED", "jsonResponse": clean_label(rng)} for _ in range(1000)]
+    _, text = _suggest(tmp_path, train)
+    rules_file = tmp_path / "rules.toml"
+    # History: 100 assets accepted, 20 whose label was sent back for a box ten times too big,
+    # 10 whose reviewer created an issue on a missing plate, 5 sent back for a reason no rule
+    # sees (a clean label).
+    history: list[Any] = []
+    for i in range(100):
+        label = {"jsonResponse": clean_label(random.Random(100 + i)), "isSentBackToQueue": False}
+        history.append({"id": f"ok{i}", "labels": [label], "issues": []})
+    for i in range(20):
+        bad = {"jsonResponse": _bad(random.Random(300 + i), "big"), "isSentBackToQueue": True}
+        fixed = {"jsonResponse": clean_label(random.Random(400 + i)), "isSentBackToQueue": False}
+        history.append({"id": f"big{i}", "labels": [bad, fixed], "issues": []})
+    for i in range(10):
+        label = {"jsonResponse": _bad(random.Random(500 + i), "no_child")}
+        history.append({"id": f"child{i}", "latestLabel": label, "issues": [{"type": "ISSUE"}]})
+    for i in range(5):
+        label = {"jsonResponse": clean_label(random.Random(600 + i)), "isSentBackToQueue": True}
+        history.append({"id": f"other{i}", "labels": [label], "issues": []})
+    source = tmp_path / "history.json"
+    source.write_text(json.dumps(history), encoding="utf-8")
+
+    run = _cli("backtest", str(rules_file), str(source), "--json")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["labels"] == 135
+    assert result["rejected"] == 35
+    by_rule = {r["rule"]: r for r in result["rules"]}
+    assert by_rule["box-detection-car"]["caught"] == 20
+    assert by_rule["box-detection-car"]["flagged"] == 20
+    assert by_rule["required-detection-car"]["caught"] == 10
+    # the 100 clean labels and the 5 unexplained send-backs are not flagged
+    assert result["caught"] == 30
+    assert result["bounced"] == 30
+    assert abs(result["bounce_rate"] - 30 / 135) < 1e-9
+    assert "text-plate" in by_rule and "box-detection-car" in text
+
+    table = _cli("backtest", str(rules_file), str(source))
+    assert table.returncode == 0, table.stderr
+    assert "box-detection-car" in table.stdout and "20/35" in table.stdout
+    assert "135 labels judged; 35 were sent back or got reviewer issues" in table.stdout
+
+
+def test_backtest_without_history_and_bad_records(tmp_path: Path) -> None:
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text('[[rule]]\nkind = "count"\njob = "DETECTION"\nmax = 2\n')
+    source = tmp_path / "plain.json"
+    labels = [clean_label(random.Random(i)) for i in range(30)]
+    source.write_text(json.dumps([{"jsonResponse": r} for r in labels]), encoding="utf-8")
+    run = _cli("backtest", str(rules_file), str(source), "--json")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    expected = sum(len(r["DETECTION"]["annotations"]) > 2 for r in labels)
+    assert result["rejected"] is None and result["rules"][0]["flagged"] == expected
+    assert "no history" in _cli("backtest", str(rules_file), str(source)).stdout
+    source.write_text(json.dumps([{"jsonResponse": {}}, 3]), encoding="utf-8")
+    bad = _cli("backtest", str(rules_file), str(source))
+    assert bad.returncode != 0 and "record 1: expected an object" in bad.stderr

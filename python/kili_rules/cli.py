@@ -205,6 +205,18 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from kili_rules.backtest import backtest
+    from kili_rules.suggest import load_records
+
+    result = backtest(_load_rules(args.rules), load_records(Path(args.source)))
+    if args.json:
+        _write(json.dumps(result.to_dict(), indent=2) + "\n", None)
+    else:
+        _write(result.table() + "\n", None)
+    return EXIT_OK
+
+
 def cmd_bundle(args: argparse.Namespace) -> int:
     from kili_rules.bundle import write_bundle
 
@@ -769,6 +781,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--quantile", type=float, default=0.001, help="tail cut on each side (default 0.001)"
     )
     suggest.set_defaults(func=cmd_suggest)
+
+    backtest = sub.add_parser("backtest", help="what a rulebook would have flagged in past labels")
+    backtest.add_argument("rules", metavar="RULES", help="rules file")
+    backtest.add_argument("source", metavar="SOURCE", help="a JSON list of assets or labels")
+    backtest.add_argument("--json", action="store_true", help="JSON instead of a table")
+    backtest.set_defaults(func=cmd_backtest)
 
     bundle = sub.add_parser(
         "bundle", help="write a plugin folder for kili.upload_plugin(plugin_path=DIR)"
