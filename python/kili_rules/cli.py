@@ -128,6 +128,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"{len(unmatched)} rule{'s' * (len(unmatched) != 1)} matched no job in the labels "
             f"checked: {', '.join(unmatched)}"
         )
+    if args.baseline is not None:
+        _trends(report, args)
     _write(_render(report, fmt, args), args.output)
     if args.output is not None and args.output != "-":
         from kili_rules.report.text import headline
@@ -178,6 +180,22 @@ def cmd_lint(args: argparse.Namespace) -> int:
         return EXIT_VIOLATIONS
     print(f"{args.rules}: no problems against {args.interface}")
     return EXIT_OK
+
+
+def _trends(report: Report, args: argparse.Namespace) -> None:
+    from kili_rules.report.trends import compare, rates, read_baseline
+
+    if not 0 <= args.trend_threshold <= 1:
+        raise UsageError(f"--trend-threshold must be in [0, 1], got {args.trend_threshold}")
+    baseline = read_baseline(Path(args.baseline))
+    report.trends = compare(rates(json.loads(report.to_json())), baseline, args.trend_threshold)
+    for t in report.trends:
+        if t["flagged"]:
+            report.notes.append(
+                f"rule {t['rule']}: {100 * t['after']:.1f}% of the labels, was "
+                f"{100 * t['before']:.1f}% in {args.baseline} ({100 * t['change']:+.1f} points, "
+                f"threshold {100 * args.trend_threshold:g})"
+            )
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:
@@ -676,6 +694,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict",
         action="store_true",
         help="exit 2 when a rule's job appears in no label checked (else a warning)",
+    )
+    check.add_argument(
+        "--baseline",
+        metavar="JSON",
+        help="an earlier JSON report (check --format json): flag each rule whose rate moved",
+    )
+    check.add_argument(
+        "--trend-threshold",
+        type=float,
+        default=0.02,
+        metavar="X",
+        help="change in a rule's rate, in absolute share of the labels, that is flagged "
+        "(default 0.02: two points)",
     )
     check.set_defaults(func=cmd_check)
 

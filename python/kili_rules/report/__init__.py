@@ -295,6 +295,9 @@ class Report(Sequence["Row"]):
         self.label_authors: dict[str | None, int] | None = None
         #: Run-level warnings shown in the report header (e.g. rules that matched no job).
         self.notes: list[str] = []
+        #: Each rule's rate against an earlier report (``check --baseline``), see
+        #: :mod:`kili_rules.report.trends`; None when no baseline was given.
+        self.trends: list[dict[str, Any]] | None = None
         #: The severity the verdict (headline, ``passed``) is judged at; ``kili-rules check
         #: --fail-on`` sets it.
         self.fail_on: str = "error"
@@ -552,6 +555,8 @@ class Report(Sequence["Row"]):
         summary["by_labeler"] = self.by_labeler()
         if self.issue_outcomes is not None:
             summary["issue_outcomes"] = self.issue_outcomes
+        if self.trends is not None:
+            summary["trends"] = self.trends
         document = {
             "summary": summary,
             "checked": self.context.to_dict(),

@@ -155,6 +155,25 @@ def summary_table(summary: Summary) -> str:
     return _table(header, rows, numeric=frozenset({5, 6}))
 
 
+def trends_table(trends: Sequence[dict[str, Any]]) -> str:
+    if not trends:
+        return "<p>No rule flagged labels in either run.</p>"
+    header = ("rule", "before", "now", "change", "trend")
+    rows = [
+        (
+            _cell(t["rule"]),
+            f"{100 * t['before']:.1f}%",
+            f"{100 * t['after']:.1f}%",
+            f"{100 * t['change']:+.1f} pts",
+            ("up" if t["change"] > 0 else "down") + " beyond the threshold"
+            if t["flagged"]
+            else "steady",
+        )
+        for t in trends
+    ]
+    return _table(header, rows, numeric=frozenset({1, 2, 3}))
+
+
 # Kili's dates are UTC to the millisecond ("2024-03-03T09:08:17.046Z"); the table shows them to
 # the minute. Other forms are shown as they are. JSON, JSON Lines and CSV keep the exact value.
 _UTC = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?Z")
@@ -601,6 +620,8 @@ def render_page(
     if len(report):
         body += ["<h2>Charts</h2>", _charts(report)]
     body += ["<h2>Issues by rule</h2>", summary_table(report.summary())]
+    if report.trends is not None:
+        body += ["<h2>Trends against the baseline</h2>", trends_table(report.trends)]
     body += _outcomes(report)
     if len(report):
         pictures = _drawings(report, per_rule=drawings_per_rule, images=images, box=260)
