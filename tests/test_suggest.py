@@ -236,3 +236,36 @@ def test_backtest_without_history_and_bad_records(tmp_path: Path) -> None:
     source.write_text(json.dumps([{"jsonResponse": {}}, 3]), encoding="utf-8")
     bad = _cli("backtest", str(rules_file), str(source))
     assert bad.returncode != 0 and "record 1: expected an object" in bad.stderr
+
+
+def test_suggest_answer_sets_text_alphabet_and_overwrite(tmp_path: Path) -> None:
+    from kili_rules.suggest import suggest_rules
+
+    responses: list[Any] = [
+        {
+            "WEATHER": {"categories": [{"name": ["SUN", "RAIN"][i % 2]}]},
+            "CODE": {"text": f"{i:05d}"},
+        }
+        for i in range(40)
+    ]
+    text = suggest_rules(responses)
+    rules = RuleSet.from_toml(text)
+    by_kind = {r["kind"]: r for r in rules.rules}
+    assert by_kind["answer"]["allowed"] == ["RAIN", "SUN"]
+    assert by_kind["text"]["pattern"] == "^[0-9]+$"
+    assert by_kind["text"]["min_length"] == 3 and by_kind["text"]["max_length"] == 8
+    assert rules.has_errors(rules.validate({"WEATHER": {"categories": [{"name": "SNOW"}]}}))
+    assert rules.has_errors(rules.validate({"CODE": {"text": "12a45"}}))
+    assert not rules.validate(responses[3])
+    # fewer samples than the support threshold: no rule is guessed from them
+    assert "[[rule]]" not in suggest_rules(responses[:5])
+
+    source = tmp_path / "labels.json"
+    source.write_text(json.dumps([{"jsonResponse": r} for r in responses]), encoding="utf-8")
+    out = tmp_path / "rules.toml"
+    out.write_text("keep me")
+    refused = _cli("suggest", str(source), "-o", str(out))
+    assert refused.returncode != 0 and "pass --force" in refused.stderr
+    assert out.read_text() == "keep me"
+    assert _cli("suggest", str(source), "-o", str(out), "--force").returncode == 0
+    assert 'kind = "answer"' in out.read_text()

@@ -215,6 +215,8 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
         _write(text, None)
         return EXIT_OK
+    if Path(args.output).exists() and not args.force:
+        raise UsageError(f"{args.output} exists: pass --force to overwrite it")
     Path(args.output).write_text(text, encoding="utf-8")
     print(
         f"wrote {args.output}: {len(rules)} rules from {len(responses)} accepted labels",
@@ -811,6 +813,7 @@ def build_parser() -> argparse.ArgumentParser:
     suggest.add_argument(
         "--quantile", type=float, default=0.001, help="tail cut on each side (default 0.001)"
     )
+    suggest.add_argument("--force", action="store_true", help="overwrite an existing FILE")
     suggest.set_defaults(func=cmd_suggest)
 
     backtest = sub.add_parser("backtest", help="what a rulebook would have flagged in past labels")
