@@ -234,3 +234,27 @@ def test_the_audit_message_column_is_on_screen_at_1400_px(
     assert cell["width"] == 1400
     assert 0 <= cell["left"] < cell["right"] <= 1400, cell
     assert 0 <= cell["cellLeft"] < cell["cellRight"] <= 1400, cell
+
+
+def test_audit_baseline_flags_a_rule_whose_rate_moved(
+    emu: KiliEmulator, env: Path, tmp_path: Path
+) -> None:
+    project = emu.add_project()
+    emu.add_assets(project, [{"labels": [TWO]}, {"labels": [ONE]}])
+    baseline = tmp_path / "baseline.json"
+    # the earlier run: 10 labels, none flagged
+    baseline.write_text(json.dumps({"summary": {"labels": 10, "by_rule": []}, "rows": []}))
+    argv = ["audit", "--project", project, "--rules", str(env), "--api-key-env", "AUDIT_KEY"]
+    done = subprocess.run(
+        [sys.executable, "-m", "kili_rules.cli", *argv, "--api-endpoint", emu.endpoint,
+         "--format", "json", "--baseline", str(baseline)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    trends = json.loads(done.stdout)["summary"]["trends"]
+    assert [(t["rule"], t["before"], t["after"], t["flagged"]) for t in trends] == [
+        ("one-a", 0.0, 0.5, True)
+    ]
+    assert "rule one-a: 50.0% of the labels, was 0.0%" in done.stderr

@@ -182,6 +182,22 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _baseline_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--baseline",
+        metavar="JSON",
+        help="an earlier JSON report (check --format json): flag each rule whose rate moved",
+    )
+    parser.add_argument(
+        "--trend-threshold",
+        type=float,
+        default=0.02,
+        metavar="X",
+        help="change in a rule's rate, in absolute share of the labels, that is flagged "
+        "(default 0.02: two points)",
+    )
+
+
 def _trends(report: Report, args: argparse.Namespace) -> None:
     from kili_rules.report.trends import compare, rates, read_baseline
 
@@ -552,6 +568,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
         raise UsageError(f"Kili API: {error}") from error
     report.context = report.context.with_(rules_file=args.rules)
     _issue_outcomes(report, kili, args.project, rules)
+    if args.baseline is not None:
+        _trends(report, args)
+        for note in report.notes:
+            print(f"{PROG}: warning: {note}", file=sys.stderr)
     _write(_render(report, fmt), args.output)
     from kili_rules.report.text import headline
 
@@ -697,19 +717,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 2 when a rule's job appears in no label checked (else a warning)",
     )
-    check.add_argument(
-        "--baseline",
-        metavar="JSON",
-        help="an earlier JSON report (check --format json): flag each rule whose rate moved",
-    )
-    check.add_argument(
-        "--trend-threshold",
-        type=float,
-        default=0.02,
-        metavar="X",
-        help="change in a rule's rate, in absolute share of the labels, that is flagged "
-        "(default 0.02: two points)",
-    )
+    _baseline_arguments(check)
     check.set_defaults(func=cmd_check)
 
     audit = sub.add_parser(
@@ -772,6 +780,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept a run that read no label (else exit 2)",
     )
+    _baseline_arguments(audit)
     audit.set_defaults(func=cmd_audit)
 
     apply = sub.add_parser(
