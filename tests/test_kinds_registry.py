@@ -8,7 +8,7 @@ import typing
 import kili_rules
 from kili_rules import RuleSet, rules
 
-COMMON = {"id", "kind", "job", "category", "severity", "message", "when"}
+COMMON = {"id", "kind", "job", "category", "severity", "message", "when", "max_fraction"}
 
 
 def python_classes() -> dict[str, type[rules.Rule]]:

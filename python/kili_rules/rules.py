@@ -26,6 +26,8 @@ class Rule:
     id: str | None = None
     when: dict[str, Any] | None = None
     """Condition, e.g. ``{"job": "QUALITY", "answer": "DAMAGED"}`` or ``{"parent": "IBAN"}``."""
+    max_fraction: float | None = None
+    """Tolerance in a batch: the rule fails the run only past this share of the labels."""
 
     def to_dict(self) -> dict[str, Any]:
         """The rule as a rules-file table (unset fields left out)."""

@@ -172,6 +172,17 @@ class RuleSet:
         return self._engine.rules()
 
     @property
+    def tolerances(self) -> dict[str, float]:
+        """Rule id -> ``max_fraction`` for the rules that carry one: in a batch report such a
+        rule fails the run only when more than that fraction of the checked labels break it
+        (:meth:`Report.tolerance_status`). One label alone is judged without it."""
+        return {
+            str(rule["id"]): float(rule["max_fraction"])
+            for rule in self.rules
+            if rule.get("max_fraction") is not None
+        }
+
+    @property
     def python_rules(self) -> tuple[PythonRule, ...]:
         """The rules written in Python, in order."""
         return self._engine.python_rules
@@ -289,6 +300,7 @@ class RuleSet:
                 Report.from_batch(
                     self._engine.validate_many(items, threads, None),
                     fingerprint=self.fingerprint,
+                    tolerances=self.tolerances,
                 ),
                 items,
             )
@@ -303,6 +315,7 @@ class RuleSet:
                 Report.from_batch(
                     self._engine.validate_many(items, threads, tick),
                     fingerprint=self.fingerprint,
+                    tolerances=self.tolerances,
                 ),
                 items,
             )
@@ -326,6 +339,7 @@ class RuleSet:
             return Report.from_batch(
                 self._engine.validate_export(os.fspath(path), threads, None),
                 fingerprint=self.fingerprint,
+                tolerances=self.tolerances,
                 context=context,
             )
         with progress_bar(None, disable=False, desc=f"Validating {Path(path).name}") as bar:
@@ -341,6 +355,7 @@ class RuleSet:
             return Report.from_batch(
                 self._engine.validate_export(os.fspath(path), threads, tick),
                 fingerprint=self.fingerprint,
+                tolerances=self.tolerances,
                 context=context,
             )
 

@@ -65,6 +65,16 @@ pub(super) fn compile_rule(i: usize, cfg: &RuleConfig) -> Result<Rule, RulesErro
             ))
         }
     };
+    if let Some(f) = cfg.max_fraction {
+        if !(f.is_finite() && f > 0.0 && f < 1.0) {
+            return Err(err(
+                i,
+                cfg,
+                Some("max_fraction"),
+                format!("{f} is not a fraction strictly between 0 and 1 (e.g. 0.05 for 5%)"),
+            ));
+        }
+    }
     let check = kind
         .compile(&Params::new(&cfg.params))
         .map_err(|FieldError { field, reason }| err(i, cfg, field, reason))?;

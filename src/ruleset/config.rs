@@ -24,6 +24,10 @@ pub struct RuleConfig {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<WhenConfig>,
+    /// In a batch, the share of the checked labels that may break the rule before it fails
+    /// the run (the report layer judges it; one label alone is judged as without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_fraction: Option<f64>,
     #[serde(flatten)]
     pub params: Map<String, Value>,
 }
@@ -63,7 +67,14 @@ impl OneOrMany {
 
 /// The fields every kind accepts.
 pub const COMMON_FIELDS: &[&str] = &[
-    "id", "kind", "job", "category", "severity", "message", "when",
+    "id",
+    "kind",
+    "job",
+    "category",
+    "severity",
+    "message",
+    "when",
+    "max_fraction",
 ];
 
 /// A parsed rules file: its rules, and its `actions` table (validated by the Python layer's

@@ -74,6 +74,10 @@ fn common() -> Vec<(&'static str, Value)> {
             json!({"type": "string", "description": format!("Issue text template: {}", PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(" "))}),
         ),
         ("when", when_schema()),
+        (
+            "max_fraction",
+            json!({"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "description": "Tolerance in a batch: the rule fails the run only when more than this fraction of the checked labels break it (issues are still reported)"}),
+        ),
     ]
 }
 

@@ -774,7 +774,9 @@ def validate_range(
         kili_url=poster.endpoint.split("/api/", 1)[0],
     )
     if result is None:
-        report = Report(fingerprint=ruleset.fingerprint, context=context)
+        report = Report(
+            fingerprint=ruleset.fingerprint, context=context, tolerances=ruleset.tolerances
+        )
     else:
         report = Report(
             cast("list[Row]", [*result.rows, *scan.unchecked]),
@@ -785,6 +787,7 @@ def validate_range(
             bytes_read=result.bytes_read,
             fingerprint=ruleset.fingerprint,
             context=context,
+            tolerances=ruleset.tolerances,
         )
     report.checked = scan.checked
     report.label_authors = dict(scan.authors)

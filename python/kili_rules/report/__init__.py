@@ -265,8 +265,12 @@ class Report(Sequence["Row"]):
         context: Context | None = None,
         jobs: Iterable[str] = (),
         unchecked: int = 0,
+        tolerances: Mapping[str, float] | None = None,
     ) -> None:
         self._rows: list[Row] = list(rows)
+        #: Rule id -> ``max_fraction`` (the rules' tolerances, ``RuleSet.tolerances``): such a
+        #: rule fails the run only when more than that fraction of the labels break it.
+        self.tolerances: dict[str, float] = dict(tolerances or {})
         self.labels = labels
         self.assets = assets
         self.invalid = invalid
@@ -309,6 +313,7 @@ class Report(Sequence["Row"]):
         *,
         fingerprint: str | None = None,
         context: Context | None = None,
+        tolerances: Mapping[str, float] | None = None,
     ) -> Report:
         """Wrap what the native batch run returned."""
         return cls(
@@ -321,6 +326,7 @@ class Report(Sequence["Row"]):
             context=context,
             jobs=result.jobs,
             unchecked=result.unchecked,
+            tolerances=tolerances,
         )
 
     @classmethod
@@ -341,6 +347,7 @@ class Report(Sequence["Row"]):
             context=Context.merge(report.context for report in reports),
             jobs=(job for report in reports for job in report.jobs),
             unchecked=sum(report.unchecked for report in reports),
+            tolerances={k: v for report in reports for k, v in report.tolerances.items()},
         )
         items = [report.items for report in reports if report.items is not None]
         merged.items = items[0] if len(items) == 1 else None
@@ -414,9 +421,38 @@ class Report(Sequence["Row"]):
         if fail_on == "never":
             return False
         failing = {"error"} if fail_on == "error" else {"error", "warning"}
+        tolerated = {t["rule"] for t in self.tolerance_status() if t["within"]}
         return self.invalid > 0 or any(
-            row.severity in failing or row.kind == INVALID_KIND for row in self._rows
+            (row.severity in failing and row.rule not in tolerated) or row.kind == INVALID_KIND
+            for row in self._rows
         )
+
+    def tolerance_status(self) -> list[dict[str, Any]]:
+        """Each rule with a ``max_fraction``: ``{"rule", "max_fraction", "labels" (checked),
+        "breaking" (distinct labels with a row of the rule), "fraction", "within"}``. A rule
+        within its tolerance does not fail the run (its rows stay in the report); with no
+        label checked, nothing is within."""
+        if not self.tolerances:
+            return []
+        breaking: dict[str, set[tuple[str | None, str | None]]] = {}
+        for row in self._rows:
+            if row.rule in self.tolerances:
+                breaking.setdefault(row.rule, set()).add((asset_key(row), row.label_id))
+        out = []
+        for rule, limit in self.tolerances.items():
+            n = len(breaking.get(rule, ()))
+            fraction = n / self.labels if self.labels else None
+            out.append(
+                {
+                    "rule": rule,
+                    "max_fraction": limit,
+                    "labels": self.labels,
+                    "breaking": n,
+                    "fraction": fraction,
+                    "within": fraction is not None and fraction <= limit,
+                }
+            )
+        return out
 
     def apply(
         self,
@@ -557,6 +593,8 @@ class Report(Sequence["Row"]):
             summary["issue_outcomes"] = self.issue_outcomes
         if self.trends is not None:
             summary["trends"] = self.trends
+        if self.tolerances:
+            summary["tolerances"] = self.tolerance_status()
         document = {
             "summary": summary,
             "checked": self.context.to_dict(),
