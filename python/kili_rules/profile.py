@@ -1,0 +1,240 @@
+"""Profiles: per job and category statistics of a set of labels (issue 20, point 2).
+
+A profile is the baseline a batch-level rule (``outlier``) judges one label against at submit
+time. This module computes it from records and reads it back; the format is versioned
+(``docs/profiles.md``). Sizes are in normalized units (fractions of the image).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+FORMAT = "kili-rules-profile"
+VERSION = 1
+QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
+# Size measures are also summarized on a log scale: a box 20x too small is then as far out
+# as one 20x too big.
+SIZE_MEASURES = ("area", "width", "height", "aspect")
+MEASURES = (*SIZE_MEASURES, "vertices", "objects_per_label", "text_length")
+
+
+class ProfileError(ValueError):
+    """A profile file or record that cannot be read; the message names what and where."""
+
+
+def _json_response(record: Any, where: str) -> Mapping[str, Any] | None:
+    """The jsonResponse of a record: a bare jsonResponse, a label or an asset's latest label."""
+    if isinstance(record, (str, bytes)):
+        try:
+            record = json.loads(record)
+        except ValueError as e:
+            raise ProfileError(f"{where}: not JSON ({e})") from None
+    if not isinstance(record, Mapping):
+        raise ProfileError(f"{where}: expected an object, got {type(record).__name__}")
+    if "latestLabel" in record:
+        record = record["latestLabel"]
+        if record is None:
+            return None  # an asset without label: nothing to profile
+        if not isinstance(record, Mapping):
+            raise ProfileError(f"{where}: latestLabel is not an object")
+    if "jsonResponse" in record:
+        resp = record["jsonResponse"]
+        if isinstance(resp, str):
+            try:
+                resp = json.loads(resp)
+            except ValueError as e:
+                raise ProfileError(f"{where}: jsonResponse is not JSON ({e})") from None
+        if not isinstance(resp, Mapping):
+            raise ProfileError(f"{where}: jsonResponse is not an object")
+        return resp
+    return record
+
+
+def _ring(ring: Any, where: str) -> list[tuple[float, float]]:
+    if not isinstance(ring, Mapping) or not isinstance(ring.get("normalizedVertices"), list):
+        raise ProfileError(f"{where}: boundingPoly ring without normalizedVertices")
+    pts = []
+    for v in ring["normalizedVertices"]:
+        if not isinstance(v, Mapping):
+            raise ProfileError(f"{where}: a vertex is not an object")
+        x, y = v.get("x"), v.get("y")
+        if not isinstance(x, (int, float)) or not isinstance(y, (int, float)):
+            raise ProfileError(f"{where}: a vertex without numeric x and y")
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise ProfileError(f"{where}: a vertex is not finite")
+        pts.append((float(x), float(y)))
+    return pts
+
+
+def _shoelace(pts: list[tuple[float, float]]) -> float:
+    s = 0.0
+    for (x1, y1), (x2, y2) in zip(pts, pts[1:] + pts[:1], strict=True):
+        s += x1 * y2 - x2 * y1
+    return abs(s) / 2.0
+
+
+def _object_measures(ann: Mapping[str, Any], where: str) -> dict[str, float] | None:
+    """Geometry measures of one annotation (outer ring minus holes), or None without geometry."""
+    poly = ann.get("boundingPoly")
+    if poly is None:
+        return None
+    if not isinstance(poly, list) or not poly:
+        raise ProfileError(f"{where}: boundingPoly is not a non-empty list")
+    rings = [_ring(r, where) for r in poly]
+    outer = rings[0]
+    if not outer:
+        raise ProfileError(f"{where}: boundingPoly has an empty outer ring")
+    xs, ys = [p[0] for p in outer], [p[1] for p in outer]
+    width, height = max(xs) - min(xs), max(ys) - min(ys)
+    area = _shoelace(outer) - sum(_shoelace(h) for h in rings[1:])
+    out = {"area": area, "width": width, "height": height, "vertices": float(len(outer))}
+    if height > 0:
+        out["aspect"] = width / height
+    return out
+
+
+class _Job:
+    def __init__(self) -> None:
+        self.values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        self.answers: Counter[str] = Counter()
+        self.labels = 0
+
+
+def _summary(values: list[float], log: bool) -> dict[str, Any]:
+    xs = sorted(values)
+    n = len(xs)
+    out: dict[str, Any] = {
+        "count": n,
+        "quantiles": {f"{q:g}": _quantile(xs, q) for q in QUANTILES},
+    }
+    med = _quantile(xs, 0.5)
+    out["median"] = med
+    out["mad"] = _quantile(sorted(abs(x - med) for x in xs), 0.5)
+    if log:
+        logs = sorted(math.log(x) for x in xs if x > 0)
+        if logs:
+            lmed = _quantile(logs, 0.5)
+            out["log_median"] = lmed
+            out["log_mad"] = _quantile(sorted(abs(x - lmed) for x in logs), 0.5)
+    return out
+
+
+def _quantile(xs: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    if not xs:
+        raise ProfileError("no values")  # callers never summarize an empty list
+    pos = q * (len(xs) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def build(records: Iterable[Any]) -> dict[str, Any]:
+    """The profile of records (bare jsonResponses, label records, asset records or JSON)."""
+    jobs: dict[str, _Job] = defaultdict(_Job)
+    n_labels = 0
+    for i, record in enumerate(records):
+        where = f"record {i}"
+        resp = _json_response(record, where)
+        if resp is None:
+            continue
+        n_labels += 1
+        for job_name, job in resp.items():
+            if not isinstance(job, Mapping):
+                continue  # not a job (Kili puts a few scalar keys next to the jobs)
+            stats = jobs[job_name]
+            stats.labels += 1
+            per_label: Counter[str] = Counter()
+            anns = job.get("annotations")
+            if anns is not None:
+                if not isinstance(anns, list):
+                    raise ProfileError(f"{where}: job '{job_name}' annotations is not a list")
+                for k, ann in enumerate(anns):
+                    w = f"{where}, job '{job_name}', annotation {k}"
+                    if not isinstance(ann, Mapping):
+                        raise ProfileError(f"{w}: not an object")
+                    cats = ann.get("categories") or []
+                    name = _first_category(cats, w) or ""
+                    per_label[name] += 1
+                    measures = _object_measures(ann, w)
+                    for m, v in (measures or {}).items():
+                        stats.values[name][m].append(v)
+            for name in _category_names(job.get("categories"), f"{where}, job '{job_name}'"):
+                stats.answers[name] += 1
+            text = job.get("text")
+            if isinstance(text, str):
+                stats.values[""]["text_length"].append(float(len(text)))
+            for name, c in per_label.items():
+                stats.values[name]["objects_per_label"].append(float(c))
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "labels": n_labels,
+        "jobs": {
+            name: {
+                "labels": job.labels,
+                "answers": dict(sorted(job.answers.items())),
+                "categories": {
+                    cat: {
+                        m: _summary(vals, m in SIZE_MEASURES)
+                        for m, vals in sorted(measures.items())
+                    }
+                    for cat, measures in sorted(job.values.items())
+                },
+            }
+            for name, job in sorted(jobs.items())
+        },
+    }
+
+
+def _category_names(cats: Any, where: str) -> list[str]:
+    if cats is None:
+        return []
+    if not isinstance(cats, list):
+        raise ProfileError(f"{where}: categories is not a list")
+    out = []
+    for c in cats:
+        if not isinstance(c, Mapping) or not isinstance(c.get("name"), str):
+            raise ProfileError(f"{where}: a category without a string name")
+        out.append(c["name"])
+    return out
+
+
+def _first_category(cats: Any, where: str) -> str | None:
+    names = _category_names(cats, where)
+    return names[0] if names else None
+
+
+def load(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a profile file, checking its format and version."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as e:
+        raise ProfileError(f"profile {os.fspath(path)}: {e.strerror}") from None
+    except ValueError as e:
+        raise ProfileError(f"profile {os.fspath(path)}: not JSON ({e})") from None
+    return parse(data, os.fspath(path))
+
+
+def parse(data: Any, where: str = "profile") -> dict[str, Any]:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ProfileError(f'{where}: not a kili-rules profile (no "format": "{FORMAT}")')
+    if data.get("version") != VERSION:
+        raise ProfileError(
+            f"{where}: profile version {data.get('version')!r}; this kili-rules reads {VERSION}"
+        )
+    if not isinstance(data.get("jobs"), dict):
+        raise ProfileError(f'{where}: "jobs" is not an object')
+    return data
+
+
+def dump(profile: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(profile, f, indent=1, sort_keys=True)
+        f.write("\n")

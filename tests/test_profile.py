@@ -1,0 +1,123 @@
+"""Profiles (issue 20, point 2): per job and category statistics, against numpy."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from kili_rules import profile
+from kili_rules.profile import ProfileError
+
+MEDIANS = {"car": 0.02, "person": 0.005, "sign": 0.001}  # median box areas, normalized
+
+
+def generate(n_labels: int, seed: int = 3) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
+    """Labels with three categories of log-normal box sizes; returns them and every area."""
+    rng = random.Random(seed)
+    labels, areas = [], {c: [] for c in MEDIANS}
+    for i in range(n_labels):
+        anns = []
+        for k in range(rng.randint(1, 6)):
+            cat = rng.choice(sorted(MEDIANS))
+            area = MEDIANS[cat] * math.exp(rng.gauss(0.0, 0.4))
+            aspect = math.exp(rng.gauss(0.0, 0.2))
+            w, h = math.sqrt(area * aspect), math.sqrt(area / aspect)
+            x, y = rng.uniform(0, 1 - w), rng.uniform(0, 1 - h)
+            pts = [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+            areas[cat].append(w * h)
+            anns.append(
+                {
+                    "mid": f"m{i}-{k}",
+                    "type": "rectangle",
+                    "categories": [{"name": cat}],
+                    "boundingPoly": [{"normalizedVertices": [{"x": a, "y": b} for a, b in pts]}],
+                }
+            )
+        labels.append({"jsonResponse": {"OBJ": {"annotations": anns}}})
+    return labels, areas
+
+
+def test_profile_matches_numpy_and_round_trips(tmp_path: Path) -> None:
+    labels, areas = generate(400)
+    prof = profile.build(labels)
+    assert prof["format"] == "kili-rules-profile" and prof["version"] == 1
+    assert prof["labels"] == 400
+    cats = prof["jobs"]["OBJ"]["categories"]
+    assert sorted(cats) == sorted(MEDIANS)
+    for cat, xs in areas.items():
+        a = np.array(xs)
+        s = cats[cat]["area"]
+        assert s["count"] == len(xs)
+        for q, v in s["quantiles"].items():
+            assert v == pytest.approx(float(np.quantile(a, float(q))), rel=1e-9)
+        assert s["median"] == pytest.approx(float(np.median(a)), rel=1e-9)
+        assert s["mad"] == pytest.approx(float(np.median(np.abs(a - np.median(a)))), rel=1e-9)
+        la = np.log(a)
+        assert s["log_median"] == pytest.approx(float(np.median(la)), rel=1e-9)
+        assert s["log_mad"] == pytest.approx(float(np.median(np.abs(la - np.median(la)))), rel=1e-9)
+        # the generator's median is recovered (log-normal, sigma 0.4, a few hundred samples)
+        assert s["median"] == pytest.approx(MEDIANS[cat], rel=0.1)
+        assert cats[cat]["vertices"]["median"] == 4
+    for cat in MEDIANS:
+        counts = [
+            sum(
+                a["categories"][0]["name"] == cat for a in lab["jsonResponse"]["OBJ"]["annotations"]
+            )
+            for lab in labels
+        ]
+        held = np.array([c for c in counts if c])
+        s = cats[cat]["objects_per_label"]
+        assert s["count"] == len(held)
+        assert s["median"] == float(np.median(held))
+    path = tmp_path / "profile.json"
+    profile.dump(prof, path)
+    assert profile.load(path) == json.loads(json.dumps(prof))
+
+
+def test_answers_and_text_lengths() -> None:
+    records = [
+        {"CLS": {"categories": [{"name": "A"}]}, "TXT": {"text": "hello"}},
+        json.dumps({"CLS": {"categories": [{"name": "B"}]}, "TXT": {"text": "hi"}}),
+        {"latestLabel": {"jsonResponse": json.dumps({"CLS": {"categories": [{"name": "A"}]}})}},
+        {"latestLabel": None},
+    ]
+    prof = profile.build(records)
+    assert prof["labels"] == 3
+    assert prof["jobs"]["CLS"]["answers"] == {"A": 2, "B": 1}
+    assert prof["jobs"]["TXT"]["categories"][""]["text_length"]["quantiles"]["0"] == 2
+    assert prof["jobs"]["TXT"]["categories"][""]["text_length"]["quantiles"]["1"] == 5
+
+
+@pytest.mark.parametrize(
+    ("records", "message"),
+    [
+        ([42], "record 0: expected an object, got int"),
+        (["{not json"], "record 0: not JSON"),
+        ([{"J": {"annotations": {}}}], "record 0: job 'J' annotations is not a list"),
+        (
+            [{"J": {"annotations": [{"boundingPoly": [{"normalizedVertices": [{"x": "a"}]}]}]}}],
+            "record 0, job 'J', annotation 0: a vertex without numeric x and y",
+        ),
+        ([{"J": {"categories": [{"nom": "A"}]}}], "a category without a string name"),
+    ],
+)
+def test_bad_records_name_what_and_where(records: list[Any], message: str) -> None:
+    with pytest.raises(ProfileError, match=message.replace("(", r"\(")):
+        profile.build(records)
+
+
+def test_bad_profile_files(tmp_path: Path) -> None:
+    p = tmp_path / "p.json"
+    p.write_text('{"format": "kili-rules-profile", "version": 9, "jobs": {}}')
+    with pytest.raises(ProfileError, match="profile version 9; this kili-rules reads 1"):
+        profile.load(p)
+    p.write_text("[]")
+    with pytest.raises(ProfileError, match="not a kili-rules profile"):
+        profile.load(p)
+    with pytest.raises(ProfileError, match="No such file"):
+        profile.load(tmp_path / "missing.json")
