@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import math
 import random
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +124,58 @@ def test_bad_profile_files(tmp_path: Path) -> None:
         profile.load(p)
     with pytest.raises(ProfileError, match="No such file"):
         profile.load(tmp_path / "missing.json")
+
+
+def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kili_rules.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_cli_profile_of_list_jsonl_zip_and_folder_agree(tmp_path: Path) -> None:
+    labels, _ = generate(60)
+    assets = [
+        {"id": f"a{i}", "externalId": f"x{i}", "latestLabel": lab} for i, lab in enumerate(labels)
+    ]
+    sources = {"list": tmp_path / "records.json", "jsonl": tmp_path / "records.jsonl"}
+    sources["list"].write_text(json.dumps(labels))
+    sources["jsonl"].write_text("\n".join(json.dumps(a) for a in assets) + "\n")
+    folder = tmp_path / "export"
+    (folder / "labels").mkdir(parents=True)
+    with zipfile.ZipFile(tmp_path / "export.zip", "w") as z:
+        for a in assets:
+            body = json.dumps(a)
+            z.writestr(f"labels/{a['externalId']}.json", body)
+            (folder / "labels" / f"{a['externalId']}.json").write_text(body)
+    sources["zip"], sources["folder"] = tmp_path / "export.zip", folder
+    expected = json.loads(json.dumps(profile.build(labels)))
+    for name, src in sources.items():
+        out = tmp_path / f"{name}.profile.json"
+        result = run_cli("profile", src, "-o", out)
+        assert result.returncode == 0, result.stderr
+        assert "profile of 60 labels, 1 jobs" in result.stdout
+        assert json.loads(out.read_text()) == expected, name
+
+
+def test_cli_profile_errors_are_one_line(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1]")
+    for src, needle in [
+        (empty, "no labels to profile"),
+        (bad, "record 0: expected an object, got int"),
+        (tmp_path / "missing.json", "No such file"),
+        (tmp_path, "a folder without data.json or labels/*.json"),
+    ]:
+        result = run_cli("profile", src, "-o", tmp_path / "out.json")
+        assert result.returncode == 2, result
+        assert "Traceback" not in result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("kili-rules: error: "), result.stderr
+        assert needle in lines[0], lines[0]
+    assert not (tmp_path / "out.json").exists()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 FORMAT = "kili-rules-profile"
@@ -238,3 +239,57 @@ def dump(profile: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(profile, f, indent=1, sort_keys=True)
         f.write("\n")
+
+
+def read_source(path: str | os.PathLike[str]) -> Iterator[Any]:
+    """Records of a source: a JSON list file, JSON Lines, or a Kili export (zip or unzipped
+    folder holding ``data.json`` or ``labels/*.json``)."""
+    p = os.fspath(path)
+    if os.path.isdir(p):
+        yield from _read_folder(p)
+    elif zipfile.is_zipfile(p):
+        with zipfile.ZipFile(p) as z:
+            names = sorted(n for n in z.namelist() if _is_export_member(n))
+            if not names:
+                raise ProfileError(f"{p}: a zip without data.json or labels/*.json")
+            for n in names:
+                yield from _records_of(z.read(n), f"{p}:{n}")
+    else:
+        with open(p, "rb") as f:
+            data = f.read()
+        if p.endswith(".jsonl") or p.endswith(".ndjson"):
+            for i, line in enumerate(data.splitlines()):
+                if line.strip():
+                    yield from _records_of(line, f"{p}:{i + 1}")
+        else:
+            yield from _records_of(data, p)
+
+
+def _is_export_member(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1]
+    return base == "data.json" or (name.endswith(".json") and "labels/" in name)
+
+
+def _read_folder(p: str) -> Iterator[Any]:
+    names = sorted(
+        os.path.relpath(os.path.join(root, f), p).replace(os.sep, "/")
+        for root, _, files in os.walk(p)
+        for f in files
+    )
+    members = [n for n in names if _is_export_member(n)]
+    if not members:
+        raise ProfileError(f"{p}: a folder without data.json or labels/*.json")
+    for n in members:
+        with open(os.path.join(p, n), "rb") as f:
+            yield from _records_of(f.read(), os.path.join(p, n))
+
+
+def _records_of(data: bytes, where: str) -> Iterator[Any]:
+    try:
+        value = json.loads(data)
+    except ValueError as e:
+        raise ProfileError(f"{where}: not JSON ({e})") from None
+    if isinstance(value, list):
+        yield from value
+    else:
+        yield value
