@@ -19,8 +19,12 @@ from kili_rules.profile import ProfileError
 MEDIANS = {"car": 0.02, "person": 0.005, "sign": 0.001}  # median box areas, normalized
 
 
-def generate(n_labels: int, seed: int = 3) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
-    """Labels with three categories of log-normal box sizes; returns them and every area."""
+def generate(
+    n_labels: int, seed: int = 3, outliers: float = 0.0, injected: set[str] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, list[float]]]:
+    """Labels with three categories of log-normal box sizes, a fraction ``outliers`` of the
+    boxes 20 times too big or too small (their mids added to ``injected``); returns the
+    labels and every area."""
     rng = random.Random(seed)
     labels, areas = [], {c: [] for c in MEDIANS}
     for i in range(n_labels):
@@ -28,9 +32,13 @@ def generate(n_labels: int, seed: int = 3) -> tuple[list[dict[str, Any]], dict[s
         for k in range(rng.randint(1, 6)):
             cat = rng.choice(sorted(MEDIANS))
             area = MEDIANS[cat] * math.exp(rng.gauss(0.0, 0.4))
+            if rng.random() < outliers:
+                area *= rng.choice((20.0, 1 / 20))
+                assert injected is not None
+                injected.add(f"m{i}-{k}")
             aspect = math.exp(rng.gauss(0.0, 0.2))
             w, h = math.sqrt(area * aspect), math.sqrt(area / aspect)
-            x, y = rng.uniform(0, 1 - w), rng.uniform(0, 1 - h)
+            x, y = rng.uniform(0, max(0.0, 1 - w)), rng.uniform(0, max(0.0, 1 - h))
             pts = [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
             areas[cat].append(w * h)
             anns.append(
@@ -179,3 +187,52 @@ def test_cli_profile_errors_are_one_line(tmp_path: Path) -> None:
         assert len(lines) == 1 and lines[0].startswith("kili-rules: error: "), result.stderr
         assert needle in lines[0], lines[0]
     assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_outliers_found_at_recall_and_precision_090(seed: int) -> None:
+    injected: set[str] = set()
+    labels, _ = generate(3000, seed=seed, outliers=0.01, injected=injected)
+    assert len(injected) > 60
+    found = {o.mid for o in profile.find_outliers(labels, job="OBJ", measure="area")}
+    hits = len(found & injected)
+    assert hits / len(injected) >= 0.9  # recall
+    assert hits / len(found) >= 0.9  # precision
+
+
+def test_outlier_rows_show_value_and_median_and_need_support() -> None:
+    injected: set[str] = set()
+    labels, _ = generate(300, seed=5, outliers=0.02, injected=injected)
+    rows = profile.find_outliers(labels, job="OBJ", measure="area")
+    assert rows and all(r.z > 3.5 for r in rows)
+    for r in rows:
+        assert r.median == pytest.approx(MEDIANS[r.category], rel=0.2)
+        ratio = r.value / r.median
+        assert ratio > 5 or ratio < 1 / 5
+    assert profile.find_outliers(labels, job="OBJ", measure="area", min_support=10**6) == []
+    with pytest.raises(ProfileError, match="measure 'size': expected one of area"):
+        profile.find_outliers(labels, job="OBJ", measure="size")
+
+
+def test_one_label_judged_against_a_profile() -> None:
+    clean, _ = generate(500, seed=8)
+    prof = json.loads(json.dumps(profile.build(clean)))
+    w = h = math.sqrt(MEDIANS["car"] * 40)  # a triangle of area 20x the median
+    big = {
+        "mid": "big",
+        "categories": [{"name": "car"}],
+        "boundingPoly": [
+            {"normalizedVertices": [{"x": 0, "y": 0}, {"x": w, "y": 0}, {"x": w, "y": h}]}
+        ],
+    }
+    ok = dict(big, mid="ok")
+    s = math.sqrt(MEDIANS["car"] * 2)  # a right triangle of area s*s/2 = the median
+    ok["boundingPoly"] = [
+        {"normalizedVertices": [{"x": 0, "y": 0}, {"x": s, "y": 0}, {"x": s, "y": s}]}
+    ]
+    one = {"OBJ": {"annotations": [big, ok]}}
+    # on its own, one label has no support: nothing judged
+    assert profile.find_outliers([one], job="OBJ", measure="area") == []
+    rows = profile.find_outliers([one], job="OBJ", measure="area", baseline=prof)
+    assert [r.mid for r in rows] == ["big"]
+    assert rows[0].median == prof["jobs"]["OBJ"]["categories"]["car"]["area"]["median"]

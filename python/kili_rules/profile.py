@@ -13,6 +13,7 @@ import os
 import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 FORMAT = "kili-rules-profile"
@@ -293,3 +294,87 @@ def _records_of(data: bytes, where: str) -> Iterator[Any]:
         yield from value
     else:
         yield value
+
+
+# -- robust outliers (the statistic of the planned `outlier` kind) ----------------------------
+
+OBJECT_MEASURES = ("area", "width", "height", "aspect", "vertices")
+MAD_SCALE = 1.4826  # MAD of a normal distribution times this is its standard deviation
+
+
+@dataclass(frozen=True)
+class Outlier:
+    record: int  # index of the record in the input
+    mid: str | None
+    category: str
+    value: float
+    median: float
+    z: float
+
+
+def robust_z(value: float, summary: Mapping[str, Any], log: bool) -> float:
+    """|x - median| / (1.4826 * MAD), on the log scale when ``log`` (a profile measure's
+    summary, see :func:`build`). A zero MAD makes every other value infinitely far."""
+    if log:
+        if value <= 0 or "log_median" not in summary:
+            return math.inf
+        x, med, mad = math.log(value), summary["log_median"], summary["log_mad"]
+    else:
+        x, med, mad = value, summary["median"], summary["mad"]
+    if mad == 0:
+        return 0.0 if x == med else math.inf
+    return float(abs(x - med) / (MAD_SCALE * mad))
+
+
+def find_outliers(
+    records: Iterable[Any],
+    *,
+    job: str,
+    measure: str,
+    max_z: float = 3.5,
+    min_support: int = 30,
+    log: bool | None = None,
+    baseline: Mapping[str, Any] | None = None,
+) -> list[Outlier]:
+    """Objects of ``job`` whose ``measure`` is past ``max_z`` robust z-scores from their
+    category's median: over the records themselves (two passes), or against ``baseline``
+    (a profile) when given. A category with fewer than ``min_support`` objects is not judged."""
+    if measure not in OBJECT_MEASURES:
+        raise ProfileError(f"measure '{measure}': expected one of {', '.join(OBJECT_MEASURES)}")
+    if max_z <= 0 or min_support < 1:
+        raise ProfileError("max_z must be positive and min_support at least 1")
+    use_log = measure in SIZE_MEASURES if log is None else log
+    rows: list[tuple[int, str | None, str, float]] = []
+    values: dict[str, list[float]] = defaultdict(list)
+    for i, record in enumerate(records):  # pass 1: the values, per category
+        resp = _json_response(record, f"record {i}")
+        if resp is None or not isinstance(resp.get(job), Mapping):
+            continue
+        anns = resp[job].get("annotations") or []
+        if not isinstance(anns, list):
+            raise ProfileError(f"record {i}: job '{job}' annotations is not a list")
+        for k, ann in enumerate(anns):
+            w = f"record {i}, job '{job}', annotation {k}"
+            if not isinstance(ann, Mapping):
+                raise ProfileError(f"{w}: not an object")
+            m = _object_measures(ann, w)
+            if m is None or measure not in m:
+                continue
+            cat = _first_category(ann.get("categories") or [], w) or ""
+            mid = ann.get("mid")
+            rows.append((i, mid if isinstance(mid, str) else None, cat, m[measure]))
+            values[cat].append(m[measure])
+    if baseline is not None:
+        cats = parse(baseline).get("jobs", {}).get(job, {}).get("categories", {})
+        summaries = {c: s[measure] for c, s in cats.items() if measure in s}
+    else:
+        summaries = {c: _summary(v, use_log) for c, v in values.items()}
+    out = []
+    for i, mid, cat, value in rows:  # pass 2: judge each object
+        s = summaries.get(cat)
+        if s is None or s["count"] < min_support:
+            continue
+        z = robust_z(value, s, use_log)
+        if z > max_z:
+            out.append(Outlier(i, mid, cat, value, s["median"], z))
+    return out
