@@ -236,3 +236,26 @@ def test_one_label_judged_against_a_profile() -> None:
     rows = profile.find_outliers([one], job="OBJ", measure="area", baseline=prof)
     assert [r.mid for r in rows] == ["big"]
     assert rows[0].median == prof["jobs"]["OBJ"]["categories"]["car"]["area"]["median"]
+
+
+def test_share_findings_objects_and_answers() -> None:
+    def box(cat: str) -> dict[str, Any]:
+        return {"categories": [{"name": cat}]}
+
+    records = [
+        {"OBJ": {"annotations": [box("a")] * 8 + [box("b")]}},
+        {"OBJ": {"annotations": [box("c")]}},
+    ]
+    rows = profile.share_findings(records, job="OBJ", min_share=0.15)
+    assert [(r.category, r.count, r.total) for r in rows] == [("b", 1, 10), ("c", 1, 10)]
+    rows = profile.share_findings(records, job="OBJ", max_share=0.5)
+    assert [(r.category, r.share) for r in rows] == [("a", 0.8)]
+    assert profile.share_findings(records, job="OBJ", min_share=0.1, max_share=0.8) == []
+    answers = [{"CLS": {"categories": [{"name": n}]}} for n in "xxxy"]
+    rows = profile.share_findings(answers, job="CLS", of="answers", max_share=0.7)
+    assert [(r.category, r.share) for r in rows] == [("x", 0.75)]
+    assert profile.share_findings([], job="OBJ", min_share=0.5) == []
+    with pytest.raises(ProfileError, match="max_share 2: expected a fraction"):
+        profile.share_findings(records, job="OBJ", max_share=2)
+    with pytest.raises(ProfileError, match="give min_share, max_share or both"):
+        profile.share_findings(records, job="OBJ")

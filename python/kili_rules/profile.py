@@ -378,3 +378,60 @@ def find_outliers(
         if z > max_z:
             out.append(Outlier(i, mid, cat, value, s["median"], z))
     return out
+
+
+# -- category shares (the statistic of the planned `distribution` kind) -----------------------
+
+
+@dataclass(frozen=True)
+class ShareFinding:
+    category: str
+    count: int
+    total: int
+    share: float
+
+
+def share_findings(
+    records: Iterable[Any],
+    *,
+    job: str,
+    of: str = "objects",
+    min_share: float | None = None,
+    max_share: float | None = None,
+) -> list[ShareFinding]:
+    """Categories whose share of the job's objects (``of="objects"``) or answers
+    (``of="answers"``) over the records is below ``min_share`` or above ``max_share``.
+    ``min_share`` judges only the categories that occur (the records do not say which
+    categories exist: a category never seen is not reported); an empty batch has no finding."""
+    if of not in ("objects", "answers"):
+        raise ProfileError(f"of '{of}': expected objects or answers")
+    for name, v in (("min_share", min_share), ("max_share", max_share)):
+        if v is not None and not 0 <= v <= 1:
+            raise ProfileError(f"{name} {v}: expected a fraction between 0 and 1")
+    if min_share is None and max_share is None:
+        raise ProfileError("give min_share, max_share or both")
+    counts: Counter[str] = Counter()
+    for i, record in enumerate(records):
+        resp = _json_response(record, f"record {i}")
+        if resp is None or not isinstance(resp.get(job), Mapping):
+            continue
+        where = f"record {i}, job '{job}'"
+        if of == "answers":
+            counts.update(_category_names(resp[job].get("categories"), where))
+            continue
+        anns = resp[job].get("annotations") or []
+        if not isinstance(anns, list):
+            raise ProfileError(f"{where}: annotations is not a list")
+        for k, ann in enumerate(anns):
+            if not isinstance(ann, Mapping):
+                raise ProfileError(f"{where}, annotation {k}: not an object")
+            counts[_first_category(ann.get("categories"), f"{where}, annotation {k}") or ""] += 1
+    total = sum(counts.values())
+    out = []
+    for cat, n in sorted(counts.items()):
+        share = n / total
+        if (min_share is not None and share < min_share) or (
+            max_share is not None and share > max_share
+        ):
+            out.append(ShareFinding(cat, n, total, share))
+    return out
