@@ -269,6 +269,17 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_profile(args: argparse.Namespace) -> int:
+    from kili_rules import profile
+
+    prof = profile.build(profile.read_source(args.source))
+    if prof["labels"] == 0:
+        raise UsageError(f"{args.source}: no labels to profile")
+    profile.dump(prof, args.output)
+    print(f"profile of {prof['labels']} labels, {len(prof['jobs'])} jobs: {args.output}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from kili_rules import RuleSet
 
@@ -853,6 +864,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bundle.add_argument("--force", action="store_true", help="write into a non-empty DIR")
     bundle.set_defaults(func=cmd_bundle)
+
+    prof = sub.add_parser(
+        "profile",
+        help="write per job and category statistics of labels (docs/profiles.md)",
+    )
+    prof.add_argument(
+        "source", help="a JSON list file, JSON Lines, or a Kili export (zip or folder)"
+    )
+    prof.add_argument("--output", "-o", metavar="FILE", required=True, help="the profile JSON")
+    prof.set_defaults(func=cmd_profile)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the rules file")
     schema.add_argument("--output", "-o", metavar="FILE", help="write it here, not stdout")
