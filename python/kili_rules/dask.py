@@ -226,7 +226,8 @@ def validate_project(
     The asset count is read here; each task pages its own range with the client's endpoint
     and API key (they travel to the workers in the task). Each worker process keeps its own
     rate limit, so keep ``concurrency`` x workers modest against Kili's per-client budget.
-    Shards are offsets: run it on a project that is not being changed meanwhile.
+    Shards are offsets: the merge checks that together they read every asset exactly once
+    (else the shards concerned are in ``failures``); there is no repair by id across shards.
     """
     from kili_rules.kili.project import (
         GraphQLPoster,
