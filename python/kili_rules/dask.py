@@ -43,6 +43,8 @@ class ShardResult:
     shard: str
     frame: pandas.DataFrame
     counts: dict[str, int]
+    #: a project shard: the ids of the assets it read (the merge checks their coverage)
+    asset_ids: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -93,11 +95,12 @@ class ShardedResult:
         return pyarrow.Table.from_pandas(self.frame, preserve_index=False)
 
 
-def _shard_of(name: str, report: Report) -> ShardResult:
+def _shard_of(name: str, report: Report, asset_ids: frozenset[str] = frozenset()) -> ShardResult:
     return ShardResult(
         name,
         report.to_pandas(),
         {name_: int(getattr(report, name_)) for name_ in COUNTS},
+        asset_ids,
     )
 
 
@@ -117,8 +120,48 @@ def _project_task(
     from kili_rules.kili.project import GraphQLPoster, validate_range
 
     poster = GraphQLPoster(api["endpoint"], api["api_key"], api["verify"])
-    report = validate_range(ruleset, poster, project_id, where, start, stop, **options)
-    return _shard_of(f"{project_id}[{start}:{stop}]", report)
+    seen: set[str] = set()
+    report = validate_range(ruleset, poster, project_id, where, start, stop, seen=seen, **options)
+    return _shard_of(f"{project_id}[{start}:{stop}]", report, frozenset(seen))
+
+
+def _check_coverage(
+    result: ShardedResult,
+    shards: Mapping[str, frozenset[str]],
+    ranges: Mapping[str, tuple[int, int]],
+    total: int,
+) -> None:
+    """Offsets shift and a page can be served twice: the shards must together have read every
+    asset exactly once. A shard that read fewer assets than its range, or an asset that more
+    than one shard read, fails the shard(s) by name (their rows are kept; the run is not ok).
+    """
+    owner: dict[str, str] = {}
+    shared: dict[tuple[str, str], int] = {}
+    for name, ids in shards.items():
+        for asset_id in ids:
+            first = owner.setdefault(asset_id, name)
+            if first != name:
+                shared[(first, name)] = shared.get((first, name), 0) + 1
+    for (first, second), n in shared.items():
+        text = (
+            f"{n} asset(s) were read by more than one shard ({first} and {second}): the "
+            "offsets shifted or Kili served a page twice, so other assets may be unread"
+        )
+        for name in (first, second):
+            previous = result.failures.get(name)
+            result.failures[name] = text if previous is None else f"{previous}; {text}"
+    for name, ids in shards.items():
+        start, stop = ranges[name]
+        if len(ids) < stop - start and name not in result.failures:
+            result.failures[name] = (
+                f"read {len(ids)} distinct asset(s) of the {stop - start} at offsets "
+                f"[{start}:{stop}]: {stop - start - len(ids)} not read, so not checked (a page "
+                "repeated or skipped, or the project changed during the run)"
+            )
+    if not result.failures and len(owner) != total:
+        result.failures["coverage"] = (
+            f"countAssets said {total} asset(s), the shards read {len(owner)} distinct ones"
+        )
 
 
 def _gather(
@@ -126,6 +169,7 @@ def _gather(
     futures: Sequence[Any],
     names: Sequence[str],
     tolerances: dict[str, float] | None = None,
+    shards: dict[str, frozenset[str]] | None = None,
 ) -> ShardedResult:
     import pandas
     from dask.distributed import wait
@@ -144,6 +188,8 @@ def _gather(
             continue
         shard: ShardResult = future.result()
         result.counts[name] = shard.counts
+        if shards is not None:
+            shards[name] = shard.asset_ids
         if len(shard.frame):
             frames.append(shard.frame)
     if frames:  # in shard order, as the inputs were given
@@ -204,7 +250,8 @@ def validate_project(
     The asset count is read here; each task pages its own range with the client's endpoint
     and API key (they travel to the workers in the task). Each worker process keeps its own
     rate limit, so keep ``concurrency`` x workers modest against Kili's per-client budget.
-    Shards are offsets: run it on a project that is not being changed meanwhile.
+    Shards are offsets: the merge checks that together they read every asset exactly once
+    (else the shards concerned are in ``failures``); there is no repair by id across shards.
     """
     from kili_rules.kili.project import (
         GraphQLPoster,
@@ -246,4 +293,7 @@ def validate_project(
         for start, stop in ranges
     ]
     names = [f"{project_id}[{start}:{stop}]" for start, stop in ranges]
-    return _gather(client, futures, names, ruleset.tolerances)
+    shards: dict[str, frozenset[str]] = {}
+    result = _gather(client, futures, names, ruleset.tolerances, shards)
+    _check_coverage(result, shards, dict(zip(names, ranges, strict=True)), total)
+    return result

@@ -742,6 +742,7 @@ def validate_range(
     threads: int | None = None,
     disable_tqdm: bool = True,
     complete: bool = False,
+    seen: set[str] | None = None,
 ) -> Report:
     """Validate the assets at offsets ``[start, stop)`` of a scan (one shard of a project).
 
@@ -793,6 +794,8 @@ def validate_range(
     report.label_authors = dict(scan.authors)
     report.items = drawn_assets(poster, report, scan.query, LABEL_FIELDS[labels])
     report.notes.extend(scan.notes)
+    if seen is not None:
+        seen.update(scan.seen)
     for note in scan.notes:
         LOGGER.warning("kili-rules: %s", note)
     return report
