@@ -756,12 +756,40 @@ class _Runner:
             wanted: Counter[tuple[str, str | None]] = Counter(
                 fingerprint(issue_text(issue), issue.mid) for issue in verdict.issues
             )
+            # an issue's identity is its rule and object, not its wording: an open issue
+            # kili-rules marked (kili.waivers) stands for its rule's finding on that object
+            # even when the text changed (a reworded message, a value that moved), so a new
+            # version does not create it again; issues without a mark (made before marks
+            # were kept) are recognised by their text, as before
+            marks_of = waivers.read_marks(work.metadata, verdict.metadata_prefix)
+            # the findings still without an issue: (text key, (rule, mid) or None)
+            pending: list[tuple[tuple[str, str | None], tuple[str, str | None] | None]] = [
+                (
+                    fingerprint(issue_text(issue), issue.mid),
+                    (issue.rule, issue.mid)
+                    if isinstance(getattr(issue, "rule", None), str)
+                    else None,
+                )
+                for issue in verdict.issues
+            ]
             kept: list[str] = []
             solve: list[_OpenIssue] = []
+            unmatched: list[_OpenIssue] = []
             for current in work.open_issues or []:
                 key = fingerprint(current.text, current.mid)
-                if wanted[key] > 0:
-                    wanted[key] -= 1
+                at = next((i for i, p in enumerate(pending) if p[0] == key), None)
+                if at is None:
+                    unmatched.append(current)
+                    continue
+                wanted[pending.pop(at)[0]] -= 1
+                kept.append(current.id)
+            for current in unmatched:
+                mark = marks_of.get(current.id)
+                rule_key = (mark[0], mark[1] or None) if mark is not None else None
+                at = next((i for i, p in enumerate(pending) if rule_key and p[1] == rule_key), None)
+                if at is not None:
+                    # the same finding worded otherwise: kept, not created again
+                    wanted[pending.pop(at)[0]] -= 1
                     kept.append(current.id)
                 elif self.reconcile and current.id in ledger:
                     solve.append(current)
