@@ -91,3 +91,16 @@ def test_a_429_with_retry_after_is_waited_out(emu: KiliEmulator, rules: Path, ca
     assert audit(emu, rules, project) == 1
     assert time.monotonic() - t0 >= 3, "Retry-After was not honoured"
     assert {r["asset_id"] for r in rows(capsys) if r["rule"] == "one-a"} == {ids[0]}
+
+
+def test_a_create_issues_that_stores_less_fails_the_apply_exit(
+    emu: KiliEmulator, rules: Path, capsys: Any
+) -> None:
+    project = emu.add_project()
+    emu.add_assets(project, [{"labels": [BAD]} for _ in range(3)])
+    emu.inject_lost_write("createIssues", drop=1)  # answers 3 created, keeps 2
+    argv = ["audit", "--project", project, "--rules", str(rules), "--api-key-env", "AUDIT_KEY"]
+    code = main([*argv, "--api-endpoint", emu.endpoint, "--no-progress", "--apply"])
+    assert code == 2, "an apply whose creation did not land exited as a success"
+    assert "missing" in capsys.readouterr().err
+    assert len(emu.issues(project, status="OPEN")) == 2
