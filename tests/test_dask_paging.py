@@ -106,3 +106,25 @@ def test_an_asset_in_two_shards_fails_the_run_naming_both(
     text = " ".join(result.failures.values())
     assert f"{project}[0:200]" in text and f"{project}[200:400]" in text, result.failures
     assert "more than one shard" in text, result.failures
+
+
+def test_a_total_that_lies_low_fails_the_run(client: Client, emu: KiliEmulator) -> None:
+    project, _ = project_of(emu)
+    # The count the shards are cut from says 300: every shard is whole, and the 100 bad
+    # assets past it would be in no shard.
+    emu.inject_count_fault(-100, calls=1)
+    result = validate_project(
+        RULES, emu.kili_client(), project, client=client, shard_size=200, page_size=100
+    )
+    assert not result.ok, "100 assets past a lying total were reported ok"
+    assert "coverage" in result.failures and "100" in result.failures["coverage"], result.failures
+
+
+def test_a_total_that_always_lies_low_fails_the_run(client: Client, emu: KiliEmulator) -> None:
+    project, _ = project_of(emu)
+    emu.inject_count_fault(-100, calls=None)  # every countAssets, the final check's too
+    result = validate_project(
+        RULES, emu.kili_client(), project, client=client, shard_size=200, page_size=100
+    )
+    assert not result.ok
+    assert "assets listed" in result.failures["coverage"], result.failures

@@ -168,3 +168,14 @@ def test_a_create_issues_that_saves_less_than_it_answers_fails_then_heals(
     assert len(emu.issues(project, status="OPEN")) == 3
     third = report.apply(kili, project_id=project, dry_run=False)
     assert third.count("create_issue") == 0
+
+
+def test_a_count_that_lies_low_every_time_is_not_ok(emu: KiliEmulator, kili: Any) -> None:
+    project, ids = project_of(emu, 300, 100)
+    # Every countAssets answers 100 fewer than Kili holds: the total and the "nothing left
+    # unread" check agree with each other, and the 100 bad assets would be left unread.
+    emu.inject_count_fault(-100, calls=None)
+    report = scan(kili, project)
+    assert flagged(report) == set(ids[300:]), "the assets the count hid were not read"
+    assert not report.ok, "a total that did not match the assets Kili served was ok"
+    assert any("countAssets" in n for n in report.notes), report.notes

@@ -145,9 +145,10 @@ def test_faults_on_pages_are_retried(emu: KiliEmulator, kili: Any) -> None:
     report = RULES.validate_project(kili, project, page_size=100, disable_tqdm=True)
     assert keys(report) == keys(expected) and report.labels == 1_000
     sent = emu.requests[len(before) :]
-    # 10 pages + 4 failed attempts + the assets the report draws, read again by id; 1 count +
-    # 1 failed attempt + the count of assets not read
-    assert sent.count("assets") == 15
+    # 10 pages + 4 failed attempts + the listing of the assets not read (empty) + the assets
+    # the report draws, read again by id; 1 count + 1 failed attempt + the count of assets
+    # not read
+    assert sent.count("assets") == 16
     assert sent.count("countAssets") == 3
 
 
@@ -289,8 +290,8 @@ def test_calls_go_through_the_sdk_rate_limiter(
     emu.add_assets(project, ({"labels": [{}]} for _ in range(450)))
     before = len(emu.requests)
     RULES.validate_project(kili, project, page_size=100, disable_tqdm=True)
-    # the count, 5 pages, the count of the assets not read (0)
-    assert len(taken) == len(emu.requests) - before == 1 + 5 + 1
+    # the count, 5 pages, the count of the assets not read (0) and their listing (empty)
+    assert len(taken) == len(emu.requests) - before == 1 + 5 + 1 + 1
 
 
 def test_progress_bar_on_stderr(emu: KiliEmulator, kili: Any, capsys: Any) -> None:

@@ -296,4 +296,32 @@ def validate_project(
     shards: dict[str, frozenset[str]] = {}
     result = _gather(client, futures, names, ruleset.tolerances, shards)
     _check_coverage(result, shards, dict(zip(names, ranges, strict=True)), total)
+    if not result.failures:
+        _check_none_left(result, poster, scan_where, shards)
     return result
+
+
+def _check_none_left(
+    result: ShardedResult, poster: Any, where: Mapping[str, Any], shards: Mapping[str, Any]
+) -> None:
+    """The shards were cut from one countAssets; a total that lied low would leave the assets
+    past it in no shard. The assets no shard read must count 0 and list none (two requests)."""
+    from kili_rules.kili.project import ASSETS_QUERY, COUNT_QUERY
+
+    read: set[str] = set().union(*shards.values()) if shards else set()
+    excluded = sorted(set(where.get("idNotIn") or ()) | read)
+    left = poster.post(
+        COUNT_QUERY, {"where": {**where, "idNotIn": excluded}}, "countAssets not read by a shard"
+    )
+    if left == 0:  # a count is not proof on its own: the listing must be empty too
+        listed = poster.post(
+            ASSETS_QUERY % "id",
+            {"where": {**where, "idNotIn": excluded}, "first": 1, "skip": 0},
+            "assets not read by a shard",
+        )
+        left = 0 if listed == [] else f"0, but assets listed {listed!r}"
+    if left != 0:
+        result.failures["coverage"] = (
+            f"countAssets of the assets no shard read answered {left!r}, not 0: the count the "
+            "shards were cut from was wrong or the project changed; those assets are unchecked"
+        )

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from .delivery import Delivery, Dispatcher
-from .faults import Fault, Faults, LostWrite, PageFault
+from .faults import CountFault, Fault, Faults, LostWrite, PageFault
 from .plugins import PLUGIN_SDL, UPLOAD_PATH, PluginHost, PluginRun, plugin_resolvers
 from .resolvers import build_root
 from .schema import SCHEMA_VERSION, SDL
@@ -235,6 +235,13 @@ class KiliEmulator:
         return self._faults.add_page(
             "assets", skip, serve_skip=serve_skip, before=before, calls=calls
         )
+
+    def inject_count_fault(
+        self, by: int, *, operation: str = "countAssets", calls: int | None = 1
+    ) -> CountFault:
+        """Make ``calls`` calls of a count query (``countAssets``; ``None``: every call until
+        cleared) answer the true count plus ``by``: a total that lies."""
+        return self._faults.add_count(operation, by, calls)
 
     def inject_lost_write(
         self, operation: str = "createIssues", *, drop: int = 1, calls: int = 1

@@ -29,6 +29,9 @@ page faults (:meth:`Faults.add_page`)
     a list query (``assets``...) asked at ``skip`` is answered with the page at ``serve_skip``
     (an earlier page: the same page twice; a later one: a page never served), and/or a
     ``before`` callable runs first (an asset added or removed between two pages).
+count faults (:meth:`Faults.add_count`)
+    a count query (``countAssets``) answers the true count plus ``by`` (negative: fewer), for
+    ``calls`` calls: a total that lies.
 lost writes (:meth:`Faults.add_lost_write`)
     a mutation (``createIssues``) answers every record it was given, but the last ``drop`` of
     them are not kept.
@@ -88,6 +91,16 @@ class PageFault:
 
 
 @dataclass
+class CountFault:
+    """A count query answered with the true count plus ``by``."""
+
+    operation: str
+    by: int
+    calls: int | None
+    hits: int = 0
+
+
+@dataclass
 class LostWrite:
     """A mutation that answers all its records but keeps all but the last ``drop``."""
 
@@ -106,6 +119,7 @@ class Faults:
         self._latency: dict[str, float] = {}
         self._pages: list[PageFault] = []
         self._lost: list[LostWrite] = []
+        self._counts: list[CountFault] = []
 
     def add(
         self,
@@ -179,6 +193,24 @@ class Faults:
                     return fault
         return None
 
+    def add_count(self, operation: str, by: int, calls: int | None = 1) -> CountFault:
+        if calls is not None and calls < 1:
+            raise ValueError("calls must be at least 1 (None: until cleared)")
+        fault = CountFault(operation, by, calls)
+        with self._lock:
+            self._counts.append(fault)
+        return fault
+
+    def take_count(self, operation: str) -> int:
+        """How much to add to this count answer (0: none), counted as hit."""
+        with self._lock:
+            self._counts = [f for f in self._counts if f.calls is None or f.hits < f.calls]
+            for fault in self._counts:
+                if fault.operation == operation:
+                    fault.hits += 1
+                    return fault.by
+        return 0
+
     def add_lost_write(self, operation: str, drop: int, calls: int = 1) -> LostWrite:
         if drop < 1 or calls < 1:
             raise ValueError("drop and calls must be at least 1")
@@ -219,6 +251,7 @@ class Faults:
             self._latency.clear()
             self._pages.clear()
             self._lost.clear()
+            self._counts.clear()
 
     def active(self) -> list[Fault]:
         now = time.monotonic()
