@@ -77,10 +77,10 @@ def containers(text: str) -> int:
     return deepest
 
 
-# The core refuses a container past 128 levels from the root of the document it reads (a rule
+# The core refuses a container past 128 levels from the root of the label it reads (a rule
 # reads every level of the chain). A label {id, jsonResponse} puts the jsonResponse one level
-# down, an asset record {latestLabel: {jsonResponse}} two: of the depths here, both forms read
-# 100 and refuse 127 and deeper (at 126 they would differ: see the xfail test below).
+# down; an asset record's labels (latestLabel, latestLabels[i]) are each read by a reader of
+# their own, counting from the label, so both forms read 126 levels and refuse 127 and deeper.
 LAST_READ = 126
 
 
@@ -257,15 +257,9 @@ def test_one_verdict_on_every_path(verdicts: dict[str, Any], shape: str, depth: 
         assert got["serve kili"] == got["validate_many"] == (BAD,)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the core counts its 128-level limit from the document's root, so an asset record "
-    "(a batch) is refused one container higher than the same label given alone (the webhook, "
-    "the plugin): the reason's path differs; the fix is in src/label and src/python/de.rs",
-)
 @pytest.mark.parametrize("depth", (126, 129, 10_000))
 def test_the_refusal_reads_the_same_in_a_batch(verdicts: dict[str, Any], depth: int) -> None:
-    if depth == 126:  # not in DEPTHS: read as a label, refused as a record
+    if depth == 126:  # not in DEPTHS: the last depth read, alone and in a record
         text = chain(126)
         doc = deep_json.loads(text)
         alone = verdict_of(RULES.validate, {"id": "L", "jsonResponse": doc})
@@ -349,3 +343,24 @@ def test_reports_of_a_deep_export_are_written(tmp_path: Path) -> None:
     page = report.to_html()
     assert "one-a" in page
     assert "one-a" in report.to_csv()
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (
+            '{"id":"a","latestLabels":[{"id":"L","jsonResponse":{"CLS":{"categories":[{"name":NaN}]}}}]}',
+            "latestLabels[0].jsonResponse.CLS.categories[0].name",
+        ),
+        (
+            '{"id":"a","latestLabel":{"id":"L","jsonResponse":{"CLS":{"categories":[{"name":"x",}]}}}}',
+            "latestLabel.jsonResponse.CLS.categories[0]",
+        ),
+    ],
+)
+def test_a_label_that_is_not_json_is_located_inside_a_record(text: str, where: str) -> None:
+    """Each label of a record has a reader of its own; malformed JSON in one is still named
+    at its place inside the label, not at the label."""
+    with pytest.raises(LabelError) as err:
+        RULES.validate(text)
+    assert str(err.value).startswith(where), str(err.value)

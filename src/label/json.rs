@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::de::{
     self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
@@ -19,7 +20,7 @@ use super::model::{
     frame_index, is_ignored_job, Answer, Geometry, Label, LabelField, LabelInfo, Name, Object,
     ParentRef, Part, Pt, ReadOpts, Relation, Ring, Span,
 };
-use crate::error::LabelError;
+use crate::error::{LabelError, PathPart};
 
 /// Parse one JSON document: an asset record, a label (with `jsonResponse`) or a bare
 /// jsonResponse.
@@ -27,7 +28,7 @@ pub fn parse_document(bytes: &[u8], opts: ReadOpts) -> Result<Document, LabelErr
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = DocSeed {
         opts,
-        src: &JsonSource,
+        src: &JsonSource { inline: false },
     }
     .deserialize(&mut de)
     .and_then(|d| de.end().map(|_| d));
@@ -76,20 +77,39 @@ pub fn parse_json_response(
 }
 
 fn locate_error(bytes: &[u8], opts: ReadOpts) -> LabelError {
+    let (err, read) = locate_with(bytes, opts, false);
+    // A label that is not JSON fails while it is held, at the label's path: read it in place
+    // to name the path inside it (a label nested past the limit from the record would be
+    // refused at that limit, but it is not JSON anyway).
+    let at_label = match err.parts.as_slice() {
+        [PathPart::Key(k)] => k == "latestLabel",
+        [PathPart::Key(k), PathPart::Index(_)] => k == "latestLabels" || k == "labels",
+        _ => false,
+    };
+    if read && at_label {
+        return locate_with(bytes, opts, true).0;
+    }
+    err
+}
+
+/// The located error, and whether the JSON reader (not a label's own reader) raised it.
+fn locate_with(bytes: &[u8], opts: ReadOpts, inline: bool) -> (LabelError, bool) {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let mut track = serde_path_to_error::Track::new();
     let res = DocSeed {
         opts,
-        src: &JsonSource,
+        src: &JsonSource { inline },
     }
     .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track))
     .and_then(|d| de.end().map(|_| d));
     match res {
-        Ok(mut doc) => doc
-            .error
-            .take()
-            .unwrap_or_else(|| LabelError::new("", "the document could not be read")),
-        Err(e) => LabelError::from_json(&track.path(), &e),
+        Ok(mut doc) => (
+            doc.error
+                .take()
+                .unwrap_or_else(|| LabelError::new("", "the document could not be read")),
+            false,
+        ),
+        Err(e) => (LabelError::from_json(&track.path(), &e), true),
     }
 }
 
@@ -1114,11 +1134,28 @@ impl<'de> de::Deserialize<'de> for PdfLayer {
 // Documents: asset records, label dicts, bare jsonResponses
 
 /// Where a document comes from, for what the reader sets aside: a bare jsonResponse's keys are
-/// kept until the document's kind is known, then read as jobs. JSON text keeps them as raw
-/// text; Python objects keep a reference to the value (src/python/).
+/// kept until the document's kind is known, then read as jobs; the labels of an asset record
+/// are read each by a reader of its own. JSON text keeps them as raw text; Python objects keep
+/// a reference to the value (src/python/).
 pub trait Source<'de> {
     /// A value set aside, to be read later.
     type Deferred: Deserialize<'de>;
+    /// A label of an asset record (`latestLabel`, an element of `latestLabels`), taken as it is.
+    type Held: Deserialize<'de>;
+    /// Read a held label (an object or null) by a fresh reader, so that its nesting is counted
+    /// from the label, as in a label document: the same label is read, or refused with the
+    /// same reason, alone or in a record. Errors name paths from the label.
+    fn read_label(
+        &self,
+        held: &Self::Held,
+        field: LabelField,
+        opts: ReadOpts,
+    ) -> Result<Option<ParsedLabel>, LabelError>;
+    /// Read the labels of a record in place, by the document's reader (only to locate an
+    /// error that holding a label cannot: see `locate_error`).
+    fn inline_labels(&self) -> bool {
+        false
+    }
     /// Read a set-aside entry of a bare jsonResponse into `label`; errors name `name` first.
     fn read_entry(
         &self,
@@ -1130,10 +1167,27 @@ pub trait Source<'de> {
 }
 
 /// JSON text: set-aside values are raw slices of the input.
-pub struct JsonSource;
+pub struct JsonSource {
+    /// See `Source::inline_labels`.
+    inline: bool,
+}
 
 impl<'de> Source<'de> for JsonSource {
     type Deferred = &'de RawValue;
+    type Held = &'de RawValue;
+    fn inline_labels(&self) -> bool {
+        self.inline
+    }
+    fn read_label(
+        &self,
+        held: &&'de RawValue,
+        field: LabelField,
+        opts: ReadOpts,
+    ) -> Result<Option<ParsedLabel>, LabelError> {
+        let mut fast = serde_json::Deserializer::from_str(held.get());
+        let mut slow = serde_json::Deserializer::from_str(held.get());
+        read_label_from(&mut fast, &mut slow, field, opts)
+    }
     fn read_entry(
         &self,
         label: &mut Label,
@@ -1184,9 +1238,24 @@ impl<'de, S: Source<'de>> Visitor<'de> for DocSeed<'_, S> {
                 "latestLabel" => {
                     // The latest label comes first, wherever the key sits in the record.
                     let field = LabelField::LatestLabel;
-                    if let Some(l) = map.next_value_seed(OptLabelSeed { opts, field })? {
-                        doc.labels.insert(latest, l);
-                        latest += 1;
+                    if self.src.inline_labels() {
+                        if let Some(l) = map.next_value_seed(OptLabelSeed { opts, field })? {
+                            doc.labels.insert(latest, l);
+                            latest += 1;
+                        }
+                        is_labelish = true;
+                        continue;
+                    }
+                    let held = map.next_value::<S::Held>()?;
+                    if doc.error.is_none() {
+                        match self.src.read_label(&held, field, opts) {
+                            Ok(Some(l)) => {
+                                doc.labels.insert(latest, l);
+                                latest += 1;
+                            }
+                            Ok(None) => {}
+                            Err(e) => doc.error = Some(e.under(field.key())),
+                        }
                     }
                     is_labelish = true;
                 }
@@ -1196,8 +1265,25 @@ impl<'de, S: Source<'de>> Visitor<'de> for DocSeed<'_, S> {
                     } else {
                         LabelField::LatestLabels
                     };
-                    let ls = map.next_value_seed(LabelListSeed { opts, field })?;
-                    doc.labels.extend(ls);
+                    if self.src.inline_labels() {
+                        let ls = map.next_value_seed(LabelListSeed { opts, field })?;
+                        doc.labels.extend(ls);
+                        is_labelish = true;
+                        continue;
+                    }
+                    let held = map.next_value_seed(HeldListSeed::<S::Held>(PhantomData))?;
+                    for (i, h) in held.iter().enumerate() {
+                        if doc.error.is_some() {
+                            break;
+                        }
+                        match self.src.read_label(h, field, opts) {
+                            Ok(l) => doc.labels.extend(l),
+                            Err(mut e) => {
+                                e.parts.insert(0, PathPart::Index(i));
+                                doc.error = Some(e.under(field.key()));
+                            }
+                        }
+                    }
                     is_labelish = true;
                 }
                 "id" => doc.id = map.next_value::<LooseId>()?.0,
@@ -1506,6 +1592,7 @@ impl<'de> Visitor<'de> for OptLabelSeed {
     }
 }
 
+/// A list of labels read in place (see `Source::inline_labels`).
 struct LabelListSeed {
     opts: ReadOpts,
     field: LabelField,
@@ -1536,6 +1623,56 @@ impl<'de> Visitor<'de> for LabelListSeed {
             out.extend(l);
         }
         Ok(out)
+    }
+}
+
+/// A list of labels (or null), each held for its own reader.
+struct HeldListSeed<H>(PhantomData<H>);
+
+impl<'de, H: Deserialize<'de>> DeserializeSeed<'de> for HeldListSeed<H> {
+    type Value = Vec<H>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, H: Deserialize<'de>> Visitor<'de> for HeldListSeed<H> {
+    type Value = Vec<H>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of labels")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(h) = seq.next_element::<H>()? {
+            out.push(h);
+        }
+        Ok(out)
+    }
+}
+
+/// Read one held label from `fast`; on failure read it again from `slow` (the same value) to
+/// name the path of the error, from the label.
+pub fn read_label_from<'de, D>(
+    fast: D,
+    slow: D,
+    field: LabelField,
+    opts: ReadOpts,
+) -> Result<Option<ParsedLabel>, LabelError>
+where
+    D: Deserializer<'de, Error = serde_json::Error>,
+{
+    if let Ok(l) = (OptLabelSeed { opts, field }).deserialize(fast) {
+        return Ok(l);
+    }
+    let mut track = serde_path_to_error::Track::new();
+    let res = OptLabelSeed { opts, field }
+        .deserialize(serde_path_to_error::Deserializer::new(slow, &mut track));
+    match res {
+        Ok(_) => Err(LabelError::new("", "the label could not be read")),
+        Err(e) => Err(LabelError::from_json(&track.path(), &e)),
     }
 }
 

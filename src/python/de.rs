@@ -36,6 +36,8 @@ const RECURSION_LIMIT: u8 = 128;
 
 /// The name under which a set-aside value is handed over (see `Deferred`).
 const DEFERRED: &str = "$kili_rules::python::Deferred";
+/// The name under which a held label is handed over (see `Held`).
+const HELD: &str = "$kili_rules::python::Held";
 
 /// What the walk shares across nested values.
 pub struct State {
@@ -364,6 +366,10 @@ impl<'de, 's, 'py> de::Deserializer<'de> for PyDe<'de, 's, 'py> {
             check(self.st, self.obj)?;
             return visitor.visit_u64(self.obj.as_ptr() as usize as u64);
         }
+        if name == HELD {
+            // Not checked here: its own reader refuses what JSON cannot say in it.
+            return visitor.visit_u64(self.obj.as_ptr() as usize as u64);
+        }
         visitor.visit_newtype_struct(self)
     }
 
@@ -483,5 +489,24 @@ impl<'de> Deserialize<'de> for Deferred {
             }
         }
         d.deserialize_newtype_struct(DEFERRED, V)
+    }
+}
+
+/// A label of an asset record, held to be read by a reader of its own: a borrowed reference.
+pub struct Held(pub *mut ffi::PyObject);
+
+impl<'de> Deserialize<'de> for Held {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Held;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a Python value")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Held, E> {
+                Ok(Held(v as usize as *mut ffi::PyObject))
+            }
+        }
+        d.deserialize_newtype_struct(HELD, V)
     }
 }

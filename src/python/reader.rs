@@ -10,12 +10,12 @@ use pyo3::Borrowed;
 
 use serde::de::DeserializeSeed;
 
-use super::de::{Deferred, PyDe, State};
+use super::de::{Deferred, Held, PyDe, State};
 use super::json_text::{to_json, type_name};
 use crate::batch::{Failed, Ids, Input};
 use crate::error::LabelError;
-use crate::label::json::{parse_document, read_entry_from, DocSeed, Source};
-use crate::label::{Document, Label, ReadOpts};
+use crate::label::json::{parse_document, read_entry_from, read_label_from, DocSeed, Source};
+use crate::label::{Document, Label, LabelField, ParsedLabel, ReadOpts};
 
 fn failed(err: LabelError) -> Failed {
     Failed {
@@ -50,6 +50,25 @@ struct PySource<'py> {
 
 impl<'de> Source<'de> for PySource<'_> {
     type Deferred = Deferred;
+    type Held = Held;
+    fn read_label(
+        &self,
+        held: &Held,
+        field: LabelField,
+        opts: ReadOpts,
+    ) -> Result<Option<ParsedLabel>, LabelError> {
+        // SAFETY: as in `read_entry`.
+        let obj = unsafe { Borrowed::from_ptr(self.py, held.0) };
+        // A reader of its own, counting from the label (the record stays an ancestor, for the
+        // cycle check); a failure is named as `read_dict` names it, from the label.
+        let (fast, slow) = (State::new(&[self.root]), State::new(&[self.root]));
+        read_label_from(PyDe::new(obj, &fast), PyDe::new(obj, &slow), field, opts).map_err(|e| {
+            match to_json(&obj.to_owned(), 256) {
+                Err(not_json) => not_json,
+                Ok(_) => e,
+            }
+        })
+    }
     fn read_entry(
         &self,
         label: &mut Label,
