@@ -158,11 +158,10 @@ def profile_responses(responses: Iterable[Mapping[str, Any]]) -> Profile:
 
 
 def _quantile(values: list[float], q: float) -> float:
-    s = sorted(values)
-    pos = q * (len(s) - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+    # one definition of the quantile (numpy's linear rule), the profiles'
+    from kili_rules.profile import _quantile as quantile_of_sorted
+
+    return quantile_of_sorted(sorted(values), q)
 
 
 def _round(value: float, up: bool) -> float:
