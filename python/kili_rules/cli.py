@@ -214,12 +214,35 @@ def _trends(report: Report, args: argparse.Namespace) -> None:
             )
 
 
+def _records(args: argparse.Namespace, command: str, *, history: bool) -> list[Any]:
+    """The records ``profile``, ``suggest`` and ``backtest`` learn from: a file or export
+    (SOURCE) or a live project (``--project``), read as ``audit`` reads it."""
+    from kili_rules.profile import read_source
+
+    if (args.source is None) == (args.project is None):
+        raise UsageError(f"{command}: give either SOURCE or --project ID (one of them)")
+    if args.source is not None:
+        return list(read_source(args.source))
+    kili = _kili_client(args.api_key_env, args.api_endpoint, command)
+    from kili_rules.kili.project import ProjectError, project_records
+
+    try:
+        records, notes = project_records(kili, args.project, history=history)
+    except ProjectError as error:
+        raise UsageError(f"Kili API: {error}") from error
+    for note in notes:
+        print(f"{PROG}: warning: {note}", file=sys.stderr)
+    print(f"{PROG}: read {len(records)} assets of project {args.project}", file=sys.stderr)
+    return records
+
+
 def cmd_suggest(args: argparse.Namespace) -> int:
     from kili_rules import RuleSet
-    from kili_rules.suggest import accepted_responses, load_records, suggest_rules
+    from kili_rules.suggest import accepted_responses, suggest_rules
 
-    responses = accepted_responses(load_records(Path(args.source)))
-    text = suggest_rules(responses, quantile=args.quantile, source=args.source)
+    responses = accepted_responses(_records(args, "suggest", history=False))
+    source = args.source if args.source is not None else f"Kili project {args.project}"
+    text = suggest_rules(responses, quantile=args.quantile, source=source)
     # What suggest writes must load and lint clean, as init's starter does.
     rules = RuleSet.from_toml(text)
     if args.interface is not None:
@@ -243,9 +266,8 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     from kili_rules.backtest import backtest
-    from kili_rules.suggest import load_records
 
-    result = backtest(_load_rules(args.rules), load_records(Path(args.source)))
+    result = backtest(_load_rules(args.rules), _records(args, "backtest", history=True))
     if args.json:
         _write(json.dumps(result.to_dict(), indent=2) + "\n", None)
     else:
@@ -272,9 +294,9 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 def cmd_profile(args: argparse.Namespace) -> int:
     from kili_rules import profile
 
-    prof = profile.build(profile.read_source(args.source))
+    prof = profile.build(_records(args, "profile", history=False))
     if prof["labels"] == 0:
-        raise UsageError(f"{args.source}: no labels to profile")
+        raise UsageError(f"{args.source or 'project ' + args.project}: no labels to profile")
     profile.dump(prof, args.output)
     print(f"profile of {prof['labels']} labels, {len(prof['jobs'])} jobs: {args.output}")
     return 0
@@ -827,7 +849,16 @@ def build_parser() -> argparse.ArgumentParser:
     lint.set_defaults(func=cmd_lint)
 
     suggest = sub.add_parser("suggest", help="write a rulebook learned from accepted labels")
-    suggest.add_argument("source", metavar="SOURCE", help="a JSON list of assets or labels")
+    suggest.add_argument(
+        "source",
+        metavar="SOURCE",
+        nargs="?",
+        help="a JSON list or JSON Lines file of assets or labels, or a Kili export (zip or folder)",
+    )
+    suggest.add_argument(
+        "--project", metavar="ID", help="read the labels of this Kili project instead of SOURCE"
+    )
+    _kili_arguments(suggest)
     suggest.add_argument("-o", "--output", metavar="FILE", help="where to write (default: stdout)")
     suggest.add_argument("--interface", metavar="JSON", help="lint the result against it")
     suggest.add_argument(
@@ -838,7 +869,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     backtest = sub.add_parser("backtest", help="what a rulebook would have flagged in past labels")
     backtest.add_argument("rules", metavar="RULES", help="rules file")
-    backtest.add_argument("source", metavar="SOURCE", help="a JSON list of assets or labels")
+    backtest.add_argument(
+        "source",
+        metavar="SOURCE",
+        nargs="?",
+        help="a JSON list or JSON Lines file of assets or labels, or a Kili export (zip or folder)",
+    )
+    backtest.add_argument(
+        "--project", metavar="ID", help="read the labels of this Kili project instead of SOURCE"
+    )
+    _kili_arguments(backtest)
     backtest.add_argument("--json", action="store_true", help="JSON instead of a table")
     backtest.set_defaults(func=cmd_backtest)
 
@@ -870,8 +910,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="write per job and category statistics of labels (docs/profiles.md)",
     )
     prof.add_argument(
-        "source", help="a JSON list file, JSON Lines, or a Kili export (zip or folder)"
+        "source",
+        metavar="SOURCE",
+        nargs="?",
+        help="a JSON list or JSON Lines file of assets or labels, or a Kili export (zip or folder)",
     )
+    prof.add_argument(
+        "--project", metavar="ID", help="read the labels of this Kili project instead of SOURCE"
+    )
+    _kili_arguments(prof)
     prof.add_argument("--output", "-o", metavar="FILE", required=True, help="the profile JSON")
     prof.set_defaults(func=cmd_profile)
 

@@ -10,18 +10,17 @@ too big, a count over the maximum) do not. Every rule carries a comment with its
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from kili_rules import deep_json
 from kili_rules.init import _toml
 
-__all__ = ["Profile", "accepted_responses", "load_records", "profile_responses", "suggest_rules"]
+__all__ = ["Profile", "accepted_responses", "profile_responses", "suggest_rules"]
 
 #: Asset statuses whose labels count as accepted (an asset sent back is ONGOING again).
 ACCEPTED_STATUSES = frozenset({"LABELED", "REVIEWED"})
@@ -49,27 +48,23 @@ class Profile:
     answered: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-def load_records(path: Path) -> list[Any]:
-    """A JSON list of records (assets with ``latestLabel``/``labels``, or labels)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not JSON ({error})") from error
-    if not isinstance(data, list):
-        raise ValueError(f"{path}: expected a JSON list of assets or labels")
-    return data
-
-
-def _response_of(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    if isinstance(record.get("jsonResponse"), Mapping):
-        return record["jsonResponse"]  # type: ignore[no-any-return]
-    label = record.get("latestLabel")
+def _response_of(record: Mapping[str, Any], n: int) -> Mapping[str, Any] | None:
+    label: Any = record
+    if "jsonResponse" not in record:
+        label = record.get("latestLabel")
+        if not isinstance(label, Mapping):
+            labels = record.get("labels")
+            label = labels[-1] if isinstance(labels, list) and labels else None
     if not isinstance(label, Mapping):
-        labels = record.get("labels")
-        label = labels[-1] if isinstance(labels, list) and labels else None
-    if isinstance(label, Mapping) and isinstance(label.get("jsonResponse"), Mapping):
-        return label["jsonResponse"]  # type: ignore[no-any-return]
-    return None
+        return None
+    response = label.get("jsonResponse")
+    if isinstance(response, (str, bytes)):
+        # as Kili's API sends it (a live project): decoded at any depth, never recursing
+        try:
+            response = deep_json.loads(response)
+        except ValueError as error:
+            raise ValueError(f"record {n}: jsonResponse is not JSON ({error})") from None
+    return response if isinstance(response, Mapping) else None
 
 
 def accepted_responses(records: Iterable[Any]) -> list[Mapping[str, Any]]:
@@ -82,7 +77,7 @@ def accepted_responses(records: Iterable[Any]) -> list[Mapping[str, Any]]:
         status = record.get("status")
         if status is not None and status not in ACCEPTED_STATUSES:
             continue
-        response = _response_of(record)
+        response = _response_of(record, n)
         if response is not None:
             out.append(response)
     return out

@@ -886,3 +886,57 @@ def _with_geometry(
             except json.JSONDecodeError:
                 label["jsonResponse"] = None  # drawn as "no geometry"; the verdict has its row
     return asset
+
+
+def project_records(
+    kili: Any,
+    project_id: str,
+    *,
+    history: bool = False,
+    page_size: int = 200,
+    concurrency: int = 4,
+    max_retries: int = 6,
+    max_wait: float = MAX_WAIT,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every asset record of a project, read as :func:`validate_project` reads them (offset
+    pages, then by id what the pages missed): ``profile``, ``suggest`` and ``backtest`` learn
+    from what this returns. Each label keeps its jsonResponse as the JSON string Kili sent.
+
+    ``history``: also every label of the asset with ``isSentBackToQueue`` (what ``backtest``
+    counts as rejected). Returns the records and the scan's notes; an asset the scan could not
+    read, or a label without a jsonResponse, is a :class:`ProjectError`: a profile or a
+    rulebook learned from part of a project would not say so.
+    """
+    if not isinstance(project_id, str) or not project_id:
+        raise ValueError("project_id must be a non-empty string")
+    poster = GraphQLPoster.of(kili, max_retries=max_retries, max_wait=max_wait)
+    where = asset_where(project_id)
+    total = count_assets(poster, project_id, where)
+    if total == 0:
+        ensure_project(poster, project_id)
+    label = "id jsonResponse jsonResponseUrl author { email } labelType createdAt"
+    selection = f"id externalId status resolution {{ width height }} latestLabel {{ {label} }}"
+    if history:
+        selection += f" labels {{ {label} isSentBackToQueue }}"
+    scan = _Scan(
+        poster,
+        where,
+        ASSETS_QUERY % selection,
+        "latestLabel",
+        page_size,
+        concurrency,
+        0,
+        total,
+        True,
+    )
+    records = list(scan.items())
+    for asset in records if history else ():
+        # the scan fetches the latest label's jsonResponseUrl; the history needs them all
+        held = asset.get("labels")
+        if isinstance(held, list):
+            asset["labels"] = [lb for lb in held if scan._usable(asset, lb, scan.unchecked)]
+    if scan.unchecked:
+        lost = "; ".join(row.text for row in scan.unchecked[:3])
+        more = f" (and {len(scan.unchecked) - 3} more)" if len(scan.unchecked) > 3 else ""
+        raise ProjectError(f"project {project_id}: {lost}{more}")
+    return records, list(scan.notes)
