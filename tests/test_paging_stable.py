@@ -178,3 +178,14 @@ def test_assets_that_keep_appearing_make_the_run_not_ok_naming_it(
     counts = checked_once(report)
     assert max(counts.values()) == 1, "an asset was checked twice"
     assert 0 < fault.hits < 50
+
+
+def test_an_insert_position_past_the_listing_is_refused_naming_it(emu: KiliEmulator) -> None:
+    from kili_rules.testing import EmulatorError
+
+    project, ids = project_of(emu, 3)
+    with pytest.raises(EmulatorError, match=r"at=4: the project has 3 asset\(s\)"):
+        emu.add_assets(project, [{"labels": [CLEAN]}], at=4)
+    assert listed(emu, project) == ids, "a refused insert changed the listing"
+    new = emu.add_assets(project, [{"labels": [CLEAN]}], at=3)
+    assert listed(emu, project) == ids + new
