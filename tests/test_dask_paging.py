@@ -128,3 +128,34 @@ def test_a_total_that_always_lies_low_fails_the_run(client: Client, emu: KiliEmu
     )
     assert not result.ok
     assert "assets listed" in result.failures["coverage"], result.failures
+
+
+def test_an_asset_inserted_mid_run_fails_the_run(client: Client, emu: KiliEmulator) -> None:
+    project, _ = project_of(emu)
+    # Before the first page of shard [200:400], a bad asset goes first in Kili's listing:
+    # whichever shard reads first, the offsets shift by one, so one asset is read by two
+    # shards or (if the insert came before shard [0:200] read) the last one by none. There is
+    # no repair by id across shards: the run must not be ok.
+    fault = emu.inject_insert_between_pages(200, project, [{"labels": [BAD]}], at=0)
+    result = validate_project(
+        RULES, emu.kili_client(), project, client=client, shard_size=200, page_size=100
+    )
+    assert fault.hits == 1 and len(fault.added) == 1
+    assert not result.ok, "a run that read an asset twice or never was ok"
+    text = " ".join(result.failures.values())
+    assert "more than one shard" in text or "no shard read" in text, result.failures
+
+
+def test_an_asset_deleted_mid_run_fails_the_run(client: Client, emu: KiliEmulator) -> None:
+    project, ids = project_of(emu)
+    # Before the first page of shard [200:400], asset 0 goes: the pages shift up, so shard
+    # [200:400] can serve only 199 assets (and if shard [0:200] had read asset 0, asset 200
+    # is read by no shard).
+    fault = emu.inject_delete_between_pages(200, [ids[0]])
+    result = validate_project(
+        RULES, emu.kili_client(), project, client=client, shard_size=200, page_size=100
+    )
+    assert fault.hits == 1
+    assert not result.ok, "a run whose shards lost an asset to a shift was ok"
+    shard = f"{project}[200:400]"
+    assert shard in result.failures and "199" in result.failures[shard], result.failures

@@ -236,6 +236,31 @@ class KiliEmulator:
             "assets", skip, serve_skip=serve_skip, before=before, calls=calls
         )
 
+    def inject_insert_between_pages(
+        self,
+        skip: int,
+        project_id: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        at: int = 0,
+        calls: int = 1,
+    ) -> PageFault:
+        """Before the ``assets`` page asked at ``skip`` is answered, add ``records`` to the
+        project at listing position ``at`` (default 0: before the offset a scan has reached,
+        so the offset pages serve one asset again and never serve the new one). The new ids
+        are in the returned fault's ``added`` once it has fired (``calls`` times: each time
+        one more copy of ``records``)."""
+        records = list(records)
+        fault = self._faults.add_page("assets", skip, before=lambda: None, calls=calls)
+        fault.before = lambda: fault.added.extend(self.add_assets(project_id, records, at=at))
+        return fault
+
+    def inject_delete_between_pages(self, skip: int, asset_ids: Iterable[str]) -> PageFault:
+        """Before the ``assets`` page asked at ``skip`` is answered, delete ``asset_ids``
+        (assets before that offset: the pages shift up and one asset is never served)."""
+        ids = list(asset_ids)
+        return self._faults.add_page("assets", skip, before=lambda: self.delete_assets(ids))
+
     def inject_count_fault(
         self, by: int, *, operation: str = "countAssets", calls: int | None = 1
     ) -> CountFault:
@@ -381,16 +406,19 @@ class KiliEmulator:
         )
         return created[0].id
 
-    def add_assets(self, project_id: str, records: Iterable[Mapping[str, Any]]) -> list[str]:
+    def add_assets(
+        self, project_id: str, records: Iterable[Mapping[str, Any]], *, at: int | None = None
+    ) -> list[str]:
         """Bulk-load assets with their labels in one go (tens of thousands in a second or two).
 
         Each record may hold ``external_id``, ``resolution`` ((width, height)), ``status``,
         ``json_metadata`` and ``labels``: a list whose items are a jsonResponse (dict or JSON
         string; None for a label stored without an inline jsonResponse, served as ``""``) or
         ``{"json_response": ..., "label_type": "DEFAULT", "author_id": ...}``. No webhook
-        fires. Returns the new asset ids, in order.
+        fires. ``at``: their place in the project's listing order (None: the end; 0: before
+        every other asset). Returns the new asset ids, in order.
         """
-        return self._state.bulk_load(project_id, records)
+        return self._state.bulk_load(project_id, records, at)
 
     def delete_assets(self, asset_ids: Iterable[str]) -> None:
         """Delete assets, their labels and their issues (Kili's ``deleteManyFromDataset``)."""
@@ -447,7 +475,11 @@ class KiliEmulator:
             }
 
     def assets(self, project_id: str | None = None) -> list[dict[str, Any]]:
+        """The assets (of one project: in its listing order, the order pages serve them)."""
         with self._state.lock:
+            if project_id is not None:
+                order = self._state.project_assets.get(project_id, [])
+                return [self.asset(asset_id) for asset_id in order]
             return [
                 self.asset(a.id)
                 for a in self._state.assets.values()

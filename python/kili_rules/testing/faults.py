@@ -28,7 +28,10 @@ Data faults: the request is answered, but the answer does not tell the truth.
 page faults (:meth:`Faults.add_page`)
     a list query (``assets``...) asked at ``skip`` is answered with the page at ``serve_skip``
     (an earlier page: the same page twice; a later one: a page never served), and/or a
-    ``before`` callable runs first (an asset added or removed between two pages).
+    ``before`` callable runs first (an asset added or removed between two pages):
+    ``KiliEmulator.inject_insert_between_pages`` adds assets at a listing position (before
+    the offset reached: one asset served twice, the new one by no offset page), and
+    ``inject_delete_between_pages`` deletes some (the pages shift up: one asset never served).
 count faults (:meth:`Faults.add_count`)
     a count query (``countAssets``) answers the true count plus ``by`` (negative: fewer), for
     ``calls`` calls: a total that lies.
@@ -45,7 +48,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 FaultKind = Literal["error", "timeout", "refuse", "http"]
@@ -88,6 +91,7 @@ class PageFault:
     before: Callable[[], None] | None
     calls: int
     hits: int = 0
+    added: list[str] = field(default_factory=list)  # ids a ``before`` added (insert faults)
 
 
 @dataclass

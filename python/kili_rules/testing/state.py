@@ -346,8 +346,14 @@ class EmulatorState:
             self._touch()
             return aid
 
-    def bulk_load(self, project_id: str, records: Iterable[Mapping[str, Any]]) -> list[str]:
+    def bulk_load(
+        self, project_id: str, records: Iterable[Mapping[str, Any]], at: int | None = None
+    ) -> list[str]:
         """Create many assets, each with its labels, under one lock; returns the asset ids.
+
+        ``at``: where the new assets go in the project's listing order (None: the end). Kili's
+        ``assets`` query has no order argument, so where a new asset lands in its pages is the
+        server's choice; a test puts it before the offset a scan has reached.
 
         A record: ``external_id``, ``resolution`` ((width, height)), ``status`` (default
         from the labels, else TODO), ``json_metadata``, ``labels``: a list of label specs,
@@ -357,36 +363,44 @@ class EmulatorState:
         with self.lock:
             if project_id not in self.projects:
                 raise EmulatorError(f"project {project_id!r} does not exist")
+            order = self.project_assets[project_id]
+            if at is not None and not 0 <= at <= len(order):
+                raise EmulatorError(f"at={at}: the project has {len(order)} asset(s)")
             ids: list[str] = []
             stamp = now_iso()
-            for index, record in enumerate(records):
-                status = record.get("status")
-                if status is not None and status not in ASSET_STATUSES:
-                    raise EmulatorError(f"records[{index}].status {status!r} is not a status")
-                aid = self._new_id("asset", self.assets)
-                external_id = record.get("external_id")
-                resolution = record.get("resolution")
-                asset = Asset(
-                    id=aid,
-                    project_id=project_id,
-                    external_id=external_id if external_id is not None else aid,
-                    content="",
-                    json_metadata=dict(record.get("json_metadata") or {}),
-                    resolution=tuple(resolution) if resolution is not None else None,
-                    status="TODO",
-                    created_at=stamp,
-                    updated_at=stamp,
-                )
-                for spec in record.get("labels") or ():
-                    label = self._bulk_label(asset, spec, stamp, index)
-                    self.labels[label.id] = label
-                    asset.label_ids.append(label.id)
-                    asset.status = STATUS_AFTER_LABEL.get(label.label_type, asset.status)
-                if status is not None:
-                    asset.status = status
-                self.assets[aid] = asset
-                self.project_assets[project_id].append(aid)
-                ids.append(aid)
+            try:
+                for index, record in enumerate(records):
+                    status = record.get("status")
+                    if status is not None and status not in ASSET_STATUSES:
+                        raise EmulatorError(f"records[{index}].status {status!r} is not a status")
+                    aid = self._new_id("asset", self.assets)
+                    external_id = record.get("external_id")
+                    resolution = record.get("resolution")
+                    asset = Asset(
+                        id=aid,
+                        project_id=project_id,
+                        external_id=external_id if external_id is not None else aid,
+                        content="",
+                        json_metadata=dict(record.get("json_metadata") or {}),
+                        resolution=tuple(resolution) if resolution is not None else None,
+                        status="TODO",
+                        created_at=stamp,
+                        updated_at=stamp,
+                    )
+                    for spec in record.get("labels") or ():
+                        label = self._bulk_label(asset, spec, stamp, index)
+                        self.labels[label.id] = label
+                        asset.label_ids.append(label.id)
+                        asset.status = STATUS_AFTER_LABEL.get(label.label_type, asset.status)
+                    if status is not None:
+                        asset.status = status
+                    self.assets[aid] = asset
+                    ids.append(aid)
+            finally:  # the assets made before a bad record stay listed, as they always did
+                if at is None:
+                    order.extend(ids)
+                else:
+                    order[at:at] = ids
             self._touch()
             return ids
 
