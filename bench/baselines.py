@@ -69,32 +69,7 @@ def tutorial_webhook(label: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"text": t, "mid": m} for _, _, m, t in out]
 
 
-# -- tutorial rules with polygon areas (W3) -------------------------------------------------
-
-
-def tutorial_issues_shoelace(
-    label_id: str, json_response: dict[str, Any], out: list[IssueKey]
-) -> None:
-    """The tutorial's rules for rectangles and polygons alike: shoelace area of the ring."""
-    n = 0
-    for ann in json_response["JOB_0"]["annotations"]:
-        if ann["categories"][0]["name"] == "OBJECT_A":
-            n += 1
-        vs = ann["boundingPoly"][0]["normalizedVertices"]
-        last = vs[-1]
-        px = last["x"]
-        py = last["y"]
-        s = 0.0
-        for p in vs:
-            x = p["x"]
-            y = p["y"]
-            s += px * y - x * py
-            px = x
-            py = y
-        if abs(s) * 0.5 > AREA_MAX:
-            out.append((label_id, AREA_RULE, ann["mid"], "BBox too large"))
-    if n > 1:
-        out.append((label_id, COUNT_RULE, None, count_text(n)))
+# -- the tutorial's rules over an export (W3) -----------------------------------------------
 
 
 def export_zip(path: str) -> tuple[list[IssueKey], int]:
@@ -110,7 +85,7 @@ def export_zip(path: str) -> tuple[list[IssueKey], int]:
             with zf.open(info) as f:
                 asset = json.load(f)
             total += info.file_size
-            tutorial_issues_shoelace(asset["id"], asset["latestLabel"]["jsonResponse"], out)
+            tutorial_issues(asset["id"], asset["latestLabel"]["jsonResponse"], out)
     return out, total
 
 
