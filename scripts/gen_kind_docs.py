@@ -1,4 +1,5 @@
-"""Write the kinds' field tables in docs/rules.md and the README's kind table from the native
+"""Write the kinds' field tables in docs/rules.md, the README's kind table and the Python rule
+classes of python/kili_rules/rules.py from the native
 registry of the installed package (kinds and fields in the registry's order, each field's JSON
 Schema), between marker comments.
 
@@ -12,10 +13,30 @@ from __future__ import annotations
 import json
 import re
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
-from kili_rules._native import Engine
+
+def _native() -> Any:
+    """The installed package's native module, loaded without running kili_rules/__init__.py
+    (which imports rules.py: a stale or broken rules.py must not stop its own regeneration)."""
+    import importlib.machinery
+    import importlib.util
+
+    pkg = importlib.util.find_spec("kili_rules")
+    if pkg is None or not pkg.submodule_search_locations:
+        raise SystemExit("kili_rules is not installed")
+    for folder in pkg.submodule_search_locations:
+        for so in sorted(Path(folder).glob("_native*.so")):
+            loader = importlib.machinery.ExtensionFileLoader("kili_rules._native", str(so))
+            spec = importlib.util.spec_from_loader("kili_rules._native", loader)
+            if spec is not None:
+                module = importlib.util.module_from_spec(spec)
+                loader.exec_module(module)
+                return module
+    raise SystemExit("kili_rules has no native module (_native*.so)")
+
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = ".venv/bin/python scripts/gen_kind_docs.py"
@@ -51,7 +72,7 @@ def _default(prop: dict[str, Any]) -> str:
 
 def kinds() -> list[dict[str, Any]]:
     """[{name, doc, fields: [{name, schema}]}], in the registry's order."""
-    out: list[dict[str, Any]] = json.loads(Engine.registry_json())
+    out: list[dict[str, Any]] = json.loads(_native().Engine.registry_json())
     return out
 
 
@@ -77,13 +98,42 @@ def kind_table() -> str:
     return "\n".join(lines)
 
 
-def _between(text: str, tag: str, body: str, where: str) -> str:
+def _py_type(s: dict[str, Any]) -> str:
+    if "enum" in s:
+        return "Literal[" + ", ".join(f'"{v}"' for v in s["enum"]) + "]"
+    if "anyOf" in s:
+        return "list[str]"
+    kind = s.get("type")
+    if kind == "array":
+        return "list[list[str]]"
+    return {"integer": "int", "number": "float", "boolean": "bool"}.get(str(kind), "str")
+
+
+def python_classes() -> str:
+    out: list[str] = []
+    for k in kinds():
+        cls = "".join(w.capitalize() for w in k["name"].split("_"))
+        doc = textwrap.fill(k["doc"], 90, initial_indent="    ", subsequent_indent="    ")
+        out += ["", "", "@dataclass(frozen=True)", f"class {cls}(Rule):"]
+        out += [f'    """{doc.strip()}"""' if "\n" not in doc else f'    """{doc.strip()}\n    """']
+        out += ["", f'    kind: ClassVar[str] = "{k["name"]}"']
+        out += [f"    {f['name']}: {_py_type(f['schema'])} | None = None" for f in k["fields"]]
+    return "\n".join(out[2:])
+
+
+def _between(text: str, tag: str, body: str, where: str, py: bool = False) -> str:
     start, end = f"<!-- generated:{tag} -->", f"<!-- /generated:{tag} -->"
+    if py:
+        start, end = f"# generated:{tag}", f"# /generated:{tag}"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     if not pattern.search(text):
         raise SystemExit(f"{where}: no {start} ... {end} markers")
     note = f"<!-- written by {COMMAND}; edit the kind's Rust file, not this table -->"
-    return pattern.sub(lambda _: f"{start}\n{note}\n{body}\n{end}", text)
+    if py:
+        note = f"# Written by {COMMAND}: edit the kinds' Rust files."
+    # (Python: the blank lines ruff format keeps, so that formatting leaves the file as is.)
+    tail = "\n\n\n" if py else "\n"
+    return pattern.sub(lambda _: f"{start}\n{note}\n{body}{tail}{end}", text)
 
 
 def render(root: Path) -> dict[Path, str]:
@@ -92,9 +142,11 @@ def render(root: Path) -> dict[Path, str]:
     for k in kinds():
         text = _between(text, f"fields:{k['name']}", field_table(k), str(rules_md))
     readme = root / "README.md"
+    py = root / "python" / "kili_rules" / "rules.py"
     return {
         rules_md: text,
         readme: _between(readme.read_text(), "kinds", kind_table(), str(readme)),
+        py: _between(py.read_text(), "classes", python_classes(), str(py), py=True),
     }
 
 
