@@ -1,7 +1,8 @@
 """Rules as Python objects. Each one is the same as a `[[rule]]` table of a rules file.
 
 The kinds and their fields are declared once, in the native registry (one Rust file per kind);
-the JSON Schema comes from it, and tests/test_kinds_registry.py proves these classes match it.
+the JSON Schema comes from it, and the kinds' classes below are written from it by
+scripts/gen_kind_docs.py (tests/test_generated_docs.py fails when they are stale).
 """
 
 from __future__ import annotations
@@ -39,9 +40,13 @@ class Rule:
         return out
 
 
+# generated:classes
+# Written by .venv/bin/python scripts/gen_kind_docs.py: edit the kinds' Rust files.
 @dataclass(frozen=True)
 class Count(Rule):
-    """Number of objects (one per mid) or answers of job(.category), per label or video frame."""
+    """Number of objects (one per mid) or answers of job(.category), per label or video
+    frame.
+    """
 
     kind: ClassVar[str] = "count"
     min: int | None = None
@@ -55,12 +60,14 @@ class Area(Rule):
     kind: ClassVar[str] = "area"
     min: float | None = None
     max: float | None = None
-    unit: Unit | None = None
+    unit: Literal["normalized", "pixels"] | None = None
 
 
 @dataclass(frozen=True)
 class Box(Rule):
-    """Bounding-rectangle width, height, aspect ratio (width / height) and extent area."""
+    """Bounding-rectangle width, height, aspect ratio (width / height) and extent area (width
+    x height).
+    """
 
     kind: ClassVar[str] = "box"
     min_width: float | None = None
@@ -71,13 +78,14 @@ class Box(Rule):
     max_aspect: float | None = None
     min_area: float | None = None
     max_area: float | None = None
-    unit: Unit | None = None
+    unit: Literal["normalized", "pixels"] | None = None
 
 
 @dataclass(frozen=True)
 class InsideImage(Rule):
-    """Every vertex within [0, 1] (or the explicit bounds), give or take `tolerance`;
-    lon/lat (geospatial) objects only against explicit bounds."""
+    """Every vertex within [0, 1] (or the explicit bounds), give or take `tolerance`; lon/lat
+    (geospatial) objects only against explicit bounds.
+    """
 
     kind: ClassVar[str] = "inside_image"
     tolerance: float | None = None
@@ -113,7 +121,9 @@ class Required(Rule):
 
 @dataclass(frozen=True)
 class Answer(Rule):
-    """Classification answers: allowed / forbidden categories, number chosen, exclusive groups."""
+    """Classification answers: allowed / forbidden categories, number chosen (min / max),
+    exclusive groups.
+    """
 
     kind: ClassVar[str] = "answer"
     allowed: list[str] | None = None
@@ -125,11 +135,8 @@ class Answer(Rule):
 
 @dataclass(frozen=True)
 class Text(Rule):
-    """Transcription text: pattern, prefix / suffix, allowed / forbidden values, length, checksum.
-
-    The issue goes on the enclosing object's mid (a transcription child of a box), else on the
-    label. ``pattern`` runs on a linear-time engine (Rust ``regex``): no catastrophic
-    backtracking. Restrict to the texts of some objects with ``when={"parent": "IBAN"}``.
+    """Transcription text: pattern, prefix / suffix, allowed / forbidden values, length,
+    checksum.
     """
 
     kind: ClassVar[str] = "text"
@@ -140,7 +147,7 @@ class Text(Rule):
     forbidden: list[str] | None = None
     min_length: int | None = None
     max_length: int | None = None
-    checksum: Checksum | None = None
+    checksum: Literal["iban", "luhn"] | None = None
     case_sensitive: bool | None = None
     strip: bool | None = None
 
@@ -157,3 +164,6 @@ class Entity(Rule):
     no_overlap: bool | None = None
     relation: str | None = None
     relation_role: Literal["any", "start", "end"] | None = None
+
+
+# /generated:classes

@@ -187,6 +187,12 @@ impl Engine {
         crate::ruleset::schema::json_schema().to_string()
     }
 
+    /// The kinds in the registry's order, with their fields (see schema::registry_json).
+    #[staticmethod]
+    fn registry_json() -> String {
+        crate::ruleset::schema::registry_json().to_string()
+    }
+
     /// The rules as normalized JSON (ids filled in): what pickles and fingerprints use.
     fn config_json(&self) -> String {
         let mut doc = serde_json::json!({ "rule": self.rs.configs });

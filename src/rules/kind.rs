@@ -145,7 +145,222 @@ fn str_list(v: &Value) -> Option<Vec<String>> {
         .collect()
 }
 
-/// A kind's fields as set in one rule, already checked against their declared types.
+/// A value a field may default to, as the schema and the docs show it.
+pub trait DocDefault {
+    fn doc_default(&self) -> Default;
+}
+
+impl DocDefault for f64 {
+    fn doc_default(&self) -> Default {
+        Default::Num(*self)
+    }
+}
+
+impl DocDefault for bool {
+    fn doc_default(&self) -> Default {
+        Default::Bool(*self)
+    }
+}
+
+/// A kind's fields as a typed struct (serde) and the `Field` table the loader, the schema and
+/// the docs read, declared from one list so that a field's name, type, default and doc live in
+/// one place and a misspelt field is a compile error:
+///
+/// ```ignore
+/// fields! {
+///     pub struct CountFields {
+///         min: f64 = Whole, "Fewest objects or answers allowed";
+///         strip: bool = Bool, "Remove whitespace first", default false;
+///     }
+/// }
+/// ```
+///
+/// Every field is `Option<T>` (set in the rules file or not); a field with a default also gets
+/// an accessor `f.strip()` that returns the value or the default. `Whole` fields are `f64`
+/// (checked whole and >= 0 before), `Choice` fields an enum deriving `Deserialize`.
+macro_rules! fields {
+    ($vis:vis struct $name:ident {
+        $( $field:ident : $ty:ty = $fty:ident $(($arg:expr))?, $doc:expr $(, default $def:expr)? ; )*
+    }) => {
+        #[derive(Debug, Clone, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        $vis struct $name {
+            $( pub $field: Option<$ty>, )*
+        }
+
+        #[allow(dead_code)]
+        impl $name {
+            $( $(
+                pub fn $field(&self) -> $ty {
+                    self.$field.clone().unwrap_or($def)
+                }
+            )? )*
+        }
+
+        impl $crate::rules::kind::KindFields for $name {
+            fn fields() -> &'static [$crate::rules::kind::Field] {
+                static FIELDS: std::sync::LazyLock<Vec<$crate::rules::kind::Field>> =
+                    std::sync::LazyLock::new(|| {
+                        vec![$(
+                            $crate::rules::kind::Field {
+                                name: stringify!($field),
+                                ty: $crate::rules::kind::FieldType::$fty $(($arg))?,
+                                default: $crate::rules::kind::fields!(@default $ty $(, $def)?),
+                                doc: $doc,
+                            },
+                        )*]
+                    });
+                &FIELDS
+            }
+        }
+    };
+    (@default $ty:ty) => { None };
+    (@default $ty:ty, $def:expr) => {{
+        let d: $ty = $def;
+        Some($crate::rules::kind::DocDefault::doc_default(&d))
+    }};
+}
+pub(crate) use fields;
+
+/// A `TextList` field: one string, or a list of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextList(pub Vec<String>);
+
+impl TextList {
+    pub fn into_vec(self) -> Vec<String> {
+        self.0
+    }
+    pub fn iter(&self) -> std::slice::Iter<'_, String> {
+        self.0.iter()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TextList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<TextList, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(TextList(match OneOrMany::deserialize(d)? {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }))
+    }
+}
+
+/// A kind's typed fields: their table (for the loader, the schema, the docs) and serde.
+pub trait KindFields: serde::de::DeserializeOwned {
+    fn fields() -> &'static [Field];
+}
+
+/// A kind whose fields are a typed struct declared with `fields!`: the registry's `Kind` follows
+/// from it (the fields are type-checked against the table, then deserialized into the struct).
+pub trait TypedKind: Sync {
+    type Fields: KindFields;
+    const NAME: &'static str;
+    /// One line for the schema, the docs and the Python class.
+    const DOC: &'static str;
+    fn compile(&self, f: Self::Fields) -> Result<Arc<dyn Check>, FieldError>;
+}
+
+impl<K: TypedKind> Kind for K {
+    fn name(&self) -> &'static str {
+        K::NAME
+    }
+    fn doc(&self) -> &'static str {
+        K::DOC
+    }
+    fn fields(&self) -> &'static [Field] {
+        K::Fields::fields()
+    }
+    fn typed(&self) -> bool {
+        true
+    }
+    fn compile(&self, p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError> {
+        // Each value was checked against its field's type already, so this fails only if a
+        // kind's struct and table disagree (held by the registry tests); no string look-ups.
+        // (A rule is compiled once: the copy costs nothing per label.)
+        let f = serde_json::from_value::<K::Fields>(Value::Object(p.map.clone())).map_err(|e| {
+            FieldError {
+                field: None,
+                reason: format!("fields of kind '{}': {e}", K::NAME),
+            }
+        })?;
+        TypedKind::compile(self, f)
+    }
+}
+
+/// `lo <= hi` when both are set; the error names `lo`.
+pub fn check_order(
+    (lo, a): (&'static str, Option<f64>),
+    (hi, b): (&'static str, Option<f64>),
+) -> Result<(), FieldError> {
+    match (a, b) {
+        (Some(a), Some(b)) if a > b => Err(FieldError::new(
+            lo,
+            format!("{lo} ({a}) is above {hi} ({b})"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `ordered!(f, min, max)`: the two fields of `f` in order when both are set.
+macro_rules! ordered {
+    ($f:expr, $lo:ident, $hi:ident) => {
+        $crate::rules::kind::check_order(
+            (stringify!($lo), $f.$lo.map(f64::from)),
+            (stringify!($hi), $f.$hi.map(f64::from)),
+        )
+    };
+}
+pub(crate) use ordered;
+
+/// `need_one!(f, a, b, ...)`: at least one of the fields is set in the rules file.
+macro_rules! need_one {
+    ($f:expr, $($name:ident),+ $(,)?) => {
+        if false $(|| $f.$name.is_some())+ {
+            Ok(())
+        } else {
+            Err($crate::rules::kind::FieldError {
+                field: None,
+                reason: format!(
+                    "set at least one of {}",
+                    [$(stringify!($name)),+].join(", ")
+                ),
+            })
+        }
+    };
+}
+pub(crate) use need_one;
+
+/// A whole-number field (checked whole and >= 0) as a count; absurdly large bounds saturate.
+pub fn whole(n: f64) -> usize {
+    n.min(usize::MAX as f64) as usize
+}
+
+/// A regex field, compiled; `case_sensitive = false` makes it case-insensitive.
+pub fn pattern(
+    name: &'static str,
+    p: Option<&str>,
+    case_sensitive: bool,
+) -> Result<Option<regex::Regex>, FieldError> {
+    let Some(p) = p else {
+        return Ok(None);
+    };
+    regex::RegexBuilder::new(p)
+        .case_insensitive(!case_sensitive)
+        // Bound the compiled program: a rules file must not blow memory up.
+        .size_limit(1 << 22)
+        .build()
+        .map(Some)
+        .map_err(|e| FieldError::new(name, format!("not a valid pattern: {e}")))
+}
+
+/// A kind's fields as set in one rule, already checked against their declared types. Kinds
+/// declared with `fields!` (TypedKind) never read it; the string look-ups below are kept only
+/// for a kind not yet moved to `fields!` (the registry test names such kinds).
 pub struct Params<'a> {
     map: &'a Map<String, Value>,
 }
@@ -160,8 +375,7 @@ impl<'a> Params<'a> {
     }
 
     pub fn whole(&self, name: &str) -> Option<usize> {
-        // Type-checked as a whole number >= 0; saturate absurdly large bounds.
-        self.num(name).map(|n| n.min(usize::MAX as f64) as usize)
+        self.num(name).map(whole)
     }
 
     pub fn bool(&self, name: &str) -> Option<bool> {
@@ -194,16 +408,7 @@ impl<'a> Params<'a> {
         name: &'static str,
         case_sensitive: bool,
     ) -> Result<Option<regex::Regex>, FieldError> {
-        let Some(p) = self.text(name) else {
-            return Ok(None);
-        };
-        regex::RegexBuilder::new(p)
-            .case_insensitive(!case_sensitive)
-            // Bound the compiled program: a rules file must not blow memory up.
-            .size_limit(1 << 22)
-            .build()
-            .map(Some)
-            .map_err(|e| FieldError::new(name, format!("not a valid pattern: {e}")))
+        pattern(name, self.text(name), case_sensitive)
     }
 
     /// `lo <= hi` when both are set.
@@ -244,6 +449,10 @@ pub trait Kind: Sync {
     /// One line for the schema, the docs and the Python class.
     fn doc(&self) -> &'static str;
     fn fields(&self) -> &'static [Field];
+    /// Whether the kind reads its fields as a typed struct (`fields!` and `TypedKind`).
+    fn typed(&self) -> bool {
+        false
+    }
     /// Compile the kind's fields (type-checked already) into its check.
     fn compile(&self, p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError>;
 }

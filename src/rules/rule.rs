@@ -9,7 +9,8 @@ use super::Severity;
 use crate::label::Name;
 
 /// Lengths are measured in normalized units (fractions of the image) or pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Unit {
     Normalized,
     Pixels,
@@ -18,11 +19,24 @@ pub enum Unit {
 impl Unit {
     pub const NAMES: &'static [&'static str] = &["normalized", "pixels"];
 
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Normalized => "normalized",
+            Unit::Pixels => "pixels",
+        }
+    }
+
     pub fn from_name(s: Option<&str>) -> Unit {
         match s {
             Some("pixels") => Unit::Pixels,
             _ => Unit::Normalized,
         }
+    }
+}
+
+impl super::kind::DocDefault for Unit {
+    fn doc_default(&self) -> super::kind::Default {
+        super::kind::Default::Text(self.name())
     }
 }
 

@@ -166,3 +166,49 @@ mod inside_image_lonlat {
         );
     }
 }
+
+#[test]
+fn every_kind_reads_its_fields_as_a_typed_struct() {
+    // A kind on the legacy string look-ups (`p.num("min")`: a typo reads None) is named here;
+    // move it to `fields!` + `TypedKind` (docs/adding-a-kind.md).
+    let legacy: Vec<&str> = crate::rules::kinds::REGISTRY
+        .iter()
+        .filter(|k| !k.typed())
+        .map(|k| k.name())
+        .collect();
+    assert!(legacy.is_empty(), "kinds not on fields!: {legacy:?}");
+}
+
+#[test]
+fn every_declared_field_deserializes_into_its_kinds_struct() {
+    use crate::rules::kind::{FieldType, Params};
+    use serde_json::{json, Map};
+    for k in crate::rules::kinds::REGISTRY {
+        for f in k.fields() {
+            let v = match f.ty {
+                FieldType::Number => json!(1),
+                FieldType::Signed => json!(-1.5),
+                FieldType::Whole => json!(2),
+                FieldType::Bool => json!(true),
+                FieldType::Text | FieldType::Pattern => json!("x"),
+                FieldType::Choice(names) => json!(names.first().copied().unwrap_or("")),
+                FieldType::TextList => json!(["a", "b"]),
+                FieldType::TextGroups => json!([["a", "b"]]),
+            };
+            assert!(crate::rules::kind::type_check(f.ty, &v).is_ok());
+            let mut map = Map::new();
+            map.insert(f.name.to_owned(), v);
+            // The kind may refuse the field alone (e.g. "needs `relation`"), but never because
+            // its struct and its table disagree.
+            if let Err(e) = k.compile(&Params::new(&map)) {
+                assert!(
+                    !e.reason.starts_with("fields of kind"),
+                    "{}.{}: {}",
+                    k.name(),
+                    f.name,
+                    e.reason
+                );
+            }
+        }
+    }
+}

@@ -81,6 +81,23 @@ fn common() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// The registry in its order (a JSON object would sort the fields): each kind's name, doc and
+/// fields with their schema. What scripts/gen_kind_docs.py writes the docs' tables from.
+pub fn registry_json() -> Value {
+    let kinds: Vec<Value> = REGISTRY
+        .iter()
+        .map(|kind| {
+            let fields: Vec<Value> = kind
+                .fields()
+                .iter()
+                .map(|f| json!({"name": f.name, "schema": field_schema(f)}))
+                .collect();
+            json!({"name": kind.name(), "doc": kind.doc(), "fields": fields})
+        })
+        .collect();
+    Value::Array(kinds)
+}
+
 pub fn json_schema() -> Value {
     let variants: Vec<Value> = REGISTRY
         .iter()

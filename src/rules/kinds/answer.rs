@@ -7,46 +7,32 @@ use std::sync::Arc;
 use super::range_text;
 use crate::label::{Answer, Label, Resolution};
 use crate::rules::interface::{unknown_categories, who, Interface};
-use crate::rules::kind::{Check, Field, FieldError, FieldType, Kind, Params};
+use crate::rules::kind::{fields, need_one, ordered, Check, FieldError, TextList, TypedKind};
 use crate::rules::template::Vars;
 use crate::rules::{issue, Issue, MissingResolution, Rule};
 
 pub struct AnswerKind;
 
-const FIELDS: &[Field] = &[
-    Field::new(
-        "allowed",
-        FieldType::TextList,
-        "The only categories that may be chosen",
-    ),
-    Field::new(
-        "forbidden",
-        FieldType::TextList,
-        "Categories that must not be chosen",
-    ),
-    Field::new("min", FieldType::Whole, "Fewest categories chosen"),
-    Field::new("max", FieldType::Whole, "Most categories chosen"),
-    Field::new(
-        "exclusive",
-        FieldType::TextGroups,
-        "Groups of categories of which at most one may be chosen",
-    ),
-];
+fields! {
+    pub struct AnswerFields {
+        allowed: TextList = TextList, "The only categories that may be chosen";
+        forbidden: TextList = TextList, "Categories that must not be chosen";
+        min: f64 = Whole, "Fewest categories chosen";
+        max: f64 = Whole, "Most categories chosen";
+        exclusive: Vec<Vec<String>> = TextGroups,
+            "Groups of categories of which at most one may be chosen";
+    }
+}
 
-impl Kind for AnswerKind {
-    fn name(&self) -> &'static str {
-        "answer"
-    }
-    fn doc(&self) -> &'static str {
-        "Classification answers: allowed / forbidden categories, number chosen (min / max), exclusive groups."
-    }
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-    fn compile(&self, p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError> {
-        p.ordered("min", "max")?;
-        p.need_one(&["allowed", "forbidden", "min", "max", "exclusive"])?;
-        let exclusive = p.groups("exclusive").unwrap_or_default();
+impl TypedKind for AnswerKind {
+    type Fields = AnswerFields;
+    const NAME: &'static str = "answer";
+    const DOC: &'static str =
+        "Classification answers: allowed / forbidden categories, number chosen (min / max), exclusive groups.";
+    fn compile(&self, f: AnswerFields) -> Result<Arc<dyn Check>, FieldError> {
+        ordered!(f, min, max)?;
+        need_one!(f, allowed, forbidden, min, max, exclusive)?;
+        let exclusive = f.exclusive.unwrap_or_default();
         if exclusive.iter().any(|g| g.len() < 2) {
             return Err(FieldError::new(
                 "exclusive",
@@ -54,10 +40,10 @@ impl Kind for AnswerKind {
             ));
         }
         Ok(Arc::new(AnswerCheck {
-            allowed: p.texts("allowed"),
-            forbidden: p.texts("forbidden").unwrap_or_default(),
-            min: p.num("min"),
-            max: p.num("max"),
+            allowed: f.allowed.map(TextList::into_vec),
+            forbidden: f.forbidden.map(TextList::into_vec).unwrap_or_default(),
+            min: f.min,
+            max: f.max,
             exclusive,
         }))
     }

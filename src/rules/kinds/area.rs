@@ -2,39 +2,35 @@
 
 use std::sync::Arc;
 
-use super::{lint_geometry, range_text, MissingResolution, UNIT};
+use super::{lint_geometry, range_text, MissingResolution, UNIT_DOC};
 use crate::geometry::part_area;
 use crate::label::{Label, Resolution};
 use crate::rules::interface::Interface;
-use crate::rules::kind::{Check, Field, FieldError, FieldType, Kind, Needs, Params};
+use crate::rules::kind::{fields, need_one, ordered, Check, FieldError, Needs, TypedKind};
 use crate::rules::template::Vars;
 use crate::rules::{group_by_mid, in_scope, issue, Issue, Rule, Unit};
 
 pub struct Area;
 
-const FIELDS: &[Field] = &[
-    Field::new("min", FieldType::Number, "Smallest area allowed"),
-    Field::new("max", FieldType::Number, "Largest area allowed"),
-    UNIT,
-];
+fields! {
+    pub struct AreaFields {
+        min: f64 = Number, "Smallest area allowed";
+        max: f64 = Number, "Largest area allowed";
+        unit: Unit = Choice(Unit::NAMES), UNIT_DOC, default Unit::Normalized;
+    }
+}
 
-impl Kind for Area {
-    fn name(&self) -> &'static str {
-        "area"
-    }
-    fn doc(&self) -> &'static str {
-        "Object area (outer ring minus holes, parts sharing a mid added up)."
-    }
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-    fn compile(&self, p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError> {
-        p.ordered("min", "max")?;
-        p.need_one(&["min", "max"])?;
+impl TypedKind for Area {
+    type Fields = AreaFields;
+    const NAME: &'static str = "area";
+    const DOC: &'static str = "Object area (outer ring minus holes, parts sharing a mid added up).";
+    fn compile(&self, f: AreaFields) -> Result<Arc<dyn Check>, FieldError> {
+        ordered!(f, min, max)?;
+        need_one!(f, min, max)?;
         Ok(Arc::new(AreaCheck {
-            min: p.num("min"),
-            max: p.num("max"),
-            unit: Unit::from_name(p.text("unit")),
+            min: f.min,
+            max: f.max,
+            unit: f.unit(),
         }))
     }
 }

@@ -3,35 +3,30 @@
 
 use std::sync::Arc;
 
-use super::{lint_geometry, scale, MissingResolution, UNIT};
+use super::{lint_geometry, scale, MissingResolution, UNIT_DOC};
 use crate::geometry::parts_bounds;
 use crate::label::{Label, Resolution};
 use crate::rules::interface::Interface;
-use crate::rules::kind::{Check, Field, FieldError, FieldType, Kind, Needs, Params};
+use crate::rules::kind::{fields, need_one, ordered, Check, FieldError, Needs, TypedKind};
 use crate::rules::template::Vars;
 use crate::rules::{group_by_mid, in_scope, issue, Issue, Rule, Unit};
 
 pub struct Box;
 
-const FIELDS: &[Field] = &[
-    Field::new("min_width", FieldType::Number, "Smallest width of the bounding rectangle"),
-    Field::new("max_width", FieldType::Number, "Largest width of the bounding rectangle"),
-    Field::new("min_height", FieldType::Number, "Smallest height of the bounding rectangle"),
-    Field::new("max_height", FieldType::Number, "Largest height of the bounding rectangle"),
-    Field::new("min_aspect", FieldType::Number, "Smallest width / height"),
-    Field::new("max_aspect", FieldType::Number, "Largest width / height"),
-    Field::new(
-        "min_area",
-        FieldType::Number,
-        "Smallest width x height of the axis-aligned extent",
-    ),
-    Field::new(
-        "max_area",
-        FieldType::Number,
-        "Largest width x height of the axis-aligned extent, computed as Python's (max(xs) - min(xs)) * (max(ys) - min(ys))",
-    ),
-    UNIT,
-];
+fields! {
+    pub struct BoxFields {
+        min_width: f64 = Number, "Smallest width of the bounding rectangle";
+        max_width: f64 = Number, "Largest width of the bounding rectangle";
+        min_height: f64 = Number, "Smallest height of the bounding rectangle";
+        max_height: f64 = Number, "Largest height of the bounding rectangle";
+        min_aspect: f64 = Number, "Smallest width / height";
+        max_aspect: f64 = Number, "Largest width / height";
+        min_area: f64 = Number, "Smallest width x height of the axis-aligned extent";
+        max_area: f64 = Number,
+            "Largest width x height of the axis-aligned extent, computed as Python's (max(xs) - min(xs)) * (max(ys) - min(ys))";
+        unit: Unit = Choice(Unit::NAMES), UNIT_DOC, default Unit::Normalized;
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 enum Measure {
@@ -52,38 +47,45 @@ impl Measure {
     }
 }
 
-/// (field, measure, is a lower bound), in the order a box's bounds are tried.
-const BOUNDS: [(&str, Measure, bool); 8] = [
-    ("min_width", Measure::Width, true),
-    ("max_width", Measure::Width, false),
-    ("min_height", Measure::Height, true),
-    ("max_height", Measure::Height, false),
-    ("min_aspect", Measure::Aspect, true),
-    ("max_aspect", Measure::Aspect, false),
-    ("min_area", Measure::Area, true),
-    ("max_area", Measure::Area, false),
+/// (measure, is a lower bound), in the order a box's bounds are tried: min_width, max_width,
+/// min_height, max_height, min_aspect, max_aspect, min_area, max_area (see `compile`).
+const BOUNDS: [(Measure, bool); 8] = [
+    (Measure::Width, true),
+    (Measure::Width, false),
+    (Measure::Height, true),
+    (Measure::Height, false),
+    (Measure::Aspect, true),
+    (Measure::Aspect, false),
+    (Measure::Area, true),
+    (Measure::Area, false),
 ];
 
-impl Kind for Box {
-    fn name(&self) -> &'static str {
-        "box"
-    }
-    fn doc(&self) -> &'static str {
-        "Bounding-rectangle width, height, aspect ratio (width / height) and extent area (width x height)."
-    }
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-    fn compile(&self, p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError> {
-        p.ordered("min_width", "max_width")?;
-        p.ordered("min_height", "max_height")?;
-        p.ordered("min_aspect", "max_aspect")?;
-        p.ordered("min_area", "max_area")?;
-        let names: Vec<&str> = BOUNDS.iter().map(|b| b.0).collect();
-        p.need_one(&names)?;
+impl TypedKind for Box {
+    type Fields = BoxFields;
+    const NAME: &'static str = "box";
+    const DOC: &'static str =
+        "Bounding-rectangle width, height, aspect ratio (width / height) and extent area (width x height).";
+    fn compile(&self, f: BoxFields) -> Result<Arc<dyn Check>, FieldError> {
+        ordered!(f, min_width, max_width)?;
+        ordered!(f, min_height, max_height)?;
+        ordered!(f, min_aspect, max_aspect)?;
+        ordered!(f, min_area, max_area)?;
+        need_one!(
+            f, min_width, max_width, min_height, max_height, min_aspect, max_aspect, min_area,
+            max_area
+        )?;
         Ok(Arc::new(BoxCheck {
-            bounds: BOUNDS.map(|(f, _, _)| p.num(f)),
-            unit: Unit::from_name(p.text("unit")),
+            bounds: [
+                f.min_width,
+                f.max_width,
+                f.min_height,
+                f.max_height,
+                f.min_aspect,
+                f.max_aspect,
+                f.min_area,
+                f.max_area,
+            ],
+            unit: f.unit(),
         }))
     }
 }
@@ -123,21 +125,20 @@ impl Check for BoxCheck {
             let (w, h) = ((x1 - x0) * sw, (y1 - y0) * sh);
             let aspect = if h > 0.0 { w / h } else { f64::INFINITY };
             let area = w * h;
-            let broken =
-                BOUNDS
-                    .iter()
-                    .zip(self.bounds)
-                    .find_map(|(&(_, measure, is_min), bound)| {
-                        let bound = bound?;
-                        let v = match measure {
-                            Measure::Width => w,
-                            Measure::Height => h,
-                            Measure::Aspect => aspect,
-                            Measure::Area => area,
-                        };
-                        let bad = if is_min { v < bound } else { v > bound };
-                        bad.then_some((measure.name(), v, bound, is_min))
-                    });
+            let broken = BOUNDS
+                .iter()
+                .zip(self.bounds)
+                .find_map(|(&(measure, is_min), bound)| {
+                    let bound = bound?;
+                    let v = match measure {
+                        Measure::Width => w,
+                        Measure::Height => h,
+                        Measure::Aspect => aspect,
+                        Measure::Area => area,
+                    };
+                    let bad = if is_min { v < bound } else { v > bound };
+                    bad.then_some((measure.name(), v, bound, is_min))
+                });
             if let Some((measure, v, bound, is_min)) = broken {
                 let (min, max) = if is_min {
                     (Some(bound), None)

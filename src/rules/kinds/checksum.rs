@@ -1,7 +1,8 @@
 //! Checksums a `text` rule can require: IBAN (ISO 13616, mod 97) and Luhn (card numbers,
 //! IMEI...). Spaces (and hyphens for Luhn) are ignored, as people write them.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Checksum {
     Iban,
     Luhn,

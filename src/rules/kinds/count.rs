@@ -4,33 +4,30 @@ use std::sync::Arc;
 
 use super::range_text;
 use crate::label::{Label, Resolution};
-use crate::rules::kind::{Check, Field, FieldError, FieldType, Kind, Params};
+use crate::rules::kind::{fields, need_one, ordered, Check, FieldError, TypedKind};
 use crate::rules::template::Vars;
 use crate::rules::{issue, parent_category, Issue, MissingResolution, Rule};
 
 pub struct Count;
 
-const FIELDS: &[Field] = &[
-    Field::new("min", FieldType::Whole, "Fewest objects or answers allowed"),
-    Field::new("max", FieldType::Whole, "Most objects or answers allowed"),
-];
+fields! {
+    pub struct CountFields {
+        min: f64 = Whole, "Fewest objects or answers allowed";
+        max: f64 = Whole, "Most objects or answers allowed";
+    }
+}
 
-impl Kind for Count {
-    fn name(&self) -> &'static str {
-        "count"
-    }
-    fn doc(&self) -> &'static str {
-        "Number of objects (one per mid) or answers of job(.category), per label or video frame."
-    }
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-    fn compile(&self, p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError> {
-        p.ordered("min", "max")?;
-        p.need_one(&["min", "max"])?;
+impl TypedKind for Count {
+    type Fields = CountFields;
+    const NAME: &'static str = "count";
+    const DOC: &'static str =
+        "Number of objects (one per mid) or answers of job(.category), per label or video frame.";
+    fn compile(&self, f: CountFields) -> Result<Arc<dyn Check>, FieldError> {
+        ordered!(f, min, max)?;
+        need_one!(f, min, max)?;
         Ok(Arc::new(CountCheck {
-            min: p.num("min"),
-            max: p.num("max"),
+            min: f.min,
+            max: f.max,
         }))
     }
 }

@@ -8,7 +8,9 @@ use regex::Regex;
 
 use crate::label::{Label, Object, Resolution};
 use crate::rules::interface::{who, Interface};
-use crate::rules::kind::{Check, Default, Field, FieldError, FieldType, Kind, Params};
+use crate::rules::kind::{
+    fields, need_one, ordered, pattern, whole, Check, Default, DocDefault, FieldError, TypedKind,
+};
 use crate::rules::template::Vars;
 use crate::rules::{in_scope, issue, Issue, MissingResolution, Rule};
 
@@ -16,90 +18,61 @@ pub struct Entity;
 
 const ROLES: &[&str] = &["any", "start", "end"];
 
-const FIELDS: &[Field] = &[
-    Field::new(
-        "min_length",
-        FieldType::Whole,
-        "Fewest characters in the span",
-    ),
-    Field::new(
-        "max_length",
-        FieldType::Whole,
-        "Most characters in the span",
-    ),
-    Field::new(
-        "pattern",
-        FieldType::Pattern,
-        "Regular expression the entity's text must match somewhere (^...$ for all of it)",
-    ),
-    Field::new(
-        "case_sensitive",
-        FieldType::Bool,
-        "Match the pattern with case",
-    )
-    .with_default(Default::Bool(true)),
-    Field::new(
-        "no_overlap",
-        FieldType::Bool,
-        "Flag an entity whose span overlaps an earlier entity of the scope",
-    )
-    .with_default(Default::Bool(false)),
-    Field::new(
-        "relation",
-        FieldType::Text,
-        "A relation job: every entity of the scope must be linked by one of its relations",
-    ),
-    Field::new(
-        "relation_role",
-        FieldType::Choice(ROLES),
-        "Which end of the relation the entity must be",
-    )
-    .with_default(Default::Text("any")),
-];
+fields! {
+    pub struct EntityFields {
+        min_length: f64 = Whole, "Fewest characters in the span";
+        max_length: f64 = Whole, "Most characters in the span";
+        pattern: String = Pattern,
+            "Regular expression the entity's text must match somewhere (^...$ for all of it)";
+        case_sensitive: bool = Bool, "Match the pattern with case", default true;
+        no_overlap: bool = Bool,
+            "Flag an entity whose span overlaps an earlier entity of the scope", default false;
+        relation: String = Text,
+            "A relation job: every entity of the scope must be linked by one of its relations";
+        relation_role: Role = Choice(ROLES), "Which end of the relation the entity must be",
+            default Role::Any;
+    }
+}
 
-impl Kind for Entity {
-    fn name(&self) -> &'static str {
-        "entity"
-    }
-    fn doc(&self) -> &'static str {
-        "Named entities: span length, text pattern, overlaps, relations that must exist."
-    }
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-    fn compile(&self, p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError> {
-        p.ordered("min_length", "max_length")?;
-        p.need_one(&[
-            "min_length",
-            "max_length",
-            "pattern",
-            "no_overlap",
-            "relation",
-        ])?;
-        if p.text("relation_role").is_some() && p.text("relation").is_none() {
+impl TypedKind for Entity {
+    type Fields = EntityFields;
+    const NAME: &'static str = "entity";
+    const DOC: &'static str =
+        "Named entities: span length, text pattern, overlaps, relations that must exist.";
+    fn compile(&self, f: EntityFields) -> Result<Arc<dyn Check>, FieldError> {
+        ordered!(f, min_length, max_length)?;
+        need_one!(f, min_length, max_length, pattern, no_overlap, relation)?;
+        if f.relation_role.is_some() && f.relation.is_none() {
             return Err(FieldError::new("relation_role", "needs `relation`"));
         }
-        let role = match p.text("relation_role") {
-            Some("start") => Role::Start,
-            Some("end") => Role::End,
-            _ => Role::Any,
-        };
         Ok(Arc::new(EntityCheck {
-            min_length: p.whole("min_length"),
-            max_length: p.whole("max_length"),
-            pattern: p.pattern("pattern", p.bool("case_sensitive").unwrap_or(true))?,
-            no_overlap: p.bool("no_overlap").unwrap_or(false),
-            relation: p.text("relation").map(str::to_owned),
-            role,
+            min_length: f.min_length.map(whole),
+            max_length: f.max_length.map(whole),
+            pattern: pattern("pattern", f.pattern.as_deref(), f.case_sensitive())?,
+            no_overlap: f.no_overlap(),
+            role: f.relation_role(),
+            relation: f.relation,
         }))
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
     Any,
     Start,
     End,
+}
+
+impl DocDefault for Role {
+    fn doc_default(&self) -> Default {
+        // The names of ROLES, in the same order.
+        Default::Text(match self {
+            Role::Any => "any",
+            Role::Start => "start",
+            Role::End => "end",
+        })
+    }
 }
 
 #[derive(Debug)]

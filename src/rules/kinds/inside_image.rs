@@ -5,60 +5,38 @@ use std::sync::Arc;
 use super::lint_geometry;
 use crate::label::{Geometry, Label, Pt, Resolution};
 use crate::rules::interface::Interface;
-use crate::rules::kind::{Check, Default, Field, FieldError, FieldType, Kind, Needs, Params};
+use crate::rules::kind::{fields, ordered, Check, FieldError, Needs, TypedKind};
 use crate::rules::template::Vars;
 use crate::rules::{group_by_mid, in_scope, issue, Issue, MissingResolution, Rule};
 
 pub struct InsideImage;
 
-const FIELDS: &[Field] = &[
-    Field::new(
-        "tolerance",
-        FieldType::Number,
-        "How far outside the bounds a coordinate may go",
-    )
-    .with_default(Default::Num(1e-6)),
-    Field::new(
-        "min_x",
-        FieldType::Signed,
-        "Explicit bounds (all four or none): smallest x (longitude for lon/lat labels)",
-    ),
-    Field::new(
-        "min_y",
-        FieldType::Signed,
-        "Explicit bounds: smallest y (latitude)",
-    ),
-    Field::new(
-        "max_x",
-        FieldType::Signed,
-        "Explicit bounds: largest x (longitude)",
-    ),
-    Field::new(
-        "max_y",
-        FieldType::Signed,
-        "Explicit bounds: largest y (latitude)",
-    ),
-];
+fields! {
+    pub struct InsideImageFields {
+        tolerance: f64 = Number, "How far outside the bounds a coordinate may go", default 1e-6;
+        min_x: f64 = Signed,
+            "Explicit bounds (all four or none): smallest x (longitude for lon/lat labels)";
+        min_y: f64 = Signed, "Explicit bounds: smallest y (latitude)";
+        max_x: f64 = Signed, "Explicit bounds: largest x (longitude)";
+        max_y: f64 = Signed, "Explicit bounds: largest y (latitude)";
+    }
+}
 
+/// The explicit bounds' fields, in the order of `[f.min_x, f.min_y, f.max_x, f.max_y]`.
 const BOUNDS: [&str; 4] = ["min_x", "min_y", "max_x", "max_y"];
 
-impl Kind for InsideImage {
-    fn name(&self) -> &'static str {
-        "inside_image"
-    }
-    fn doc(&self) -> &'static str {
+impl TypedKind for InsideImage {
+    type Fields = InsideImageFields;
+    const NAME: &'static str = "inside_image";
+    const DOC: &'static str =
         "Every vertex within [0, 1] (or the explicit bounds), give or take `tolerance`; \
-         lon/lat (geospatial) objects only against explicit bounds."
-    }
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-    fn compile(&self, p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError> {
-        let bounds = match BOUNDS.map(|n| p.num(n)) {
+         lon/lat (geospatial) objects only against explicit bounds.";
+    fn compile(&self, f: InsideImageFields) -> Result<Arc<dyn Check>, FieldError> {
+        let bounds = match [f.min_x, f.min_y, f.max_x, f.max_y] {
             [None, None, None, None] => None,
             [Some(x0), Some(y0), Some(x1), Some(y1)] => {
-                p.ordered("min_x", "max_x")?;
-                p.ordered("min_y", "max_y")?;
+                ordered!(f, min_x, max_x)?;
+                ordered!(f, min_y, max_y)?;
                 Some(Bounds { x0, y0, x1, y1 })
             }
             set => {
@@ -74,7 +52,7 @@ impl Kind for InsideImage {
             }
         };
         Ok(Arc::new(InsideCheck {
-            tolerance: p.num("tolerance").unwrap_or(1e-6),
+            tolerance: f.tolerance(),
             bounds,
         }))
     }

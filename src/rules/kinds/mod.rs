@@ -14,7 +14,7 @@ pub mod text;
 pub mod valid_polygon;
 
 use super::interface::{who, Interface};
-use super::kind::{Default, Field, FieldType, Kind};
+use super::kind::Kind;
 use super::Rule;
 use crate::label::Resolution;
 use crate::rules::Unit;
@@ -42,13 +42,10 @@ pub fn names() -> Vec<&'static str> {
     REGISTRY.iter().map(|k| k.name()).collect()
 }
 
-/// The `unit` field shared by the measuring kinds.
-pub(crate) const UNIT: Field = Field::new(
-    "unit",
-    FieldType::Choice(Unit::NAMES),
-    "normalized (fractions of the image) or pixels (needs the asset resolution)",
-)
-.with_default(Default::Text("normalized"));
+/// The doc of the `unit` field shared by the measuring kinds
+/// (`unit: Unit = Choice(Unit::NAMES), UNIT_DOC, default Unit::Normalized;`).
+pub(crate) const UNIT_DOC: &str =
+    "normalized (fractions of the image) or pixels (needs the asset resolution)";
 
 /// "between {min} and {max}", "at least {min}" or "at most {max}".
 pub(crate) fn range_text(min: Option<f64>, max: Option<f64>) -> &'static str {

@@ -7,41 +7,31 @@ use super::lint_geometry;
 use crate::geometry::{bounds_overlap, iou_above, parts_bounds};
 use crate::label::{Label, Resolution};
 use crate::rules::interface::Interface;
-use crate::rules::kind::{Check, Default, Field, FieldError, FieldType, Kind, Needs, Params};
+use crate::rules::kind::{fields, Check, FieldError, Needs, TypedKind};
 use crate::rules::template::Vars;
 use crate::rules::{group_by_mid, in_scope, issue, Issue, MissingResolution, Rule};
 
 pub struct Overlap;
 
-const FIELDS: &[Field] = &[
-    Field::new("max_iou", FieldType::Number, "Largest IoU allowed (0 to 1)")
-        .with_default(Default::Num(0.9)),
-    Field::new(
-        "same_category",
-        FieldType::Bool,
-        "Compare only objects of the same category",
-    )
-    .with_default(Default::Bool(true)),
-];
+fields! {
+    pub struct OverlapFields {
+        max_iou: f64 = Number, "Largest IoU allowed (0 to 1)", default 0.9;
+        same_category: bool = Bool, "Compare only objects of the same category", default true;
+    }
+}
 
-impl Kind for Overlap {
-    fn name(&self) -> &'static str {
-        "overlap"
-    }
-    fn doc(&self) -> &'static str {
-        "IoU of two objects of the scope at most `max_iou` (duplicates)."
-    }
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-    fn compile(&self, p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError> {
-        let max_iou = p.num("max_iou").unwrap_or(0.9);
+impl TypedKind for Overlap {
+    type Fields = OverlapFields;
+    const NAME: &'static str = "overlap";
+    const DOC: &'static str = "IoU of two objects of the scope at most `max_iou` (duplicates).";
+    fn compile(&self, f: OverlapFields) -> Result<Arc<dyn Check>, FieldError> {
+        let max_iou = f.max_iou();
         if max_iou > 1.0 {
             return Err(FieldError::new("max_iou", "must be between 0 and 1"));
         }
         Ok(Arc::new(OverlapCheck {
             max_iou,
-            same_category: p.bool("same_category").unwrap_or(true),
+            same_category: f.same_category(),
         }))
     }
 }

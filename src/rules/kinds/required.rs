@@ -5,32 +5,25 @@ use std::sync::Arc;
 
 use crate::label::{Label, Name, Resolution};
 use crate::rules::interface::{who, Interface};
-use crate::rules::kind::{Check, Field, FieldError, FieldType, Kind, Params};
+use crate::rules::kind::{fields, Check, FieldError, TypedKind};
 use crate::rules::template::Vars;
 use crate::rules::{issue, Issue, MissingResolution, Rule};
 
 pub struct Required;
 
-const FIELDS: &[Field] = &[Field::new(
-    "child",
-    FieldType::Text,
-    "Child job that every object of the scope must answer",
-)];
+fields! {
+    pub struct RequiredFields {
+        child: String = Text, "Child job that every object of the scope must answer";
+    }
+}
 
-impl Kind for Required {
-    fn name(&self) -> &'static str {
-        "required"
-    }
-    fn doc(&self) -> &'static str {
-        "The job has an answer; with `child`, every object of the scope answers that child job."
-    }
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-    fn compile(&self, p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError> {
-        Ok(Arc::new(RequiredCheck {
-            child: p.text("child").map(str::to_owned),
-        }))
+impl TypedKind for Required {
+    type Fields = RequiredFields;
+    const NAME: &'static str = "required";
+    const DOC: &'static str =
+        "The job has an answer; with `child`, every object of the scope answers that child job.";
+    fn compile(&self, f: RequiredFields) -> Result<Arc<dyn Check>, FieldError> {
+        Ok(Arc::new(RequiredCheck { child: f.child }))
     }
 }
 

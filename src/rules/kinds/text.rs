@@ -9,85 +9,62 @@ use regex::Regex;
 use super::checksum::Checksum;
 use crate::label::{Answer, Label, Resolution};
 use crate::rules::interface::{who, Interface};
-use crate::rules::kind::{Check, Default, Field, FieldError, FieldType, Kind, Params};
+use crate::rules::kind::{
+    fields, need_one, ordered, pattern, whole, Check, FieldError, TextList, TypedKind,
+};
 use crate::rules::template::Vars;
 use crate::rules::{issue, parent_category, Issue, MissingResolution, Rule};
 
 pub struct Text;
 
-const FIELDS: &[Field] = &[
-    Field::new(
-        "pattern",
-        FieldType::Pattern,
-        "Regular expression the text must match somewhere (anchor it with ^...$ for the whole text)",
-    ),
-    Field::new("prefix", FieldType::Text, "The text must start with this"),
-    Field::new("suffix", FieldType::Text, "The text must end with this"),
-    Field::new("allowed", FieldType::TextList, "The only texts allowed"),
-    Field::new("forbidden", FieldType::TextList, "Texts that are not allowed"),
-    Field::new("min_length", FieldType::Whole, "Fewest characters"),
-    Field::new("max_length", FieldType::Whole, "Most characters"),
-    Field::new(
-        "checksum",
-        FieldType::Choice(Checksum::NAMES),
-        "The text must pass this checksum: iban (ISO 13616, mod 97) or luhn (card numbers)",
-    ),
-    Field::new(
-        "case_sensitive",
-        FieldType::Bool,
-        "Compare prefix, suffix, allowed, forbidden and pattern with case",
-    )
-    .with_default(Default::Bool(true)),
-    Field::new(
-        "strip",
-        FieldType::Bool,
-        "Remove leading and trailing whitespace before checking",
-    )
-    .with_default(Default::Bool(false)),
-];
+fields! {
+    pub struct TextFields {
+        pattern: String = Pattern,
+            "Regular expression the text must match somewhere (anchor it with ^...$ for the whole text)";
+        prefix: String = Text, "The text must start with this";
+        suffix: String = Text, "The text must end with this";
+        allowed: TextList = TextList, "The only texts allowed";
+        forbidden: TextList = TextList, "Texts that are not allowed";
+        min_length: f64 = Whole, "Fewest characters";
+        max_length: f64 = Whole, "Most characters";
+        checksum: Checksum = Choice(Checksum::NAMES),
+            "The text must pass this checksum: iban (ISO 13616, mod 97) or luhn (card numbers)";
+        case_sensitive: bool = Bool,
+            "Compare prefix, suffix, allowed, forbidden and pattern with case", default true;
+        strip: bool = Bool, "Remove leading and trailing whitespace before checking", default false;
+    }
+}
 
-impl Kind for Text {
-    fn name(&self) -> &'static str {
-        "text"
-    }
-    fn doc(&self) -> &'static str {
-        "Transcription text: pattern, prefix / suffix, allowed / forbidden values, length, checksum."
-    }
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-    fn compile(&self, p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError> {
-        p.ordered("min_length", "max_length")?;
-        p.need_one(&[
-            "pattern",
-            "prefix",
-            "suffix",
-            "allowed",
-            "forbidden",
-            "min_length",
-            "max_length",
-            "checksum",
-        ])?;
-        let case_sensitive = p.bool("case_sensitive").unwrap_or(true);
+impl TypedKind for Text {
+    type Fields = TextFields;
+    const NAME: &'static str = "text";
+    const DOC: &'static str =
+        "Transcription text: pattern, prefix / suffix, allowed / forbidden values, length, checksum.";
+    fn compile(&self, f: TextFields) -> Result<Arc<dyn Check>, FieldError> {
+        ordered!(f, min_length, max_length)?;
+        need_one!(
+            f, pattern, prefix, suffix, allowed, forbidden, min_length, max_length, checksum
+        )?;
+        let case_sensitive = f.case_sensitive();
         let fold = |s: &str| fold(s, case_sensitive);
         Ok(Arc::new(TextCheck {
-            pattern: p.pattern("pattern", case_sensitive)?,
-            prefix: p.text("prefix").map(fold),
-            suffix: p.text("suffix").map(fold),
-            allowed: p
-                .texts("allowed")
+            pattern: pattern("pattern", f.pattern.as_deref(), case_sensitive)?,
+            prefix: f.prefix.as_deref().map(fold),
+            suffix: f.suffix.as_deref().map(fold),
+            allowed: f
+                .allowed
+                .as_ref()
                 .map(|v| v.iter().map(|s| fold(s)).collect()),
-            forbidden: p
-                .texts("forbidden")
-                .unwrap_or_default()
-                .iter()
-                .map(|s| fold(s))
-                .collect(),
-            min_length: p.whole("min_length"),
-            max_length: p.whole("max_length"),
-            checksum: p.text("checksum").and_then(Checksum::from_name),
+            forbidden: f
+                .forbidden
+                .as_ref()
+                .map(|v| v.iter().map(|s| fold(s)).collect())
+                .unwrap_or_default(),
+            min_length: f.min_length.map(whole),
+            max_length: f.max_length.map(whole),
+            checksum: f.checksum,
             case_sensitive,
-            strip: p.bool("strip").unwrap_or(false),
+            strip: f.strip(),
         }))
     }
 }
@@ -246,21 +223,18 @@ mod tests {
     use serde_json::json;
 
     fn check(fields: serde_json::Value) -> TextCheck {
-        let map = fields.as_object().cloned().unwrap_or_default();
-        let p = Params::new(&map);
+        let f: TextFields = serde_json::from_value(fields).unwrap();
         TextCheck {
-            pattern: p
-                .pattern("pattern", p.bool("case_sensitive").unwrap_or(true))
-                .unwrap(),
-            prefix: p.text("prefix").map(str::to_owned),
+            pattern: pattern("pattern", f.pattern.as_deref(), f.case_sensitive()).unwrap(),
+            prefix: f.prefix.clone(),
             suffix: None,
             allowed: None,
             forbidden: Vec::new(),
-            min_length: p.whole("min_length"),
-            max_length: p.whole("max_length"),
-            checksum: p.text("checksum").and_then(Checksum::from_name),
-            case_sensitive: p.bool("case_sensitive").unwrap_or(true),
-            strip: p.bool("strip").unwrap_or(false),
+            min_length: f.min_length.map(whole),
+            max_length: f.max_length.map(whole),
+            checksum: f.checksum,
+            case_sensitive: f.case_sensitive(),
+            strip: f.strip(),
         }
     }
 

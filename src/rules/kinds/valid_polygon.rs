@@ -6,23 +6,22 @@ use super::lint_geometry;
 use crate::geometry::validate_part;
 use crate::label::{Label, Resolution};
 use crate::rules::interface::Interface;
-use crate::rules::kind::{Check, Field, FieldError, Kind, Needs, Params};
+use crate::rules::kind::{fields, Check, FieldError, Needs, TypedKind};
 use crate::rules::template::Vars;
 use crate::rules::{group_by_mid, in_scope, issue, Issue, MissingResolution, Rule};
 
 pub struct ValidPolygon;
 
-impl Kind for ValidPolygon {
-    fn name(&self) -> &'static str {
-        "valid_polygon"
-    }
-    fn doc(&self) -> &'static str {
-        ">= 3 distinct vertices, non-zero area, no self-intersection, holes inside."
-    }
-    fn fields(&self) -> &'static [Field] {
-        &[]
-    }
-    fn compile(&self, _p: &Params<'_>) -> Result<Arc<dyn Check>, FieldError> {
+fields! {
+    pub struct ValidPolygonFields {}
+}
+
+impl TypedKind for ValidPolygon {
+    type Fields = ValidPolygonFields;
+    const NAME: &'static str = "valid_polygon";
+    const DOC: &'static str =
+        ">= 3 distinct vertices, non-zero area, no self-intersection, holes inside.";
+    fn compile(&self, _f: ValidPolygonFields) -> Result<Arc<dyn Check>, FieldError> {
         Ok(Arc::new(ValidCheck))
     }
 }
