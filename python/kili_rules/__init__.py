@@ -49,11 +49,18 @@ def _apply(
     dry_run: bool = True,
     reconcile: bool = True,
     policy: "ActionPolicy | None" = None,
+    progress: bool | None = None,
 ) -> "ApplyResult":
     from kili_rules.kili.apply import apply_report
 
     return apply_report(
-        report, kili, project_id=project_id, dry_run=dry_run, reconcile=reconcile, policy=policy
+        report,
+        kili,
+        project_id=project_id,
+        dry_run=dry_run,
+        reconcile=reconcile,
+        policy=policy,
+        progress=progress,
     )
 
 

@@ -595,7 +595,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             status_in=args.status,
             labels=args.labels,
             concurrency=args.concurrency,
-            disable_tqdm=args.no_progress or not sys.stderr.isatty(),
+            disable_tqdm=not _progress(args),
         )
     except ProjectError as error:
         raise UsageError(f"Kili API: {error}") from error
@@ -620,8 +620,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
         # the rules file's [actions] when this build reads them; else apply's default policy
         policy = getattr(rules, "actions", None)
         extra = {"policy": policy} if policy is not None else {}
-        _report_applied(args, report.apply(kili, dry_run=args.dry_run, **extra))
+        applied = report.apply(kili, dry_run=args.dry_run, progress=_progress(args), **extra)
+        _report_applied(args, applied)
     return int(report.exit_code(args.fail_on))
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """A progress bar of audit's or apply's own: only on a terminal, never with --quiet or
+    --no-progress (a pipe or a CI log gets none)."""
+    return not (args.no_progress or args.quiet) and sys.stderr.isatty()
 
 
 def _report_applied(args: argparse.Namespace, result: Any) -> None:
@@ -664,7 +671,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
         if policy is not None:
             extra["policy"] = policy
     kili = _kili_client(args.api_key_env, args.api_endpoint, "apply")
-    _report_applied(args, report.apply(kili, project_id=project, dry_run=args.dry_run, **extra))
+    applied = report.apply(
+        kili, project_id=project, dry_run=args.dry_run, progress=_progress(args), **extra
+    )
+    _report_applied(args, applied)
     return EXIT_OK
 
 
@@ -789,7 +799,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --apply: print every change (default: a summary of counts)",
     )
     audit.add_argument(
-        "--quiet", action="store_true", help="with --apply: print nothing of the changes"
+        "--quiet",
+        action="store_true",
+        help="with --apply: print nothing of the changes, and no progress bar",
     )
     audit.add_argument(
         "--apply-log",
@@ -832,7 +844,12 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--rules", metavar="FILE", help="rules file whose [actions] apply")
     apply.add_argument("--dry-run", action="store_true", help="print the changes, make none")
     apply.add_argument("--verbose", action="store_true", help="print every change")
-    apply.add_argument("--quiet", action="store_true", help="print nothing of the changes")
+    apply.add_argument(
+        "--quiet", action="store_true", help="print nothing of the changes, and no progress bar"
+    )
+    apply.add_argument(
+        "--no-progress", action="store_true", help="no progress bar on stderr (a terminal has one)"
+    )
     apply.add_argument(
         "--apply-log", metavar="FILE", help="write every change, failure and skip as JSON"
     )

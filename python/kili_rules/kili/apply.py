@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from kili_rules.kili.effects import Change, Effects, KiliCallFailed, Target, run_effects
-from kili_rules.report import UNCHECKED_KIND
+from kili_rules.report import UNCHECKED_KIND, progress_bar
 from kili_rules.verdict import ActionPolicy, Verdict
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ __all__ = ["APPLY_BATCH", "ApplyResult", "apply_report", "checked_labels", "veri
 
 LOGGER = logging.getLogger("kili_rules.kili")
 APPLY_BATCH = 100  # assets per batch of Kili calls
+PROGRESS_DESC = "kili-rules apply"  # the label of apply's one progress bar
 
 
 @dataclass(frozen=True)
@@ -309,6 +311,7 @@ def apply_report(
     reconcile: bool = True,
     policy: ActionPolicy | None = None,
     logger: logging.Logger | None = None,
+    progress: bool | None = None,
 ) -> ApplyResult:
     """See :meth:`kili_rules.report.Report.apply`.
 
@@ -317,6 +320,10 @@ def apply_report(
     external ids only), the assets' latest labels are read from Kili first, in one paged
     query that also tells which assets are gone. What still cannot be applied is counted in
     ``skipped`` (or ``failed``), and the result is not ``ok``.
+
+    ``progress``: one bar on stderr over the assets acted on, advanced per batch (default:
+    when stderr is a terminal). The SDK's own bars are never drawn: every SDK call here
+    passes ``disable_tqdm=True`` or goes through the GraphQL executor.
     """
     from kili_rules.kili.project import ProjectError
 
@@ -427,21 +434,27 @@ def apply_report(
         targets.append(Target(asset_id, labels[-1], verdict, policy=actions))
 
     effects: list[Effects] = []
-    for start in range(0, len(targets), APPLY_BATCH):
-        batch = targets[start : start + APPLY_BATCH]
-        try:
-            done = run_effects(
-                kili, project, batch, reconcile=reconcile, dry_run=dry_run, logger=log
-            )
-        except KiliCallFailed as exc:
-            log.error("kili-rules apply: a batch of %d asset(s) failed: %s", len(batch), exc)
-            failed.append((tuple(t.asset_id for t in batch), str(exc)))
-            continue
-        effects.extend(done)
-        shortfall = None if dry_run else verify_created(kili, project, done)
-        if shortfall is not None:
-            log.error("kili-rules apply: %s", shortfall[1])
-            failed.append(shortfall)
+    show = sys.stderr.isatty() if progress is None else progress
+    with progress_bar(
+        len(targets), disable=not (show and targets), desc=PROGRESS_DESC, unit="asset", leave=True
+    ) as bar:
+        for start in range(0, len(targets), APPLY_BATCH):
+            batch = targets[start : start + APPLY_BATCH]
+            try:
+                done = run_effects(
+                    kili, project, batch, reconcile=reconcile, dry_run=dry_run, logger=log
+                )
+            except KiliCallFailed as exc:
+                log.error("kili-rules apply: a batch of %d asset(s) failed: %s", len(batch), exc)
+                failed.append((tuple(t.asset_id for t in batch), str(exc)))
+                bar.update(len(batch))
+                continue
+            effects.extend(done)
+            shortfall = None if dry_run else verify_created(kili, project, done)
+            if shortfall is not None:
+                log.error("kili-rules apply: %s", shortfall[1])
+                failed.append(shortfall)
+            bar.update(len(batch))
     result = ApplyResult(project, dry_run, tuple(effects), tuple(failed), tuple(skipped), complete)
     log.info("kili-rules apply: %s", result.headline())
     return result

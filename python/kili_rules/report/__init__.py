@@ -89,6 +89,7 @@ class Applier(Protocol):
         dry_run: bool = ...,
         reconcile: bool = ...,
         policy: ActionPolicy | None = ...,
+        progress: bool | None = ...,
     ) -> ApplyResult: ...
 
 
@@ -462,6 +463,7 @@ class Report(Sequence["Row"]):
         dry_run: bool = True,
         reconcile: bool = True,
         policy: ActionPolicy | None = None,
+        progress: bool | None = None,
     ) -> ApplyResult:
         """Push this report's findings to Kili (a dry run by default: ``print()`` the result).
 
@@ -472,8 +474,9 @@ class Report(Sequence["Row"]):
         changes nothing. ``project_id`` defaults to ``context.project_id``. A report from
         any source is applied: where it has no label id (a Kili export), the assets' latest
         labels are read from Kili first; an asset that cannot be applied (deleted since) is
-        counted in the result's headline and makes ``result.ok`` False. See
-        :mod:`kili_rules.kili.apply`.
+        counted in the result's headline and makes ``result.ok`` False. ``progress``: one
+        progress bar on stderr over the assets acted on (default: when stderr is a terminal;
+        the SDK's own bars stay off). See :mod:`kili_rules.kili.apply`.
         """
         if _applier is None:
             raise RuntimeError("Report.apply: no implementation registered (import kili_rules)")
@@ -484,6 +487,7 @@ class Report(Sequence["Row"]):
             dry_run=dry_run,
             reconcile=reconcile,
             policy=policy,
+            progress=progress,
         )
 
     def unmatched_rules(self, rules: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -700,11 +704,17 @@ class _NoProgress:
 
 @contextmanager
 def progress_bar(
-    total: int | None, disable: bool = False, desc: str = "labels"
+    total: int | None,
+    disable: bool = False,
+    desc: str = "labels",
+    *,
+    unit: str = "label",
+    leave: bool = False,
 ) -> Iterator[Progress]:
     """A progress bar on stderr (tqdm when installed), or an object whose ``update`` does nothing.
 
-    Install tqdm with ``pip install 'kili-rules[progress]'``.
+    Install tqdm with ``pip install 'kili-rules[progress]'``. ``leave``: keep the bar's last
+    state on screen when done (else it is erased).
     """
     if disable:
         yield _NoProgress()
@@ -714,7 +724,7 @@ def progress_bar(
     except ImportError:
         yield _NoProgress()
         return
-    bar = tqdm(total=total, desc=desc, unit="label", leave=False, dynamic_ncols=True)
+    bar = tqdm(total=total, desc=desc, unit=unit, leave=leave, dynamic_ncols=True)
     try:
         yield bar
     finally:
