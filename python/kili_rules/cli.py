@@ -689,6 +689,20 @@ def _kili_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _source_arguments(parser: argparse.ArgumentParser) -> None:
+    """SOURCE or ``--project``: what ``profile``, ``suggest`` and ``backtest`` learn from."""
+    parser.add_argument(
+        "source",
+        metavar="SOURCE",
+        nargs="?",
+        help="a JSON list or JSON Lines file of assets or labels, or a Kili export (zip or folder)",
+    )
+    parser.add_argument(
+        "--project", metavar="ID", help="read the labels of this Kili project instead of SOURCE"
+    )
+    _kili_arguments(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Declarative validation rules for Kili labels."
@@ -866,16 +880,7 @@ def build_parser() -> argparse.ArgumentParser:
     lint.set_defaults(func=cmd_lint)
 
     suggest = sub.add_parser("suggest", help="write a rulebook learned from accepted labels")
-    suggest.add_argument(
-        "source",
-        metavar="SOURCE",
-        nargs="?",
-        help="a JSON list or JSON Lines file of assets or labels, or a Kili export (zip or folder)",
-    )
-    suggest.add_argument(
-        "--project", metavar="ID", help="read the labels of this Kili project instead of SOURCE"
-    )
-    _kili_arguments(suggest)
+    _source_arguments(suggest)
     suggest.add_argument("-o", "--output", metavar="FILE", help="where to write (default: stdout)")
     suggest.add_argument("--interface", metavar="JSON", help="lint the result against it")
     suggest.add_argument(
@@ -886,16 +891,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     backtest = sub.add_parser("backtest", help="what a rulebook would have flagged in past labels")
     backtest.add_argument("rules", metavar="RULES", help="rules file")
-    backtest.add_argument(
-        "source",
-        metavar="SOURCE",
-        nargs="?",
-        help="a JSON list or JSON Lines file of assets or labels, or a Kili export (zip or folder)",
-    )
-    backtest.add_argument(
-        "--project", metavar="ID", help="read the labels of this Kili project instead of SOURCE"
-    )
-    _kili_arguments(backtest)
+    _source_arguments(backtest)
     backtest.add_argument("--json", action="store_true", help="JSON instead of a table")
     backtest.set_defaults(func=cmd_backtest)
 
@@ -926,16 +922,7 @@ def build_parser() -> argparse.ArgumentParser:
         "profile",
         help="write per job and category statistics of labels (docs/profiles.md)",
     )
-    prof.add_argument(
-        "source",
-        metavar="SOURCE",
-        nargs="?",
-        help="a JSON list or JSON Lines file of assets or labels, or a Kili export (zip or folder)",
-    )
-    prof.add_argument(
-        "--project", metavar="ID", help="read the labels of this Kili project instead of SOURCE"
-    )
-    _kili_arguments(prof)
+    _source_arguments(prof)
     prof.add_argument("--output", "-o", metavar="FILE", required=True, help="the profile JSON")
     prof.set_defaults(func=cmd_profile)
 
