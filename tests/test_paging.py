@@ -9,29 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kili_rules import RuleSet
+from _paging import BAD, RULES, project_of, roomy_client
 from kili_rules.kili.project import GraphQLPoster, ProjectError
 from kili_rules.testing import KiliEmulator
 
 pytestmark = pytest.mark.e2e
-
-RULES = RuleSet.from_dict(
-    {"rule": [{"id": "one-a", "kind": "count", "job": "JOB_0", "category": "OBJECT_A", "max": 1}]}
-)
-
-
-def box(mid: str) -> dict[str, Any]:
-    points = [(0.1, 0.1), (0.1, 0.2), (0.2, 0.2), (0.2, 0.1)]
-    return {
-        "mid": mid,
-        "type": "rectangle",
-        "categories": [{"name": "OBJECT_A"}],
-        "boundingPoly": [{"normalizedVertices": [{"x": x, "y": y} for x, y in points]}],
-    }
-
-
-CLEAN = {"JOB_0": {"annotations": [box("a")]}}
-BAD = {"JOB_0": {"annotations": [box("a"), box("b")]}}
 
 
 @pytest.fixture(scope="module")
@@ -42,24 +24,7 @@ def emu() -> Iterator[KiliEmulator]:
 
 @pytest.fixture()
 def kili(emu: KiliEmulator, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from kili.core.graphql import graphql_client
-    from pyrate_limiter import Duration, Limiter, Rate
-
-    monkeypatch.setenv("KILI_SDK_SKIP_CHECKS", "1")
-    roomy = Limiter(Rate(100_000, Duration.MINUTE), max_delay=1000)
-    monkeypatch.setattr(graphql_client, "_limiter", roomy)
-    emu.clear_faults()
-    return emu.kili_client()
-
-
-def project_of(emu: KiliEmulator, clean: int, bad: int) -> tuple[str, list[str]]:
-    """``clean`` clean assets, then ``bad`` assets breaking the count rule (the last pages)."""
-    project = emu.add_project()
-    ids = emu.add_assets(
-        project,
-        [{"labels": [CLEAN]} for _ in range(clean)] + [{"labels": [BAD]} for _ in range(bad)],
-    )
-    return project, ids
+    return roomy_client(emu, monkeypatch)
 
 
 def scan(kili: Any, project: str, **kw: Any) -> Any:
