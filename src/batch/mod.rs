@@ -18,7 +18,7 @@ pub use shared::{ExportError, Progress};
 use std::collections::BTreeSet;
 
 use crate::error::LabelError;
-use crate::label::json::parse_document;
+use crate::label::read::parse_document;
 use crate::label::{Document, Label, LabelField, Name};
 use crate::rules::{Issue, Severity};
 use crate::ruleset::RuleSet;
@@ -351,7 +351,7 @@ mod unchecked_tests {
 
     #[test]
     fn checking_an_unfetched_label_is_an_error() {
-        let doc = crate::label::json::parse_document(
+        let doc = crate::label::read::parse_document(
             br#"{"id": "a", "latestLabel": {"id": "l1"}}"#,
             crate::label::ReadOpts::default(),
         )

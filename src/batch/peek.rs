@@ -2,7 +2,7 @@
 
 use serde::de::IgnoredAny;
 
-use crate::label::json::LooseId;
+use crate::label::read::LooseId;
 
 /// The ids of an input that could not be read, as far as they can be told: nothing is lost.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -4,7 +4,7 @@ use rayon::prelude::*;
 
 use super::{check_bytes, check_document_into, invalid_row, BatchOut, Failed};
 use crate::error::LabelError;
-use crate::label::json::parse_document;
+use crate::label::read::parse_document;
 use crate::label::Document;
 use crate::ruleset::RuleSet;
 

@@ -1,7 +1,7 @@
 //! The reader's decisions, one by one: document kinds, label order, jobs, children, geometry,
 //! video, resolution, the depth limit and the wording and paths of errors.
 
-use super::json::{parse_document, parse_json_response};
+use super::read::{parse_document, parse_json_response};
 use super::*;
 use crate::error::LabelError;
 

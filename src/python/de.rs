@@ -1,5 +1,5 @@
 //! A serde Deserializer over borrowed Python objects: it drives the same seeds and visitors
-//! as JSON text (`label::json`), so a dict and its JSON text mean the same thing, with no JSON
+//! as JSON text (`label::read`), so a dict and its JSON text mean the same thing, with no JSON
 //! written in between (that cost the dict path more than the rules themselves).
 //!
 //! It behaves as serde_json does on the equivalent text: the same visits (non-negative ints as

@@ -418,7 +418,7 @@ fn _read_model(py: Python<'_>, label: &Bound<'_, PyAny>, via_json: bool) -> PyRe
         } else {
             label.cast::<PyBytes>()?.as_bytes().to_vec()
         };
-        py.detach(|| crate::label::json::parse_document(&b, opts))
+        py.detach(|| crate::label::read::parse_document(&b, opts))
     } else {
         read_document(label, opts)
     }

@@ -1,5 +1,5 @@
 //! Reading Python objects: a label dict (or asset record, or bare jsonResponse) is read by the
-//! one reader of the Kili format (`label::json`'s seeds) through the Deserializer over Python
+//! one reader of the Kili format (`label::read`'s seeds) through the Deserializer over Python
 //! objects (`de.rs`), so a dict and its JSON text give the same model, issues and errors.
 //!
 //! When a dict cannot be read, `json_text` first names what JSON cannot say in it.
@@ -14,7 +14,7 @@ use super::de::{Deferred, Held, PyDe, State};
 use super::json_text::{to_json, type_name};
 use crate::batch::{Failed, Ids, Input};
 use crate::error::LabelError;
-use crate::label::json::{parse_document, read_entry_from, read_label_from, DocSeed, Source};
+use crate::label::read::{parse_document, read_entry_from, read_label_from, DocSeed, Source};
 use crate::label::{Document, Label, LabelField, ParsedLabel, ReadOpts};
 
 fn failed(err: LabelError) -> Failed {

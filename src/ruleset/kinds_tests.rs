@@ -1,6 +1,6 @@
 //! Kinds end to end in Rust: rules file text -> RuleSet -> issues on a parsed label.
 
-use crate::label::json::parse_document;
+use crate::label::read::parse_document;
 use crate::label::{ReadOpts, Resolution};
 use crate::ruleset::config::parse_toml;
 use crate::ruleset::RuleSet;
@@ -123,7 +123,7 @@ fn text_goes_on_the_enclosing_object_and_when_parent_filters() {
 /// inside_image on geospatial (lon/lat) assets: its tests sit here, above the kind, since they
 /// compile a RuleSet.
 mod inside_image_lonlat {
-    use crate::label::json::parse_document;
+    use crate::label::read::parse_document;
     use crate::label::{ReadOpts, Resolution};
     use crate::ruleset::config::parse_toml;
     use crate::ruleset::RuleSet;

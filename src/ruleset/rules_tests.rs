@@ -2,7 +2,7 @@
 //! severity), and when a label is an error instead of a violation.
 
 use crate::error::LabelError;
-use crate::label::json::parse_document;
+use crate::label::read::parse_document;
 use crate::rules::{Issue, Severity};
 use crate::ruleset::config::parse_toml;
 use crate::ruleset::RuleSet;
