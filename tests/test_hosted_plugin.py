@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("kili")
 
 import kili.services.plugins.upload as sdk_upload  # type: ignore[import-untyped]
+from _quiet import assert_quiet
 from kili.exceptions import GraphQLError  # type: ignore[import-untyped]
 from kili.services.plugins.exceptions import PluginCreationError  # type: ignore[import-untyped]
 from kili_rules.bundle import write_bundle
@@ -139,6 +140,9 @@ def test_bundle_upload_activate_and_a_label_checked(tmp_path: Path, events: bool
             "sent back" in entry["content"] and entry["metadata"]["assetId"] == bad
             for entry in logs
         ), logs
+        for run in runs:  # quiet: no SDK bar in the plugin's output, each line once
+            assert_quiet(run.output)
+            assert "sent back" in run.output or run.asset_id == good, run.output
         for run in runs:  # Kili's published limits for one run
             assert run.peak_rss_mb is not None and run.peak_rss_mb < 512
             assert run.seconds < 60

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _quiet import TQDM_MARKS, assert_quiet
 from kili_rules import RuleSet
 from kili_rules.testing import KiliEmulator
 
@@ -28,8 +29,6 @@ SEED = ROOT / "tests" / "data" / "seed"
 RULES_FILE = ROOT / "examples" / "rules.toml"
 ONE_BOX: dict[str, Any] = json.loads((SEED / "json_response_one_box.json").read_text())
 INTERFACE: dict[str, Any] = json.loads((SEED / "json_interface.json").read_text())
-# what a tqdm bar leaves on a stream: a carriage return redraw, its bar and its rate
-TQDM_MARKS = ("\r", "it/s]", "s/it]", "%|", "Creating issues")
 ASSETS = 30  # more than one batch of the SDK's calls, as a real project
 
 
@@ -37,14 +36,6 @@ ASSETS = 30  # more than one batch of the SDK's calls, as a real project
 def emu() -> Iterator[KiliEmulator]:
     with KiliEmulator() as emulator:
         yield emulator
-
-
-def assert_quiet(stream: str) -> None:
-    for mark in TQDM_MARKS:
-        assert mark not in stream, f"{mark!r} on stderr:\n{stream}"
-    lines = [line for line in stream.splitlines() if line.strip()]
-    twice = [line for line, n in Counter(lines).items() if n > 1]
-    assert twice == [], f"printed more than once: {twice}"
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -132,3 +123,31 @@ def test_the_plugin_logs_each_line_once_findings_at_info_and_no_progress_bar(
     # each line once on the stream, though the plugin's logger and the root could both print it
     printed = [line for line in err.splitlines() if "kili-rules" in line]
     assert printed and [line for line, n in Counter(printed).items() if n > 1] == [], err
+
+
+def test_serve_prints_no_progress_bar_and_each_line_once(emu: KiliEmulator, tmp_path: Path) -> None:
+    """A real ``kili-rules serve`` process drains events that create issues and send assets
+    back (the SDK's issue creation draws a bar by default): its log has no bar, and each line
+    once (its access log of the status polls aside)."""
+    pytest.importorskip("uvicorn")
+    import signal
+
+    from _server import JSON_INTERFACE, THREE_BOXES, Server, legacy_event, post_all
+
+    project = emu.add_project(json_interface=JSON_INTERFACE)
+    bodies = []
+    for n in range(ASSETS):
+        asset = emu.add_asset(project, external_id=f"s{n}")
+        bodies.append(legacy_event(project, asset, emu.add_label(asset, THREE_BOXES), THREE_BOXES))
+    log = tmp_path / "serve.log"
+    server = Server(tmp_path / "events.db", emu.endpoint, emu.api_key, log).wait_ready()
+    try:
+        assert set(post_all(server.url, bodies, clients=4)) <= {200, 202}
+        status = server.wait_drained(120)
+        assert status["done"] == ASSETS and status["dead_letters"] == 0, status
+        assert server.kill(signal.SIGTERM) in (0, -signal.SIGTERM)  # uvicorn re-raises it
+    finally:
+        server.stop()
+    assert len(emu.sent_back) == ASSETS  # it did the work it is quiet about
+    text = log.read_text(errors="replace")
+    assert_quiet(text, ignore=('"GET /status', '"GET /healthz', '"POST / HTTP'))
