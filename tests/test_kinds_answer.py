@@ -90,16 +90,16 @@ def findings(json_response: dict[str, Any]) -> list[tuple[str, str]]:
 def test_answer_kind() -> None:
     assert findings({"QUALITY": classif("OK"), "TAGS": classif("INDOOR")}) == []
     assert findings({"QUALITY": classif("OK"), "TAGS": classif("INDOOR", "OUTDOOR", "BLURRY")}) == [
-        ("tags", "TAGS: 3 categories chosen, expected at most 2"),
-        ("tags", "TAGS: category BLURRY is not allowed"),
-        ("tags", "TAGS: INDOOR and OUTDOOR cannot be chosen together"),
+        ("tags", "In TAGS, 3 answers are chosen (INDOOR, OUTDOOR, BLURRY): choose at most 2."),
+        ("tags", "In TAGS, BLURRY is not allowed: choose another answer."),
+        ("tags", "In TAGS, INDOOR and OUTDOOR cannot be chosen together: keep only one."),
     ]
     # Not answered at all: min = 1 fails once, on the label.
     issues = RULES.validate({"TAGS": classif("NIGHT")})
     assert [(i.rule, i.mid, i.value, i.limit) for i in issues] == [("quality-set", None, 0.0, 1.0)]
     # A category outside `allowed`.
     assert findings({"QUALITY": classif("ELSE")}) == [
-        ("quality-set", "QUALITY: category ELSE is not allowed")
+        ("quality-set", "In QUALITY, ELSE is not allowed: choose another answer.")
     ]
 
 
@@ -109,7 +109,11 @@ def test_when_another_job_answers() -> None:
     ]
     assert findings({"QUALITY": classif("DAMAGED"), "DAMAGE": {"annotations": [dent("d1")]}}) == []
     assert findings({"QUALITY": classif("OK"), "DAMAGE": {"annotations": [dent("d1")]}}) == [
-        ("no-damage-if-ok", "DAMAGE has 1 objects or answers: expected at most 0")
+        (
+            "no-damage-if-ok",
+            "Objects or answers in DAMAGE: 1 in this label, at most 0 allowed, remove the extra "
+            "ones.",
+        )
     ]
     assert findings({"QUALITY": classif("OK")}) == []
 
@@ -167,8 +171,8 @@ def test_nested_classifications_are_judged_per_enclosing_object() -> None:
     }
     one = RuleSet([Answer(job="SEV", max=1, message="{mid}: {reason}")])
     assert [(i.mid, i.text) for i in one.validate(label)] == [
-        ("d1", "d1: 2 categories chosen, expected at most 1"),
-        ("d2", "d2: 2 categories chosen, expected at most 1"),
+        ("d1", "d1: 2 answers are chosen (LOW, HIGH): choose at most 1"),
+        ("d2", "d2: 2 answers are chosen (LOW, HIGH): choose at most 1"),
     ]
     dents = RuleSet([Answer(job="SEV", max=1, when={"parent": "DENT"})])
     assert [i.mid for i in dents.validate(label)] == ["d1"]

@@ -101,11 +101,20 @@ def test_entity_rules() -> None:
         (
             "person-name",
             "e1",
-            "Entity e1 (PERSON) text 'alice' does not match the pattern "
-            "^[A-Z][a-z]+( [A-Z][a-z]+)*$",
+            'This PERSON entity "alice" does not match the expected format '
+            "^[A-Z][a-z]+( [A-Z][a-z]+)*$: correct its span.",
         ),
-        ("person-name", "e3", "Entity e3 (PERSON) spans 40 characters, expected at most 30"),
-        ("no-overlap", "e2", "Entity e2 (ORG) overlaps entity e1"),
+        (
+            "person-name",
+            "e3",
+            "This PERSON entity is too long: 40 characters, at most 30 allowed.",
+        ),
+        (
+            "no-overlap",
+            "e2",
+            "This ORG entity overlaps another entity (PERSON): change the spans so they do not "
+            "overlap.",
+        ),
         ("person-works", "e1", "alice works nowhere"),
         ("person-works", "e3", f"{'Bob ' * 10} works nowhere"),
     ]

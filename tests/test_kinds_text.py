@@ -75,7 +75,11 @@ def test_the_document_qa_rules() -> None:
     )
     assert found(bad) == [
         ("iban-fr", "i1", "IBAN number should start by FR"),
-        ("iban-valid", "i2", "IBAN FR76 3000 6000 0112 3456 7890 188 is not a valid IBAN"),
+        (
+            "iban-valid",
+            "i2",
+            "IBAN FR76 3000 6000 0112 3456 7890 188 is not a valid IBAN: check it for typos",
+        ),
         ("currency", "c1", "Authorized currencies are only Euro and Dollar"),
     ]
     issue = RULES.validate(bad)[0]
@@ -88,7 +92,12 @@ def test_top_level_transcription_goes_on_the_label() -> None:
     assert issues == []
     issues = rs.validate({"TRANSCRIPTION_JOB": {"text": "ab"}})
     assert [(i.mid, i.value, i.limit, i.text) for i in issues] == [
-        (None, 2.0, 3.0, "TRANSCRIPTION_JOB: text 'ab' has 2 characters, expected at least 3")
+        (
+            None,
+            2.0,
+            3.0,
+            'The TRANSCRIPTION_JOB text "ab" is too short: 2 characters, at least 3 needed.',
+        )
     ]
 
 
@@ -99,17 +108,21 @@ def test_fields_one_by_one() -> None:
 
     assert judge("INV-2024-001", pattern=r"^INV-\d{4}-\d{3}$") == []
     assert judge("INV-24-001", pattern=r"^INV-\d{4}-\d{3}$") == [
-        r"does not match the pattern ^INV-\d{4}-\d{3}$"
+        r"does not match the expected format ^INV-\d{4}-\d{3}$: correct it"
     ]
     assert judge("inv-2024-001", pattern=r"^INV-\d{4}", case_sensitive=False) == []
     assert judge("report.pdf", suffix=".pdf") == []
-    assert judge("report.PDF", suffix=".pdf") == ["does not end with '.pdf'"]
+    assert judge("report.PDF", suffix=".pdf") == ['does not end with ".pdf": correct it']
     assert judge("report.PDF", suffix=".pdf", case_sensitive=False) == []
-    assert judge("N/A", forbidden=["N/A", "unknown"]) == ["is forbidden"]
-    assert judge(" yes", allowed=["yes", "no"]) == ["is not one of yes, no"]
+    assert judge("N/A", forbidden=["N/A", "unknown"]) == ["is not allowed: correct it"]
+    assert judge(" yes", allowed=["yes", "no"]) == [
+        "is not one of the allowed values (yes, no): use one of them"
+    ]
     assert judge(" yes", allowed=["yes", "no"], strip=True) == []
     assert judge("4539 1488 0343 6467", checksum="luhn") == []
-    assert judge("4539 1488 0343 6468", checksum="luhn") == ["is not a valid Luhn number"]
+    assert judge("4539 1488 0343 6468", checksum="luhn") == [
+        "is not a valid Luhn number: check it for typos"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -163,7 +176,7 @@ def test_a_catastrophic_pattern_completes() -> None:
     rs = RuleSet([Text(job="T", pattern="(a+)+$", message="{reason}")])
     assert rs.validate({"T": {"text": "a" * 10_000}}) == []
     issues = rs.validate({"T": {"text": "a" * 10_000 + "!"}})
-    assert [i.text for i in issues] == ["does not match the pattern (a+)+$"]
+    assert [i.text for i in issues] == ["does not match the expected format (a+)+$: correct it"]
 
 
 def test_when_parent_restricts_a_shared_child_job() -> None:

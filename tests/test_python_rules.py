@@ -423,7 +423,7 @@ def test_the_plugin_creates_python_findings_and_rule_errors_as_issues() -> None:
     (call,) = kili.named("create_issues")
     assert call["object_mid_array"] == ["m2", None]
     assert call["text_array"][0] == "IBAN box without its transcription"
-    assert "python rule 'flaky' raised ValueError" in call["text_array"][1]
+    assert "The check 'flaky' failed on this label (ValueError" in call["text_array"][1]
     assert [i.kind for i in decision.issues] == ["python", "rule_error"]
     assert decision.sent_back
 

@@ -302,7 +302,10 @@ def _rule_error(rule: PythonRule, exc: BaseException) -> Issue:
     return Issue._finding(
         rule.rule_id,
         "error",
-        f"python rule '{rule.rule_id}' raised {type(exc).__name__}: {exc}",
+        # a Kili issue the annotator reads: not theirs to fix, and the rule and error are named
+        # for whoever can fix the rule
+        f"The check '{rule.rule_id}' failed on this label ({type(exc).__name__}: {exc}). "
+        "This is not a problem with your annotations: please tell your project manager.",
         error=True,
     )
 

@@ -134,6 +134,8 @@ pub(crate) fn group_by_mid<'a>(objs: impl Iterator<Item = &'a Object>) -> Vec<Gr
 pub(crate) fn issue(rule: &Rule, vars: Vars, value: Option<f64>, limit: Option<f64>) -> Issue {
     let vars = Vars {
         job: vars.job.or(Some(&rule.job)),
+        // the rule's scope names the category when the finding itself does not
+        category: vars.category.or(rule.category.as_deref()),
         rule: Some(&rule.id),
         value: vars.value.or(value),
         limit: vars.limit.or(limit),

@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use super::range_text;
 use crate::label::{Answer, Label, Resolution};
 use crate::rules::interface::{unknown_categories, who, Interface};
 use crate::rules::kind::{fields, need_one, ordered, Check, FieldError, TextList, TypedKind};
-use crate::rules::template::Vars;
+use crate::rules::template::{fmt_num, Vars};
 use crate::rules::{issue, Issue, MissingResolution, Rule};
 
 pub struct AnswerKind;
@@ -106,7 +105,9 @@ fn parent_category(a: &Answer) -> Option<&str> {
 
 impl Check for AnswerCheck {
     fn default_message(&self, _has_category: bool) -> String {
-        "{job}: {reason}".into()
+        // the reason is a clause in the annotator's words: "INDOOR and OUTDOOR cannot be
+        // chosen together: keep only one"
+        "In {job}, {reason}.".into()
     }
 
     fn check(
@@ -119,7 +120,7 @@ impl Check for AnswerCheck {
         let found = choices(rule, label);
         if found.is_empty() && self.min.is_some_and(|m| m > 0.0) {
             // The job was not answered at all: one issue on the label.
-            let reason = format!("{} categories chosen, expected {}", 0, self.range());
+            let reason = format!("nothing is chosen: choose {}", self.range());
             let none = Choice {
                 frame: None,
                 mid: None,
@@ -135,7 +136,15 @@ impl Check for AnswerCheck {
                 _ => None,
             };
             if limit.is_some() {
-                let reason = format!("{n} categories chosen, expected {}", self.range());
+                let chosen = match c.categories.len() {
+                    1 => "1 answer is chosen".to_owned(),
+                    k => format!("{k} answers are chosen"),
+                };
+                let reason = format!(
+                    "{chosen} ({}): choose {}",
+                    c.categories.join(", "),
+                    self.range()
+                );
                 self.push(rule, c, None, &reason, Some(n), limit, out);
             }
             for cat in &c.categories {
@@ -144,7 +153,7 @@ impl Check for AnswerCheck {
                     .as_ref()
                     .is_some_and(|a| !a.iter().any(|x| x == cat));
                 if not_allowed || self.forbidden.iter().any(|x| x == cat) {
-                    let reason = format!("category {cat} is not allowed");
+                    let reason = format!("{cat} is not allowed: choose another answer");
                     self.push(rule, c, Some(cat), &reason, None, None, out);
                 }
             }
@@ -155,7 +164,10 @@ impl Check for AnswerCheck {
                     .filter(|g| c.categories.contains(g))
                     .collect();
                 if chosen.len() > 1 {
-                    let reason = format!("{} cannot be chosen together", chosen.join(" and "));
+                    let reason = format!(
+                        "{} cannot be chosen together: keep only one",
+                        chosen.join(" and ")
+                    );
                     self.push(
                         rule,
                         c,
@@ -197,10 +209,14 @@ impl Check for AnswerCheck {
 }
 
 impl AnswerCheck {
+    /// "at most 2", "at least 1", "between 1 and 2" (the bounds are whole numbers).
     fn range(&self) -> String {
-        range_text(self.min, self.max)
-            .replace("{min}", &self.min.unwrap_or(0.0).to_string())
-            .replace("{max}", &self.max.unwrap_or(0.0).to_string())
+        let n = |x: Option<f64>| fmt_num(x.unwrap_or(0.0));
+        match (self.min, self.max) {
+            (Some(_), Some(_)) => format!("between {} and {}", n(self.min), n(self.max)),
+            (Some(_), None) => format!("at least {}", n(self.min)),
+            _ => format!("at most {}", n(self.max)),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{lint_geometry, range_text, MissingResolution, UNIT_DOC};
+use super::{bounds_text, lint_geometry, MissingResolution, UNIT_DOC};
 use crate::geometry::part_area;
 use crate::label::{Label, Resolution};
 use crate::rules::interface::Interface;
@@ -44,9 +44,19 @@ struct AreaCheck {
 
 impl Check for AreaCheck {
     fn default_message(&self, _has_category: bool) -> String {
+        // "This CAR is too small: it covers 0.2% of the image, it should cover at least 1%."
+        let (spec, unit, covers) = match self.unit {
+            Unit::Normalized => (":%", "", "{value:%} of the image"),
+            Unit::Pixels => (":~", " square pixels", "{value:~} square pixels"),
+        };
+        let size = match (self.min, self.max) {
+            (Some(_), Some(_)) => "the wrong size",
+            (Some(_), None) => "too small",
+            _ => "too large",
+        };
         format!(
-            "Object {{mid}} has area {{value}}: expected {}",
-            range_text(self.min, self.max)
+            "This {{what}} is {size}: it covers {covers}, it should cover {}.",
+            bounds_text(self.min, self.max, spec, unit)
         )
     }
     fn needs(&self) -> Needs {

@@ -8,7 +8,7 @@ use crate::geometry::parts_bounds;
 use crate::label::{Label, Resolution};
 use crate::rules::interface::Interface;
 use crate::rules::kind::{fields, need_one, ordered, Check, FieldError, Needs, TypedKind};
-use crate::rules::template::Vars;
+use crate::rules::template::{fmt_human, Vars};
 use crate::rules::{group_by_mid, in_scope, issue, Issue, Rule, Unit};
 
 pub struct Box;
@@ -99,7 +99,8 @@ struct BoxCheck {
 
 impl Check for BoxCheck {
     fn default_message(&self, _has_category: bool) -> String {
-        "Object {mid} has {measure} {value}, limit {limit}".into()
+        // the reason says what is wrong in the measure's words (see `reason`)
+        "This {what} {reason}.".into()
     }
     fn needs(&self) -> Needs {
         Needs {
@@ -137,9 +138,10 @@ impl Check for BoxCheck {
                         Measure::Area => area,
                     };
                     let bad = if is_min { v < bound } else { v > bound };
-                    bad.then_some((measure.name(), v, bound, is_min))
+                    bad.then_some((measure, v, bound, is_min))
                 });
             if let Some((measure, v, bound, is_min)) = broken {
+                let why = reason(measure, is_min, v, bound, self.unit);
                 let (min, max) = if is_min {
                     (Some(bound), None)
                 } else {
@@ -149,7 +151,8 @@ impl Check for BoxCheck {
                     mid: g.mid,
                     category: g.category,
                     frame: g.frame,
-                    measure: Some(measure),
+                    measure: Some(measure.name()),
+                    reason: Some(&why),
                     min,
                     max,
                     ..Vars::default()
@@ -161,5 +164,59 @@ impl Check for BoxCheck {
     }
     fn lint(&self, rule: &Rule, iface: &Interface<'_>, out: &mut Vec<String>) {
         lint_geometry(rule, iface, true, out);
+    }
+}
+
+/// What is wrong with a box, for the annotator: "is too narrow: 0.8% of the image width, it
+/// should be at least 1%" (normalized sizes as percentages of the image, pixels with units).
+fn reason(measure: Measure, is_min: bool, v: f64, bound: f64, unit: Unit) -> String {
+    let pct = |x: f64| format!("{}%", fmt_human(x * 100.0));
+    let px = |x: f64, what: &str| format!("{} {what}", fmt_human(x));
+    let limit = if is_min { "at least" } else { "at most" };
+    match measure {
+        Measure::Width | Measure::Height => {
+            let (word, side, px_word) = match (measure, is_min) {
+                (Measure::Width, true) => ("too narrow", "width", "pixels wide"),
+                (Measure::Width, false) => ("too wide", "width", "pixels wide"),
+                (_, true) => ("too short", "height", "pixels tall"),
+                (_, false) => ("too tall", "height", "pixels tall"),
+            };
+            match unit {
+                Unit::Normalized => format!(
+                    "is {word}: {} of the image {side}, it should be {limit} {}",
+                    pct(v),
+                    pct(bound)
+                ),
+                Unit::Pixels => format!(
+                    "is {word}: {}, it should be {limit} {}",
+                    px(v, px_word),
+                    px(bound, "pixels")
+                ),
+            }
+        }
+        Measure::Aspect => {
+            let word = if is_min {
+                "too tall for its width"
+            } else {
+                "too wide for its height"
+            };
+            if v.is_finite() {
+                format!(
+                    "is {word}: its width is {} times its height, it should be {limit} {} times",
+                    fmt_human(v),
+                    fmt_human(bound)
+                )
+            } else {
+                format!("is {word}: it has no height, redraw it")
+            }
+        }
+        Measure::Area => {
+            let word = if is_min { "too small" } else { "too large" };
+            let (a, b) = match unit {
+                Unit::Normalized => (format!("{} of the image", pct(v)), pct(bound)),
+                Unit::Pixels => (px(v, "square pixels"), px(bound, "square pixels")),
+            };
+            format!("is {word}: its box covers {a}, it should cover {limit} {b}")
+        }
     }
 }

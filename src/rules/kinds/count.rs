@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use super::range_text;
 use crate::label::{Label, Resolution};
 use crate::rules::kind::{fields, need_one, ordered, Check, FieldError, TypedKind};
 use crate::rules::template::Vars;
@@ -40,15 +39,17 @@ struct CountCheck {
 
 impl Check for CountCheck {
     fn default_message(&self, has_category: bool) -> String {
-        let what = if has_category {
-            "{category}"
-        } else {
-            "objects or answers"
+        // "This label has 3 CAR: at most 1 allowed, remove the extra ones."
+        let fix = match (self.min, self.max) {
+            (Some(_), Some(_)) => "between {min} and {max} needed",
+            (Some(_), None) => "at least {min} needed, add the missing ones",
+            _ => "at most {max} allowed, remove the extra ones",
         };
-        format!(
-            "{{job}} has {{count}} {what}: expected {}",
-            range_text(self.min, self.max)
-        )
+        if has_category {
+            format!("This label has {{count}} {{category}}: {fix}.")
+        } else {
+            format!("Objects or answers in {{job}}: {{count}} in this label, {fix}.")
+        }
     }
 
     fn check(

@@ -110,13 +110,13 @@ impl EntityCheck {
         let span = o.span.as_ref()?;
         let n = span.end.saturating_sub(span.begin);
         let limit = match (self.min_length, self.max_length) {
-            (Some(lo), _) if n < lo as u64 => Some((lo, "at least")),
-            (_, Some(hi)) if n > hi as u64 => Some((hi, "at most")),
+            (Some(lo), _) if n < lo as u64 => Some((lo, "too short", "at least", "needed")),
+            (_, Some(hi)) if n > hi as u64 => Some((hi, "too long", "at most", "allowed")),
             _ => None,
         };
-        if let Some((bound, word)) = limit {
+        if let Some((bound, size, word, end)) = limit {
             return Some(Judged {
-                reason: format!("spans {n} characters, expected {word} {bound}"),
+                reason: format!("is {size}: {n} characters, {word} {bound} {end}"),
                 value: Some(n as f64),
                 limit: Some(bound as f64),
                 other: None,
@@ -125,7 +125,7 @@ impl EntityCheck {
         if let (Some(re), Some(text)) = (&self.pattern, span.content.as_deref()) {
             if !re.is_match(text) {
                 return Some(Judged::reason(format!(
-                    "text '{text}' does not match the pattern {}",
+                    "\"{text}\" does not match the expected format {}: correct its span",
                     re.as_str()
                 )));
             }
@@ -137,9 +137,13 @@ impl EntityCheck {
                     .is_some_and(|s| s.begin < span.end && span.begin < s.end)
             });
             if let Some(e) = hit {
+                // named by its category: the annotator sees entities, not their mids
+                let other = e
+                    .category
+                    .as_deref()
+                    .map_or(String::new(), |c| format!(" ({c})"));
                 let mut j = Judged::reason(format!(
-                    "overlaps entity {}",
-                    e.mid.as_deref().unwrap_or("")
+                    "overlaps another entity{other}: change the spans so they do not overlap"
                 ));
                 j.other = e.mid.as_deref().map(str::to_owned);
                 return Some(j);
@@ -147,7 +151,12 @@ impl EntityCheck {
         }
         if let (Some(job), Some(mid)) = (&self.relation, o.mid.as_deref()) {
             if !self.related(label, mid) {
-                return Some(Judged::reason(format!("is in no relation of {job}")));
+                let how = match self.role {
+                    Role::Any => "is in no",
+                    Role::Start => "starts no",
+                    Role::End => "ends no",
+                };
+                return Some(Judged::reason(format!("{how} {job} relation: link it")));
             }
         }
         None
@@ -174,7 +183,7 @@ impl Judged {
 
 impl Check for EntityCheck {
     fn default_message(&self, _has_category: bool) -> String {
-        "Entity {mid} ({category}) {reason}".into()
+        "This {what} entity {reason}.".into()
     }
 
     fn check(

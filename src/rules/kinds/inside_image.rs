@@ -86,9 +86,9 @@ struct InsideCheck {
 impl Check for InsideCheck {
     fn default_message(&self, _has_category: bool) -> String {
         if self.bounds.is_some() {
-            "Object {mid} has a vertex outside the bounds ({value})".into()
+            "This {what} goes outside the allowed area: move its points inside it.".into()
         } else {
-            "Object {mid} has a vertex outside the image ({value})".into()
+            "This {what} goes outside the image: keep it inside the picture.".into()
         }
     }
     fn needs(&self) -> Needs {

@@ -47,12 +47,13 @@ pub fn names() -> Vec<&'static str> {
 pub(crate) const UNIT_DOC: &str =
     "normalized (fractions of the image) or pixels (needs the asset resolution)";
 
-/// "between {min} and {max}", "at least {min}" or "at most {max}".
-pub(crate) fn range_text(min: Option<f64>, max: Option<f64>) -> &'static str {
+/// The end of a default message about a bounded number: "at least {min}", "at most {max}" or
+/// "between {min} and {max}", each bound shown with `spec` (`:%`, `:~` or "") and `unit` after.
+pub(crate) fn bounds_text(min: Option<f64>, max: Option<f64>, spec: &str, unit: &str) -> String {
     match (min, max) {
-        (Some(_), Some(_)) => "between {min} and {max}",
-        (Some(_), None) => "at least {min}",
-        _ => "at most {max}",
+        (Some(_), Some(_)) => format!("between {{min{spec}}}{unit} and {{max{spec}}}{unit}"),
+        (Some(_), None) => format!("at least {{min{spec}}}{unit}"),
+        _ => format!("at most {{max{spec}}}{unit}"),
     }
 }
 

@@ -44,7 +44,25 @@ struct OverlapCheck {
 
 impl Check for OverlapCheck {
     fn default_message(&self, _has_category: bool) -> String {
-        "Object {mid} overlaps {other} (IoU {value} > {max})".into()
+        // IoU is the shared area over the area the two cover: near 1, one is a copy
+        let how = if self.max_iou >= 0.5 {
+            "almost completely"
+        } else {
+            "too much"
+        };
+        let fix = if self.max_iou >= 0.5 {
+            "remove the duplicate"
+        } else {
+            "redraw them so they overlap less"
+        };
+        let other = if self.same_category {
+            "another {what}"
+        } else {
+            "another object"
+        };
+        format!(
+            "This {{what}} and {other} overlap {how} (IoU {{value:~}}, at most {{max:~}} allowed): {fix}."
+        )
     }
     fn needs(&self) -> Needs {
         Needs {

@@ -33,10 +33,11 @@ struct RequiredCheck {
 }
 
 impl Check for RequiredCheck {
-    fn default_message(&self, _has_category: bool) -> String {
-        match self.child {
-            Some(_) => "Object {mid} has no answer for {child}".into(),
-            None => "Job {job} has no answer".into(),
+    fn default_message(&self, has_category: bool) -> String {
+        match (&self.child, has_category) {
+            (Some(_), _) => "This {what} has no answer to {child}: fill it in.".into(),
+            (None, true) => "This label has no {category} in {job}: add one.".into(),
+            (None, false) => "Nothing is answered in {job}: answer it before submitting.".into(),
         }
     }
     fn check(

@@ -116,48 +116,55 @@ impl TextCheck {
         if let Some(re) = &self.pattern {
             if !re.is_match(text) {
                 return Some(Failure::new(format!(
-                    "does not match the pattern {}",
+                    "does not match the expected format {}: correct it",
                     re.as_str()
                 )));
             }
         }
         if let Some(p) = &self.prefix {
             if !folded.starts_with(p.as_str()) {
-                return Some(Failure::new(format!("does not start with '{p}'")));
+                return Some(Failure::new(format!(
+                    "does not start with \"{p}\": correct it"
+                )));
             }
         }
         if let Some(s) = &self.suffix {
             if !folded.ends_with(s.as_str()) {
-                return Some(Failure::new(format!("does not end with '{s}'")));
+                return Some(Failure::new(format!(
+                    "does not end with \"{s}\": correct it"
+                )));
             }
         }
         if let Some(allowed) = &self.allowed {
             if !allowed.contains(&folded) {
                 return Some(Failure::new(format!(
-                    "is not one of {}",
+                    "is not one of the allowed values ({}): use one of them",
                     allowed.join(", ")
                 )));
             }
         }
         if self.forbidden.contains(&folded) {
-            return Some(Failure::new("is forbidden".into()));
+            return Some(Failure::new("is not allowed: correct it".into()));
         }
         let n = text.chars().count();
         let limit = match (self.min_length, self.max_length) {
-            (Some(lo), _) if n < lo => Some((lo, "at least")),
-            (_, Some(hi)) if n > hi => Some((hi, "at most")),
+            (Some(lo), _) if n < lo => Some((lo, "too short", "at least", "needed")),
+            (_, Some(hi)) if n > hi => Some((hi, "too long", "at most", "allowed")),
             _ => None,
         };
-        if let Some((bound, word)) = limit {
+        if let Some((bound, size, word, end)) = limit {
             return Some(Failure {
-                reason: format!("has {n} characters, expected {word} {bound}"),
+                reason: format!("is {size}: {n} characters, {word} {bound} {end}"),
                 value: Some(n as f64),
                 limit: Some(bound as f64),
             });
         }
         if let Some(c) = self.checksum {
             if !c.valid(text) {
-                return Some(Failure::new(format!("is not a valid {}", c.label())));
+                return Some(Failure::new(format!(
+                    "is not a valid {}: check it for typos",
+                    c.label()
+                )));
             }
         }
         None
@@ -174,7 +181,8 @@ fn in_scope(rule: &Rule, a: &Answer) -> bool {
 
 impl Check for TextCheck {
     fn default_message(&self, _has_category: bool) -> String {
-        "{job}: text '{text}' {reason}".into()
+        // {what}: the category of the object the text is written under, else the job
+        "The {what} text \"{text}\" {reason}.".into()
     }
 
     fn check(
@@ -243,9 +251,9 @@ mod tests {
         let c = check(json!({"prefix": "FR", "checksum": "iban", "strip": true}));
         assert!(c.judge(" FR76 3000 6000 0112 3456 7890 189 ").is_none());
         let f = c.judge("DE89 3704 0044 0532 0130 00").unwrap();
-        assert_eq!(f.reason, "does not start with 'FR'");
+        assert_eq!(f.reason, "does not start with \"FR\": correct it");
         let f = c.judge("FR76 3000 6000 0112 3456 7890 188").unwrap();
-        assert_eq!(f.reason, "is not a valid IBAN");
+        assert_eq!(f.reason, "is not a valid IBAN: check it for typos");
     }
 
     #[test]
