@@ -115,7 +115,7 @@ def check_first_run(emu: KiliEmulator, project: str, labels: dict[str, Any]) -> 
     issues = state(emu, project)
     texts = [text for _a, _l, _m, text, _s in issues]
     assert len(issues) == 2 and all(status == "OPEN" for *_r, status in issues)
-    assert "JOB_0 has 2 OBJECT_A: expected at most 1" in texts
+    assert "This label has 2 OBJECT_A: at most 1 allowed, remove the extra ones." in texts
     (unreadable,) = [t for t in texts if t.startswith(INVALID_LABEL_PREFIX)]
     # the reason names the path in the label, not where the batch found it
     assert unreadable.startswith(INVALID_LABEL_PREFIX + "jsonResponse.JOB_0.annotations[0]")

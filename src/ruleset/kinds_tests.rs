@@ -49,9 +49,9 @@ fn answer_kind() {
     assert_eq!(
         texts,
         vec![
-            "3 categories chosen, expected at most 2",
-            "category B is not allowed",
-            "A and C cannot be chosen together"
+            "3 answers are chosen (A, B, C): choose at most 2",
+            "B is not allowed: choose another answer",
+            "A and C cannot be chosen together: keep only one"
         ]
     );
     assert!(run(r, r#"{"T": {"categories": [{"name": "A"}]}}"#).is_empty());
