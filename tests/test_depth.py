@@ -272,7 +272,7 @@ def test_the_refusal_reads_the_same_in_a_batch(verdicts: dict[str, Any], depth: 
 
 def test_the_refusal_is_the_cores_reason(verdicts: dict[str, Any]) -> None:
     refused = verdicts["cases"][("chain", 129)]["serve kili"]
-    assert refused[0].startswith("kili-rules could not read this label: jsonResponse.CLS")
+    assert refused[0].startswith("This label could not be checked: jsonResponse.CLS")
     assert refused[0].endswith(": recursion limit exceeded")
     # 10,000 levels are refused at the same place as 129: the core's limit, not a size
     assert verdicts["cases"][("chain", 10_000)]["serve kili"] == refused

@@ -229,8 +229,8 @@ def test_a_deep_label_is_judged_by_the_core_not_refused(emu: KiliEmulator, tmp_p
         for label in labels:
             (issue,) = emu.issues(label_id=label)
             assert issue["text"] == (
-                "kili-rules could not read this label: jsonResponse.extra: "
-                "invalid type: sequence, expected a job object"
+                "This label could not be checked: jsonResponse.extra: "
+                "invalid type: sequence, expected a job object. Please tell your project manager."
             ), issue
         assert "Traceback" not in server.tail(100_000)
     finally:

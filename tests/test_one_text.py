@@ -15,6 +15,7 @@ import pytest
 from kili_rules.cli import main
 from kili_rules.kili.finding_text import (
     INVALID_LABEL_PREFIX,
+    UNREADABLE_SUFFIX,
     fingerprint,
     issue_text,
     unreadable_text,
@@ -167,13 +168,18 @@ def test_every_framing_of_an_unreadable_label_gives_one_text() -> None:
         ),
         _Row(INVALID_LABEL_PREFIX + "jsonResponse." + reason, "unreadable_label"),
     ]
-    want = INVALID_LABEL_PREFIX + "jsonResponse." + reason
+    want = INVALID_LABEL_PREFIX + "jsonResponse." + reason + UNREADABLE_SUFFIX
     not_json = "jsonResponse: in the jsonResponse string: ?: key must be a string"
     framings.append(_Row("item 1: latestLabel." + not_json, "invalid_label", "item 1"))
     framings.append(_Row(not_json, "unreadable_label"))
     texts = [issue_text(row) for row in framings]
-    assert texts == [want] * (len(framings) - 2) + [INVALID_LABEL_PREFIX + not_json] * 2
+    not_json_text = INVALID_LABEL_PREFIX + not_json + UNREADABLE_SUFFIX
+    assert texts == [want] * (len(framings) - 2) + [not_json_text] * 2
     assert unreadable_text(want) == want  # idempotent
+    # the same finding as an issue worded by an earlier version ("kili-rules could not read")
+    legacy = "kili-rules could not read this label: jsonResponse." + reason
+    assert unreadable_text(legacy) == want
+    assert fingerprint(legacy, None) == fingerprint(want, None)
     # a rule's message is its own text, whatever its source
     assert issue_text(_Row("item 3: too many", "count", "item 3")) == "item 3: too many"
     assert fingerprint(" text ", "") == fingerprint("text", None) != fingerprint("text", "m")

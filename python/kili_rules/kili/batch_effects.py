@@ -27,8 +27,8 @@ from typing import Any
 
 from kili_rules import LabelError, RuleSet
 from kili_rules.kili.effects import KiliCallFailed, StepLog, Target, is_retryable, run_effects
+from kili_rules.kili.finding_text import unreadable_text
 from kili_rules.kili.plugin import (
-    INVALID_LABEL_PREFIX,
     LABEL_FIELDS,
     Decision,
     _decide,
@@ -256,7 +256,7 @@ def _unreadable(
     )
     if base["label_id"] is None:  # nothing to attach an issue to: log only
         return _Prepared(base, decision=Decision(**base, invalid=reason))
-    finding: Any = _Finding(INVALID_LABEL_PREFIX + reason)
+    finding: Any = _Finding(unreadable_text(reason))
     return _Prepared(
         {**base, "invalid": reason}, verdict=Verdict.decide([finding], _policy(ruleset))
     )

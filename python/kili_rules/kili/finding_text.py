@@ -19,13 +19,20 @@ import re
 __all__ = [
     "INVALID_LABEL_PREFIX",
     "UNREADABLE_KINDS",
+    "UNREADABLE_SUFFIX",
     "fingerprint",
     "issue_text",
     "unreadable_text",
 ]
 
-#: The start of the issue text of a label kili-rules could not read.
-INVALID_LABEL_PREFIX = "kili-rules could not read this label: "
+#: The start of the issue text of a label kili-rules could not read. The text is read by the
+#: annotator the label goes back to, who cannot mend a label the editor cannot produce: it says
+#: so and who can act, and keeps the reader's reason (the path and what is wrong) for them.
+INVALID_LABEL_PREFIX = "This label could not be checked: "
+#: The end of that text, after the reason.
+UNREADABLE_SUFFIX = ". Please tell your project manager."
+# the prefix earlier versions wrote: an issue they made reads as the same finding
+_LEGACY_PREFIX = "kili-rules could not read this label: "
 #: The kinds of the findings that stand for an unreadable label: the batch reader's row
 #: (``invalid_label``) and the plugin's own finding (``unreadable_label``).
 UNREADABLE_KINDS = frozenset({"invalid_label", "unreadable_label"})
@@ -44,8 +51,11 @@ def unreadable_text(reason: str, source: str | None = None) -> str:
     as is the asset record's label field. Idempotent: a text made here comes back unchanged.
     """
     text = reason.strip()
-    if text.startswith(INVALID_LABEL_PREFIX):
-        text = text[len(INVALID_LABEL_PREFIX) :]
+    for prefix in (INVALID_LABEL_PREFIX, _LEGACY_PREFIX):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    if text.endswith(UNREADABLE_SUFFIX):
+        text = text[: -len(UNREADABLE_SUFFIX)]
     if source and text.startswith(f"{source}: "):
         text = text[len(source) + 2 :]
     text = _LABEL_FIELD.sub("", text, count=1)
@@ -54,7 +64,7 @@ def unreadable_text(reason: str, source: str | None = None) -> str:
     # only the string path can give, so it keeps its framing
     if text.startswith(_IN_STRING) and not rest.startswith("?"):
         text = "jsonResponse." + rest
-    return INVALID_LABEL_PREFIX + text
+    return INVALID_LABEL_PREFIX + text.rstrip(". ") + UNREADABLE_SUFFIX
 
 
 def issue_text(finding: object) -> str:
@@ -69,5 +79,10 @@ def issue_text(finding: object) -> str:
 
 def fingerprint(text: str | None, mid: str | None) -> tuple[str, str | None]:
     """What makes two issues the same finding: the text (surrounding blanks aside) and the
-    object mid (an empty mid is no mid: Kili answers null for an issue on no object)."""
-    return ((text or "").strip(), mid or None)
+    object mid (an empty mid is no mid: Kili answers null for an issue on no object). An
+    unreadable label's issue in the words of an earlier version is the same finding as today's,
+    so an upgrade keeps it rather than solving it and creating its rewording."""
+    key = (text or "").strip()
+    if key.startswith(_LEGACY_PREFIX):
+        key = unreadable_text(key)
+    return (key, mid or None)
