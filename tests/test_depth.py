@@ -40,7 +40,7 @@ pytestmark = pytest.mark.e2e
 DEPTHS = (100, 127, 128, 129, 150, 250, 10_000)
 RULES_TOML = '[[rule]]\nid = "no-bad"\nkind = "answer"\njob = "CLS"\nforbidden = ["BAD"]\n'
 RULES = RuleSet.from_toml(RULES_TOML)
-BAD = "CLS: category BAD is not allowed"
+BAD = "In CLS, BAD is not allowed: choose another answer."
 # the innermost answer at 4 to 7 levels, every container read by the rule
 INNER = {
     4: '{"CLS":{"categories":[{"name":"BAD"}]}}',
@@ -273,7 +273,7 @@ def test_the_refusal_reads_the_same_in_a_batch(verdicts: dict[str, Any], depth: 
 def test_the_refusal_is_the_cores_reason(verdicts: dict[str, Any]) -> None:
     refused = verdicts["cases"][("chain", 129)]["serve kili"]
     assert refused[0].startswith("This label could not be checked: jsonResponse.CLS")
-    assert refused[0].endswith(": recursion limit exceeded")
+    assert refused[0].endswith(": recursion limit exceeded. Please tell your project manager.")
     # 10,000 levels are refused at the same place as 129: the core's limit, not a size
     assert verdicts["cases"][("chain", 10_000)]["serve kili"] == refused
 

@@ -131,7 +131,7 @@ def test_image_masks_in_parts_count_one_object_per_mid() -> None:
             holes += sum(len(ann["boundingPoly"]) - 1 for ann in job["annotations"])
     assert (parts, holes) == (11, 5)
     # 11 parts, but 5 objects: (car, tree), (road, lake), (roof)
-    assert [[(i.text.split()[0], i.value) for i in rs.validate(a)] for a in assets] == [
+    assert [[(i.job, i.value) for i in rs.validate(a)] for a in assets] == [
         [("OBJECT_DETECTION_JOB", 1), ("OBJECT_DETECTION_JOB_0", 1)],
         [("OBJECT_DETECTION_JOB", 2)],
         [("OBJECT_DETECTION_JOB_0", 1)],

@@ -57,7 +57,7 @@ def test_lonlat_fixtures_against_explicit_bounds(as_json: bool) -> None:
     rules = RuleSet([InsideImage(job=j, **cut) for j in JOBS])
     rows = list(rules.validate_many(items))
     assert rows and all(r.limit == 4.40 and r.value is not None and r.value > 4.40 for r in rows)
-    assert all("outside the bounds" in r.text for r in rows)
+    assert all("outside the allowed area" in r.text for r in rows)
     # every object with a vertex east of 4.40 is there, and only those
     expected = set()
     for asset in fixture_assets():
